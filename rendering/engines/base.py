@@ -1,0 +1,69 @@
+"""What every engine is: a name and a ``render`` that turns a template into a talking one.
+
+Engines are stateless between renders apart from what their options configure (and, for
+the neural engine, loaded weights), so one instance can serve a whole batch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rendering.audio import AudioFeatures
+    from rendering.faces import FaceTrack
+
+ProgressCallback = Callable[[float], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass
+class RenderResult:
+    """One finished render: the file, how many frames and seconds it holds, how long it took."""
+
+    path: Path
+    frames: int
+    duration: float
+    seconds: float
+
+
+class Engine(ABC):
+    """A lip-sync engine.
+
+    ``render`` writes ``out_path`` (H.264 + AAC MP4) whose length follows the audio: the
+    template loops forward then backward when the audio is longer and is trimmed when it is
+    shorter. It calls ``progress`` with a fraction in 0..1 (the caller throttles), checks
+    ``should_cancel`` every few frames and raises ``RenderCanceled`` (leaving no file) when
+    it answers True.
+    """
+
+    name: str = ""
+
+    @abstractmethod
+    def render(
+        self,
+        *,
+        template: Path,
+        track: FaceTrack,
+        audio: AudioFeatures,
+        audio_path: Path,
+        out_path: Path,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> RenderResult: ...
+
+
+def ping_pong_index(output_index: int, n_template: int) -> int:
+    """The template frame shown at ``output_index``: 0, 1, ..., n-1, n-2, ..., 1, 0, 1, ...
+
+    Playing back and forth instead of jumping from the last frame to the first avoids a
+    visible cut when the audio outlasts the template.
+    """
+    if n_template <= 1:
+        return 0
+    period = 2 * n_template - 2
+    k = output_index % period
+    return k if k < n_template else period - k

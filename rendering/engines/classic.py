@@ -1,0 +1,491 @@
+"""The classic engine: re-animate the lower face from the audio with image warping (CPU only).
+
+For every output frame we take the template frame (played forward then backward to cover
+the audio), and inside a feathered lower-face region only:
+
+1. build a backward map in a face-aligned frame (x along the eyes, unit = eye distance):
+   per column, a monotone piecewise-linear map of y through seven knots (nose base, outer
+   upper lip, inner upper lip, inner lower lip, outer lower lip, chin, under the chin),
+   and a horizontal stretch around the mouth centre for width and rounding. The knots move
+   by "desired opening minus the template's own opening", which both cancels the
+   template's mouth motion and applies the audio's; monotone knots mean no fold-overs,
+   so the lips never tear;
+2. evaluate that map on a coarse grid and upsample it (the field is smooth), then
+   ``cv2.remap`` a small region of interest;
+3. paint the mouth interior (dark cavity, a hint of upper teeth) inside the target
+   inner-lip polygon, with soft edges;
+4. alpha-blend into the template frame through a feathered mask that lies inside the
+   lower-face polygon, so every pixel outside it is the template's own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from rendering import faces
+from rendering.engines.base import (
+    CancelCheck,
+    Engine,
+    ProgressCallback,
+    RenderResult,
+    ping_pong_index,
+)
+from rendering.errors import RenderCanceled
+
+if TYPE_CHECKING:
+    from rendering.audio import AudioFeatures
+    from rendering.faces import FaceTrack
+
+# --- shape constants (face units: 1.0 = outer eye-corner distance) -----------------------
+MAX_OPEN = 0.20  # inner-lip gap at openness 1 (~18 mm on an adult face)
+SEAM = 0.008  # gap left between closed lips: reads as the dark lip line
+UPPER_SHARE = 0.15  # share of the opening taken by the upper lip moving up
+OUTER_UPPER_SHARE = 0.08
+OUTER_LOWER_SHARE = 0.85  # the lower lip's body follows its inner edge
+JAW_SHARE = 0.6  # the chin drops a bit less than the lower lip
+WIDTH_GAIN = 0.16  # mouth half-width change across width 0..1
+ROUNDING_GAIN = 0.20  # narrowing at full rounding
+CHIN_MARGIN = 0.30  # how far under the chin the repaint region reaches
+TOP_MARGIN = 0.03  # repaint region starts this far under the nose base
+TEETH_HEIGHT = 0.05
+CHUNK = 12  # frames between cancel checks and progress reports
+
+
+@dataclass(frozen=True)
+class MouthPose:
+    """What the audio asks of one frame's mouth (all in 0..1)."""
+
+    openness: float
+    width: float = 0.5
+    rounding: float = 0.0
+
+
+@dataclass(frozen=True)
+class MouthReference:
+    """Per-template constants: the resting mouth half-width the audio's width scales."""
+
+    half_width: float
+
+    @classmethod
+    def from_track(cls, track: FaceTrack) -> MouthReference:
+        widths = []
+        for i in np.flatnonzero(track.present):
+            frame = faces.face_frame(track.landmarks[i])
+            corners = frame.to_face(track.landmarks[i, [faces.K_MOUTH_L, faces.K_MOUTH_R]])
+            widths.append((corners[1, 0] - corners[0, 0]) / 2.0)
+        return cls(half_width=float(np.median(widths)) if widths else 0.25)
+
+
+def _smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / np.maximum(np.asarray(edge1) - edge0, 1e-6), 0.0, 1.0)
+    return np.asarray(t * t * (3.0 - 2.0 * t))
+
+
+def _contour_fn(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(points[:, 0], kind="stable")
+    return points[order, 0], points[order, 1]
+
+
+class _MouthModel:
+    """The mouth of one template frame in face coordinates, and where the pose moves it."""
+
+    def __init__(self, landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> None:
+        self.frame = faces.face_frame(landmarks)
+        to_face = self.frame.to_face
+        self.ou = _contour_fn(to_face(landmarks[faces.K_OUTER_UPPER]))
+        self.iu = _contour_fn(to_face(landmarks[faces.K_INNER_UPPER]))
+        self.il = _contour_fn(to_face(landmarks[faces.K_INNER_LOWER]))
+        self.ol = _contour_fn(to_face(landmarks[faces.K_OUTER_LOWER]))
+        nose = to_face(landmarks[faces.K_NOSE_BASE][None])[0]
+        jaw = to_face(landmarks[faces.K_JAW])
+        jaw = jaw[jaw[:, 1] > nose[1] + TOP_MARGIN]
+        self.jaw = _contour_fn(jaw)
+        corners = to_face(landmarks[[faces.K_MOUTH_L, faces.K_MOUTH_R]])
+        inner = to_face(landmarks[[faces.K_INNER_UPPER[0], faces.K_INNER_UPPER[-1]]])
+        self.xm = float(corners[:, 0].mean())
+        self.c_src = max(float(corners[1, 0] - corners[0, 0]) / 2.0, 0.05)
+        ci_src = max(float(inner[1, 0] - inner[0, 0]) / 2.0, 0.04)
+        spread = 1.0 + WIDTH_GAIN * (pose.width - 0.5) - ROUNDING_GAIN * pose.rounding
+        self.c_dst = reference.half_width * spread
+        self.ci_dst = self.c_dst * min(ci_src / self.c_src, 1.0)
+        self.gap = MAX_OPEN * pose.openness * (1.0 + 0.25 * pose.rounding)
+        self.reach = 1.9 * max(self.c_dst, self.c_src)  # horizontal stretch fades out here
+        self.jaw_reach = max(float(np.max(np.abs(jaw[:, 0] - self.xm))) * 0.9, self.reach)
+        self.top = float(nose[1]) + TOP_MARGIN
+        self.lip_top = float(np.min(self.ou[1]))
+        self.lip_bottom = float(np.max(self.ol[1]))
+        self.chin = float(np.interp(self.xm, *self.jaw))
+        # The opening the template itself shows at the mouth centre (what we cancel).
+        centre = self.xm + 0.0
+        self.gap_src_centre = max(
+            float(np.interp(centre, *self.il) - np.interp(centre, *self.iu)), 0.0
+        )
+
+    def source_x(self, xr: np.ndarray) -> np.ndarray:
+        """Horizontal backward map in the lip band (relative to the mouth centre)."""
+        reach = self.reach
+        return np.interp(
+            xr, [-reach, -self.c_dst, self.c_dst, reach], [-reach, -self.c_src, self.c_src, reach]
+        )
+
+    def knots(self, xr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Target and source y of the seven knots for columns at target ``xr`` (7 x M each)."""
+        xs = self.xm + self.source_x(xr)
+        s_ou = np.interp(xs, *self.ou)
+        s_iu = np.interp(xs, *self.iu)
+        s_il = np.maximum(np.interp(xs, *self.il), s_iu)
+        s_ol = np.maximum(np.interp(xs, *self.ol), s_il)
+        s_ch = np.maximum(np.interp(xs, *self.jaw), s_ol + 0.02)
+        ellipse = np.sqrt(np.clip(1.0 - (xr / self.ci_dst) ** 2, 0.0, 1.0))
+        lateral = 1.0 - _smoothstep(self.c_dst, self.reach, np.abs(xr))
+        delta = (SEAM + self.gap * ellipse - (s_il - s_iu)) * lateral
+        jaw_delta = SEAM + self.gap - self.gap_src_centre
+        jaw_weight = 1.0 - _smoothstep(self.c_dst, self.jaw_reach, np.abs(xr))
+        top = np.full_like(xr, self.top)
+        bottom = s_ch + CHIN_MARGIN * 0.8
+        src = np.stack([top, s_ou, s_iu, s_il, s_ol, s_ch, bottom])
+        dst = np.stack(
+            [
+                top,
+                s_ou - OUTER_UPPER_SHARE * delta,
+                s_iu - UPPER_SHARE * delta,
+                s_il + (1.0 - UPPER_SHARE) * delta,
+                s_ol + OUTER_LOWER_SHARE * delta,
+                s_ch + JAW_SHARE * jaw_delta * jaw_weight,
+                bottom,
+            ]
+        )
+        # Strictly increasing knots on both sides make the column map monotone: no fold-over.
+        eps = 1e-3
+        for row in (src, dst):
+            for k in range(1, 7):
+                row[k] = np.maximum(row[k], row[k - 1] + eps)
+        return dst, src
+
+    def lip_band_weight(self, y: np.ndarray) -> np.ndarray:
+        rise = _smoothstep(self.top, self.lip_top, y)
+        fall = 1.0 - _smoothstep(self.lip_bottom, self.chin, y)
+        return rise * fall
+
+    def backward_map(self, u: np.ndarray) -> np.ndarray:
+        """Source face coordinates for target face coordinates ``u`` (M x 2)."""
+        xr = u[:, 0] - self.xm
+        y = u[:, 1]
+        dst, src = self.knots(xr)
+        y_src = y.copy()
+        for k in range(6):
+            t0, t1, s0, s1 = dst[k], dst[k + 1], src[k], src[k + 1]
+            inside = (y >= t0) & (y < t1)
+            y_src = np.where(inside, s0 + (y - t0) * (s1 - s0) / (t1 - t0), y_src)
+        x_src = self.xm + xr + self.lip_band_weight(y) * (self.source_x(xr) - xr)
+        return np.stack([x_src, y_src], axis=1)
+
+    def inner_polygon(self, samples: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Target inner-lip contours sampled across the opening: xr, upper y, lower y."""
+        xr = np.linspace(-self.ci_dst, self.ci_dst, samples)
+        dst, _ = self.knots(xr)
+        return xr, dst[2], dst[3]
+
+
+def _grid_map(model: _MouthModel, x0: int, y0: int, w: int, h: int, step: float) -> np.ndarray:
+    """Backward map (h x w x 2 float32, absolute image coordinates) via a coarse grid."""
+    gw, gh = max(2, math.ceil(w / step)), max(2, math.ceil(h / step))
+    # Coarse sample centres placed where cv2.resize's linear upsampling expects them.
+    xs = x0 + (np.arange(gw) + 0.5) * (w / gw) - 0.5
+    ys = y0 + (np.arange(gh) + 0.5) * (h / gh) - 0.5
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    src = model.frame.to_image(model.backward_map(model.frame.to_face(grid)))
+    coarse = src.reshape(gh, gw, 2).astype(np.float32)
+    return np.asarray(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def _fill(shape: tuple[int, int], polygon: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.uint8)
+    pts = np.round((polygon - offset) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
+    cv2.fillPoly(mask, [pts], (255,), lineType=cv2.LINE_AA, shift=4)
+    return mask
+
+
+def _paint_interior(
+    roi: np.ndarray, model: _MouthModel, origin: np.ndarray, source_roi: np.ndarray
+) -> None:
+    """Draw the mouth cavity and upper teeth into ``roi`` (in place)."""
+    xr, upper, lower = model.inner_polygon()
+    frame = model.frame
+    poly_face = np.concatenate(
+        [np.stack([model.xm + xr, upper], 1), np.stack([model.xm + xr, lower], 1)[::-1]]
+    )
+    poly = frame.to_image(poly_face)
+    lo = np.floor(poly.min(axis=0) - origin).astype(int) - 2
+    hi = np.ceil(poly.max(axis=0) - origin).astype(int) + 3
+    lo = np.maximum(lo, 0)
+    hi = np.minimum(hi, [roi.shape[1], roi.shape[0]])
+    if np.any(hi - lo < 2):
+        return
+    box_origin = origin + lo
+    bh, bw = int(hi[1] - lo[1]), int(hi[0] - lo[0])
+    alpha = _fill((bh, bw), poly, box_origin).astype(np.float32) / 255.0
+    if float(alpha.max()) == 0.0:
+        return
+    # Face coordinates of each pixel in the box, to shade by depth and place the teeth.
+    px = np.stack(
+        np.meshgrid(np.arange(bw) + box_origin[0], np.arange(bh) + box_origin[1]), -1
+    ).reshape(-1, 2)
+    u = frame.to_face(px.astype(np.float64))
+    pxr = u[:, 0] - model.xm
+    top = np.interp(pxr, xr, upper)
+    bottom = np.interp(pxr, xr, lower)
+    gap = np.maximum(bottom - top, 1e-4)
+    depth = np.clip((u[:, 1] - top) / gap, 0.0, 1.0)
+    across = np.clip(np.abs(pxr) / model.ci_dst, 0.0, 1.0)
+
+    # Colours come from this frame's own lips, so the cavity matches the light and grade.
+    lip_colour = _lip_colour(source_roi, model, origin)
+    brightness = float(np.clip(lip_colour.mean() / 170.0, 0.4, 1.2))
+    # A fixed dark red-brown, lit like the lips: sampled colours would be grey on pale lips.
+    cavity = np.array([70.0, 24.0, 26.0]) * brightness
+    shade = 0.55 + 0.45 * across  # darker in the middle, towards the throat
+    colour = cavity[None, :] * shade[:, None]
+    teeth_h = min(TEETH_HEIGHT, 0.45 * float(model.gap + SEAM))
+    teeth = (1.0 - _smoothstep(teeth_h * 0.7, teeth_h * 1.15, u[:, 1] - top)) * (
+        1.0 - _smoothstep(0.55, 0.85, across)
+    )
+    teeth *= float(np.clip((model.gap - 0.02) / 0.05, 0.0, 1.0))
+    teeth_colour = np.array([222.0, 216.0, 204.0]) * brightness * 0.85
+    teeth_colour = teeth_colour[None, :] * (0.8 + 0.2 * (1.0 - across))[:, None]
+    colour = colour * (1.0 - teeth[:, None]) + teeth_colour * teeth[:, None]
+    # A slightly lighter floor (tongue) when the mouth is wide open.
+    tongue = _smoothstep(0.6, 1.0, depth) * float(np.clip((model.gap - 0.08) / 0.1, 0.0, 0.5))
+    colour = colour * (1.0 - tongue[:, None]) + (lip_colour * 0.55)[None, :] * tongue[:, None]
+
+    a = (alpha.reshape(-1) * 0.96)[:, None]
+    box = roi[lo[1] : hi[1], lo[0] : hi[0]].reshape(-1, 3).astype(np.float32)
+    out = box * (1.0 - a) + colour.astype(np.float32) * a
+    roi[lo[1] : hi[1], lo[0] : hi[0]] = np.clip(out, 0, 255).reshape(bh, bw, 3).astype(np.uint8)
+
+
+def _lip_colour(roi: np.ndarray, model: _MouthModel, origin: np.ndarray) -> np.ndarray:
+    """Mean colour of the lower lip's middle in the (unwarped) template region."""
+    xs = model.xm + np.linspace(-0.3, 0.3, 5) * model.c_src
+    ys = (np.interp(xs, *model.il) + np.interp(xs, *model.ol)) / 2.0
+    pts = model.frame.to_image(np.stack([xs, ys], 1)) - origin
+    pts = np.clip(np.round(pts).astype(int), 0, [roi.shape[1] - 1, roi.shape[0] - 1])
+    return np.asarray(roi[pts[:, 1], pts[:, 0]].astype(np.float64).mean(axis=0))
+
+
+def animate_frame(
+    frame: np.ndarray, landmarks: np.ndarray, pose: MouthPose, reference: MouthReference
+) -> np.ndarray:
+    """One template frame with its lower face re-animated to ``pose`` (a new array)."""
+    out = frame.copy()
+    try:
+        model = _MouthModel(landmarks, pose, reference)
+        polygon = faces.lower_face_polygon(landmarks, chin_margin=CHIN_MARGIN)
+    except ValueError:
+        return out  # degenerate landmarks: leave the frame as it is
+    scale = model.frame.scale
+    if scale < 12.0:
+        return out  # too small a face to re-animate visibly
+    height, width = frame.shape[:2]
+    feather = max(1.0, 0.025 * scale)
+    x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - 1
+    x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + 2
+    x0, y0 = max(int(x0), 0), max(int(y0), 0)
+    x1, y1 = min(int(x1), width), min(int(y1), height)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return out
+    w, h = x1 - x0, y1 - y0
+    origin = np.array([x0, y0], dtype=np.float64)
+
+    maps = _grid_map(model, x0, y0, w, h, step=max(3.0, scale / 20.0))
+    warped = cv2.remap(
+        frame, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    source_roi = frame[y0:y1, x0:x1]
+    _paint_interior(warped, model, origin, source_roi)
+
+    # Feathered mask that stays inside the polygon: erode by two feather widths, then blur.
+    mask = _fill((h, w), polygon, origin)
+    radius = math.ceil(2 * feather)
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    alpha = mask.astype(np.float32)[..., None] / 255.0
+    blended = source_roi.astype(np.float32) * (1.0 - alpha) + warped.astype(np.float32) * alpha
+    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+# --- the engine -----------------------------------------------------------------------------
+class _TemplateFrames:
+    """Template frames by index, decoded once.
+
+    When the output is no longer than the template, frames stream straight through. When
+    it loops, frames are kept: in memory up to a budget, beyond it in a raw file on disk,
+    so a long 1080p template does not exhaust RAM.
+    """
+
+    MEMORY_BUDGET = 1 << 30
+
+    def __init__(self, source: Iterator[np.ndarray], n_frames: int, keep: bool, spill: Path):
+        self._source = source
+        self._keep = keep
+        self._spill = spill
+        self._frames: list[np.ndarray] = []
+        self._disk: np.memmap | None = None
+        self._count = 0
+        self._n_expected = max(n_frames, 1)
+        self._last: np.ndarray | None = None
+
+    def _pull(self) -> bool:
+        frame = next(self._source, None)
+        if frame is None:
+            return False
+        self._last = frame
+        if self._keep:
+            self._store(frame)
+        self._count += 1
+        return True
+
+    def _store(self, frame: np.ndarray) -> None:
+        if self._disk is None and (len(self._frames) + 1) * frame.nbytes > self.MEMORY_BUDGET:
+            self._disk = np.memmap(
+                self._spill, dtype=np.uint8, mode="w+", shape=(self._n_expected, *frame.shape)
+            )
+            for i, kept in enumerate(self._frames):
+                self._disk[i] = kept
+            self._frames = []
+        if self._disk is not None:
+            if self._count < self._n_expected:
+                self._disk[self._count] = frame
+        else:
+            self._frames.append(frame)
+
+    def get(self, index: int) -> np.ndarray:
+        """Frame ``index`` (indices only ever grow while streaming)."""
+        while self._count <= index and self._pull():
+            pass
+        if not self._keep:
+            # Streaming: the decoder is exactly at this index (or ran out: hold the last).
+            assert self._last is not None
+            return self._last
+        index = min(index, self.available - 1)
+        if self._disk is not None:
+            return np.asarray(self._disk[index])
+        return self._frames[index]
+
+    @property
+    def available(self) -> int:
+        return min(self._count, self._n_expected) if self._disk is not None else self._count
+
+    def drain(self) -> int:
+        """Decode to the end; returns the number of frames the file really has."""
+        while self._pull():
+            pass
+        return self.available
+
+    def close(self) -> None:
+        self._frames = []
+        if self._disk is not None:
+            del self._disk
+            self._disk = None
+            self._spill.unlink(missing_ok=True)
+
+
+class ClassicEngine(Engine):
+    """CPU lip-sync by warping, see the module docstring. Options: ``crf``, ``preset``."""
+
+    name = "classic"
+
+    def __init__(self, *, crf: int = 20, preset: str = "veryfast") -> None:
+        self.crf = crf
+        self.preset = preset
+
+    def render(
+        self,
+        *,
+        template: Path,
+        track: FaceTrack,
+        audio: AudioFeatures,
+        audio_path: Path,
+        out_path: Path,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> RenderResult:
+        """Write the re-animated template to ``out_path``.
+
+        1. Work out the output length from the audio and the per-frame mouth poses.
+        2. Decode the template at the track's frame rate (kept in memory or on disk when
+           the output loops over it).
+        3. For each output frame: pick the ping-pong template frame, re-animate it when it
+           has a face, write it; every CHUNK frames report progress and check for cancel.
+        4. Mux the driving audio; publish the file only once it is complete.
+        """
+        from rendering import media
+
+        started = time.perf_counter()
+        template, out_path = Path(template), Path(out_path)
+        fps = track.fps
+        n_out = max(1, round(audio.duration * fps))
+        controls = audio.mouth_controls(fps, n_out)
+        openness = np.asarray(controls.openness, dtype=np.float32)
+        width = np.asarray(controls.width, dtype=np.float32)
+        rounding = np.asarray(controls.rounding, dtype=np.float32)
+        reference = MouthReference.from_track(track)
+        samples = media.read_audio(Path(audio_path), sample_rate=16000)
+
+        n_template = max(track.n_frames, 1)
+        loops = n_out > n_template
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
+        spill = out_path.with_name(f".{out_path.stem}.frames.raw")
+        frames = _TemplateFrames(
+            iter(media.iter_frames(template, fps=fps)), n_template, keep=loops, spill=spill
+        )
+        try:
+            if loops:
+                # Ping-pong needs the real frame count, which may differ by one from the track.
+                n_template = min(frames.drain(), n_template) or n_template
+            with media.VideoWriter(
+                partial,
+                width=track.width,
+                height=track.height,
+                fps=fps,
+                crf=self.crf,
+                preset=self.preset,
+                audio=samples,
+                audio_rate=16000,
+            ) as writer:
+                for j in range(n_out):
+                    if j % CHUNK == 0:
+                        if should_cancel is not None and should_cancel():
+                            raise RenderCanceled()
+                        if progress is not None:
+                            progress(j / n_out)
+                    i = ping_pong_index(j, n_template) if loops else j
+                    frame = frames.get(i)
+                    ti = min(i, track.n_frames - 1)
+                    if track.present[ti]:
+                        pose = MouthPose(float(openness[j]), float(width[j]), float(rounding[j]))
+                        frame = animate_frame(frame, track.landmarks[ti], pose, reference)
+                    writer.write(frame)
+            os.replace(partial, out_path)
+        finally:
+            frames.close()
+            partial.unlink(missing_ok=True)
+        if progress is not None:
+            progress(1.0)
+        return RenderResult(
+            path=out_path,
+            frames=n_out,
+            duration=n_out / fps,
+            seconds=time.perf_counter() - started,
+        )
