@@ -34,5 +34,7 @@ class FaceError(RenderingError):
 class RenderCanceled(RenderingError):
     """Raised by engines when ``should_cancel()`` returns True."""
 
-    def __init__(self, message: str = "This render was canceled.", *, detail: str | None = None) -> None:
+    def __init__(
+        self, message: str = "This render was canceled.", *, detail: str | None = None
+    ) -> None:
         super().__init__(message, detail=detail)
