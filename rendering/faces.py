@@ -394,20 +394,13 @@ def track(
                 return FaceTrack.from_bytes(data)
             except (ValueError, KeyError, OSError):
                 pass  # an unreadable cache entry is recomputed and overwritten
-    frames = media.iter_frames(Path(path), fps=fps, limits=limits)
-    used_fps = float(fps) if fps else _probed_fps(info.video.fps)
+    # Decode at an explicit rate so the engine, decoding with track.fps, sees the same frames.
+    used_fps = float(fps) if fps else media.default_fps(info.video.fps)
+    frames = media.iter_frames(Path(path), fps=used_fps, limits=limits)
     result = track_arrays(frames, fps=used_fps, content_hash=content_hash)
     if cache is not None:
         cache.store("face-track", key, TRACK_VERSION, result.to_bytes())
     return result
-
-
-def _probed_fps(fps: float) -> float:
-    """The constant rate ``media.iter_frames`` decodes at when given no fps."""
-    from rendering import media
-
-    default = getattr(media, "default_fps", None)
-    return float(default(fps)) if callable(default) else float(fps)
 
 
 def _cache(cache_dir: Path | None) -> Any:

@@ -1,0 +1,131 @@
+"""One audio, many templates: the batch entry point the worker and the CLI share."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rendering.errors import RenderCanceled, RenderingError
+
+logger = logging.getLogger(__name__)
+
+# Shown when something we did not foresee breaks one template; the log has the details.
+_UNEXPECTED = (
+    "Something went wrong while rendering this video. Try again, and if it keeps failing "
+    "use a different template."
+)
+
+
+@dataclass
+class BatchItem:
+    """The outcome for one template. ``index`` is 1-based, like the output file names."""
+
+    index: int
+    template: Path
+    ok: bool
+    error: str | None = None
+    output: Path | None = None
+    seconds: float = 0.0
+    frames: int = 0
+
+
+@dataclass
+class BatchResult:
+    items: list[BatchItem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(item.ok for item in self.items)
+
+    @property
+    def failed(self) -> list[BatchItem]:
+        return [item for item in self.items if not item.ok]
+
+
+def output_name(index: int) -> str:
+    """``output_001.mp4`` for the first template (1-based, zero-padded)."""
+    return f"output_{index:03d}.mp4"
+
+
+def render_batch(
+    audio: Path,
+    templates: list[Path],
+    out_dir: Path,
+    *,
+    engine: str = "classic",
+    cache_dir: Path | None,
+    progress: Callable[[int, float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    engine_options: dict[str, Any] | None = None,
+) -> BatchResult:
+    """Lip-sync every template to ``audio`` and write ``out_dir/output_NNN.mp4``.
+
+    1. Build the engine and analyse the audio once (cached by content hash); a bad audio
+       file or engine name fails the whole batch, since no item could succeed.
+    2. For each template: track its face (cached), render, record the outcome. A template
+       that cannot be read or shows no face becomes a failed item with a sentence for the
+       user; the others go on.
+    3. ``progress(index, fraction)`` reports the 1-based item and its fraction done;
+       ``should_cancel`` stops the batch with ``RenderCanceled`` between or inside items.
+    """
+    from rendering import audio as audio_mod
+    from rendering import faces
+    from rendering.engines import get_engine
+
+    started = time.perf_counter()
+    audio, out_dir = Path(audio), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderer = get_engine(engine, **(engine_options or {}))
+    features = audio_mod.analyse(audio, cache_dir=cache_dir)
+    result = BatchResult()
+    for index, template in enumerate((Path(t) for t in templates), start=1):
+        if should_cancel is not None and should_cancel():
+            raise RenderCanceled()
+        item_started = time.perf_counter()
+        item = BatchItem(index=index, template=template, ok=False)
+        report: Callable[[float], None] | None = None
+        if progress is not None:
+            report = _item_progress(progress, index)
+            report(0.0)
+        try:
+            track = faces.track(template, cache_dir=cache_dir)
+            rendered = renderer.render(
+                template=template,
+                track=track,
+                audio=features,
+                audio_path=audio,
+                out_path=out_dir / output_name(index),
+                progress=report,
+                should_cancel=should_cancel,
+            )
+        except RenderCanceled:
+            raise
+        except RenderingError as exc:
+            logger.info("template %s failed: %s", template, exc)
+            item.error = exc.message
+        except Exception:
+            # One broken template must never take its siblings down with it.
+            logger.exception("unexpected failure rendering %s", template)
+            item.error = _UNEXPECTED
+        else:
+            item.ok = True
+            item.output = rendered.path
+            item.frames = rendered.frames
+        item.seconds = time.perf_counter() - item_started
+        if report is not None:
+            report(1.0)
+        result.items.append(item)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _item_progress(progress: Callable[[int, float], None], index: int) -> Callable[[float], None]:
+    def report(fraction: float) -> None:
+        progress(index, fraction)
+
+    return report
