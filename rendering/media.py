@@ -199,12 +199,18 @@ def probe_audio(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaIn
 def default_fps(probed_fps: float) -> float:
     """The constant rate to decode a video at when the caller names none.
 
-    Snaps to the nearest broadcast rate within 1.5 % (29.97 stays 29.97, a VFR phone clip
-    averaging 29.6 becomes 30); anything else is rounded to a whole number (at least 1).
+    29.97 (within 0.1 %) stays 30000/1001; otherwise the nearest whole broadcast rate within
+    1.5 % wins (a VFR phone clip averaging 29.6 becomes 30); anything else is rounded to a
+    whole number (at least 1).
     """
     if not math.isfinite(probed_fps) or probed_fps <= 0:
         return 25.0
-    nearest = min(_STANDARD_RATES, key=lambda rate: abs(float(rate) - probed_fps))
+    for rate in _STANDARD_RATES:
+        tolerance = 0.001 if rate.denominator == 1001 else 0.015
+        if rate.denominator == 1001 and abs(float(rate) - probed_fps) <= tolerance * float(rate):
+            return float(rate)
+    whole = [rate for rate in _STANDARD_RATES if rate.denominator == 1]
+    nearest = min(whole, key=lambda rate: abs(float(rate) - probed_fps))
     if abs(float(nearest) - probed_fps) <= 0.015 * float(nearest):
         return float(nearest)
     return float(max(1, round(probed_fps)))
@@ -297,6 +303,9 @@ def _video_info(container: Any, stream: Any, duration: float | None, limits: Lim
             f"This video runs at {fps:.0f} frames per second; the limit is "
             f"{limits.max_fps:.0f}. Export it at 30 or 60 frames per second."
         )
+    if seconds is None and len(timestamps) > 1 and fps > 0:
+        # No duration in the header (live MKV/WebM): the sampled frames are a lower bound.
+        seconds = timestamps[-1] - timestamps[0] + 1.0 / fps
     if seconds is not None:
         _check_duration(seconds, limits, what="video")
     frame_count = int(stream.frames or 0)
@@ -526,7 +535,7 @@ def _resampled_frames(
         if held.duration and held.time_base:
             last_duration = float(held.duration * held.time_base)
         end = held_time + last_duration
-        total = max(emitted + 1, round(end * out_fps))
+        total = max(1, round(end * out_fps))
         yield from emit_until(total / out_fps)
     finally:
         container.close()
