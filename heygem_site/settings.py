@@ -1,0 +1,358 @@
+"""HeyGem Studio settings: one module, driven by environment variables.
+
+Embedded defaults run the whole product on one machine (SQLite in WAL mode, the
+django-q2 ORM broker, the CPU engine). A deployment sets DATABASE_URL, REDIS_URL,
+DEBUG=0 and the other variables documented in the README; nothing lives only in a
+"production" file. A bad value stops the process at start with a sentence.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from heygem_site.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_size,
+    env_str,
+    parse_database_url,
+)
+
+# Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as mypy sees them.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Everything the running service writes (database, media, logs, caches) lives under VAR_DIR.
+VAR_DIR = Path(env_str("HEYGEM_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DEBUG", True)
+
+
+def _secret_key() -> str:
+    configured = env_str("SECRET_KEY", "")
+    if configured:
+        if len(configured) < 50:
+            raise ImproperlyConfigured(
+                "SECRET_KEY is shorter than 50 characters. Generate a long random value, "
+                "for example with: python -c 'import secrets; print(secrets.token_urlsafe(64))'."
+            )
+        return configured
+    # No key configured: keep a generated one in a file outside git, so sessions
+    # survive restarts on one machine without anyone having to invent a key.
+    key_file = VAR_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(64)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "whitenoise.runserver_nostatic",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_q",
+    "accounts",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "heygem_site.urls"
+WSGI_APPLICATION = "heygem_site.wsgi.application"
+ASGI_APPLICATION = "heygem_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "heygem_site.context_processors.site",
+            ],
+        },
+    },
+]
+
+
+# --- Database -------------------------------------------------------------------------------
+
+
+def _databases() -> dict[str, dict[str, Any]]:
+    url = env_str("DATABASE_URL", "")
+    if not url:
+        url = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+    db = parse_database_url("DATABASE_URL", url)
+    if db.engine == "sqlite":
+        path = Path(db.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(path),
+                "OPTIONS": {
+                    # WAL lets the web server read while the worker writes; the busy
+                    # timeout and IMMEDIATE transactions turn "database is locked" into
+                    # a short wait (PITFALLS: SQLite + ORM broker).
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                    "timeout": 30,
+                    "transaction_mode": "IMMEDIATE",
+                },
+                # A file, not :memory:, so a real worker process can share the test database.
+                "TEST": {"NAME": str(path.with_name(f"test_{path.stem}.sqlite3"))},
+            }
+        }
+    options: dict[str, Any] = dict(db.options)
+    return {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": db.name,
+            "USER": db.user,
+            "PASSWORD": db.password,
+            "HOST": db.host,
+            "PORT": db.port,
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    }
+
+
+DATABASES = _databases()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Cache, queue ---------------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"REDIS_URL={REDIS_URL!r} is not a Redis URL. Write redis://host:6379/0."
+    )
+
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # A file cache is shared by every process on the machine (web workers and the
+    # queue cluster), which the login throttle needs; LocMem would not be.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# One render can take a while on CPU; the queue must never hand the same task out
+# again while it still runs, so `retry` stays well above `timeout` (PITFALLS: django-q2).
+RENDER_TASK_TIMEOUT = env_int("RENDER_TASK_TIMEOUT", 3600, minimum=60)
+Q_CLUSTER: dict[str, Any] = {
+    "name": env_str("Q_CLUSTER_NAME", "heygem"),
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "recycle": 50,
+    "timeout": RENDER_TASK_TIMEOUT,
+    "retry": RENDER_TASK_TIMEOUT + env_int("Q_RETRY_MARGIN", 600, minimum=60),
+    # Attempts are counted in our own RenderJob rows (a SIGKILLed worker saves no
+    # result, so django-q2 could never count it); the broker never re-runs by itself.
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "queue_limit": 50,
+    "label": "Task queue",
+    "catch_up": False,
+    "poll": 0.5,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+Q_CLUSTER["sync"] = env_bool("Q_SYNC", False)
+
+
+# --- Auth -----------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "accounts:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Login throttling: this many failed passwords for one email (or from one address)
+# within the window locks further attempts until the window has passed.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60, minimum=10)
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
+
+
+# --- Per-user limits (defaults for new users; staff edit each user's own in the admin) ------
+
+DEFAULT_STORAGE_QUOTA = env_size("DEFAULT_STORAGE_QUOTA", 10 * 1000**3)
+DEFAULT_MAX_CONCURRENT_JOBS = env_int("DEFAULT_MAX_CONCURRENT_JOBS", 20, minimum=1)
+DEFAULT_RETENTION_DAYS = env_int("DEFAULT_RETENTION_DAYS", 7, minimum=1)
+MAX_TEMPLATES_PER_BATCH = env_int("MAX_TEMPLATES_PER_BATCH", 50, minimum=1)
+MAX_UPLOAD_SIZE = env_size("MAX_UPLOAD_SIZE", 500 * 1000**2)
+MAX_AUDIO_SECONDS = env_float("MAX_AUDIO_SECONDS", 600.0, minimum=1.0)
+MAX_TEMPLATE_SECONDS = env_float("MAX_TEMPLATE_SECONDS", 300.0, minimum=1.0)
+MAX_VIDEO_PIXELS = env_int("MAX_VIDEO_PIXELS", 3840 * 2160, minimum=64 * 64)
+MAX_VIDEO_FPS = env_float("MAX_VIDEO_FPS", 120.0, minimum=1.0)
+RENDER_MAX_ATTEMPTS = env_int("RENDER_MAX_ATTEMPTS", 3, minimum=1)
+# A running job writes a heartbeat this often; one silent for JOB_STALE_AFTER seconds is
+# taken as a dead worker and requeued (or failed after RENDER_MAX_ATTEMPTS).
+JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10.0, minimum=0.1)
+JOB_STALE_AFTER = env_float("JOB_STALE_AFTER", 120.0, minimum=1.0)
+JOB_PROGRESS_INTERVAL = env_float("JOB_PROGRESS_INTERVAL", 1.0, minimum=0.0)
+if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured(
+        "JOB_STALE_AFTER must be more than twice JOB_HEARTBEAT_INTERVAL, or live jobs would be requeued."
+    )
+FILE_UPLOAD_HANDLERS = ["jobs.uploads.SizeLimitedUploadHandler"]
+# Request bodies other than file uploads stay small; uploads are bounded by MAX_UPLOAD_SIZE.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+
+# --- Rendering ------------------------------------------------------------------------------
+
+RENDER_ENGINE_DEFAULT = env_str("RENDER_ENGINE_DEFAULT", "classic")
+RENDER_CACHE_DIR = Path(env_str("RENDER_CACHE_DIR", str(VAR_DIR / "render-cache"))).resolve()
+# A local directory of neural-engine weights (see README); empty means "not configured".
+NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
+WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
+# User files are never served as static files: views check ownership first. The URL
+# below is only what FileField.url would say; nothing is mounted there.
+MEDIA_URL = "/_private-media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+
+# --- Internationalisation -------------------------------------------------------------------
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_TZ = True
+
+
+# --- Security (production values whenever DEBUG is off) ------------------------------------
+
+_secure = not DEBUG
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _secure)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _secure)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _secure)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _secure else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _secure)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _secure)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+
+# --- Logging --------------------------------------------------------------------------------
+
+LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "log"))).resolve()
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not a log level. Use DEBUG, INFO, WARNING or ERROR."
+    )
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "heygem_site.logging.JsonFormatter"},
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+        "runlog": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "heygem.jsonl"),
+            "maxBytes": env_size("LOG_MAX_BYTES", 10 * 1024**2),
+            "backupCount": env_int("LOG_BACKUP_COUNT", 5, minimum=0),
+            "formatter": "json",
+            "delay": True,
+        },
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "heygem": {"handlers": ["console", "runlog"], "level": LOG_LEVEL, "propagate": False},
+        "django_q": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+# --- REST framework -------------------------------------------------------------------------
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}

@@ -1,0 +1,93 @@
+"""Serve a user's file after the view has checked ownership: byte ranges (so <video> can
+seek), HEAD, a safe Content-Disposition, and optionally nginx X-Accel-Redirect."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header, http_date
+
+from jobs.storage import media_path
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 256 * 1024
+
+
+def _read_range(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+def serve_file(
+    request: HttpRequest,
+    name: str | None,
+    *,
+    download_name: str,
+    as_attachment: bool,
+    content_type: str | None = None,
+) -> HttpResponseBase:
+    if not name:
+        raise Http404
+    path: Path = media_path(name)
+    if not path.is_file():
+        raise Http404
+    size = path.stat().st_size
+    content_type = (
+        content_type or mimetypes.guess_type(download_name)[0] or "application/octet-stream"
+    )
+    disposition = content_disposition_header(as_attachment, download_name) or ""
+    common = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": disposition,
+        "Last-Modified": http_date(path.stat().st_mtime),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=3600",
+    }
+
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if match and size:
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        elif last:
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = 0, size - 1
+        if start > end or start >= size:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        length = end - start + 1
+        partial = StreamingHttpResponse(
+            [] if request.method == "HEAD" else _read_range(path.open("rb"), start, length),
+            status=206,
+            content_type=content_type,
+        )
+        partial["Content-Range"] = f"bytes {start}-{end}/{size}"
+        partial["Content-Length"] = str(length)
+        for key, value in common.items():
+            partial[key] = value
+        return partial
+
+    head: HttpResponseBase
+    if request.method == "HEAD":
+        head = HttpResponse(content_type=content_type)
+        head["Content-Length"] = str(size)
+    else:
+        head = FileResponse(path.open("rb"), content_type=content_type)
+    for key, value in common.items():
+        head[key] = value
+    return head

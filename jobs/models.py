@@ -1,0 +1,229 @@
+"""Audio clips, templates, batches and render jobs: the product's state.
+
+Every query for user data starts from the user (`Model.objects.for_user(user)`), and every
+file lives under ``MEDIA_ROOT/users/<storage id>/`` with a generated name; the original
+file name is kept only in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Extensions we keep on stored files; anything else is stored without one.
+_SAFE_SUFFIXES = {
+    ".mp4",
+    ".mov",
+    ".m4v",
+    ".webm",
+    ".mkv",
+    ".avi",
+    ".wav",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".flac",
+    ".ogg",
+    ".opus",
+    ".jpg",
+}
+
+
+def _generated_name(folder: str, original: str, *, owner: User) -> str:
+    suffix = PurePosixPath(original).suffix.lower()
+    suffix = suffix if suffix in _SAFE_SUFFIXES else ""
+    return str(PurePosixPath(owner.storage_prefix) / folder / f"{uuid.uuid4().hex}{suffix}")
+
+
+def audio_upload_to(instance: AudioClip, filename: str) -> str:
+    return _generated_name("audio", filename, owner=instance.owner)
+
+
+def template_upload_to(instance: Template, filename: str) -> str:
+    return _generated_name("templates", filename, owner=instance.owner)
+
+
+def thumbnail_upload_to(instance: Template, filename: str) -> str:
+    return _generated_name("thumbnails", ".jpg", owner=instance.owner)
+
+
+def output_upload_to(instance: RenderJob, filename: str) -> str:
+    batch = instance.batch
+    return str(
+        PurePosixPath(batch.owner.storage_prefix)
+        / "batches"
+        / batch.id.hex
+        / f"output_{instance.position:03d}.mp4"
+    )
+
+
+class OwnedQuerySet(models.QuerySet[Any]):
+    """The one door to tenant data: rows owned by a user."""
+
+    def for_user(self, user: User) -> OwnedQuerySet:
+        return self.filter(owner=user)
+
+
+class AudioClip(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audio_clips"
+    )
+    file = models.FileField(upload_to=audio_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_hash = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    duration = models.FloatField(help_text=_("seconds"))
+    sample_rate = models.PositiveIntegerField()
+    channels = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["owner", "-created_at"], name="audio_owner_created")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class FaceStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for analysis")
+    READY = "ready", _("Face found")
+    FAILED = "failed", _("No usable face")
+
+
+class Template(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="templates"
+    )
+    file = models.FileField(upload_to=template_upload_to, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_hash = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fps = models.FloatField()
+    duration = models.FloatField(help_text=_("seconds"))
+    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
+    face_status = models.CharField(
+        max_length=16, choices=FaceStatus.choices, default=FaceStatus.PENDING
+    )
+    face_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["owner", "-created_at"], name="template_owner_created")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Batch(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches"
+    )
+    # PROTECT: an audio clip outlives every batch that it drives.
+    audio = models.ForeignKey(AudioClip, on_delete=models.PROTECT, related_name="batches")
+    name = models.CharField(max_length=120)
+    engine = models.CharField(max_length=32, default="classic")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "batches"
+        indexes = [
+            # The history page: a user's batches newest first, and its name search.
+            models.Index(fields=["owner", "-created_at"], name="batch_owner_created"),
+            models.Index(fields=["owner", "name"], name="batch_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Rendering")
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class RenderJobQuerySet(models.QuerySet["RenderJob"]):
+    def for_user(self, user: User) -> RenderJobQuerySet:
+        return self.filter(batch__owner=user)
+
+    def active(self) -> RenderJobQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class RenderJob(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
+    # SET_NULL: deleting a template from the library keeps finished results; the
+    # name is copied so the result still says what it was made from.
+    template = models.ForeignKey(
+        Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="render_jobs"
+    )
+    template_name = models.CharField(max_length=255)
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    log = models.TextField(blank=True)
+    output = models.FileField(upload_to=output_upload_to, max_length=255, blank=True)
+    output_size = models.BigIntegerField(default=0)
+    output_duration = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[RenderJobQuerySet] = RenderJobQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("batch", "position")
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "position"], name="job_unique_position"),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="job_progress_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["batch", "status"], name="job_batch_status"),
+            # The watchdog: running jobs whose heartbeat stopped.
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} #{self.position} {self.template_name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

@@ -1,0 +1,186 @@
+"""Render one job in a worker: the service behind the `job_render` task.
+
+1. Claim the job with a conditional update (a second delivery of the same task does nothing).
+2. Load the batch's audio features and the template's face track (both cached on disk by
+   content hash, so the audio is analysed once per batch and each face tracked once).
+3. Render through the batch's engine into a temporary name beside the final one, writing
+   progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
+   the engine is busy, so the watchdog only requeues jobs whose worker really died.
+4. Move the file into place and record success with a conditional update; a job canceled
+   meanwhile keeps its canceled state and its file is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from jobs import services
+from jobs.models import FaceStatus, JobStatus, RenderJob, Template, output_upload_to
+from jobs.storage import media_path
+
+log = logging.getLogger("heygem.jobs")
+
+GENERIC_FAILURE = (
+    "Something went wrong while rendering this video. Retry it; if it fails again, "
+    "try another template or contact support."
+)
+
+
+@cache
+def _engine(name: str) -> Any:
+    # One engine per process and name: neural weights load once per worker, not per job.
+    from rendering.engines import get_engine
+
+    return get_engine(name)
+
+
+class _JobLog:
+    """The job's own log, shown on its card: short timestamped lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.started = time.monotonic()
+
+    def add(self, text: str) -> None:
+        self.lines.append(f"[{time.monotonic() - self.started:6.1f}s] {text}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, job_id: Any) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id = job_id
+        self.stop = threading.Event()
+        self.still_running = True
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
+                self.still_running = services.job_heartbeat(job_id=self.job_id)
+        finally:
+            connection.close()
+
+
+def job_run(*, job_id: Any) -> str:
+    from rendering import audio as audio_analysis
+    from rendering import faces
+    from rendering.errors import FaceError, RenderCanceled, RenderingError
+
+    if not services.job_claim(job_id=job_id):
+        return "not claimed"
+    job = RenderJob.objects.select_related("batch__audio", "batch__owner", "template").get(
+        pk=job_id
+    )
+    batch = job.batch
+    ids = {"user_id": batch.owner_id, "batch_id": str(batch.pk), "job_id": str(job.pk)}
+    log.info("job started", extra=ids | {"attempt": job.attempts})
+    joblog = _JobLog()
+    joblog.add(f"attempt {job.attempts}, engine {batch.engine}")
+    if job.template is None:
+        services.job_fail(
+            job=job,
+            message="The template video was deleted before this job ran.",
+            log_text=joblog.text(),
+        )
+        return JobStatus.FAILED
+
+    final_name = output_upload_to(job, "")
+    final_path = media_path(final_name)
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = final_path.with_name(f".{final_path.stem}.{job.attempts}.partial.mp4")
+    heartbeat = _Heartbeat(job.pk)
+    heartbeat.start()
+    last_write = 0.0
+
+    def progress(fraction: float) -> None:
+        nonlocal last_write
+        now = time.monotonic()
+        if now - last_write >= settings.JOB_PROGRESS_INTERVAL or fraction >= 1.0:
+            last_write = now
+            if not services.job_heartbeat(job_id=job.pk, progress=fraction):
+                heartbeat.still_running = False
+
+    def should_cancel() -> bool:
+        return not heartbeat.still_running
+
+    try:
+        cache_dir = Path(settings.RENDER_CACHE_DIR)
+        features = audio_analysis.analyse(
+            media_path(batch.audio.file.name),
+            cache_dir=cache_dir,
+            whisper_model=settings.WHISPER_MODEL_PATH or None,
+        )
+        joblog.add(f"audio features ready ({features.duration:.1f} s)")
+        template_path = media_path(job.template.file.name)
+        try:
+            track = faces.track(
+                template_path,
+                cache_dir=cache_dir,
+                limits=services.media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
+            )
+        except FaceError as exc:
+            Template.objects.filter(pk=job.template.pk).update(
+                face_status=FaceStatus.FAILED, face_error=exc.message
+            )
+            raise
+        if job.template.face_status != FaceStatus.READY:
+            Template.objects.filter(pk=job.template.pk).update(
+                face_status=FaceStatus.READY, face_error=""
+            )
+        joblog.add(
+            f"face track ready ({int(track.present.sum())}/{track.n_frames} frames with a face)"
+        )
+        result = _engine(batch.engine).render(
+            template=template_path,
+            track=track,
+            audio=features,
+            audio_path=media_path(batch.audio.file.name),
+            out_path=partial,
+            progress=progress,
+            should_cancel=should_cancel,
+        )
+        joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        partial.replace(final_path)
+        size = final_path.stat().st_size
+        if not services.job_succeed(
+            job=job,
+            output_name=final_name,
+            size=size,
+            duration=result.duration,
+            log_text=joblog.text(),
+        ):
+            final_path.unlink(missing_ok=True)
+            return JobStatus.CANCELED
+        return JobStatus.SUCCEEDED
+    except RenderCanceled:
+        log.info("job stopped: canceled", extra=ids)
+        return JobStatus.CANCELED
+    except RenderingError as exc:
+        joblog.add(f"failed: {exc}")
+        services.job_fail(job=job, message=exc.message, log_text=joblog.text())
+        return JobStatus.FAILED
+    except Exception:
+        joblog.add("failed: unexpected error")
+        log.exception("job crashed", extra=ids)
+        services.job_fail(
+            job=job,
+            message=GENERIC_FAILURE,
+            log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
+        )
+        return JobStatus.FAILED
+    finally:
+        heartbeat.stop.set()
+        heartbeat.join(timeout=5)
+        partial.unlink(missing_ok=True)
+        close_old_connections()

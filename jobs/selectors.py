@@ -1,0 +1,120 @@
+"""Reads of user data. Every function takes the user first: it is the one door to tenant rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
+
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class BatchStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DONE_WITH_FAILURES = "done with failures"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    canceled: int
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.canceled
+
+    @property
+    def status(self) -> str:
+        """Batch status is derived from its jobs, never stored."""
+        if self.queued or self.running:
+            if self.running or self.finished:
+                return BatchStatus.RUNNING
+            return BatchStatus.QUEUED
+        if self.canceled and not self.succeeded and not self.failed:
+            return BatchStatus.CANCELED
+        if self.failed or self.canceled:
+            return BatchStatus.DONE_WITH_FAILURES
+        return BatchStatus.DONE
+
+
+def _count(status: str) -> Count:
+    return Count("jobs", filter=Q(jobs__status=status))
+
+
+def with_job_counts(qs: QuerySet[Batch]) -> QuerySet[Batch]:
+    """Annotate batches with their job counts and output size (one query, any page size)."""
+    return qs.annotate(
+        n_total=Count("jobs"),
+        n_queued=_count(JobStatus.QUEUED),
+        n_running=_count(JobStatus.RUNNING),
+        n_succeeded=_count(JobStatus.SUCCEEDED),
+        n_failed=_count(JobStatus.FAILED),
+        n_canceled=_count(JobStatus.CANCELED),
+        output_bytes=Sum("jobs__output_size"),
+    )
+
+
+def batches_for_user(user: User, *, search: str = "") -> QuerySet[Batch]:
+    """The user's batches, newest first, with job counts and output size in the same query."""
+    qs = with_job_counts(Batch.objects.for_user(user).select_related("audio")).order_by(
+        "-created_at"
+    )
+    if search:
+        qs = qs.filter(name__icontains=search.strip())
+    return qs
+
+
+def batch_counts(batch: Batch) -> BatchCounts:
+    """Counts from an annotated batch (batches_for_user) or, failing that, one query."""
+    if hasattr(batch, "n_total"):
+        annotated: Any = batch
+        return BatchCounts(
+            total=annotated.n_total,
+            queued=annotated.n_queued,
+            running=annotated.n_running,
+            succeeded=annotated.n_succeeded,
+            failed=annotated.n_failed,
+            canceled=annotated.n_canceled,
+        )
+    rows = dict(batch.jobs.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return BatchCounts(
+        total=sum(rows.values()),
+        queued=rows.get(JobStatus.QUEUED, 0),
+        running=rows.get(JobStatus.RUNNING, 0),
+        succeeded=rows.get(JobStatus.SUCCEEDED, 0),
+        failed=rows.get(JobStatus.FAILED, 0),
+        canceled=rows.get(JobStatus.CANCELED, 0),
+    )
+
+
+def batch_get(user: User, batch_id: object) -> Batch:
+    """One of the user's batches; a missing or foreign id is a 404."""
+    return get_object_or_404(Batch.objects.for_user(user).select_related("audio"), pk=batch_id)
+
+
+def job_get(user: User, job_id: object) -> RenderJob:
+    return get_object_or_404(RenderJob.objects.for_user(user).select_related("batch"), pk=job_id)
+
+
+def template_get(user: User, template_id: object) -> Template:
+    return get_object_or_404(Template.objects.for_user(user), pk=template_id)
+
+
+def audio_get(user: User, audio_id: object) -> AudioClip:
+    return get_object_or_404(AudioClip.objects.for_user(user), pk=audio_id)
+
+
+def templates_for_user(user: User) -> QuerySet[Template]:
+    return Template.objects.for_user(user).order_by("-created_at")

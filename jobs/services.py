@@ -1,0 +1,523 @@
+"""Writes to batches, jobs, templates and audio. Views, the admin, commands and tasks call
+these, so the web page, the API and the admin do the same thing the same way.
+
+Every state change happens here, inside a transaction; tasks are enqueued on commit with ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from jobs.models import (
+    ACTIVE_STATUSES,
+    AudioClip,
+    Batch,
+    FaceStatus,
+    JobStatus,
+    RenderJob,
+    Template,
+)
+from jobs.queue import enqueue_on_commit
+from jobs.storage import delete_file, delete_tree, media_path
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+log = logging.getLogger("heygem.jobs")
+
+
+# --- Uploads --------------------------------------------------------------------------------
+
+
+def media_limits(*, max_duration: float) -> Any:
+    from rendering.media import Limits
+
+    return Limits(
+        max_pixels=int(settings.MAX_VIDEO_PIXELS),
+        max_duration=float(max_duration),
+        max_fps=float(settings.MAX_VIDEO_FPS),
+    )
+
+
+def clean_display_name(name: str, *, fallback: str) -> str:
+    """A file name fit to show and to use inside a ZIP: no folders, no control characters."""
+    name = unicodedata.normalize("NFC", PurePosixPath(name.replace("\\", "/")).name)
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip(" .")
+    return name[:200] or fallback
+
+
+def _uploaded_path(uploaded: UploadedFile) -> Path:
+    path = getattr(uploaded, "temporary_file_path", None)
+    if path is None:  # FILE_UPLOAD_HANDLERS always spools to disk; keep that promise loud.
+        raise RuntimeError("uploads must be spooled to a temporary file")
+    return Path(path())
+
+
+def _too_big(uploaded: UploadedFile) -> None:
+    if uploaded.size is not None and uploaded.size > settings.MAX_UPLOAD_SIZE:
+        raise ValidationError(
+            f"This file is {filesizeformat(uploaded.size)}; the upload limit is "
+            f"{filesizeformat(settings.MAX_UPLOAD_SIZE)}. Upload a shorter or smaller file."
+        )
+
+
+def _media_error(exc: Exception) -> ValidationError:
+    return ValidationError(getattr(exc, "message", str(exc)))
+
+
+def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
+    """Probe an uploaded audio (or video with an audio track) and keep it.
+
+    The same content uploaded again returns the clip already stored.
+    """
+    from rendering.errors import MediaError
+    from rendering.media import file_sha256, probe_audio
+
+    _too_big(uploaded)
+    path = _uploaded_path(uploaded)
+    try:
+        info = probe_audio(path, limits=media_limits(max_duration=settings.MAX_AUDIO_SECONDS))
+    except MediaError as exc:
+        log.info("audio rejected", extra={"user_id": owner.pk, "reason": exc.message})
+        raise _media_error(exc) from exc
+    assert info.audio is not None
+    digest = file_sha256(path)
+    existing = AudioClip.objects.for_user(owner).filter(content_hash=digest).first()
+    if existing is not None:
+        return existing
+    clip = AudioClip(
+        owner=owner,
+        original_name=clean_display_name(uploaded.name or "", fallback="audio"),
+        content_hash=digest,
+        size_bytes=path.stat().st_size,
+        duration=info.duration,
+        sample_rate=info.audio.sample_rate,
+        channels=info.audio.channels,
+    )
+    _save_with_file(clip, "file", uploaded.name or "audio", path)
+    log.info("audio uploaded", extra={"user_id": owner.pk, "audio_id": str(clip.pk)})
+    return clip
+
+
+def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
+    """Probe an uploaded template video, keep it with a thumbnail, and queue its face analysis."""
+    from rendering.errors import MediaError
+    from rendering.media import file_sha256, probe_video
+
+    _too_big(uploaded)
+    path = _uploaded_path(uploaded)
+    try:
+        info = probe_video(path, limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS))
+    except MediaError as exc:
+        log.info("template rejected", extra={"user_id": owner.pk, "reason": exc.message})
+        raise _media_error(exc) from exc
+    assert info.video is not None
+    digest = file_sha256(path)
+    existing = Template.objects.for_user(owner).filter(content_hash=digest).first()
+    if existing is not None:
+        return existing
+    template = Template(
+        owner=owner,
+        original_name=clean_display_name(uploaded.name or "", fallback="template"),
+        content_hash=digest,
+        size_bytes=path.stat().st_size,
+        width=info.video.width,
+        height=info.video.height,
+        fps=info.video.fps,
+        duration=info.duration,
+    )
+    _save_with_file(template, "file", uploaded.name or "template", path, thumbnail_from=path)
+    enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
+    log.info("template uploaded", extra={"user_id": owner.pk, "template_id": str(template.pk)})
+    return template
+
+
+def _save_with_file(
+    row: AudioClip | Template,
+    field: str,
+    original: str,
+    source: Path,
+    *,
+    thumbnail_from: Path | None = None,
+) -> None:
+    """Copy the file into the user's folder and save the row; on any failure remove what was written."""
+    from rendering.media import write_thumbnail
+
+    written: list[str] = []
+    try:
+        with source.open("rb") as handle:
+            getattr(row, field).save(original, File(handle), save=False)
+        stored = str(getattr(row, field).name)
+        written.append(stored)
+        if thumbnail_from is not None and isinstance(row, Template):
+            thumb_name = str(PurePosixPath(stored).with_suffix(".thumb.jpg"))
+            write_thumbnail(thumbnail_from, media_path(thumb_name))
+            row.thumbnail.name = thumb_name
+            written.append(thumb_name)
+        with transaction.atomic():
+            row.save()
+    except BaseException:
+        for name in written:
+            delete_file(name)
+        raise
+
+
+# --- Batches --------------------------------------------------------------------------------
+
+
+def default_batch_name() -> str:
+    return timezone.localtime().strftime("batch_%Y%m%d_%H%M")
+
+
+def batch_create(
+    *,
+    owner: User,
+    audio_id: Any,
+    template_ids: Sequence[Any],
+    name: str = "",
+    engine: str = "",
+) -> Batch:
+    """Create a batch and one render job per template, all or nothing, and queue it."""
+    from rendering.engines import available_engines
+
+    engine = engine or settings.RENDER_ENGINE_DEFAULT
+    if engine not in available_engines():
+        raise ValidationError(f"The engine {engine!r} is not available on this server.")
+    ids = list(dict.fromkeys(str(t) for t in template_ids))
+    if not ids:
+        raise ValidationError("Pick at least one template video.")
+    if len(ids) > settings.MAX_TEMPLATES_PER_BATCH:
+        raise ValidationError(
+            f"A batch can hold at most {settings.MAX_TEMPLATES_PER_BATCH} templates; you picked {len(ids)}."
+        )
+    name = (name or "").strip()[:120] or default_batch_name()
+
+    with transaction.atomic():
+        # Lock the user's row: parallel requests queue behind each other here, so the
+        # concurrent-jobs limit cannot be overrun.
+        from accounts.models import User as UserModel
+
+        locked = UserModel.objects.select_for_update().get(pk=owner.pk)
+        audio = AudioClip.objects.for_user(locked).filter(pk=audio_id).first()
+        if audio is None:
+            raise ValidationError("That audio file is no longer available. Upload it again.")
+        templates = {str(t.pk): t for t in Template.objects.for_user(locked).filter(pk__in=ids)}
+        missing = [i for i in ids if i not in templates]
+        if missing:
+            raise ValidationError(
+                f"{len(missing)} of the chosen templates are no longer available. Refresh the page and pick again."
+            )
+        active = RenderJob.objects.for_user(locked).active().count()
+        if active + len(ids) > locked.max_concurrent_jobs:
+            raise ValidationError(
+                f"You have {active} videos queued or rendering and your limit is {locked.max_concurrent_jobs} "
+                f"at once; this batch adds {len(ids)}. Wait for some to finish, or pick fewer templates."
+            )
+        batch = Batch.objects.create(owner=locked, audio=audio, name=name, engine=engine)
+        RenderJob.objects.bulk_create(
+            RenderJob(
+                batch=batch,
+                template=templates[tid],
+                template_name=templates[tid].original_name,
+                position=i,
+            )
+            for i, tid in enumerate(ids, start=1)
+        )
+        enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
+    log.info(
+        "batch created",
+        extra={"user_id": owner.pk, "batch_id": str(batch.pk), "jobs": len(ids), "engine": engine},
+    )
+    return batch
+
+
+def batch_prepare(*, batch_id: Any) -> int:
+    """Analyse the batch's audio once (cached by content hash), then queue each job's render.
+
+    Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
+    """
+    from rendering import audio as audio_analysis
+    from rendering.errors import RenderingError
+
+    batch = Batch.objects.select_related("audio", "owner").filter(pk=batch_id).first()
+    if batch is None:
+        return 0
+    job_ids = [
+        str(pk) for pk in batch.jobs.filter(status=JobStatus.QUEUED).values_list("pk", flat=True)
+    ]
+    if not job_ids:
+        return 0
+    try:
+        audio_analysis.analyse(
+            media_path(batch.audio.file.name),
+            cache_dir=Path(settings.RENDER_CACHE_DIR),
+            whisper_model=settings.WHISPER_MODEL_PATH or None,
+        )
+    except RenderingError as exc:
+        message = f"The audio could not be analysed: {exc.message}"
+        _fail_queued(batch, message)
+        log.warning("audio analysis failed", extra=_ids(batch) | {"reason": str(exc)})
+        return 0
+    for job_id in job_ids:
+        from django_q.tasks import async_task
+
+        async_task("jobs.tasks.job_render", job_id, group=str(batch.pk))
+    log.info("batch queued", extra=_ids(batch) | {"jobs": len(job_ids)})
+    return len(job_ids)
+
+
+def _ids(batch: Batch, job: RenderJob | None = None) -> dict[str, Any]:
+    ids: dict[str, Any] = {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
+    if job is not None:
+        ids["job_id"] = str(job.pk)
+    return ids
+
+
+def _fail_queued(batch: Batch, message: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        batch.jobs.filter(status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, error_message=message, finished_at=now
+        )
+        _finish_batch_if_done(batch.pk)
+
+
+def _finish_batch_if_done(batch_id: Any) -> None:
+    if not RenderJob.objects.filter(batch_id=batch_id, status__in=ACTIVE_STATUSES).exists():
+        Batch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
+            finished_at=timezone.now()
+        )
+
+
+def batch_cancel(*, batch: Batch) -> int:
+    """Cancel queued jobs at once; running ones stop at their next frame chunk."""
+    now = timezone.now()
+    with transaction.atomic():
+        n = batch.jobs.filter(status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELED, finished_at=now, error_message="Canceled."
+        )
+        Batch.objects.filter(pk=batch.pk).update(canceled_at=now)
+        _finish_batch_if_done(batch.pk)
+    log.info("batch canceled", extra=_ids(batch) | {"jobs": n})
+    return n
+
+
+def batch_retry_failed(*, batch: Batch) -> int:
+    """Put failed and canceled jobs back in the queue with a fresh attempt count."""
+    with transaction.atomic():
+        n = _requeue(batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED)))
+        if n:
+            Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
+            enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
+    log.info("batch retried", extra=_ids(batch) | {"jobs": n})
+    return n
+
+
+def job_retry(*, job: RenderJob) -> bool:
+    with transaction.atomic():
+        n = _requeue(
+            RenderJob.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED))
+        )
+        if n:
+            Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
+            enqueue_on_commit(
+                "jobs.tasks.batch_prepare", str(job.batch_id), group=str(job.batch_id)
+            )
+    log.info("job retried", extra=_ids(job.batch, job) | {"requeued": bool(n)})
+    return bool(n)
+
+
+def _requeue(jobs: Any) -> int:
+    for name in jobs.exclude(output="").values_list("output", flat=True):
+        name_to_delete = str(name)
+        transaction.on_commit(lambda n=name_to_delete: delete_file(n))  # type: ignore[misc]
+    return int(
+        jobs.update(
+            status=JobStatus.QUEUED,
+            attempts=0,
+            progress=0.0,
+            error_message="",
+            log="",
+            output="",
+            output_size=0,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+        )
+    )
+
+
+def batch_delete(*, batch: Batch) -> None:
+    """Delete a batch, its jobs and its result files (running jobs are canceled first)."""
+    folder = str(PurePosixPath(batch.owner.storage_prefix) / "batches" / batch.pk.hex)
+    ids = _ids(batch)
+    with transaction.atomic():
+        batch.jobs.filter(status__in=ACTIVE_STATUSES).update(status=JobStatus.CANCELED)
+        batch.delete()
+        transaction.on_commit(lambda: delete_tree(folder))
+    log.info("batch deleted", extra=ids)
+
+
+def job_delete(*, job: RenderJob) -> None:
+    """Delete one result (its job row and output file)."""
+    ids = _ids(job.batch, job)
+    output = job.output.name
+    batch_id = job.batch_id
+    with transaction.atomic():
+        job.delete()
+        _finish_batch_if_done(batch_id)
+        transaction.on_commit(lambda: delete_file(output))
+    log.info("job deleted", extra=ids)
+
+
+def template_delete(*, template: Template) -> None:
+    """Remove a template from the library. Finished results keep working (they copied its name)."""
+    if template.render_jobs.filter(status__in=ACTIVE_STATUSES).exists():
+        raise ValidationError(
+            "This template is used by a batch that is still rendering. Wait for it to finish or cancel it first."
+        )
+    names = [template.file.name, template.thumbnail.name]
+    ids = {"user_id": template.owner_id, "template_id": str(template.pk)}
+    with transaction.atomic():
+        template.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+    log.info("template deleted", extra=ids)
+
+
+def _delete_files(names: list[str | None]) -> None:
+    for name in names:
+        delete_file(name)
+
+
+def template_analyse(*, template_id: Any) -> str:
+    """Track the face in a template once (cached by content hash) and record the outcome."""
+    from rendering import faces
+    from rendering.errors import RenderingError
+
+    template = Template.objects.filter(pk=template_id).first()
+    if template is None:
+        return "missing"
+    try:
+        faces.track(
+            media_path(template.file.name),
+            cache_dir=Path(settings.RENDER_CACHE_DIR),
+            limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
+        )
+    except RenderingError as exc:
+        Template.objects.filter(pk=template.pk).update(
+            face_status=FaceStatus.FAILED, face_error=exc.message
+        )
+        log.info(
+            "template has no usable face",
+            extra={"template_id": str(template.pk), "reason": str(exc)},
+        )
+        return FaceStatus.FAILED
+    Template.objects.filter(pk=template.pk).update(face_status=FaceStatus.READY, face_error="")
+    return FaceStatus.READY
+
+
+# --- The worker's side ----------------------------------------------------------------------
+
+
+def job_claim(*, job_id: Any) -> bool:
+    """Take a queued job for this worker. Exactly one caller wins (a conditional update)."""
+    now = timezone.now()
+    claimed = RenderJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        finished_at=None,
+        error_message="",
+    )
+    return claimed == 1
+
+
+def job_fail(*, job: RenderJob, message: str, log_text: str = "") -> bool:
+    with transaction.atomic():
+        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED,
+            error_message=message,
+            finished_at=timezone.now(),
+            log=log_text if log_text else F("log"),
+        )
+        _finish_batch_if_done(job.batch_id)
+    log.warning("job failed", extra=_ids(job.batch, job) | {"reason": message})
+    return n == 1
+
+
+def job_succeed(
+    *, job: RenderJob, output_name: str, size: int, duration: float, log_text: str
+) -> bool:
+    """Record a finished render; False when the job was canceled meanwhile (caller drops the file)."""
+    with transaction.atomic():
+        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED,
+            output=output_name,
+            output_size=size,
+            output_duration=duration,
+            progress=1.0,
+            finished_at=timezone.now(),
+            log=log_text,
+        )
+        _finish_batch_if_done(job.batch_id)
+    if n:
+        log.info("job succeeded", extra=_ids(job.batch, job) | {"bytes": size})
+    return n == 1
+
+
+def job_heartbeat(*, job_id: Any, progress: float | None = None) -> bool:
+    """Record that the worker is alive (and its progress); False once the job is no longer running."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        fields["progress"] = max(0.0, min(1.0, progress))
+    return RenderJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**fields) == 1
+
+
+def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
+    """Jobs whose worker died (no heartbeat) go back to the queue, or fail after their attempt limit.
+
+    Returns (requeued, failed).
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
+    requeued = failed = 0
+    for job in RenderJob.objects.filter(
+        status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
+    ).select_related("batch"):
+        base = RenderJob.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+        )
+        if job.attempts >= settings.RENDER_MAX_ATTEMPTS:
+            message = (
+                f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
+                "Try a shorter or smaller video, or retry later."
+            )
+            with transaction.atomic():
+                if base.update(status=JobStatus.FAILED, error_message=message, finished_at=now):
+                    failed += 1
+                    _finish_batch_if_done(job.batch_id)
+            log.warning("job abandoned after repeated worker deaths", extra=_ids(job.batch, job))
+            continue
+        with transaction.atomic():
+            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None):
+                requeued += 1
+                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
+        log.warning("job requeued after its worker stopped", extra=_ids(job.batch, job))
+    return requeued, failed

@@ -1,0 +1,21 @@
+"""django-q2 tasks: interfaces only. Each takes ids, and calls one service."""
+
+from __future__ import annotations
+
+from jobs import runner, services
+
+
+def batch_prepare(batch_id: str) -> int:
+    return services.batch_prepare(batch_id=batch_id)
+
+
+def job_render(job_id: str) -> str:
+    return runner.job_run(job_id=job_id)
+
+
+def template_analyse(template_id: str) -> str:
+    return services.template_analyse(template_id=template_id)
+
+
+def requeue_stale_jobs() -> tuple[int, int]:
+    return services.jobs_requeue_stale()

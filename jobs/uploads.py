@@ -1,0 +1,26 @@
+"""Upload handling: every upload goes to a temporary file (so it can be probed before it
+is kept) and is cut off as soon as it passes MAX_UPLOAD_SIZE. Django removes the temporary
+file when the request ends, so a rejected upload leaves nothing behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+
+
+class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        if start + len(raw_data) > settings.MAX_UPLOAD_SIZE:
+            if self.request is not None:
+                self.request.upload_too_large = True  # type: ignore[attr-defined]
+            self.file.close()  # removes the temporary file now
+            # Read (and drop) the rest of the body so the browser gets our answer.
+            raise StopUpload(connection_reset=False)
+        return super().receive_data_chunk(raw_data, start)
+
+    def upload_interrupted(self) -> None:
+        file: Any = getattr(self, "file", None)
+        if file is not None and not file.closed:
+            file.close()

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from jobs import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("batches/new/", views.batch_new, name="batch_new"),
+    path("batches/<uuid:batch_id>/", views.batch_detail, name="batch_detail"),
+    path("batches/<uuid:batch_id>/progress.json", views.batch_progress, name="batch_progress"),
+    path("batches/<uuid:batch_id>/cancel/", views.batch_cancel, name="batch_cancel"),
+    path("batches/<uuid:batch_id>/retry/", views.batch_retry, name="batch_retry"),
+    path("batches/<uuid:batch_id>/delete/", views.batch_delete, name="batch_delete"),
+    path("jobs/<uuid:job_id>/video.mp4", views.job_video, name="job_video"),
+    path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
+    path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job_delete"),
+    path("history/", views.history, name="history"),
+    path("uploads/audio/", views.audio_upload, name="audio_upload"),
+    path("uploads/templates/", views.template_upload, name="template_upload"),
+    path("templates/", views.template_library, name="template_library"),
+    path("templates/status.json", views.template_status, name="template_status"),
+    path(
+        "templates/<uuid:template_id>/thumbnail.jpg",
+        views.template_thumbnail,
+        name="template_thumbnail",
+    ),
+    path("templates/<uuid:template_id>/video", views.template_video, name="template_video"),
+    path("templates/<uuid:template_id>/delete/", views.template_delete, name="template_delete"),
+]

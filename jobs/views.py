@@ -1,0 +1,430 @@
+"""Pages and small JSON endpoints of the batch workflow. Thin: every read goes through a
+selector that starts from request.user, every write through a service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from jobs import selectors, services
+from jobs.files import serve_file
+from jobs.models import AudioClip, Batch, FaceStatus, JobStatus, RenderJob, Template
+from jobs.selectors import BatchCounts, batch_counts, batches_for_user
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.user
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(str(m) for m in exc.messages)
+
+
+# --- Dashboard, new batch -------------------------------------------------------------------
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    recent = list(batches_for_user(_user(request))[:5])
+    rows = [(batch, batch_counts(batch)) for batch in recent]
+    return render(request, "jobs/dashboard.html", {"recent": rows})
+
+
+def _engines() -> list[str]:
+    from rendering.engines import available_engines
+
+    return list(available_engines())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_new(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    error = ""
+    if request.method == "POST":
+        try:
+            batch = services.batch_create(
+                owner=user,
+                audio_id=request.POST.get("audio", ""),
+                template_ids=request.POST.getlist("templates"),
+                name=request.POST.get("name", ""),
+                engine=request.POST.get("engine", ""),
+            )
+        except ValidationError as exc:
+            error = _errors(exc)
+        else:
+            return redirect("batch_detail", batch.pk)
+    return render(
+        request,
+        "jobs/batch_new.html",
+        {
+            "nav": "new",
+            "error": error,
+            "default_name": services.default_batch_name(),
+            "engines": _engines(),
+            "default_engine": settings.RENDER_ENGINE_DEFAULT,
+            "audio_clips": AudioClip.objects.for_user(user)[:20],
+            "templates": selectors.templates_for_user(user)[:100],
+            "max_upload": settings.MAX_UPLOAD_SIZE,
+            "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
+        },
+    )
+
+
+def _upload_error(request: HttpRequest, exc: ValidationError | None = None) -> JsonResponse:
+    if getattr(request, "upload_too_large", False):
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        message = _(
+            "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
+        ) % {
+            "size": filesizeformat(size),
+            "limit": filesizeformat(settings.MAX_UPLOAD_SIZE),
+        }
+        return JsonResponse({"error": {"code": "too_large", "message": message}}, status=413)
+    if exc is None:
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "no_file",
+                    "message": _("No file arrived. Choose a file and try again."),
+                }
+            },
+            status=400,
+        )
+    return JsonResponse({"error": {"code": "invalid_media", "message": _errors(exc)}}, status=400)
+
+
+def audio_json(clip: AudioClip) -> dict[str, Any]:
+    return {
+        "id": str(clip.pk),
+        "name": clip.original_name,
+        "duration": round(clip.duration, 2),
+        "sample_rate": clip.sample_rate,
+        "size": clip.size_bytes,
+    }
+
+
+def template_json(template: Template) -> dict[str, Any]:
+    return {
+        "id": str(template.pk),
+        "name": template.original_name,
+        "duration": round(template.duration, 2),
+        "width": template.width,
+        "height": template.height,
+        "fps": round(template.fps, 2),
+        "size": template.size_bytes,
+        "face_status": template.face_status,
+        "face_error": template.face_error,
+        "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
+        if template.thumbnail
+        else "",
+    }
+
+
+@login_required
+@require_POST
+def audio_upload(request: HttpRequest) -> JsonResponse:
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        return _upload_error(request)
+    try:
+        clip = services.audio_upload(owner=_user(request), uploaded=uploaded)
+    except ValidationError as exc:
+        return _upload_error(request, exc)
+    return JsonResponse(audio_json(clip), status=201)
+
+
+@login_required
+@require_POST
+def template_upload(request: HttpRequest) -> JsonResponse:
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        return _upload_error(request)
+    try:
+        template = services.template_upload(owner=_user(request), uploaded=uploaded)
+    except ValidationError as exc:
+        return _upload_error(request, exc)
+    return JsonResponse(template_json(template), status=201)
+
+
+# --- Batch page and its live progress -------------------------------------------------------
+
+
+def _eta_seconds(jobs: list[RenderJob], counts: BatchCounts) -> float | None:
+    """Time left, from the pace so far: finished work units per second of wall time."""
+    if not (counts.queued or counts.running):
+        return 0.0
+    started = [j.started_at for j in jobs if j.started_at]
+    if not started:
+        return None
+    done_units = sum(
+        1.0 for j in jobs if j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+    ) + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
+    if done_units < 0.05:
+        return None
+    elapsed = (timezone.now() - min(started)).total_seconds()
+    left_units = sum(
+        1.0 - j.progress for j in jobs if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+    )
+    return max(0.0, elapsed / done_units * left_units)
+
+
+def _job_json(job: RenderJob) -> dict[str, Any]:
+    ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
+    return {
+        "id": str(job.pk),
+        "position": job.position,
+        "template": job.template_name,
+        "status": job.status,
+        "status_label": JobStatus(job.status).label,
+        "progress": round(job.progress, 3),
+        "attempts": job.attempts,
+        "error": job.error_message,
+        "log": job.log,
+        "size": job.output_size,
+        "video_url": reverse("job_video", args=[job.pk]) if ready else "",
+        "download_url": reverse("job_download", args=[job.pk]) if ready else "",
+        "retry_url": reverse("job_retry", args=[job.pk]),
+        "delete_url": reverse("job_delete", args=[job.pk]),
+        "thumbnail_url": reverse("template_thumbnail", args=[job.template_id])
+        if job.template_id and job.template and job.template.thumbnail
+        else "",
+    }
+
+
+def batch_state(batch: Batch) -> dict[str, Any]:
+    jobs = list(batch.jobs.select_related("template").order_by("position"))
+    counts = BatchCounts(
+        total=len(jobs),
+        queued=sum(j.status == JobStatus.QUEUED for j in jobs),
+        running=sum(j.status == JobStatus.RUNNING for j in jobs),
+        succeeded=sum(j.status == JobStatus.SUCCEEDED for j in jobs),
+        failed=sum(j.status == JobStatus.FAILED for j in jobs),
+        canceled=sum(j.status == JobStatus.CANCELED for j in jobs),
+    )
+    overall = (
+        counts.finished + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
+    ) / max(1, counts.total)
+    return {
+        "id": str(batch.pk),
+        "name": batch.name,
+        "status": counts.status,
+        "total": counts.total,
+        "done": counts.succeeded,
+        "failed": counts.failed,
+        "canceled": counts.canceled,
+        "finished": counts.finished,
+        "active": counts.queued + counts.running,
+        "progress": round(overall, 3),
+        "eta_seconds": _eta_seconds(jobs, counts),
+        "output_bytes": sum(j.output_size for j in jobs),
+        "jobs": [_job_json(j) for j in jobs],
+    }
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = selectors.batch_get(_user(request), batch_id)
+    return render(
+        request,
+        "jobs/batch_detail.html",
+        {"batch": batch, "state": batch_state(batch), "nav": "history"},
+    )
+
+
+@login_required
+@require_GET
+def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
+    batch = selectors.batch_get(_user(request), batch_id)
+    response = JsonResponse(batch_state(batch))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    return redirect(request.POST.get("next") or default)
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = selectors.batch_get(_user(request), batch_id)
+    n = services.batch_cancel(batch=batch)
+    messages.info(request, _("Canceled %(n)d videos.") % {"n": n})
+    return redirect("batch_detail", batch.pk)
+
+
+@login_required
+@require_POST
+def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = selectors.batch_get(_user(request), batch_id)
+    n = services.batch_retry_failed(batch=batch)
+    messages.info(request, _("%(n)d videos are back in the queue.") % {"n": n})
+    return redirect("batch_detail", batch.pk)
+
+
+@login_required
+@require_POST
+def batch_delete(request: HttpRequest, batch_id: str) -> HttpResponse:
+    batch = selectors.batch_get(_user(request), batch_id)
+    name = batch.name
+    services.batch_delete(batch=batch)
+    messages.success(request, _("Deleted the batch “%(name)s” and its videos.") % {"name": name})
+    return redirect("history")
+
+
+@login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(_user(request), job_id)
+    services.job_retry(job=job)
+    return redirect("batch_detail", job.batch_id)
+
+
+@login_required
+@require_POST
+def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = selectors.job_get(_user(request), job_id)
+    batch_id = job.batch_id
+    services.job_delete(job=job)
+    messages.success(request, _("Deleted the result “%(name)s”.") % {"name": job.template_name})
+    return redirect("batch_detail", batch_id)
+
+
+def _output_name(job: RenderJob) -> str:
+    stem = services.clean_display_name(job.template_name.rsplit(".", 1)[0], fallback="video")
+    return f"{job.batch.name}_{job.position:03d}_{stem}.mp4"
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
+    job = selectors.job_get(_user(request), job_id)
+    return serve_file(
+        request,
+        job.output.name,
+        download_name=_output_name(job),
+        as_attachment=False,
+        content_type="video/mp4",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def job_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
+    job = selectors.job_get(_user(request), job_id)
+    return serve_file(
+        request,
+        job.output.name,
+        download_name=_output_name(job),
+        as_attachment=True,
+        content_type="video/mp4",
+    )
+
+
+# --- History --------------------------------------------------------------------------------
+
+HISTORY_PAGE_SIZE = 20
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    qs = batches_for_user(_user(request), search=search).prefetch_related(
+        Prefetch("jobs", queryset=RenderJob.objects.select_related("template").order_by("position"))
+    )
+    page = Paginator(qs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for batch in page:
+        jobs = list(batch.jobs.all())
+        thumbs = [j.template for j in jobs if j.template is not None and j.template.thumbnail][:4]
+        rows.append({"batch": batch, "counts": batch_counts(batch), "thumbs": thumbs})
+    return render(
+        request,
+        "jobs/history.html",
+        {"page": page, "rows": rows, "search": search, "nav": "history"},
+    )
+
+
+# --- Template library -----------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def template_library(request: HttpRequest) -> HttpResponse:
+    templates = selectors.templates_for_user(_user(request))
+    return render(
+        request,
+        "jobs/templates.html",
+        {"templates": templates, "nav": "templates", "FaceStatus": FaceStatus},
+    )
+
+
+@login_required
+@require_GET
+def template_status(request: HttpRequest) -> JsonResponse:
+    """Face-analysis status of the user's templates, for the pages that wait on it."""
+    ids = []
+    for raw in request.GET.get("ids", "").split(",")[:200]:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    qs = selectors.templates_for_user(_user(request))
+    if ids:
+        qs = qs.filter(pk__in=ids)
+    return JsonResponse({"templates": [template_json(t) for t in qs]})
+
+
+@login_required
+@require_POST
+def template_delete(request: HttpRequest, template_id: str) -> HttpResponse:
+    template = selectors.template_get(_user(request), template_id)
+    try:
+        services.template_delete(template=template)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(
+            request, _("Deleted the template “%(name)s”.") % {"name": template.original_name}
+        )
+    return redirect("template_library")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def template_thumbnail(request: HttpRequest, template_id: str) -> HttpResponseBase:
+    template = selectors.template_get(_user(request), template_id)
+    return serve_file(
+        request,
+        template.thumbnail.name,
+        download_name="thumbnail.jpg",
+        as_attachment=False,
+        content_type="image/jpeg",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def template_video(request: HttpRequest, template_id: str) -> HttpResponseBase:
+    template = selectors.template_get(_user(request), template_id)
+    return serve_file(
+        request, template.file.name, download_name=template.original_name, as_attachment=False
+    )

@@ -1,0 +1,96 @@
+// Batch page: "X / Y done" with a bar and time left, one card per job, updated live by
+// polling the small progress endpoint until nothing is queued or running.
+(() => {
+  const H = window.HeyGem;
+  const url = document.getElementById("batch-script").dataset.progressUrl;
+  const cards = document.getElementById("job-cards");
+  const byId = new Map();
+
+  function summary(s) {
+    let text = `${s.done} / ${s.total} done`;
+    if (s.failed) text += `, ${s.failed} failed`;
+    if (s.canceled) text += `, ${s.canceled} canceled`;
+    return text;
+  }
+
+  function postButton(action, label, cls, confirmText) {
+    const f = H.el("form", { method: "post", action, class: "inline" });
+    f.append(H.el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: H.csrf() }));
+    const b = H.el("button", { type: "submit", class: cls || "", text: label });
+    f.append(b);
+    if (confirmText) f.addEventListener("submit", (e) => { if (!confirm(confirmText)) e.preventDefault(); });
+    return f;
+  }
+
+  function card(job) {
+    let c = byId.get(job.id);
+    if (!c) {
+      c = {
+        root: H.el("article", { class: "card job", "data-testid": "job-card", "data-job": job.id }),
+        status: H.el("span", { class: "badge" }),
+        bar: H.el("div", { class: "progress" }, H.el("span", { style: "width:0%" })),
+        media: H.el("div", { class: "media" }),
+        error: H.el("p", { class: "field-error", role: "alert" }),
+        actions: H.el("div", { class: "row actions" }),
+        log: H.el("pre", { class: "joblog" }),
+        key: "",
+      };
+      const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template}` }), H.el("span", { class: "spacer" }), c.status);
+      const details = H.el("details", {}, H.el("summary", { text: "Log" }), c.log);
+      c.root.append(c.media, head, c.bar, c.error, c.actions, details);
+      cards.append(c.root);
+      byId.set(job.id, c);
+    }
+    c.status.className = `badge ${job.status}`;
+    c.status.textContent = job.status === "running" ? `${job.status_label} ${Math.round(job.progress * 100)}%` : job.status_label;
+    c.root.dataset.status = job.status;
+    c.bar.firstChild.style.width = `${Math.round((job.status === "succeeded" ? 1 : job.progress) * 100)}%`;
+    c.bar.className = `progress ${job.status === "succeeded" ? "ok" : job.status === "failed" ? "bad" : ""}`;
+    c.error.textContent = job.error && job.status !== "succeeded" ? job.error : "";
+    c.error.hidden = !c.error.textContent;
+    c.log.textContent = job.log || "(nothing yet)";
+    // Rebuild media and buttons only when what they depend on changes (keeps the player playing).
+    const key = `${job.status}|${job.video_url}`;
+    if (key !== c.key) {
+      c.key = key;
+      c.media.replaceChildren();
+      if (job.video_url) {
+        c.media.append(H.el("video", { src: job.video_url, controls: "", preload: "metadata", playsinline: "", "data-testid": "job-video" }));
+      } else if (job.thumbnail_url) {
+        c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
+      }
+      c.actions.replaceChildren();
+      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: `Download (${H.size(job.size)})` }));
+      if (job.status === "failed" || job.status === "canceled") c.actions.append(postButton(job.retry_url, "Retry"));
+      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, "Delete", "danger", "Delete this result?"));
+    }
+  }
+
+  function render(s) {
+    document.getElementById("batch-count").textContent = summary(s);
+    const st = document.getElementById("batch-status");
+    st.textContent = s.status; st.className = `badge ${s.status.replace(/ /g, "-")}`;
+    document.querySelector("#batch-progress > span").style.width = `${Math.round(s.progress * 100)}%`;
+    const eta = document.getElementById("batch-eta");
+    eta.textContent = s.active ? (s.eta_seconds == null ? "Estimating time left…" : `About ${H.duration(s.eta_seconds)} left`) : `${H.size(s.output_bytes)} of videos`;
+    document.getElementById("cancel-batch").hidden = !s.active;
+    document.getElementById("retry-failed").hidden = !(s.failed || s.canceled);
+    const seen = new Set();
+    for (const job of s.jobs) { card(job); seen.add(job.id); }
+    for (const [id, c] of byId) if (!seen.has(id)) { c.root.remove(); byId.delete(id); }
+    return s.active > 0;
+  }
+
+  async function poll() {
+    let again = true;
+    try {
+      const res = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (res.ok) again = render(await res.json());
+    } catch (_) { /* network hiccup: keep polling */ }
+    if (again) setTimeout(poll, 1500);
+  }
+
+  document.querySelectorAll("form[data-confirm]").forEach((f) =>
+    f.addEventListener("submit", (e) => { if (!confirm(f.dataset.confirm)) e.preventDefault(); }));
+  if (render(JSON.parse(document.getElementById("batch-state").textContent))) setTimeout(poll, 1000);
+})();

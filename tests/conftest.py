@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path: Path) -> None:
+    """Every test gets its own MEDIA_ROOT and render cache: no test sees another's files."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RENDER_CACHE_DIR = tmp_path / "render-cache"
+    settings.MEDIA_ROOT.mkdir()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # The login throttle counts in the shared cache; tests must not inherit counts.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user(
+        email="owner@example.com", password=PASSWORD, display_name="Olivia Owner"
+    )
+
+
+@pytest.fixture
+def other(db) -> User:
+    return User.objects.create_user(
+        email="other@example.com", password=PASSWORD, display_name="Oscar Other"
+    )
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return User.objects.create_superuser(email="admin@example.com", password=PASSWORD)
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    return _client_for(owner)
+
+
+@pytest.fixture
+def other_client(other: User) -> Client:
+    return _client_for(other)
+
+
+@pytest.fixture
+def admin_client(admin: User) -> Client:
+    return _client_for(admin)
