@@ -237,9 +237,10 @@ def _static_mesh() -> Any:
 def _faces_in(mesh: Any, frame: np.ndarray) -> list[np.ndarray]:
     """All faces mediapipe finds in an RGB frame, as (468, 2) image-coordinate arrays."""
     height, width = frame.shape[:2]
-    frame = np.ascontiguousarray(frame)
-    frame.flags.writeable = False  # lets mediapipe skip a copy
-    result = mesh.process(frame)
+    # A read-only view lets mediapipe skip a copy without freezing the caller's array.
+    view = np.ascontiguousarray(frame).view()
+    view.flags.writeable = False
+    result = mesh.process(view)
     faces = []
     for face in result.multi_face_landmarks or ():
         xy = np.array([(p.x, p.y) for p in face.landmark], dtype=np.float32)

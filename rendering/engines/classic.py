@@ -282,11 +282,41 @@ def _lip_colour(roi: np.ndarray, model: _MouthModel, origin: np.ndarray) -> np.n
     return np.asarray(roi[pts[:, 1], pts[:, 0]].astype(np.float64).mean(axis=0))
 
 
-def animate_frame(
-    frame: np.ndarray, landmarks: np.ndarray, pose: MouthPose, reference: MouthReference
+def _feathered_mask(
+    shape: tuple[int, int], polygon: np.ndarray, origin: np.ndarray, feather: float
 ) -> np.ndarray:
-    """One template frame with its lower face re-animated to ``pose`` (a new array)."""
-    out = frame.copy()
+    """Blend weights (float32, 0..1) that fall to zero inside ``polygon``'s edge.
+
+    Eroding by two feather widths before blurring keeps the whole soft edge inside the
+    polygon, so nothing outside it changes. The mask is smooth, so it is built at reduced
+    resolution (erosion and blur cost grow with the square of the radius) and upsampled.
+    """
+    h, w = shape
+    down = max(1, int(feather // 2))
+    small = (max(1, math.ceil(h / down)), max(1, math.ceil(w / down)))
+    mask = _fill(small, polygon / down, origin / down)
+    f = feather / down
+    radius = math.ceil(2 * f)
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    mask = cv2.GaussianBlur(mask, (0, 0), f)
+    if down > 1:
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(mask, dtype=np.float32) * np.float32(1.0 / 255.0)
+
+
+def animate_frame(
+    frame: np.ndarray,
+    landmarks: np.ndarray,
+    pose: MouthPose,
+    reference: MouthReference,
+    *,
+    inplace: bool = False,
+) -> np.ndarray:
+    """The template frame with its lower face re-animated to ``pose``.
+
+    Returns a new array unless ``inplace`` (the caller will not need the original again).
+    """
+    out = frame if inplace else frame.copy()
     try:
         model = _MouthModel(landmarks, pose, reference)
         polygon = faces.lower_face_polygon(landmarks, chin_margin=CHIN_MARGIN)
@@ -313,14 +343,9 @@ def animate_frame(
     source_roi = frame[y0:y1, x0:x1]
     _paint_interior(warped, model, origin, source_roi)
 
-    # Feathered mask that stays inside the polygon: erode by two feather widths, then blur.
-    mask = _fill((h, w), polygon, origin)
-    radius = math.ceil(2 * feather)
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-    mask = cv2.GaussianBlur(mask, (0, 0), feather)
-    alpha = mask.astype(np.float32)[..., None] / 255.0
-    blended = source_roi.astype(np.float32) * (1.0 - alpha) + warped.astype(np.float32) * alpha
-    out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    alpha = _feathered_mask((h, w), polygon, origin, feather)
+    # cv2.blendLinear does the weighted sum in C, ~10x faster than float numpy here.
+    out[y0:y1, x0:x1] = cv2.blendLinear(warped, source_roi, alpha, 1.0 - alpha)
     return out
 
 
