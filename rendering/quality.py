@@ -149,8 +149,7 @@ def psnr_outside_lower_face(
             mask = np.zeros(ref.shape[:2], dtype=np.uint8)
             cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
             # Dilate a little: the polygon is rasterised slightly differently here.
-            mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
-            keep = mask == 0
+            keep = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
         diff = out[keep].astype(np.float64) - ref[keep].astype(np.float64)
         squared += float(np.sum(diff * diff))
         count += diff.size

@@ -59,9 +59,12 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
 
 
 def speech_clip(path: Path, seconds: float, *, shift: float = 0.0) -> Path:
-    """The fixture speech cut to ``seconds``, optionally delayed by ``shift`` s of silence."""
+    """The fixture speech cut to ``seconds``, delayed by ``shift`` s (negative: started later)."""
     samples, rate = read_wav(SPEECH)
-    samples = np.concatenate([np.zeros(round(shift * rate), np.float32), samples])
+    if shift >= 0:
+        samples = np.concatenate([np.zeros(round(shift * rate), np.float32), samples])
+    else:
+        samples = samples[round(-shift * rate) :]
     n = round(seconds * rate)
     samples = np.pad(samples, (0, max(0, n - len(samples))))[:n]
     return write_wav(path, samples, rate)

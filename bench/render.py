@@ -1,0 +1,105 @@
+"""Classic engine speed against the floor: a plain transcode at the same encoder settings.
+
+For each template size (the 256x256 fixture, 512x512 and 1920x1080 made from it), in one
+run: track the face (once; cached for real renders), transcode the template, render it with
+the fixture speech cut to the template's length (same frame count), then render the full
+speech (the template ping-pongs). Prints wall times, render/transcode ratio, fps and the
+real-time factor (wall time / audio duration; below 1 is faster than real time).
+Target: render / transcode <= 1.3.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from _common import FACE, SPEECH, full_hd, make_variant, table, upscale
+
+
+def main() -> None:
+    from rendering import faces, media
+    from rendering.audio import analyse
+    from rendering.engines import get_engine
+
+    engine = get_engine("classic")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        templates = {
+            "256x256": FACE,
+            "512x512": make_variant(FACE, tmp / "t512.mp4", upscale(512)),
+            "1920x1080": make_variant(FACE, tmp / "t1080.mp4", full_hd),
+        }
+        samples = media.read_audio(SPEECH)
+        for label, template in templates.items():
+            info = media.probe_video(template)
+            assert info.video is not None
+            same_length = tmp / f"speech-{label}.wav"
+            _write_wav(same_length, samples[: round(info.video.duration * 16000)])
+            started = time.perf_counter()
+            track = faces.track(template, cache_dir=tmp / "cache")
+            track_s = time.perf_counter() - started
+
+            started = time.perf_counter()
+            media.transcode(template, tmp / "plain.mp4", crf=engine.crf, preset=engine.preset)
+            transcode_s = time.perf_counter() - started
+
+            short = engine.render(
+                template=template,
+                track=track,
+                audio=analyse(same_length, cache_dir=tmp / "cache"),
+                audio_path=same_length,
+                out_path=tmp / "same-length.mp4",
+            )
+            full = engine.render(
+                template=template,
+                track=track,
+                audio=analyse(SPEECH, cache_dir=tmp / "cache"),
+                audio_path=SPEECH,
+                out_path=tmp / "full.mp4",
+            )
+            rows.append(
+                [
+                    label,
+                    info.video.frame_count,
+                    track_s,
+                    transcode_s,
+                    short.seconds,
+                    short.seconds / transcode_s,
+                    full.frames,
+                    full.frames / full.seconds,
+                    full.seconds / full.duration,
+                ]
+            )
+    print("classic engine vs plain transcode (crf 20, veryfast; same frames)\n")
+    header = [
+        "template",
+        "frames",
+        "track s",
+        "transcode s",
+        "render s",
+        "render/transcode",
+        "full frames",
+        "render fps",
+        "RTF",
+    ]
+    print(table(header, rows))
+    print("\ntarget: render/transcode <= 1.3 (the encoder is the floor)")
+
+
+def _write_wav(path: Path, samples: object) -> None:
+    import wave
+
+    import numpy as np
+
+    data = (np.clip(np.asarray(samples), -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(data.tobytes())
+
+
+if __name__ == "__main__":
+    main()
