@@ -274,9 +274,7 @@ def batch_prepare(*, batch_id: Any) -> int:
         log.warning("audio analysis failed", extra=_ids(batch) | {"reason": str(exc)})
         return 0
     for job_id in job_ids:
-        from django_q.tasks import async_task
-
-        async_task("jobs.tasks.job_render", job_id, group=str(batch.pk))
+        enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
     log.info("batch queued", extra=_ids(batch) | {"jobs": len(job_ids)})
     return len(job_ids)
 

@@ -64,3 +64,7 @@ def other_client(other: User) -> Client:
 @pytest.fixture
 def admin_client(admin: User) -> Client:
     return _client_for(admin)
+
+
+# Media fixtures (audio clips, templates, generated videos) shared by several test folders.
+from tests.support.media import audio_clip, make_template, no_face_video, template  # noqa: E402, F401
