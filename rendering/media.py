@@ -111,6 +111,7 @@ _CONTAINER_OPTIONS = {
 }
 _VIDEO_HINT = "Upload an MP4, MOV or WebM file."
 _AUDIO_HINT = "Upload a WAV, MP3, M4A, FLAC or OGG file."
+_ANY_HINT = "Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."
 # How many packets we read to find the first frame (H.264 may hold a few back for reordering).
 _FIRST_FRAME_PACKETS = 256
 # How many timestamps we look at to tell variable frame rate from constant.
@@ -135,19 +136,22 @@ _STANDARD_RATES = (
 
 
 def probe(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
-    """Describe a local audio or video file, refusing what we will not decode.
+    """Describe a local audio or video file, refusing what we will not decode."""
+    return _probe(path, limits, hint=_ANY_HINT)
 
-    1. Check that the path names a regular local file (no URL, no device, no directory).
+
+def _probe(path: str | Path, limits: Limits, *, hint: str) -> MediaInfo:
+    """1. Check that the path names a regular local file (no URL, no device, no directory).
     2. Open it with the file protocol and our demuxers only.
     3. Read stream parameters from the header and check them against ``limits``.
     4. Decode the first video frame (rotation lives in its side data) when there is video.
     """
     local = _local_file(path)
-    with _open(local, hint=_VIDEO_HINT) as container:
+    with _open(local, hint=hint) as container:
         demuxer = _demuxer(container)
         if demuxer is None:
             raise MediaError(
-                f"This file is not a format we accept. {_VIDEO_HINT}",
+                f"This file is not a format we accept. {hint}",
                 detail=f"demuxer {container.format.name!r}",
             )
         vstream = _video_stream(container)
@@ -174,7 +178,7 @@ def probe(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
 
 def probe_video(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
     """Like :func:`probe`, but the file must be a video with at least one decodable frame."""
-    info = probe(path, limits=limits)
+    info = _probe(path, limits, hint=_VIDEO_HINT)
     if info.container not in _VIDEO_DEMUXERS:
         raise MediaError(
             f"This file is not a video we can read (it is an audio-only format). {_VIDEO_HINT}"
@@ -188,7 +192,7 @@ def probe_video(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaIn
 
 def probe_audio(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaInfo:
     """Like :func:`probe`, but the file must carry sound (a video's audio track counts)."""
-    info = probe(path, limits=limits)
+    info = _probe(path, limits, hint=_AUDIO_HINT)
     if info.audio is None:
         raise MediaError(f"This file has no sound we can use (no audio track found). {_AUDIO_HINT}")
     if info.audio.duration <= 0.0:

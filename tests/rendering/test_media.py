@@ -136,6 +136,14 @@ def test_it_never_crashes_on_an_mp4_cut_after_its_index(
     assert 1 <= len(frames) < 50 + 1
 
 
+def test_a_damaged_audio_upload_is_told_to_upload_audio(tmp_path: Path) -> None:
+    path = tmp_path / "voice.mp3"
+    path.write_bytes(b"ID3" + bytes(range(256)) * 4)
+
+    with pytest.raises(MediaError, match="Upload a WAV, MP3, M4A, FLAC or OGG file"):
+        media.probe_audio(path)
+
+
 def test_it_refuses_an_audio_file_as_a_template(speech_wav: Path) -> None:
     with pytest.raises(MediaError) as caught:
         media.probe_video(speech_wav)
