@@ -377,7 +377,7 @@ def _human_duration(seconds: float) -> str:
 
 
 def _video_timestamps(container: Any, stream: Any) -> list[float]:
-    """Sorted presentation times (s) of the first frames, from the index when there is one.
+    """Sorted timestamps (s) of the first frames, from the index when there is one.
 
     MP4's index lists every frame without reading any data; for formats whose index holds
     only key frames we read (not decode) the first packets instead.
@@ -387,7 +387,8 @@ def _video_timestamps(container: Any, stream: Any) -> list[float]:
     if tb is None:
         return []
     raw: list[int] = []
-    if entries is not None and stream.frames and len(entries) >= min(stream.frames, 2):
+    # Only an index that lists every frame (MP4, AVI) tells the frame rate; cues do not.
+    if entries is not None and stream.frames and len(entries) >= stream.frames:
         raw = [entries[i].timestamp for i in range(min(len(entries), _VFR_SAMPLE))]
     else:
         try:
