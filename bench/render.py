@@ -16,6 +16,8 @@ from pathlib import Path
 
 from _common import FACE, SPEECH, full_hd, make_variant, table, upscale
 
+REPEATS = 2
+
 
 def main() -> None:
     from rendering import faces, media
@@ -41,17 +43,22 @@ def main() -> None:
             track = faces.track(template, cache_dir=tmp / "cache")
             track_s = time.perf_counter() - started
 
-            started = time.perf_counter()
-            media.transcode(template, tmp / "plain.mp4", crf=engine.crf, preset=engine.preset)
-            transcode_s = time.perf_counter() - started
+            # The machine is shared: take the best of REPEATS for both, interleaved.
+            transcode_s = render_s = float("inf")
+            features = analyse(same_length, cache_dir=tmp / "cache")
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                media.transcode(template, tmp / "plain.mp4", crf=engine.crf, preset=engine.preset)
+                transcode_s = min(transcode_s, time.perf_counter() - started)
+                short = engine.render(
+                    template=template,
+                    track=track,
+                    audio=features,
+                    audio_path=same_length,
+                    out_path=tmp / "same-length.mp4",
+                )
+                render_s = min(render_s, short.seconds)
 
-            short = engine.render(
-                template=template,
-                track=track,
-                audio=analyse(same_length, cache_dir=tmp / "cache"),
-                audio_path=same_length,
-                out_path=tmp / "same-length.mp4",
-            )
             full = engine.render(
                 template=template,
                 track=track,
@@ -65,14 +72,17 @@ def main() -> None:
                     info.video.frame_count,
                     track_s,
                     transcode_s,
-                    short.seconds,
-                    short.seconds / transcode_s,
+                    render_s,
+                    render_s / transcode_s,
                     full.frames,
                     full.frames / full.seconds,
                     full.seconds / full.duration,
                 ]
             )
-    print("classic engine vs plain transcode (crf 20, veryfast; same frames)\n")
+    print(
+        f"classic engine vs plain transcode (crf {engine.crf}, {engine.preset}; same frames;"
+        f" best of {REPEATS})\n"
+    )
     header = [
         "template",
         "frames",

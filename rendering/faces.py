@@ -17,11 +17,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rendering.errors import FaceError
+
+if TYPE_CHECKING:
+    from rendering.cache import Cache
+    from rendering.media import Limits
 
 # Bump when the landmark set, the smoothing or the selection rules change: cached tracks
 # made by an older version are then ignored rather than misread.
@@ -370,7 +374,7 @@ def track(
     *,
     cache_dir: Path | None,
     fps: float | None = None,
-    limits: Any = None,
+    limits: Limits | None = None,
 ) -> FaceTrack:
     """Track the main face through a template video, using the cache when it can.
 
@@ -386,8 +390,10 @@ def track(
     assert info.video is not None  # probe_video guarantees a video stream
     content_hash = media.file_sha256(Path(path))
     cache = _cache(cache_dir)
-    # The frame rate is part of the key: the same file tracked at 25 and 30 fps differs.
-    key = f"{content_hash}-{fps:.6g}" if fps else content_hash
+    # Decode at an explicit rate so the engine, decoding with track.fps, sees the same
+    # frames. The rate is part of the key: the same file tracked at 25 and 30 fps differs.
+    used_fps = float(fps) if fps else media.default_fps(info.video.fps)
+    key = f"{content_hash}-{used_fps:.6g}"
     if cache is not None:
         data = cache.load("face-track", key, TRACK_VERSION)
         if data is not None:
@@ -395,8 +401,6 @@ def track(
                 return FaceTrack.from_bytes(data)
             except (ValueError, KeyError, OSError):
                 pass  # an unreadable cache entry is recomputed and overwritten
-    # Decode at an explicit rate so the engine, decoding with track.fps, sees the same frames.
-    used_fps = float(fps) if fps else media.default_fps(info.video.fps)
     frames = media.iter_frames(Path(path), fps=used_fps, limits=limits)
     result = track_arrays(frames, fps=used_fps, content_hash=content_hash)
     if cache is not None:
@@ -404,7 +408,7 @@ def track(
     return result
 
 
-def _cache(cache_dir: Path | None) -> Any:
+def _cache(cache_dir: Path | None) -> Cache | None:
     if cache_dir is None:
         return None
     from rendering.cache import Cache

@@ -221,6 +221,10 @@ def _paint_interior(
     """Draw the mouth cavity and upper teeth into ``roi`` (in place)."""
     xr, upper, lower = model.inner_polygon()
     frame = model.frame
+    # Reach ~0.7 px past the lip edges: antialiased edges of a nearly closed mouth would
+    # otherwise let the template's squeezed teeth show through as a light line.
+    pad = 0.7 / frame.scale
+    upper, lower = upper - pad, lower + pad
     poly_face = np.concatenate(
         [np.stack([model.xm + xr, upper], 1), np.stack([model.xm + xr, lower], 1)[::-1]]
     )
@@ -267,6 +271,10 @@ def _paint_interior(
     tongue = _smoothstep(0.6, 1.0, depth) * float(np.clip((model.gap - 0.08) / 0.1, 0.0, 0.5))
     colour = colour * (1.0 - tongue[:, None]) + (lip_colour * 0.55)[None, :] * tongue[:, None]
 
+    # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
+    # cavity colour turns into a darker shade of the lips themselves.
+    closing = 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
+    colour = colour * (1.0 - closing) + (lip_colour * 0.5)[None, :] * closing
     a = (alpha.reshape(-1) * 0.96)[:, None]
     box = roi[lo[1] : hi[1], lo[0] : hi[0]].reshape(-1, 3).astype(np.float32)
     out = box * (1.0 - a) + colour.astype(np.float32) * a
