@@ -98,8 +98,9 @@ def job_run(*, job_id: Any) -> str:
     final_name = output_upload_to(job, "")
     final_path = media_path(final_name)
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    # Partial files of earlier attempts (a worker killed mid-render leaves one) go first.
-    for stale in final_path.parent.glob(f".{final_path.stem}.*.partial.mp4"):
+    # Partial files of earlier attempts (a worker killed mid-render leaves them: ours and
+    # the encoder's own temporary names, all hidden and prefixed with the output's stem).
+    for stale in final_path.parent.glob(f".*{final_path.stem}.*"):
         stale.unlink(missing_ok=True)
     partial = final_path.with_name(f".{final_path.stem}.{job.attempts}.partial.mp4")
     heartbeat = _Heartbeat(job.pk)
