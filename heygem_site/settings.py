@@ -343,7 +343,7 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "heygem": {"handlers": ["console", "runlog"], "level": LOG_LEVEL, "propagate": False},
-        "django_q": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django-q": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 
