@@ -208,10 +208,23 @@ def _grid_map(model: _MouthModel, x0: int, y0: int, w: int, h: int, step: float)
     return np.asarray(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
-def _fill(shape: tuple[int, int], polygon: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    mask = np.zeros(shape, dtype=np.uint8)
-    pts = np.round((polygon - offset) * 16).astype(np.int32)  # 4 bits of sub-pixel precision
-    cv2.fillPoly(mask, [pts], (255,), lineType=cv2.LINE_AA, shift=4)
+def _fill(
+    shape: tuple[int, int], polygon: np.ndarray, offset: np.ndarray, *, supersample: int = 1
+) -> np.ndarray:
+    """Rasterise a polygon (255 inside); with ``supersample`` > 1, with antialiased edges.
+
+    Antialiasing by drawing at ``supersample`` times the size and area-averaging down, not
+    with ``LINE_AA``: OpenCV's polygon fill leaves one-pixel spikes at sub-pixel extrema,
+    which showed as dark drips under the lips.
+    """
+    h, w = shape
+    k = supersample
+    mask = np.zeros((h * k, w * k), dtype=np.uint8)
+    # Pixel centres sit at integer coordinates: map them to the centres of the k x k blocks.
+    pts = np.round(((polygon - offset) * k + (k - 1) / 2) * 16).astype(np.int32)
+    cv2.fillPoly(mask, [pts], (255,), lineType=cv2.LINE_8, shift=4)
+    if k > 1:
+        return np.asarray(cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA))
     return mask
 
 
@@ -237,48 +250,53 @@ def _paint_interior(
         return
     box_origin = origin + lo
     bh, bw = int(hi[1] - lo[1]), int(hi[0] - lo[0])
-    alpha = _fill((bh, bw), poly, box_origin).astype(np.float32) / 255.0
+    alpha = _fill((bh, bw), poly, box_origin, supersample=4).astype(np.float32) / 255.0
     if float(alpha.max()) == 0.0:
         return
-    # Face coordinates of each pixel in the box, to shade by depth and place the teeth.
-    px = np.stack(
-        np.meshgrid(np.arange(bw) + box_origin[0], np.arange(bh) + box_origin[1]), -1
-    ).reshape(-1, 2)
-    u = frame.to_face(px.astype(np.float64))
-    pxr = u[:, 0] - model.xm
-    top = np.interp(pxr, xr, upper)
-    bottom = np.interp(pxr, xr, lower)
-    gap = np.maximum(bottom - top, 1e-4)
-    depth = np.clip((u[:, 1] - top) / gap, 0.0, 1.0)
-    across = np.clip(np.abs(pxr) / model.ci_dst, 0.0, 1.0)
+    # Face coordinates of each pixel in the box (affine, so built from one row and one
+    # column by broadcasting), to shade by depth and place the teeth.
+    axes = (frame.axes / frame.scale).astype(np.float32)
+    rel = (box_origin - frame.origin).astype(np.float32)
+    cols = np.arange(bw, dtype=np.float32)[None, :] + rel[0]
+    rows = np.arange(bh, dtype=np.float32)[:, None] + rel[1]
+    pxr = (axes[0, 0] * cols + axes[0, 1] * rows) - np.float32(model.xm)
+    py = axes[1, 0] * cols + axes[1, 1] * rows
+    top = np.interp(pxr, xr, upper).astype(np.float32)
+    across = np.minimum(np.abs(pxr) / np.float32(model.ci_dst), 1.0)
 
     # Colours come from this frame's own lips, so the cavity matches the light and grade.
-    lip_colour = _lip_colour(source_roi, model, origin)
+    lip_colour = _lip_colour(source_roi, model, origin).astype(np.float32)
     brightness = float(np.clip(lip_colour.mean() / 170.0, 0.4, 1.2))
     # A fixed dark red-brown, lit like the lips: sampled colours would be grey on pale lips.
-    cavity = np.array([70.0, 24.0, 26.0]) * brightness
+    cavity = np.array([70.0, 24.0, 26.0], dtype=np.float32) * brightness
     shade = 0.55 + 0.45 * across  # darker in the middle, towards the throat
-    colour = cavity[None, :] * shade[:, None]
-    teeth_h = min(TEETH_HEIGHT, 0.45 * float(model.gap + SEAM))
-    teeth = (1.0 - _smoothstep(teeth_h * 0.7, teeth_h * 1.15, u[:, 1] - top)) * (
-        1.0 - _smoothstep(0.55, 0.85, across)
-    )
-    teeth *= float(np.clip((model.gap - 0.02) / 0.05, 0.0, 1.0))
-    teeth_colour = np.array([222.0, 216.0, 204.0]) * brightness * 0.85
-    teeth_colour = teeth_colour[None, :] * (0.8 + 0.2 * (1.0 - across))[:, None]
-    colour = colour * (1.0 - teeth[:, None]) + teeth_colour * teeth[:, None]
-    # A slightly lighter floor (tongue) when the mouth is wide open.
-    tongue = _smoothstep(0.6, 1.0, depth) * float(np.clip((model.gap - 0.08) / 0.1, 0.0, 0.5))
-    colour = colour * (1.0 - tongue[:, None]) + (lip_colour * 0.55)[None, :] * tongue[:, None]
+    colour = cavity * shade[..., None]
+    teeth_weight = float(np.clip((model.gap - 0.02) / 0.05, 0.0, 1.0))
+    if teeth_weight > 0:
+        teeth_h = min(TEETH_HEIGHT, 0.45 * float(model.gap + SEAM))
+        teeth = (1.0 - _smoothstep(teeth_h * 0.7, teeth_h * 1.15, py - top)) * (
+            1.0 - _smoothstep(0.55, 0.85, across)
+        )
+        teeth = (teeth * teeth_weight)[..., None]
+        teeth_colour = np.array([222.0, 216.0, 204.0], dtype=np.float32) * (brightness * 0.85)
+        teeth_colour = teeth_colour * (0.8 + 0.2 * (1.0 - across))[..., None]
+        colour = colour * (1.0 - teeth) + teeth_colour * teeth
+    tongue_weight = float(np.clip((model.gap - 0.08) / 0.1, 0.0, 0.5))
+    if tongue_weight > 0:  # a slightly lighter floor (tongue) when the mouth is wide open
+        bottom = np.interp(pxr, xr, lower).astype(np.float32)
+        depth = (py - top) / np.maximum(bottom - top, 1e-4)
+        tongue = (_smoothstep(0.6, 1.0, depth) * tongue_weight)[..., None]
+        colour = colour * (1.0 - tongue) + (lip_colour * 0.55) * tongue
 
     # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
     # cavity colour turns into a darker shade of the lips themselves.
     closing = 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
-    colour = colour * (1.0 - closing) + (lip_colour * 0.5)[None, :] * closing
-    a = (alpha.reshape(-1) * 0.96)[:, None]
-    box = roi[lo[1] : hi[1], lo[0] : hi[0]].reshape(-1, 3).astype(np.float32)
-    out = box * (1.0 - a) + colour.astype(np.float32) * a
-    roi[lo[1] : hi[1], lo[0] : hi[0]] = np.clip(out, 0, 255).reshape(bh, bw, 3).astype(np.uint8)
+    if closing > 0:
+        colour = colour * (1.0 - closing) + (lip_colour * 0.5) * closing
+    box = roi[lo[1] : hi[1], lo[0] : hi[0]]
+    painted = np.clip(colour, 0, 255).astype(np.uint8)
+    alpha *= 0.96
+    roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
 
 
 def _lip_colour(roi: np.ndarray, model: _MouthModel, origin: np.ndarray) -> np.ndarray:
@@ -300,7 +318,7 @@ def _feathered_mask(
     resolution (erosion and blur cost grow with the square of the radius) and upsampled.
     """
     h, w = shape
-    down = max(1, int(feather // 2))
+    down = max(1, round(feather / 1.5))
     small = (max(1, math.ceil(h / down)), max(1, math.ceil(w / down)))
     mask = _fill(small, polygon / down, origin / down)
     f = feather / down

@@ -9,7 +9,7 @@ import pytest
 from rendering import faces, media
 from rendering.audio import analyse
 from rendering.engines import available_engines, get_engine, ping_pong_index
-from rendering.engines.classic import CHIN_MARGIN
+from rendering.engines.classic import CHIN_MARGIN, _TemplateFrames
 from rendering.errors import RenderCanceled, RenderingError
 from tests.rendering.helpers_r2 import (
     FACE,
@@ -66,6 +66,22 @@ def test_it_loops_a_short_template_forward_then_backward(
     assert result.frames == len(frames) == 25
     assert [_read_index(f) for f in frames] == [ping_pong_index(j, 8) for j in range(25)]
     assert has_audio(result.path)
+
+
+def test_a_long_loop_spills_frames_to_disk_and_cleans_up(
+    tmp_path: Path, face_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget of one byte sends every kept frame to the raw file on disk.
+    monkeypatch.setattr(_TemplateFrames, "MEMORY_BUDGET", 1)
+    template = write_video(tmp_path / "short.mp4", _indexed(face_frames[:5]))
+    audio = speech_clip(tmp_path / "speech.wav", 0.8)
+    out_dir = tmp_path / "out"
+
+    result = _render(template, audio, out_dir / "out.mp4", tmp_path)
+
+    frames = decode(result.path)
+    assert [_read_index(f) for f in frames] == [ping_pong_index(j, 5) for j in range(20)]
+    assert [p.name for p in out_dir.iterdir()] == ["out.mp4"]
 
 
 def test_it_trims_a_long_template_to_the_audio(
