@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -166,6 +167,8 @@ def test_cancel_raises_and_leaves_no_file(tmp_path: Path, shared_cache: Path) ->
 
     assert len(asked) == 2
     assert list(out_dir.iterdir()) == []
+    # The decoding thread stopped with the render.
+    assert not [t for t in threading.enumerate() if t.name == "template-decoder"]
 
 
 def test_it_reports_progress_up_to_one(tmp_path: Path, shared_cache: Path) -> None:
