@@ -192,6 +192,16 @@ class FaceTrack:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FaceTrack:
+        """Parse a saved track; any damage (truncated zip, bad CRC, missing array) is a ValueError."""
+        try:
+            return cls._parse(data)
+        except ValueError:
+            raise
+        except Exception as exc:  # zipfile.BadZipFile, zlib.error, KeyError, EOFError...
+            raise ValueError(f"unreadable face track: {exc!r}") from exc
+
+    @classmethod
+    def _parse(cls, data: bytes) -> FaceTrack:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if tuple(int(i) for i in npz["mesh_ids"]) != MESH_IDS:
                 raise ValueError("face track was saved with a different landmark set")
@@ -399,7 +409,7 @@ def track(
         if data is not None:
             try:
                 return FaceTrack.from_bytes(data)
-            except (ValueError, KeyError, OSError):
+            except ValueError:
                 pass  # an unreadable cache entry is recomputed and overwritten
     frames = media.iter_frames(Path(path), fps=used_fps, limits=limits)
     result = track_arrays(frames, fps=used_fps, content_hash=content_hash)

@@ -150,3 +150,26 @@ def test_lower_face_polygon_covers_the_mouth_and_not_the_eyes(shared_cache: Path
     assert inside(landmarks[faces.K_CHIN])
     assert not inside(landmarks[faces.K_EYE_OUTER_L])
     assert not inside(landmarks[faces.K_NOSE_TIP])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],
+        lambda b: b[:100] + bytes(len(b) - 100),
+        lambda b: b"not a zip at all",
+    ],
+    ids=["truncated", "zeroed", "garbage"],
+)
+def test_a_damaged_cached_track_is_recomputed_not_a_crash(tmp_path: Path, damage) -> None:
+    cache_dir = tmp_path / "cache"
+    first = faces.track(FACE, cache_dir=cache_dir)
+    (entry,) = [p for p in cache_dir.rglob("*") if p.is_file()]
+    entry.write_bytes(damage(entry.read_bytes()))
+    runs = faces.TRACK_RUNS
+    again = faces.track(FACE, cache_dir=cache_dir)
+    assert faces.TRACK_RUNS == runs + 1
+    assert np.array_equal(again.present, first.present)
+    assert (
+        faces.FaceTrack.from_bytes(entry.read_bytes()).n_frames == first.n_frames
+    )  # rewritten whole
