@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -39,6 +39,21 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 log = logging.getLogger("heygem.jobs")
+
+
+# --- Usage ----------------------------------------------------------------------------------
+
+
+def usage_add(*, user_id: int, delta: int) -> None:
+    """Move a user's stored-bytes counter, inside the caller's transaction.
+
+    Usage counts what the user stores and can delete: audio, templates and results
+    (thumbnails and caches are ours). It is always the sum of those rows' sizes.
+    """
+    if delta:
+        from accounts.models import User
+
+        User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") + delta)
 
 
 # --- Uploads --------------------------------------------------------------------------------
@@ -171,6 +186,7 @@ def _save_with_file(
             written.append(thumb_name)
         with transaction.atomic():
             row.save()
+            usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
         for name in written:
             delete_file(name)
@@ -318,7 +334,10 @@ def batch_cancel(*, batch: Batch) -> int:
 def batch_retry_failed(*, batch: Batch) -> int:
     """Put failed and canceled jobs back in the queue with a fresh attempt count."""
     with transaction.atomic():
-        n = _requeue(batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED)))
+        n = _requeue(
+            batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED)),
+            owner_id=batch.owner_id,
+        )
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
             enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
@@ -329,7 +348,8 @@ def batch_retry_failed(*, batch: Batch) -> int:
 def job_retry(*, job: RenderJob) -> bool:
     with transaction.atomic():
         n = _requeue(
-            RenderJob.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED))
+            RenderJob.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)),
+            owner_id=job.batch.owner_id,
         )
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
@@ -340,10 +360,11 @@ def job_retry(*, job: RenderJob) -> bool:
     return bool(n)
 
 
-def _requeue(jobs: Any) -> int:
+def _requeue(jobs: Any, *, owner_id: int) -> int:
     for name in jobs.exclude(output="").values_list("output", flat=True):
         name_to_delete = str(name)
         transaction.on_commit(lambda n=name_to_delete: delete_file(n))  # type: ignore[misc]
+    usage_add(user_id=owner_id, delta=-int(jobs.aggregate(n=Sum("output_size"))["n"] or 0))
     return int(
         jobs.update(
             status=JobStatus.QUEUED,
@@ -366,7 +387,9 @@ def batch_delete(*, batch: Batch) -> None:
     ids = _ids(batch)
     with transaction.atomic():
         batch.jobs.filter(status__in=ACTIVE_STATUSES).update(status=JobStatus.CANCELED)
+        freed = int(batch.jobs.aggregate(n=Sum("output_size"))["n"] or 0)
         batch.delete()
+        usage_add(user_id=batch.owner_id, delta=-freed)
         transaction.on_commit(lambda: delete_tree(folder))
     log.info("batch deleted", extra=ids)
 
@@ -378,6 +401,7 @@ def job_delete(*, job: RenderJob) -> None:
     batch_id = job.batch_id
     with transaction.atomic():
         job.delete()
+        usage_add(user_id=job.batch.owner_id, delta=-job.output_size)
         _finish_batch_if_done(batch_id)
         transaction.on_commit(lambda: delete_file(output))
     log.info("job deleted", extra=ids)
@@ -393,6 +417,7 @@ def template_delete(*, template: Template) -> None:
     ids = {"user_id": template.owner_id, "template_id": str(template.pk)}
     with transaction.atomic():
         template.delete()
+        usage_add(user_id=template.owner_id, delta=-template.size_bytes)
         transaction.on_commit(lambda: _delete_files(names))
     log.info("template deleted", extra=ids)
 
@@ -474,6 +499,8 @@ def job_succeed(
             finished_at=timezone.now(),
             log=log_text,
         )
+        if n:
+            usage_add(user_id=job.batch.owner_id, delta=size)
         _finish_batch_if_done(job.batch_id)
     if n:
         log.info("job succeeded", extra=_ids(job.batch, job) | {"bytes": size})

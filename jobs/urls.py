@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job_delete"),
     path("history/", views.history, name="history"),
+    path("history/delete/", views.batches_delete_selected, name="batches_delete_selected"),
     path("uploads/audio/", views.audio_upload, name="audio_upload"),
     path("uploads/templates/", views.template_upload, name="template_upload"),
     path("templates/", views.template_library, name="template_library"),

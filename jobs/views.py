@@ -363,6 +363,23 @@ def history(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+@require_POST
+def batches_delete_selected(request: HttpRequest) -> HttpResponse:
+    """Delete the selected batches; ids that are not the user's are simply not found."""
+    ids = []
+    for raw in request.POST.getlist("batch")[: HISTORY_PAGE_SIZE * 5]:
+        try:
+            ids.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    batches = list(Batch.objects.for_user(_user(request)).filter(pk__in=ids))
+    for batch in batches:
+        services.batch_delete(batch=batch)
+    messages.success(request, _("Deleted %(n)d batches and their videos.") % {"n": len(batches)})
+    return redirect("history")
+
+
 # --- Template library -----------------------------------------------------------------------
 
 

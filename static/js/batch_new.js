@@ -97,7 +97,17 @@
     queue.push(async () => {
       const res = await upload(form.dataset.templateUrl, file, p.set);
       uploading--;
-      if (res.ok) {
+      if (res.ok && form.querySelector(`input[name=templates][value="${res.body.id}"]`)) {
+        // Same content as a template already on the page: the server stored it once.
+        const first = form.querySelector(`input[name=templates][value="${res.body.id}"]`).closest(".card");
+        const firstName = first && first.querySelector(".name") ? first.querySelector(".name").textContent : res.body.name;
+        p.bar.remove();
+        card.classList.add("rejected");
+        card.append(H.el("p", { class: "muted", text: `Same video as “${firstName}”, already added.` }));
+        const dismiss = H.el("button", { type: "button", class: "link-dark", text: "Dismiss" });
+        dismiss.onclick = () => card.remove();
+        card.append(dismiss);
+      } else if (res.ok) {
         const t = res.body;
         p.bar.remove();
         if (t.thumbnail_url) card.prepend(H.el("img", { class: "thumb", src: t.thumbnail_url, alt: "" }));

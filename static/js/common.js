@@ -4,7 +4,8 @@ window.HeyGem = {
   size(bytes) {
     if (!bytes) return "0 B";
     const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0;
-    while (bytes >= 1000 && i < u.length - 1) { bytes /= 1000; i++; }
+    // Same unit as Django's filesizeformat (1 KB = 1024 bytes), so pages never disagree.
+    while (bytes >= 1024 && i < u.length - 1) { bytes /= 1024; i++; }
     return bytes.toFixed(i ? 1 : 0) + " " + u[i];
   },
   duration(s) {

@@ -59,3 +59,27 @@ def test_it_lists_newest_first_paginates_and_searches(
     assert (row["counts"].total, row["counts"].status) == (1, "queued")
     assert len(row["thumbs"]) == 1
     assert Batch.objects.count() == 23
+
+
+def test_deleting_selected_batches_touches_only_the_users_own(
+    owner: User,
+    other: User,
+    owner_client: Client,
+    other_client: Client,
+    audio_clip: AudioClip,
+    template: Template,
+) -> None:
+    owner.max_concurrent_jobs = 100
+    owner.save()
+    _batches(owner, audio_clip, template, 3)
+    keep, *delete = list(Batch.objects.order_by("name"))
+    # Another user posting the owner's ids deletes nothing.
+    other_client.post(reverse("batches_delete_selected"), {"batch": [str(b.pk) for b in delete]})
+    assert Batch.objects.count() == 3
+    response = owner_client.post(
+        reverse("batches_delete_selected"),
+        {"batch": [str(b.pk) for b in delete] + ["not-an-id"]},
+        follow=True,
+    )
+    assert "Deleted 2 batches" in response.content.decode()
+    assert list(Batch.objects.all()) == [keep]

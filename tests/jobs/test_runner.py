@@ -138,3 +138,36 @@ def test_a_bad_audio_fails_every_job_with_one_clear_message(
     job = batch.jobs.get()
     assert job.status == JobStatus.FAILED
     assert job.error_message.startswith("The audio could not be analysed:")
+
+
+def _stored_bytes(user: User) -> int:
+    audio = sum(AudioClip.objects.for_user(user).values_list("size_bytes", flat=True))
+    templates = sum(Template.objects.for_user(user).values_list("size_bytes", flat=True))
+    results = sum(RenderJob.objects.for_user(user).values_list("output_size", flat=True))
+    return audio + templates + results
+
+
+def test_storage_usage_follows_uploads_renders_retries_and_deletes(
+    owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    def used() -> int:
+        owner.refresh_from_db()
+        return owner.storage_used_bytes
+
+    assert used() == audio_clip.size_bytes + template.size_bytes == _stored_bytes(owner)
+    batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
+    assert _render_all(batch) == [JobStatus.SUCCEEDED]
+    job = batch.jobs.get()
+    assert job.output_size > 0 and used() == _stored_bytes(owner)
+
+    RenderJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.FAILED
+    )  # retry drops the old result
+    services.batch_retry_failed(batch=batch)
+    assert used() == audio_clip.size_bytes + template.size_bytes == _stored_bytes(owner)
+    assert runner.job_run(job_id=job.pk) == JobStatus.SUCCEEDED
+    assert used() == _stored_bytes(owner)
+
+    services.batch_delete(batch=batch)
+    services.template_delete(template=template)
+    assert used() == audio_clip.size_bytes == _stored_bytes(owner)

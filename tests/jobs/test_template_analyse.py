@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 def test_it_marks_a_template_with_a_face_ready(template: Template, owner_client: Client) -> None:
     assert services.template_analyse(template_id=template.pk) == FaceStatus.READY
     status = owner_client.get(reverse("template_status") + f"?ids={template.pk},not-a-uuid").json()
-    assert [(t["id"], t["face_status"]) for t in status["templates"]] == [(str(template.pk), "ready")]
+    assert [(t["id"], t["face_status"]) for t in status["templates"]] == [
+        (str(template.pk), "ready")
+    ]
 
 
 def test_it_says_why_a_template_has_no_usable_face(
