@@ -139,8 +139,13 @@ def main() -> int:
             time.sleep(0.1)
         total = time.perf_counter() - start
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
+        # TERM to the cluster's parent alone: it stops its children in about a second.
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
         log.close()
 
     jobs = list(RenderJob.objects.filter(batch=batch))

@@ -83,15 +83,25 @@ def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[byt
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], *, hard: bool = False) -> None:
+    """Stop a process we started in its own session.
+
+    A clean stop sends TERM to the parent alone: django-q2's cluster then stops its own
+    children in about a second, while a TERM to every process of the group at once leaves
+    it waiting on children that are already gone. KILL goes to the whole group.
+    """
     if proc.poll() is not None:
         return
     try:
-        os.killpg(proc.pid, signal.SIGKILL if hard else signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with suppress(ProcessLookupError):
+        if hard:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+    proc.wait(timeout=10)
 
 
 def wait_for(
