@@ -95,24 +95,42 @@ def _media_error(exc: Exception) -> ValidationError:
     return ValidationError(getattr(exc, "message", str(exc)))
 
 
+def _probed_upload(
+    *, owner: User, uploaded: UploadedFile, probe: Any, max_duration: float, model: Any, what: str
+) -> tuple[Path, Any, str, Any]:
+    """Size check, probe and content hash of an upload, before anything is kept.
+
+    Returns (temporary path, media info, content hash, the user's row with that content or None).
+    """
+    from rendering.errors import MediaError
+    from rendering.media import file_sha256
+
+    _too_big(uploaded)
+    path = _uploaded_path(uploaded)
+    try:
+        info = probe(path, limits=media_limits(max_duration=max_duration))
+    except MediaError as exc:
+        log.info(f"{what} rejected", extra={"user_id": owner.pk, "reason": exc.message})
+        raise _media_error(exc) from exc
+    digest = file_sha256(path)
+    return path, info, digest, model.objects.for_user(owner).filter(content_hash=digest).first()
+
+
 def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
     """Probe an uploaded audio (or video with an audio track) and keep it.
 
     The same content uploaded again returns the clip already stored.
     """
-    from rendering.errors import MediaError
-    from rendering.media import file_sha256, probe_audio
+    from rendering.media import probe_audio
 
-    _too_big(uploaded)
-    path = _uploaded_path(uploaded)
-    try:
-        info = probe_audio(path, limits=media_limits(max_duration=settings.MAX_AUDIO_SECONDS))
-    except MediaError as exc:
-        log.info("audio rejected", extra={"user_id": owner.pk, "reason": exc.message})
-        raise _media_error(exc) from exc
-    assert info.audio is not None
-    digest = file_sha256(path)
-    existing = AudioClip.objects.for_user(owner).filter(content_hash=digest).first()
+    path, info, digest, existing = _probed_upload(
+        owner=owner,
+        uploaded=uploaded,
+        probe=probe_audio,
+        max_duration=settings.MAX_AUDIO_SECONDS,
+        model=AudioClip,
+        what="audio",
+    )
     if existing is not None:
         return existing
     clip = AudioClip(
@@ -131,19 +149,16 @@ def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
 
 def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
     """Probe an uploaded template video, keep it with a thumbnail, and queue its face analysis."""
-    from rendering.errors import MediaError
-    from rendering.media import file_sha256, probe_video
+    from rendering.media import probe_video
 
-    _too_big(uploaded)
-    path = _uploaded_path(uploaded)
-    try:
-        info = probe_video(path, limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS))
-    except MediaError as exc:
-        log.info("template rejected", extra={"user_id": owner.pk, "reason": exc.message})
-        raise _media_error(exc) from exc
-    assert info.video is not None
-    digest = file_sha256(path)
-    existing = Template.objects.for_user(owner).filter(content_hash=digest).first()
+    path, info, digest, existing = _probed_upload(
+        owner=owner,
+        uploaded=uploaded,
+        probe=probe_video,
+        max_duration=settings.MAX_TEMPLATE_SECONDS,
+        model=Template,
+        what="template",
+    )
     if existing is not None:
         return existing
     template = Template(

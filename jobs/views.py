@@ -257,10 +257,6 @@ def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
     return response
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    return redirect(request.POST.get("next") or default)
-
-
 @login_required
 @require_POST
 def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
