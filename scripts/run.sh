@@ -22,11 +22,14 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-$PY manage.py qcluster &
+# The worker cluster gets its own session: a terminal's Ctrl-C goes to every process of
+# the foreground group, and django-q2 hangs when its children are signalled along with
+# it. The trap below sends TERM to the cluster's parent alone, which stops in a second.
+setsid $PY manage.py qcluster &
 pids+=($!)
 .venv/bin/gunicorn heygem_site.wsgi:application \
   --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
-  --timeout 120 --access-logfile - &
+  --timeout 120 --graceful-timeout 5 --access-logfile - &
 pids+=($!)
 
 sleep 2
