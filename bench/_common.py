@@ -50,6 +50,18 @@ def full_hd(frame: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.copyMakeBorder(square, 0, 0, 420, 420, cv2.BORDER_REPLICATE))
 
 
+def write_wav(path: Path, samples: object, *, rate: int = 16000) -> None:
+    """Write float samples in [-1, 1] as 16-bit mono PCM WAV."""
+    import wave
+
+    data = (np.clip(np.asarray(samples), -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(data.tobytes())
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, header))] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]

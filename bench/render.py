@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import FACE, SPEECH, full_hd, make_variant, table, upscale
+from _common import FACE, SPEECH, full_hd, make_variant, table, upscale, write_wav
 
 REPEATS = 2
 
@@ -38,7 +38,7 @@ def main() -> None:
             info = media.probe_video(template)
             assert info.video is not None
             same_length = tmp / f"speech-{label}.wav"
-            _write_wav(same_length, samples[: round(info.video.duration * 16000)])
+            write_wav(same_length, samples[: round(info.video.duration * 16000)])
             started = time.perf_counter()
             track = faces.track(template, cache_dir=tmp / "cache")
             track_s = time.perf_counter() - started
@@ -96,19 +96,6 @@ def main() -> None:
     ]
     print(table(header, rows))
     print("\ntarget: render/transcode <= 1.3 (the encoder is the floor)")
-
-
-def _write_wav(path: Path, samples: object) -> None:
-    import wave
-
-    import numpy as np
-
-    data = (np.clip(np.asarray(samples), -1, 1) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(data.tobytes())
 
 
 if __name__ == "__main__":

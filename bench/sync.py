@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import FACE, ROOT, SPEECH, table
+from _common import FACE, ROOT, SPEECH, table, write_wav
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
         samples = media.read_audio(SPEECH)
         shifted = tmp / "shifted.wav"
         delay = np.zeros(8000, dtype=np.float32)
-        _write_wav(shifted, np.concatenate([delay, samples])[: len(samples)])
+        write_wav(shifted, np.concatenate([delay, samples])[: len(samples)])
 
         synced = measure_sync(video, SPEECH, template=FACE, cache_dir=cache)
         late = measure_sync(video, shifted, cache_dir=cache)
@@ -99,17 +99,6 @@ def _crop(frame: np.ndarray, cx: float, cy: float, side: float) -> np.ndarray:
     x0, y0 = int(max(cx - half, 0)), int(max(cy - half, 0))
     x1, y1 = int(min(cx + half, w)), int(min(cy + half, h))
     return frame[y0:y1, x0:x1]
-
-
-def _write_wav(path: Path, samples: np.ndarray) -> None:
-    import wave
-
-    data = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(16000)
-        wav.writeframes(data.tobytes())
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -73,20 +72,11 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.files.uploadedfile import TemporaryUploadedFile
-
     from accounts.models import User
     from jobs import services
     from jobs.models import ACTIVE_STATUSES, JobStatus, RenderJob
-
-    def upload(path: Path) -> TemporaryUploadedFile:
-        upload = TemporaryUploadedFile(
-            path.name, "application/octet-stream", path.stat().st_size, None
-        )
-        with path.open("rb") as source:
-            shutil.copyfileobj(source, upload)
-        upload.flush()
-        return upload
+    from tests.support.media import uploaded as upload
+    from tests.support.processes import stop_process_group
 
     user = User.objects.create_user(
         email="bench@example.com", password="x", max_concurrent_jobs=1000
@@ -139,13 +129,7 @@ def main() -> int:
             time.sleep(0.1)
         total = time.perf_counter() - start
     finally:
-        # TERM to the cluster's parent alone: it stops its children in about a second.
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=30)
+        stop_process_group(worker)
         log.close()
 
     jobs = list(RenderJob.objects.filter(batch=batch))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.models import Batch, JobStatus, RenderJob, Template
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -110,10 +110,6 @@ def job_get(user: User, job_id: object) -> RenderJob:
 
 def template_get(user: User, template_id: object) -> Template:
     return get_object_or_404(Template.objects.for_user(user), pk=template_id)
-
-
-def audio_get(user: User, audio_id: object) -> AudioClip:
-    return get_object_or_404(AudioClip.objects.for_user(user), pk=audio_id)
 
 
 def templates_for_user(user: User) -> QuerySet[Template]:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jobs import selectors, services
 from jobs.files import serve_file
-from jobs.models import AudioClip, Batch, FaceStatus, JobStatus, RenderJob, Template
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.selectors import BatchCounts, batch_counts, batches_for_user
 
 
@@ -386,7 +386,7 @@ def template_library(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "jobs/templates.html",
-        {"templates": templates, "nav": "templates", "FaceStatus": FaceStatus},
+        {"templates": templates, "nav": "templates"},
     )
 
 
