@@ -107,3 +107,72 @@ class User(AbstractUser):
         if self.storage_quota_bytes <= 0:
             return 1.0
         return min(1.0, self.storage_used_bytes / self.storage_quota_bytes)
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", _("Read only")
+    WRITE = "write", _("Read and write")
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def for_user(self, user: Any) -> ApiKeyQuerySet:
+        return self.filter(user=user)
+
+    def live(self) -> ApiKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A secret that lets a script act as its user. Only a SHA-256 of the key is stored: the
+    key is high-entropy random, so a fast hash is enough and lookups stay one index probe."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(
+        _("prefix"), max_length=16, help_text=_("The start of the key, to recognise it.")
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scope = models.CharField(
+        _("scope"), max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.WRITE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiKeyScope.WRITE
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to an API create request sent with an ``Idempotency-Key`` header, so a
+    script that retries after a timeout gets the same batch instead of a second one."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

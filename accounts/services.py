@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import ApiKey, ApiKeyScope, User
 
 log = logging.getLogger("heygem.accounts")
 
@@ -32,3 +36,47 @@ def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     user.is_active = True
     user.save(update_fields=["password", "is_active"])
     return user, False
+
+
+API_KEY_PREFIX = "hgk_"
+MAX_API_KEYS = 20
+
+
+def api_key_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, user: User, name: str, scope: str = ApiKeyScope.WRITE) -> tuple[ApiKey, str]:
+    """Create an API key and return it with the raw secret, which is shown once and never stored."""
+    name = " ".join(name.split())[:100]
+    if not name:
+        raise ValidationError(
+            "Give the key a name, for example the script or server that will use it."
+        )
+    if scope not in ApiKeyScope.values:
+        raise ValidationError("Choose whether the key may only read or may also create and delete.")
+    User.objects.select_for_update().filter(pk=user.pk).first()  # serialises the count below
+    if ApiKey.objects.for_user(user).live().count() >= MAX_API_KEYS:
+        raise ValidationError(
+            f"You already have {MAX_API_KEYS} active API keys. Revoke one you no longer use first."
+        )
+    raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        user=user, name=name, scope=scope, prefix=raw[:12], key_hash=api_key_hash(raw)
+    )
+    log.info("api key created", extra={"user_id": user.pk, "api_key_id": key.pk})
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    log.info("api key revoked", extra={"user_id": key.user_id, "api_key_id": key.pk})
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use at most once a minute, so a busy script does not write on every request."""
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now

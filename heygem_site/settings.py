@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "accounts",
     "jobs",
@@ -351,8 +353,43 @@ LOGGING: dict[str, Any] = {
 # --- REST framework -------------------------------------------------------------------------
 
 REST_FRAMEWORK: dict[str, Any] = {
+    # Bearer keys first: their authenticate_header makes a missing key answer 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.authentication.KeyScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["heygem_site.api.KeyRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "heygem_site.api.CreatedCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "heygem_site.api.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Per-key limits on the endpoints that create work or store files (DRF rate syntax:
+# "<n>/<second|minute|hour|day>"); reads are not throttled. 429 answers carry Retry-After.
+API_RATES: dict[str, str] = {
+    "upload": env_str("API_RATE_UPLOAD", "120/hour"),
+    "create": env_str("API_RATE_CREATE", "60/hour"),
+}
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24)
+
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "TITLE": "HeyGem Studio API",
+    "DESCRIPTION": (
+        "Upload one audio and many template videos, render a batch, follow its progress and "
+        "download the results. Authenticate with `Authorization: Bearer <key>` (keys are made "
+        'on the account page). Errors answer `{"error": {"code", "message"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from jobs.models import Batch, JobStatus, RenderJob, Template
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -114,3 +114,31 @@ def template_get(user: User, template_id: object) -> Template:
 
 def templates_for_user(user: User) -> QuerySet[Template]:
     return Template.objects.for_user(user).order_by("-created_at")
+
+
+def audio_for_user(user: User) -> QuerySet[AudioClip]:
+    return AudioClip.objects.for_user(user).order_by("-created_at")
+
+
+def audio_get(user: User, audio_id: object) -> AudioClip:
+    return get_object_or_404(AudioClip.objects.for_user(user), pk=audio_id)
+
+
+def batches_with_status(qs: QuerySet[Batch], status: str) -> QuerySet[Batch]:
+    """Filter batches annotated by ``with_job_counts`` by their derived status, in SQL.
+
+    Mirrors ``BatchCounts.status``: the two must agree for every mix of job states.
+    """
+    finished = F("n_succeeded") + F("n_failed") + F("n_canceled")
+    idle = Q(n_queued=0, n_running=0)
+    conditions = {
+        BatchStatus.QUEUED: Q(n_running=0, n_queued__gt=0)
+        & Q(n_succeeded=0, n_failed=0, n_canceled=0),
+        BatchStatus.RUNNING: (Q(n_queued__gt=0) | Q(n_running__gt=0))
+        & (Q(n_running__gt=0) | Q(n_finished__gt=0)),
+        BatchStatus.CANCELED: idle & Q(n_canceled__gt=0, n_succeeded=0, n_failed=0),
+        BatchStatus.DONE_WITH_FAILURES: idle
+        & (Q(n_failed__gt=0) | Q(n_canceled__gt=0, n_succeeded__gt=0)),
+        BatchStatus.DONE: idle & Q(n_failed=0, n_canceled=0),
+    }
+    return qs.annotate(n_finished=finished).filter(conditions[status])

@@ -561,3 +561,20 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
                 enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
         log.warning("job requeued after its worker stopped", extra=_ids(job.batch, job))
     return requeued, failed
+
+
+def audio_delete(*, audio: AudioClip) -> None:
+    """Remove an uploaded audio. Batches keep their audio, so one still in use stays."""
+    used = audio.batches.count()
+    if used:
+        raise ValidationError(
+            f"This audio drives {used} batch{'es' if used != 1 else ''}. Delete "
+            f"{'those batches' if used != 1 else 'that batch'} first, or keep the audio."
+        )
+    name = audio.file.name
+    ids = {"user_id": audio.owner_id, "audio_id": str(audio.pk)}
+    with transaction.atomic():
+        audio.delete()
+        usage_add(user_id=audio.owner_id, delta=-audio.size_bytes)
+        transaction.on_commit(lambda: delete_file(name))
+    log.info("audio deleted", extra=ids)

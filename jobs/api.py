@@ -1,0 +1,402 @@
+"""REST API v1 for scripts: thin DRF views over the same services and selectors as the pages.
+
+Every lookup starts from ``request.user`` (a foreign id is a 404), every write goes through
+``jobs.services``, and errors share one body shape (``heygem_site.api``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import IdempotencyRecord, User
+from heygem_site.api import error_body
+from jobs import selectors, services
+from jobs.files import serve_file
+from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.serializers import (
+    BATCH_STATUSES,
+    AudioSerializer,
+    BatchCreateSerializer,
+    BatchSerializer,
+    EngineSerializer,
+    JobSerializer,
+    RetrySerializer,
+    TemplateSerializer,
+    UploadSerializer,
+)
+
+ERROR = OpenApiResponse(description='Error: {"error": {"code", "message", "fields"?}}')
+IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Any unique string; a retry with the same key and body returns the first answer.",
+)
+
+
+def _user(request: Request) -> User:
+    user: Any = request.user
+    return user
+
+
+def _date_param(request: Request, name: str, *, end_of_day: bool = False) -> Any:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is None:
+            raise ValidationError(
+                f"{name} must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
+            )
+        moment = timezone.make_aware(
+            datetime.combine(day, time.max) if end_of_day else datetime.combine(day, time.min)
+        )
+    elif timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _created_between(request: Request, qs: QuerySet[Any]) -> QuerySet[Any]:
+    after = _date_param(request, "created_after")
+    before = _date_param(request, "created_before", end_of_day=True)
+    if after is not None:
+        qs = qs.filter(created_at__gte=after)
+    if before is not None:
+        qs = qs.filter(created_at__lte=before)
+    return qs
+
+
+DATE_FILTERS = [
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="ISO date or date-time."),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="ISO date or date-time."),
+]
+
+
+def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]) -> Response:
+    uploaded = request.FILES.get("file")  # parses the body: the size check below needs that
+    if getattr(request._request, "upload_too_large", False):
+        from django.template.defaultfilters import filesizeformat
+
+        message = _("This file is larger than the upload limit of %(limit)s.") % {
+            "limit": filesizeformat(settings.MAX_UPLOAD_SIZE)
+        }
+        return Response(error_body("too_large", message), status=413)
+    if uploaded is None:
+        raise ValidationError("Send the media file in a multipart form field named “file”.")
+    item = service(owner=_user(request), uploaded=uploaded)
+    return Response(serializer(item).data, status=status.HTTP_201_CREATED)
+
+
+def _idempotent(request: Request, create: Callable[[], Response]) -> Response:
+    """Run ``create`` once per ``Idempotency-Key``: a retry with the same key and the same
+    request gets the stored answer; the same key with a different request is refused.
+
+    The user's row is locked first, so two concurrent retries queue up instead of both
+    creating. Only successful answers are stored: a request that failed may be retried.
+    """
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return create()
+    if len(key) > 255:
+        raise ValidationError("An Idempotency-Key may be at most 255 characters long.")
+    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    fingerprint = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
+    user = _user(request)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        expired = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+        IdempotencyRecord.objects.filter(user=user, created_at__lt=expired).delete()
+        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if record is not None:
+            if record.fingerprint != fingerprint:
+                return Response(
+                    error_body(
+                        "idempotency_key_reused",
+                        _(
+                            "This Idempotency-Key was already used for a different request. "
+                            "Use a new key for a new request."
+                        ),
+                    ),
+                    status=422,
+                )
+            replay = Response(record.body, status=record.status_code)
+            replay["Idempotent-Replayed"] = "true"
+            return replay
+        response = create()
+        if 200 <= response.status_code < 300:
+            stored = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+            IdempotencyRecord.objects.create(
+                user=user,
+                key=key,
+                fingerprint=fingerprint,
+                status_code=response.status_code,
+                body=stored,
+            )
+        return response
+
+
+def _batches(user: User) -> QuerySet[Batch]:
+    return selectors.batches_for_user(user).prefetch_related(
+        Prefetch("jobs", queryset=RenderJob.objects.order_by("position"))
+    )
+
+
+# --- Audio ----------------------------------------------------------------------------------
+
+
+class AudioListView(generics.ListAPIView[AudioClip]):
+    serializer_class = AudioSerializer
+    parser_classes = (MultiPartParser, FormParser)
+    throttle_scope = "upload"
+
+    def get_queryset(self) -> QuerySet[AudioClip]:
+        return _created_between(self.request, selectors.audio_for_user(_user(self.request)))
+
+    @extend_schema(parameters=DATE_FILTERS, summary="List your audio clips")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: AudioSerializer, 400: ERROR, 413: ERROR, 429: ERROR},
+        summary="Upload an audio file (or a video whose sound to use)",
+    )
+    def post(self, request: Request) -> Response:
+        return _upload(request, services.audio_upload, AudioSerializer)
+
+
+class AudioDetailView(APIView):
+    @extend_schema(responses={200: AudioSerializer, 404: ERROR}, summary="Get an audio clip")
+    def get(self, request: Request, audio_id: str) -> Response:
+        return Response(AudioSerializer(selectors.audio_get(_user(request), audio_id)).data)
+
+    @extend_schema(responses={204: None, 400: ERROR, 404: ERROR}, summary="Delete an audio clip")
+    def delete(self, request: Request, audio_id: str) -> Response:
+        services.audio_delete(audio=selectors.audio_get(_user(request), audio_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Templates ------------------------------------------------------------------------------
+
+
+class TemplateListView(generics.ListAPIView[Template]):
+    serializer_class = TemplateSerializer
+    parser_classes = (MultiPartParser, FormParser)
+    throttle_scope = "upload"
+
+    def get_queryset(self) -> QuerySet[Template]:
+        qs = _created_between(self.request, selectors.templates_for_user(_user(self.request)))
+        face = self.request.query_params.get("face_status", "")
+        if face:
+            qs = qs.filter(face_status=face)
+        return qs
+
+    @extend_schema(
+        parameters=[
+            *DATE_FILTERS,
+            OpenApiParameter("face_status", str, enum=["pending", "ready", "failed"]),
+        ],
+        summary="List your template videos",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: TemplateSerializer, 400: ERROR, 413: ERROR, 429: ERROR},
+        summary="Upload a template video (its face is checked in the background)",
+    )
+    def post(self, request: Request) -> Response:
+        return _upload(request, services.template_upload, TemplateSerializer)
+
+
+class TemplateDetailView(APIView):
+    @extend_schema(responses={200: TemplateSerializer, 404: ERROR}, summary="Get a template")
+    def get(self, request: Request, template_id: str) -> Response:
+        template = selectors.template_get(_user(request), template_id)
+        return Response(TemplateSerializer(template).data)
+
+    @extend_schema(
+        responses={204: None, 400: ERROR, 404: ERROR},
+        summary="Delete a template (finished results keep working)",
+    )
+    def delete(self, request: Request, template_id: str) -> Response:
+        services.template_delete(template=selectors.template_get(_user(request), template_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Batches --------------------------------------------------------------------------------
+
+
+class BatchListView(generics.ListAPIView[Batch]):
+    serializer_class = BatchSerializer
+    throttle_scope = "create"
+
+    def get_queryset(self) -> QuerySet[Batch]:
+        qs = _created_between(self.request, _batches(_user(self.request)))
+        wanted = self.request.query_params.get("status", "")
+        if wanted:
+            if wanted not in BATCH_STATUSES:
+                raise ValidationError(f"status must be one of: {', '.join(BATCH_STATUSES)}.")
+            qs = selectors.batches_with_status(qs, wanted)
+        search = self.request.query_params.get("search", "").strip()
+        if search:
+            qs = qs.filter(name__icontains=search)
+        return qs
+
+    @extend_schema(
+        parameters=[
+            *DATE_FILTERS,
+            OpenApiParameter("status", str, enum=BATCH_STATUSES),
+            OpenApiParameter("search", str, description="Part of the batch name."),
+        ],
+        summary="List your batches, newest first, with per-job status and progress",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=BatchCreateSerializer,
+        parameters=[IDEMPOTENCY],
+        responses={201: BatchSerializer, 400: ERROR, 422: ERROR, 429: ERROR},
+        summary="Start a batch: one audio drives every chosen template",
+    )
+    def post(self, request: Request) -> Response:
+        incoming = BatchCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+
+        def create() -> Response:
+            batch = services.batch_create(
+                owner=_user(request),
+                audio_id=data["audio"],
+                template_ids=data["templates"],
+                name=data.get("name", ""),
+                engine=data.get("engine", ""),
+            )
+            fresh = _batches(_user(request)).get(pk=batch.pk)
+            return Response(BatchSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+        return _idempotent(request, create)
+
+
+class BatchDetailView(APIView):
+    @extend_schema(responses={200: BatchSerializer, 404: ERROR}, summary="Get a batch and its jobs")
+    def get(self, request: Request, batch_id: str) -> Response:
+        return Response(BatchSerializer(self._get(request, batch_id)).data)
+
+    @extend_schema(
+        responses={204: None, 404: ERROR},
+        summary="Delete a batch and its results (running jobs are canceled)",
+    )
+    def delete(self, request: Request, batch_id: str) -> Response:
+        services.batch_delete(batch=selectors.batch_get(_user(request), batch_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @staticmethod
+    def _get(request: Request, batch_id: str) -> Batch:
+        selectors.batch_get(_user(request), batch_id)  # 404 for a foreign id
+        return _batches(_user(request)).get(pk=batch_id)
+
+
+class BatchCancelView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: BatchSerializer, 404: ERROR},
+        summary="Cancel the batch's queued and running jobs",
+    )
+    def post(self, request: Request, batch_id: str) -> Response:
+        services.batch_cancel(batch=selectors.batch_get(_user(request), batch_id))
+        return Response(BatchSerializer(BatchDetailView._get(request, batch_id)).data)
+
+
+class BatchRetryView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: RetrySerializer, 400: ERROR, 404: ERROR},
+        summary="Queue the batch's failed and canceled jobs again",
+    )
+    def post(self, request: Request, batch_id: str) -> Response:
+        count = services.batch_retry_failed(batch=selectors.batch_get(_user(request), batch_id))
+        batch = BatchDetailView._get(request, batch_id)
+        return Response({"requeued": count, "batch": BatchSerializer(batch).data})
+
+
+# --- Jobs -----------------------------------------------------------------------------------
+
+
+class Mp4Renderer(BaseRenderer):
+    """Lets a client ask for ``Accept: video/mp4``; the view answers with the file itself."""
+
+    media_type = "video/mp4"
+    format = "mp4"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        return json.dumps(data).encode() if data is not None else b""
+
+
+class JobDetailView(APIView):
+    @extend_schema(responses={200: JobSerializer, 404: ERROR}, summary="Get one render job")
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(JobSerializer(selectors.job_get(_user(request), job_id)).data)
+
+
+class JobResultView(APIView):
+    renderer_classes = (JSONRenderer, Mp4Renderer)
+
+    @extend_schema(
+        responses={
+            (200, "video/mp4"): OpenApiTypes.BINARY,
+            (206, "video/mp4"): OpenApiTypes.BINARY,
+            404: ERROR,
+        },
+        summary="Download a finished job's video (byte ranges supported)",
+    )
+    def get(self, request: Request, job_id: str) -> HttpResponseBase:
+        job = selectors.job_get(_user(request), job_id)
+        if job.status != "succeeded" or not job.output:
+            return Response(
+                error_body("not_ready", _("This job has no finished video yet.")), status=404
+            )
+        name = f"{job.batch.name}_{job.position:03d}.mp4"
+        return serve_file(request._request, job.output.name, download_name=name, as_attachment=True)
+
+
+# --- Engines --------------------------------------------------------------------------------
+
+
+class EngineListView(APIView):
+    @extend_schema(
+        responses={200: EngineSerializer(many=True)}, summary="Engines this server can render with"
+    )
+    def get(self, request: Request) -> Response:
+        from rendering.engines import available_engines
+
+        default = settings.RENDER_ENGINE_DEFAULT
+        return Response([{"name": n, "default": n == default} for n in available_engines()])

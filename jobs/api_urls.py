@@ -1,0 +1,44 @@
+"""URLs of the REST API, mounted at /api/v1/ under the "api" namespace."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from jobs import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("audio/", api.AudioListView.as_view(), name="audio-list"),
+    path("audio/<uuid:audio_id>/", api.AudioDetailView.as_view(), name="audio-detail"),
+    path("templates/", api.TemplateListView.as_view(), name="template-list"),
+    path("templates/<uuid:template_id>/", api.TemplateDetailView.as_view(), name="template-detail"),
+    path("batches/", api.BatchListView.as_view(), name="batch-list"),
+    path("batches/<uuid:batch_id>/", api.BatchDetailView.as_view(), name="batch-detail"),
+    path("batches/<uuid:batch_id>/cancel/", api.BatchCancelView.as_view(), name="batch-cancel"),
+    path("batches/<uuid:batch_id>/retry/", api.BatchRetryView.as_view(), name="batch-retry"),
+    path("jobs/<uuid:job_id>/", api.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<uuid:job_id>/result/", api.JobResultView.as_view(), name="job-result"),
+    path("engines/", api.EngineListView.as_view(), name="engine-list"),
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+        ),
+        name="docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
+        ),
+        name="redoc",
+    ),
+]

@@ -1,0 +1,199 @@
+"""What the REST API says about audio clips, templates, batches and jobs, and what it accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.selectors import BatchStatus, batch_counts
+
+
+class AudioSerializer(serializers.ModelSerializer[AudioClip]):
+    name = serializers.CharField(source="original_name", read_only=True)
+
+    class Meta:
+        model = AudioClip
+        fields = (
+            "id",
+            "name",
+            "duration",
+            "sample_rate",
+            "channels",
+            "size_bytes",
+            "content_hash",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class TemplateSerializer(serializers.ModelSerializer[Template]):
+    name = serializers.CharField(source="original_name", read_only=True)
+
+    class Meta:
+        model = Template
+        fields = (
+            "id",
+            "name",
+            "duration",
+            "width",
+            "height",
+            "fps",
+            "size_bytes",
+            "content_hash",
+            "face_status",
+            "face_error",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class JobSerializer(serializers.ModelSerializer[RenderJob]):
+    batch = serializers.UUIDField(source="batch_id", read_only=True)
+    template = serializers.UUIDField(source="template_id", read_only=True, allow_null=True)
+    error = serializers.CharField(source="error_message", read_only=True)
+    result_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RenderJob
+        fields = (
+            "id",
+            "batch",
+            "position",
+            "template",
+            "template_name",
+            "status",
+            "progress",
+            "attempts",
+            "error",
+            "output_size",
+            "output_duration",
+            "result_url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_result_url(self, job: RenderJob) -> str | None:
+        if job.status != JobStatus.SUCCEEDED or not job.output:
+            return None
+        return reverse("api:job-result", args=[job.pk])
+
+
+class BatchCountsSerializer(serializers.Serializer[Any]):
+    total = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    running = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    canceled = serializers.IntegerField()
+
+
+BATCH_STATUSES = [
+    BatchStatus.QUEUED,
+    BatchStatus.RUNNING,
+    BatchStatus.DONE,
+    BatchStatus.DONE_WITH_FAILURES,
+    BatchStatus.CANCELED,
+]
+
+
+class BatchSerializer(serializers.ModelSerializer[Batch]):
+    audio = serializers.UUIDField(source="audio_id", read_only=True)
+    status = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    jobs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = (
+            "id",
+            "name",
+            "engine",
+            "audio",
+            "status",
+            "counts",
+            "progress",
+            "created_at",
+            "finished_at",
+            "canceled_at",
+            "jobs",
+        )
+        read_only_fields = fields
+
+    def _jobs(self, batch: Batch) -> list[RenderJob]:
+        # Views prefetch "jobs" ordered by position; fall back to a query for a lone batch.
+        cache = getattr(batch, "_prefetched_objects_cache", {})
+        if "jobs" in cache:
+            return list(cache["jobs"])
+        return list(batch.jobs.order_by("position"))
+
+    @extend_schema_field(serializers.ChoiceField(choices=BATCH_STATUSES))
+    def get_status(self, batch: Batch) -> str:
+        return batch_counts(batch).status
+
+    @extend_schema_field(BatchCountsSerializer)
+    def get_counts(self, batch: Batch) -> dict[str, int]:
+        c = batch_counts(batch)
+        return {
+            "total": c.total,
+            "queued": c.queued,
+            "running": c.running,
+            "succeeded": c.succeeded,
+            "failed": c.failed,
+            "canceled": c.canceled,
+        }
+
+    @extend_schema_field(serializers.FloatField())
+    def get_progress(self, batch: Batch) -> float:
+        """0..1 over the whole batch: finished jobs count whole, running ones by their bar."""
+        jobs = self._jobs(batch)
+        if not jobs:
+            return 1.0
+        done = sum(
+            1.0 if j.status not in (JobStatus.QUEUED, JobStatus.RUNNING) else 0.0 for j in jobs
+        )
+        running = sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
+        return round((done + running) / len(jobs), 3)
+
+    @extend_schema_field(JobSerializer(many=True))
+    def get_jobs(self, batch: Batch) -> list[dict[str, Any]]:
+        return list(JobSerializer(self._jobs(batch), many=True).data)
+
+
+class BatchCreateSerializer(serializers.Serializer[Any]):
+    audio = serializers.UUIDField(help_text="Id of an uploaded audio clip.")
+    templates = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=settings.MAX_TEMPLATES_PER_BATCH,
+        help_text="Ids of uploaded template videos, in the order the results are numbered.",
+    )
+    engine = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text="A name from GET /api/v1/engines/; the server's default when left out.",
+    )
+    name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+
+
+class UploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="The media file (multipart/form-data).")
+
+
+class EngineSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    default = serializers.BooleanField()
+
+
+class RetrySerializer(serializers.Serializer[Any]):
+    requeued = serializers.IntegerField()
+    batch = BatchSerializer()

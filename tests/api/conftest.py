@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKeyScope, User
+from accounts.services import api_key_create
+from jobs import services
+from jobs.models import AudioClip, Batch, RenderJob, Template
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def key_client(user: User, scope: str = ApiKeyScope.WRITE) -> APIClient:
+    _key, raw = api_key_create(user=user, name=f"{scope} key", scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(owner: User) -> APIClient:
+    """The owner's read-write key."""
+    return key_client(owner)
+
+
+@pytest.fixture
+def other_api(other: User) -> APIClient:
+    return key_client(other)
+
+
+@pytest.fixture
+def batch(owner: User, audio_clip: AudioClip, make_template: Callable[..., Template]) -> Batch:
+    a = make_template(name="a.mp4")
+    b = make_template(name="b.mp4", path=FIXTURES / "face_with_audio.mp4")
+    return services.batch_create(
+        owner=owner, audio_id=audio_clip.pk, template_ids=[a.pk, b.pk], name="API batch"
+    )
+
+
+def finish(job: RenderJob, *, status: str, content: bytes = b"") -> None:
+    """Put a job in a finished state as the worker would, with a real file for a success."""
+    job.status = status
+    job.finished_at = timezone.now()
+    if content:
+        job.output.name = (
+            f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/"
+            f"output_{job.position:03d}.mp4"
+        )
+        path = Path(settings.MEDIA_ROOT) / job.output.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        job.output_size = len(content)
+    if status == "failed":
+        job.error_message = "We could not find a face in this video."
+    job.save()
