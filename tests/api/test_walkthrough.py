@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from the UI tests are parameters here)
 """The README's curl walk-through, run verbatim against a live server and a real worker."""
 
 from __future__ import annotations
