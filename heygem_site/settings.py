@@ -286,6 +286,18 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 
+# --- ZIP export and large-file serving (issue 5) --------------------------------------------
+
+# How long a "Download all" link works, in seconds; the token inside it is the credential.
+EXPORT_LINK_MAX_AGE = env_int("EXPORT_LINK_MAX_AGE", 600, minimum=10)
+# Archives larger than this get a warning before the download starts.
+EXPORT_WARN_SIZE = env_size("EXPORT_WARN_SIZE", 2 * 1000**3)
+# Serve single result files through nginx (X-Accel-Redirect to an `internal` location that
+# maps FILE_X_ACCEL_PREFIX onto MEDIA_ROOT) instead of reading them through Python.
+FILE_X_ACCEL_REDIRECT = env_bool("FILE_X_ACCEL_REDIRECT", False)
+FILE_X_ACCEL_PREFIX = "/" + env_str("FILE_X_ACCEL_PREFIX", "/_protected-media/").strip("/") + "/"
+
+
 # --- Internationalisation -------------------------------------------------------------------
 
 LANGUAGE_CODE = "en"
