@@ -360,6 +360,18 @@ LOGGING: dict[str, Any] = {
 }
 
 
+# Export links carry their token in the query string; Django's request lines must not print
+# it (gunicorn gets the same treatment from --logger-class, see scripts/run.sh).
+LOGGING["filters"] = {"redact_tokens": {"()": "heygem_site.log_redaction.RedactTokens"}}
+LOGGING["loggers"]["django.request"] = {"filters": ["redact_tokens"]}
+LOGGING["loggers"]["django.server"] = {
+    "handlers": ["console"],
+    "level": "INFO",
+    "filters": ["redact_tokens"],
+    "propagate": False,
+}
+
+
 # --- REST framework -------------------------------------------------------------------------
 
 REST_FRAMEWORK: dict[str, Any] = {
