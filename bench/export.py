@@ -79,9 +79,10 @@ def _download(url: str, pid: int) -> dict[str, float]:
     with requests.get(url, stream=True, timeout=600) as response:
         response.raise_for_status()
         length = int(response.headers.get("Content-Length", -1))
+        # The first byte itself (iter_content would wait for a whole 1 MiB chunk).
+        received += len(response.raw.read(1))
+        first = time.perf_counter() - start
         for chunk in response.iter_content(1024 * 1024):
-            if first is None:
-                first = time.perf_counter() - start
             received += len(chunk)
     total = time.perf_counter() - start
     status = _status(pid)
