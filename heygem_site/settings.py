@@ -288,6 +288,18 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 
+# --- ZIP export and large-file serving (issue 5) --------------------------------------------
+
+# How long a "Download all" link works, in seconds; the token inside it is the credential.
+EXPORT_LINK_MAX_AGE = env_int("EXPORT_LINK_MAX_AGE", 600, minimum=10)
+# Archives larger than this get a warning before the download starts.
+EXPORT_WARN_SIZE = env_size("EXPORT_WARN_SIZE", 2 * 1000**3)
+# Serve single result files through nginx (X-Accel-Redirect to an `internal` location that
+# maps FILE_X_ACCEL_PREFIX onto MEDIA_ROOT) instead of reading them through Python.
+FILE_X_ACCEL_REDIRECT = env_bool("FILE_X_ACCEL_REDIRECT", False)
+FILE_X_ACCEL_PREFIX = "/" + env_str("FILE_X_ACCEL_PREFIX", "/_protected-media/").strip("/") + "/"
+
+
 # --- Internationalisation -------------------------------------------------------------------
 
 LANGUAGE_CODE = "en"
@@ -347,6 +359,18 @@ LOGGING: dict[str, Any] = {
         "heygem": {"handlers": ["console", "runlog"], "level": LOG_LEVEL, "propagate": False},
         "django-q": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
+}
+
+
+# Export links carry their token in the query string; Django's request lines must not print
+# it (gunicorn gets the same treatment from --logger-class, see scripts/run.sh).
+LOGGING["filters"] = {"redact_tokens": {"()": "heygem_site.log_redaction.RedactTokens"}}
+LOGGING["loggers"]["django.request"] = {"filters": ["redact_tokens"]}
+LOGGING["loggers"]["django.server"] = {
+    "handlers": ["console"],
+    "level": "INFO",
+    "filters": ["redact_tokens"],
+    "propagate": False,
 }
 
 

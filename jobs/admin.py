@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from jobs.export import export_archive_for_admin, export_response
 from jobs.models import AudioClip, Batch, RenderJob, Template
 from jobs.selectors import batch_counts, with_job_counts
 
@@ -77,6 +78,12 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
     readonly_fields = ("id", "created_at", "finished_at", "canceled_at")
     raw_id_fields = ("owner", "audio")
     inlines = (RenderJobInline,)
+    actions = ("export_zip",)
+
+    @admin.action(description=_("Download the selected batches as one ZIP"))
+    def export_zip(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse:
+        # The same streamed archive as the users' "Download selected" (jobs/export.py).
+        return export_response(request, export_archive_for_admin(batches=queryset))
 
     @admin.display(description=_("status"))
     def progress(self, batch: Batch) -> str:

@@ -8,7 +8,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header, http_date
@@ -38,10 +41,18 @@ def serve_file(
     download_name: str,
     as_attachment: bool,
     content_type: str | None = None,
+    within: str | None = None,
 ) -> HttpResponseBase:
+    """`within`: a folder inside MEDIA_ROOT (the owner's `users/<storage id>`) that the file
+    must resolve into; anything else is a 404, whatever the database row says."""
     if not name:
         raise Http404
-    path: Path = media_path(name)
+    try:
+        path: Path = media_path(name)
+    except SuspiciousFileOperation:
+        raise Http404 from None
+    if within is not None and not path.is_relative_to(media_path(within)):
+        raise Http404
     if not path.is_file():
         raise Http404
     size = path.stat().st_size
@@ -56,6 +67,16 @@ def serve_file(
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, max-age=3600",
     }
+
+    if settings.FILE_X_ACCEL_REDIRECT:
+        # nginx serves the bytes (ranges, HEAD, sendfile) from an `internal` location that
+        # maps FILE_X_ACCEL_PREFIX onto MEDIA_ROOT; Python only checked who may have them.
+        relative = path.relative_to(Path(settings.MEDIA_ROOT).resolve()).as_posix()
+        accel = HttpResponse(content_type=content_type)
+        accel["X-Accel-Redirect"] = settings.FILE_X_ACCEL_PREFIX + quote(relative)
+        for key, value in common.items():
+            accel[key] = value
+        return accel
 
     match = _RANGE.match(request.headers.get("Range", "").strip())
     if match and size:

@@ -200,6 +200,9 @@ class RenderJob(models.Model):
     output = models.FileField(upload_to=output_upload_to, max_length=255, blank=True)
     output_size = models.BigIntegerField(default=0)
     output_duration = models.FloatField(null=True, blank=True)
+    # SHA-256 of the output, taken once when the render succeeds, so the ZIP export's
+    # manifest costs no second read of every video (empty for rows from before it existed).
+    output_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -504,12 +504,16 @@ def job_succeed(
     *, job: RenderJob, output_name: str, size: int, duration: float, log_text: str
 ) -> bool:
     """Record a finished render; False when the job was canceled meanwhile (caller drops the file)."""
+    from jobs.export import file_sha256
+
+    sha256 = file_sha256(media_path(output_name))
     with transaction.atomic():
         n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.SUCCEEDED,
             output=output_name,
             output_size=size,
             output_duration=duration,
+            output_sha256=sha256,
             progress=1.0,
             finished_at=timezone.now(),
             log=log_text,

@@ -29,7 +29,8 @@ setsid $PY manage.py qcluster &
 pids+=($!)
 .venv/bin/gunicorn heygem_site.wsgi:application \
   --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
-  --timeout 120 --graceful-timeout 5 --access-logfile - &
+  --timeout 120 --graceful-timeout 5 --access-logfile - \
+  --logger-class heygem_site.log_redaction.GunicornLogger &
 pids+=($!)
 
 sleep 2

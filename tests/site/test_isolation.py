@@ -26,6 +26,7 @@ USER_DATA_URLS = [
     ("batch_cancel", "batch", "post"),
     ("batch_retry", "batch", "post"),
     ("batch_delete", "batch", "post"),
+    ("batch_export", "batch", "post"),
     ("job_video", "job", "get"),
     ("job_download", "job", "get"),
     ("job_retry", "job", "post"),
