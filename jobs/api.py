@@ -41,6 +41,8 @@ from jobs.serializers import (
     BatchCreateSerializer,
     BatchSerializer,
     EngineSerializer,
+    ExportCreateSerializer,
+    ExportLinkSerializer,
     JobSerializer,
     RetrySerializer,
     TemplateSerializer,
@@ -400,3 +402,37 @@ class EngineListView(APIView):
 
         default = settings.RENDER_ENGINE_DEFAULT
         return Response([{"name": n, "default": n == default} for n in available_engines()])
+
+
+# --- Exports --------------------------------------------------------------------------------
+
+
+class ExportCreateView(APIView):
+    throttle_scope = "create"
+
+    @extend_schema(
+        request=ExportCreateSerializer,
+        responses={201: ExportLinkSerializer, 400: ERROR, 404: ERROR, 429: ERROR},
+        summary="Mint a short-lived link to one ZIP of these batches",
+    )
+    def post(self, request: Request) -> Response:
+        from jobs.export import export_link_create
+
+        incoming = ExportCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        link = export_link_create(
+            user=_user(request),
+            batch_ids=incoming.validated_data["batches"],
+            finished_only=incoming.validated_data["finished_only"],
+        )
+        body = {
+            "url": request.build_absolute_uri(link.url),
+            "filename": link.filename,
+            "size": link.size,
+            "expires_at": link.expires_at,
+            "batches": list(link.batch_ids),
+            "finished_only": link.finished_only,
+        }
+        response = Response(ExportLinkSerializer(body).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response

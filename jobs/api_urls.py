@@ -22,6 +22,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", api.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<uuid:job_id>/result/", api.JobResultView.as_view(), name="job-result"),
     path("engines/", api.EngineListView.as_view(), name="engine-list"),
+    path("exports/", api.ExportCreateView.as_view(), name="export-create"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),

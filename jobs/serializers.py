@@ -197,3 +197,21 @@ class EngineSerializer(serializers.Serializer[Any]):
 class RetrySerializer(serializers.Serializer[Any]):
     requeued = serializers.IntegerField()
     batch = BatchSerializer()
+
+
+class ExportCreateSerializer(serializers.Serializer[Any]):
+    batches = serializers.ListField(
+        child=serializers.UUIDField(), min_length=1, max_length=50, help_text="Batch ids."
+    )
+    finished_only = serializers.BooleanField(
+        default=False, help_text="Leave out jobs that are still queued or running."
+    )
+
+
+class ExportLinkSerializer(serializers.Serializer[Any]):
+    url = serializers.CharField(help_text="Absolute, short-lived; needs no key to download.")
+    filename = serializers.CharField()
+    size = serializers.IntegerField(help_text="Exact size of the ZIP in bytes.")
+    expires_at = serializers.DateTimeField()
+    batches = serializers.ListField(child=serializers.CharField())
+    finished_only = serializers.BooleanField()

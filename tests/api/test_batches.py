@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -252,3 +253,30 @@ def test_a_job_and_its_result(api: APIClient, batch: Batch) -> None:
 def test_it_lists_the_engines_this_server_offers(api: APIClient) -> None:
     engines = api.get("/api/v1/engines/").json()
     assert {"name": "classic", "default": True} in engines
+
+
+def test_it_mints_an_export_link_that_downloads_without_a_key(
+    api: APIClient, other_api: APIClient, batch: Batch
+) -> None:
+    import io
+    import zipfile
+
+    from rest_framework.test import APIClient as Anonymous
+
+    finish(batch.jobs.order_by("position").first(), status=JobStatus.SUCCEEDED, content=b"x" * 500)
+    response = api.post("/api/v1/exports/", {"batches": [str(batch.pk)]}, format="json")
+    assert response.status_code == 201, response.json()
+    link = response.json()
+    assert link["url"].startswith("http://testserver/")
+    assert [uuid.UUID(b) for b in link["batches"]] == [batch.pk]
+    download = Anonymous().get(link["url"].removeprefix("http://testserver"))
+    assert download.status_code == 200
+    data = b"".join(download.streaming_content)
+    assert len(data) == link["size"]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+    # Another user's key cannot mint a link for this batch, and learns nothing.
+    foreign = other_api.post("/api/v1/exports/", {"batches": [str(batch.pk)]}, format="json")
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "not_found"
+    empty = api.post("/api/v1/exports/", {"batches": []}, format="json")
+    assert empty.status_code == 400
