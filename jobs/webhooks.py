@@ -113,10 +113,10 @@ def _address_problem(address: str) -> str | None:
         return "a link-local address"
     if ip.is_multicast:
         return "a multicast address"
+    if ip.is_reserved:  # before is_private, which also covers 240.0.0.0/4
+        return "a reserved address"
     if ip.is_private:
         return "a private network address"
-    if ip.is_reserved:
-        return "a reserved address"
     if not ip.is_global:
         return "an address that is not on the public internet"
     return None
