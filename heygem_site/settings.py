@@ -265,6 +265,29 @@ NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
 
 
+# --- Webhooks -------------------------------------------------------------------------------
+# Each delivery is one POST with this timeout (seconds). A failed one is tried again after
+# each of WEBHOOK_RETRY_DELAYS (seconds, comma-separated) in turn, then marked failed, so a
+# delivery gets 1 + len(delays) attempts. Private, loopback, link-local, multicast and
+# reserved targets are refused unless WEBHOOK_ALLOW_PRIVATE_TARGETS is on (tests, or a
+# closed network where every user is trusted).
+
+
+def _webhook_retry_delays() -> list[int]:
+    raw = env_list("WEBHOOK_RETRY_DELAYS", ["10", "60", "300", "1800", "7200"])
+    if not all(item.isdigit() and int(item) > 0 for item in raw):
+        raise ImproperlyConfigured(
+            f"WEBHOOK_RETRY_DELAYS={','.join(raw)!r} must be whole seconds above zero, like 10,60,300."
+        )
+    return [int(item) for item in raw]
+
+
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+WEBHOOK_RETRY_DELAYS = _webhook_retry_delays()
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 10, minimum=1)
+
+
 # --- Files ----------------------------------------------------------------------------------
 
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()

@@ -230,3 +230,88 @@ class RenderJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+# --- Webhooks -------------------------------------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    BATCH_COMPLETED = "batch.completed", _("Batch completed")
+    JOB_SUCCEEDED = "job.succeeded", _("Video done")
+    JOB_FAILED = "job.failed", _("Video failed")
+
+
+# Sent only by "Send test event"; never something a webhook subscribes to.
+WEBHOOK_PING_EVENT = "ping"
+
+
+class Webhook(models.Model):
+    """A URL of the user's that receives signed event deliveries."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(max_length=2000)
+    # A list of WebhookEvent values; matched in Python (a user has a handful of webhooks),
+    # which works the same on SQLite and PostgreSQL.
+    events = models.JSONField(default=list)
+    # Kept in clear: we need it to sign every delivery, and the user may look at it again.
+    secret = models.CharField(max_length=80)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("created_at",)
+        indexes = [models.Index(fields=["owner", "active"], name="webhook_owner_active")]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
+    def for_user(self, user: User) -> WebhookDeliveryQuerySet:
+        return self.filter(webhook__owner=user)
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook, with the outcome of its last attempt."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[WebhookDeliveryQuerySet] = WebhookDeliveryQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        ordering = ("-created_at",)
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # One event reaches one webhook once, however often its emission is replayed.
+            models.UniqueConstraint(fields=["webhook", "event_id"], name="delivery_unique_event")
+        ]
+        indexes = [
+            models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.event_id} → {self.webhook_id}"

@@ -23,6 +23,7 @@ from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from jobs import webhooks
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -31,6 +32,7 @@ from jobs.models import (
     JobStatus,
     RenderJob,
     Template,
+    WebhookEvent,
 )
 from jobs.queue import enqueue_on_commit
 from jobs.storage import delete_file, delete_tree, media_path
@@ -327,10 +329,13 @@ def _fail_queued(batch: Batch, message: str) -> None:
 
 
 def _finish_batch_if_done(batch_id: Any) -> None:
-    if not RenderJob.objects.filter(batch_id=batch_id, status__in=ACTIVE_STATUSES).exists():
-        Batch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
-            finished_at=timezone.now()
-        )
+    if RenderJob.objects.filter(batch_id=batch_id, status__in=ACTIVE_STATUSES).exists():
+        return
+    # The conditional update makes batch.completed fire once per completion.
+    if Batch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
+        finished_at=timezone.now()
+    ):
+        webhooks.batch_completed_emit(batch_id=batch_id)
 
 
 def batch_cancel(*, batch: Batch) -> int:
@@ -495,6 +500,8 @@ def job_fail(*, job: RenderJob, message: str, log_text: str = "") -> bool:
             finished_at=timezone.now(),
             log=log_text if log_text else F("log"),
         )
+        if n:
+            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
         _finish_batch_if_done(job.batch_id)
     log.warning("job failed", extra=_ids(job.batch, job) | {"reason": message})
     return n == 1
@@ -520,6 +527,7 @@ def job_succeed(
         )
         if n:
             usage_add(user_id=job.batch.owner_id, delta=size)
+            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_SUCCEEDED)
         _finish_batch_if_done(job.batch_id)
     if n:
         log.info("job succeeded", extra=_ids(job.batch, job) | {"bytes": size})
@@ -556,6 +564,7 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
             with transaction.atomic():
                 if base.update(status=JobStatus.FAILED, error_message=message, finished_at=now):
                     failed += 1
+                    webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
                     _finish_batch_if_done(job.batch_id)
             log.warning("job abandoned after repeated worker deaths", extra=_ids(job.batch, job))
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs import runner, services
+from jobs import runner, services, webhooks
 
 
 def batch_prepare(batch_id: str) -> int:
@@ -19,3 +19,7 @@ def template_analyse(template_id: str) -> str:
 
 def requeue_stale_jobs() -> tuple[int, int]:
     return services.jobs_requeue_stale()
+
+
+def webhook_deliver(delivery_id: str) -> str:
+    return webhooks.webhook_delivery_attempt(delivery_id=delivery_id)

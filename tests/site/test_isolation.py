@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,10 @@ USER_DATA_URLS = [
     ("template_thumbnail", "template", "get"),
     ("template_video", "template", "get"),
     ("template_delete", "template", "post"),
+    ("accounts:webhook_ping", "webhook", "post"),
+    ("accounts:webhook_toggle", "webhook", "post"),
+    ("accounts:webhook_rotate_secret", "webhook", "post"),
+    ("accounts:webhook_delete", "webhook", "post"),
 ]
 
 
@@ -51,7 +55,14 @@ def objects(
     path.write_bytes(b"mp4")
     job.status, job.finished_at = JobStatus.SUCCEEDED, timezone.now()
     job.save()
-    return {"batch": batch, "job": job, "template": template, "audio": audio_clip}
+    webhook = Webhook.objects.create(owner=owner, url="https://example.com/h", secret="whsec_t")
+    return {
+        "batch": batch,
+        "job": job,
+        "template": template,
+        "audio": audio_clip,
+        "webhook": webhook,
+    }
 
 
 @pytest.mark.parametrize(
