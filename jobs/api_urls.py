@@ -23,6 +23,14 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/result/", api.JobResultView.as_view(), name="job-result"),
     path("engines/", api.EngineListView.as_view(), name="engine-list"),
     path("exports/", api.ExportCreateView.as_view(), name="export-create"),
+    path("webhooks/", api.WebhookListView.as_view(), name="webhook-list"),
+    path("webhooks/<uuid:webhook_id>/", api.WebhookDetailView.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<uuid:webhook_id>/deliveries/",
+        api.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path("webhooks/<uuid:webhook_id>/ping/", api.WebhookPingView.as_view(), name="webhook-ping"),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),
