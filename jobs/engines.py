@@ -46,5 +46,8 @@ def analysis_options(engine: str) -> dict[str, Any]:
     if engine == "neural" and settings.NEURAL_MODEL_DIR:
         from rendering.neural.layout import whisper_checkpoint
 
-        return {"whisper_model": whisper_checkpoint(Path(settings.NEURAL_MODEL_DIR)), "transcribe": False}
+        return {
+            "whisper_model": whisper_checkpoint(Path(settings.NEURAL_MODEL_DIR)),
+            "transcribe": False,
+        }
     return {"whisper_model": settings.WHISPER_MODEL_PATH or None}

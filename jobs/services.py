@@ -230,7 +230,8 @@ def batch_create(
     if engine not in engines_offered():
         problem = engine_problem(engine)
         raise ValidationError(
-            f"The engine {engine!r} is not available on this server." + (f" {problem}" if problem else "")
+            f"The engine {engine!r} is not available on this server."
+            + (f" {problem}" if problem else "")
         )
     ids = list(dict.fromkeys(str(t) for t in template_ids))
     if not ids:

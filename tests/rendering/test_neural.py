@@ -137,7 +137,7 @@ def test_it_computes_whisper_layers_once_with_the_features(
     again = audio.analyse(
         speech, cache_dir=tmp_path, whisper_model=engine.whisper_model, transcribe=False
     )
-    assert audio.ANALYSIS_RUNS == runs + 1
+    assert runs + 1 == audio.ANALYSIS_RUNS
     assert again.whisper_layers is not None and first.whisper_layers is not None
     assert np.array_equal(again.whisper_layers, first.whisper_layers)
 
