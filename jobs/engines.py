@@ -37,7 +37,10 @@ def engines_offered() -> list[str]:
 def engine_problem(name: str) -> str | None:
     """Why ``name`` cannot be used on this server (a sentence), or None."""
     from rendering.engines import engine_problem as problem
+    from rendering.engines import known_engines
 
+    if name not in known_engines():
+        return "Choose one of: " + ", ".join(engines_offered()) + "."
     return problem(name, engine_options(name))
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "available_engines",
     "engine_problem",
     "get_engine",
+    "known_engines",
     "ping_pong_index",
 ]
 
@@ -49,6 +50,11 @@ _FACTORIES: dict[str, Callable[..., Engine]] = {"classic": _classic, "neural": _
 _PROBLEMS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {"neural": _neural_problem}
 
 EngineOptions = Callable[[str], Mapping[str, Any]]
+
+
+def known_engines() -> list[str]:
+    """Every engine this library has, configured or not."""
+    return list(_FACTORIES)
 
 
 def engine_problem(name: str, options: Mapping[str, Any] | None = None) -> str | None:
