@@ -262,6 +262,11 @@ RENDER_ENGINE_DEFAULT = env_str("RENDER_ENGINE_DEFAULT", "classic")
 RENDER_CACHE_DIR = Path(env_str("RENDER_CACHE_DIR", str(VAR_DIR / "render-cache"))).resolve()
 # A local directory of neural-engine weights (see README); empty means "not configured".
 NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
+# The neural engine (docs/rendering-neural.md): where it runs ("auto": CUDA when present),
+# frames per generator call (0: 16 on CUDA, 4 on the CPU), torch.compile on CUDA.
+NEURAL_DEVICE = env_str("NEURAL_DEVICE", "auto")
+NEURAL_BATCH_SIZE = env_int("NEURAL_BATCH_SIZE", 0, minimum=0)
+NEURAL_COMPILE = env_bool("NEURAL_COMPILE", False)
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs import services
+from jobs.engines import analysis_options
 from jobs.models import FaceStatus, JobStatus, RenderJob, Template, output_upload_to
 from jobs.storage import media_path
 
@@ -38,9 +39,10 @@ GENERIC_FAILURE = (
 @cache
 def _engine(name: str) -> Any:
     # One engine per process and name: neural weights load once per worker, not per job.
+    from jobs.engines import engine_options
     from rendering.engines import get_engine
 
-    return get_engine(name)
+    return get_engine(name, **engine_options(name))
 
 
 class _JobLog:
@@ -123,7 +125,7 @@ def job_run(*, job_id: Any) -> str:
         features = audio_analysis.analyse(
             media_path(batch.audio.file.name),
             cache_dir=cache_dir,
-            whisper_model=settings.WHISPER_MODEL_PATH or None,
+            **analysis_options(batch.engine),
         )
         joblog.add(f"audio features ready ({features.duration:.1f} s)")
         template_path = media_path(job.template.file.name)

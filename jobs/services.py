@@ -226,11 +226,15 @@ def batch_create(
     engine: str = "",
 ) -> Batch:
     """Create a batch and one render job per template, all or nothing, and queue it."""
-    from rendering.engines import available_engines
+    from jobs.engines import engine_problem, engines_offered
 
     engine = engine or settings.RENDER_ENGINE_DEFAULT
-    if engine not in available_engines():
-        raise ValidationError(f"The engine {engine!r} is not available on this server.")
+    if engine not in engines_offered():
+        problem = engine_problem(engine)
+        raise ValidationError(
+            f"The engine {engine!r} is not available on this server."
+            + (f" {problem}" if problem else "")
+        )
     ids = list(dict.fromkeys(str(t) for t in template_ids))
     if not ids:
         raise ValidationError("Pick at least one template video.")
@@ -295,11 +299,13 @@ def batch_prepare(*, batch_id: Any) -> int:
     ]
     if not job_ids:
         return 0
+    from jobs.engines import analysis_options
+
     try:
         audio_analysis.analyse(
             media_path(batch.audio.file.name),
             cache_dir=Path(settings.RENDER_CACHE_DIR),
-            whisper_model=settings.WHISPER_MODEL_PATH or None,
+            **analysis_options(batch.engine),
         )
     except RenderingError as exc:
         message = f"The audio could not be analysed: {exc.message}"

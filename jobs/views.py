@@ -53,9 +53,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _engines() -> list[str]:
-    from rendering.engines import available_engines
+    from jobs.engines import engines_offered
 
-    return list(available_engines())
+    return engines_offered()
 
 
 @login_required

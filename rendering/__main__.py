@@ -18,7 +18,7 @@ from rendering.errors import RenderingError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rendering.engines import available_engines
+    from rendering.engines import known_engines
 
     parser = argparse.ArgumentParser(
         prog="python -m rendering",
@@ -27,7 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio", type=Path, required=True, help="the driving audio file")
     parser.add_argument("--out", type=Path, required=True, help="folder for output_NNN.mp4")
     parser.add_argument(
-        "--engine", default="classic", choices=available_engines(), help="rendering engine"
+        "--engine",
+        default="classic",
+        choices=known_engines(),
+        help="rendering engine (neural needs --model-dir)",
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, default=None, help="the neural engine's model directory"
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="reuse audio analyses and face tracks"
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             cache_dir=args.cache_dir,
             progress=bar,
+            engine_options={"model_dir": args.model_dir} if args.engine == "neural" else None,
         )
     except RenderingError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -7,8 +7,9 @@
   openai-whisper, no weights needed);
 - ``energy``: RMS level per 10 ms hop, and ``speech``: where someone is talking (an energy
   threshold relative to the clip, held on for 150 ms so pauses between syllables stay speech);
-- optionally, with a local Whisper checkpoint, the encoder's hidden states (50 frames/s) for
-  the neural engine and a transcript with word timings.
+- optionally, with a local Whisper checkpoint, the encoder's hidden states (50 frames/s):
+  the final ones, and those of every layer stacked (``whisper_layers``, what the neural
+  engine's cross-attention reads, like MuseTalk), plus a transcript with word timings.
 
 :meth:`AudioFeatures.mouth_controls` turns them into per-video-frame mouth controls at any
 frame rate: ``openness`` from the smoothed loudness in the speech band (300-3000 Hz), shut
@@ -50,7 +51,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump when anything stored changes meaning: the features, their rates or the thresholds.
-ANALYSIS_VERSION = "audio-1"
+ANALYSIS_VERSION = "audio-2"  # 2: whisper_layers
 # Real analyses run in this process (cache hits do not count). Tests and bench read it.
 ANALYSIS_RUNS = 0
 
@@ -113,6 +114,9 @@ class AudioFeatures:
     energy: np.ndarray  # (T,) float32 RMS of the 25 ms around hop j's middle, (j + 0.5) * 10 ms
     speech: np.ndarray  # (T,) bool
     whisper_features: np.ndarray | None = None  # (T', D) encoder states, 50 per second
+    # (T', L + 1, D) float16: the embedding and every block's output (the last after ln_post,
+    # so [:, -1] equals whisper_features), as HF's output_hidden_states gives them.
+    whisper_layers: np.ndarray | None = None
     words: list[Word] | None = None
     whisper_model: str | None = None  # SHA-256 of the checkpoint the features came from
     _hop_controls: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -158,6 +162,8 @@ class AudioFeatures:
         }
         if self.whisper_features is not None:
             arrays["whisper_features"] = self.whisper_features.astype(np.float32)
+        if self.whisper_layers is not None:
+            arrays["whisper_layers"] = self.whisper_layers.astype(np.float16)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         return buffer.getvalue()
@@ -174,6 +180,11 @@ class AudioFeatures:
                 whisper = (
                     np.asarray(npz["whisper_features"], dtype=np.float32)
                     if "whisper_features" in npz.files
+                    else None
+                )
+                layers = (
+                    np.asarray(npz["whisper_layers"], dtype=np.float16)
+                    if "whisper_layers" in npz.files
                     else None
                 )
             words = (
@@ -194,6 +205,7 @@ class AudioFeatures:
                 energy=energy,
                 speech=speech,
                 whisper_features=whisper,
+                whisper_layers=layers,
                 words=words,
                 whisper_model=meta["whisper_model"],
             )
@@ -225,12 +237,14 @@ def analyse(
     *,
     cache_dir: Path | None,
     whisper_model: str | Path | None = None,
+    transcribe: bool = True,
     limits: media.Limits = media.DEFAULT_LIMITS,
 ) -> AudioFeatures:
     """Analyse an audio file (or a video's audio track), using the cache when it can.
 
     1. Probe the file: a MediaError for anything that is not usable sound.
-    2. Key it by the content's SHA-256 (+ the Whisper checkpoint's) and look in the cache;
+    2. Key it by the content's SHA-256 (+ the Whisper checkpoint's, and whether words were
+       transcribed: the neural engine needs only the encoder) and look in the cache;
        an entry that does not deserialise is discarded and recomputed.
     3. Otherwise decode to 16 kHz mono, analyse, count the run and store the result.
     """
@@ -240,6 +254,8 @@ def analyse(
     model_path = _local_checkpoint(whisper_model) if whisper_model is not None else None
     model_hash = media.file_sha256(model_path) if model_path is not None else None
     key = content_hash if model_hash is None else f"{content_hash}-whisper-{model_hash[:16]}"
+    if model_hash is not None and not transcribe:
+        key += "-encoder"
     cache = Cache(Path(cache_dir)) if cache_dir is not None else None
     if cache is not None:
         data = cache.load("audio", key, ANALYSIS_VERSION)
@@ -250,7 +266,9 @@ def analyse(
                 log.warning("discarding unreadable audio cache entry %s", key)
                 cache.discard("audio", key, ANALYSIS_VERSION)
     samples = media.read_audio(path, sample_rate=SAMPLE_RATE, limits=limits)
-    features = analyse_samples(samples, content_hash=content_hash, whisper_model=model_path)
+    features = analyse_samples(
+        samples, content_hash=content_hash, whisper_model=model_path, transcribe=transcribe
+    )
     features.whisper_model = model_hash
     ANALYSIS_RUNS += 1
     if cache is not None:
@@ -263,8 +281,13 @@ def analyse_samples(
     *,
     content_hash: str = "",
     whisper_model: str | Path | None = None,
+    transcribe: bool = True,
 ) -> AudioFeatures:
-    """Analyse float mono samples at 16 kHz (no cache, no counting)."""
+    """Analyse float mono samples at 16 kHz (no cache, no counting).
+
+    ``transcribe=False`` skips the word timings (``words`` stays None): decoding is most of
+    Whisper's time, and the neural engine reads only the encoder.
+    """
     x = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
     if x.size == 0:
         raise ValueError("no samples to analyse")
@@ -272,9 +295,14 @@ def analyse_samples(
     energy = _energy(x, mel.shape[1])
     speech = _speech_activity(energy)
     whisper_features: np.ndarray | None = None
+    whisper_layers: np.ndarray | None = None
     words: list[Word] | None = None
     if whisper_model is not None:
-        whisper_features, words = _whisper_outputs(_local_checkpoint(whisper_model), x)
+        layers, words = _whisper_outputs(_local_checkpoint(whisper_model), x, transcribe=transcribe)
+        whisper_features = np.ascontiguousarray(layers[:, -1])
+        # Half precision halves the cache (10 min of whisper-tiny: 115 MB, not 230 MB);
+        # the UNet runs in fp16 on a GPU anyway.
+        whisper_layers = layers.astype(np.float16)
     return AudioFeatures(
         sample_rate=SAMPLE_RATE,
         duration=x.size / SAMPLE_RATE,
@@ -283,6 +311,7 @@ def analyse_samples(
         energy=energy,
         speech=speech,
         whisper_features=whisper_features,
+        whisper_layers=whisper_layers,
         words=words,
     )
 
@@ -473,12 +502,16 @@ def _local_checkpoint(model: str | Path) -> Path:
     return path
 
 
-def _whisper_outputs(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, list[Word]]:
-    """Encoder hidden states over 30 s windows (50 per second) and a timed transcript.
+def _whisper_outputs(
+    checkpoint: Path, x: np.ndarray, *, transcribe: bool = True
+) -> tuple[np.ndarray, list[Word] | None]:
+    """Encoder hidden states of every layer over 30 s windows (50 per second), and a timed
+    transcript.
 
     1. Load the checkpoint on the CPU.
-    2. Per 30 s window: log-mel of the zero-padded window, encoder, keep the frames that
-       cover real audio (one per 20 ms).
+    2. Per 30 s window: log-mel of the zero-padded window, encoder (every layer's output
+       kept, see :func:`_encoder_layers`), keep the frames that cover real audio (one per
+       20 ms).
     3. Transcribe the array (not a path: no ffmpeg) with word timings, greedy, so a model
        that knows nothing still finishes quickly.
     """
@@ -497,9 +530,12 @@ def _whisper_outputs(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, list[
                 chunk, n_mels=n_mels, padding=_WHISPER_CHUNK - chunk.shape[0]
             )
             mel = whisper.audio.pad_or_trim(mel, whisper.audio.N_FRAMES)
-            encoded = model.encoder(mel.unsqueeze(0))[0]
+            encoded = _encoder_layers(model.encoder, mel.unsqueeze(0))[0]
             keep = math.ceil(chunk.shape[0] / _SAMPLES_PER_ENCODER_FRAME)
             states.append(encoded[:keep].float().numpy())
+    layers = np.concatenate(states, axis=0).astype(np.float32)
+    if not transcribe:
+        return layers, None
     result: dict[str, Any] = model.transcribe(
         x,
         word_timestamps=True,
@@ -518,4 +554,26 @@ def _whisper_outputs(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, list[
         for segment in result.get("segments", [])
         for word in segment.get("words", [])
     ]
-    return np.concatenate(states, axis=0).astype(np.float32), words
+    return layers, words
+
+
+def _encoder_layers(encoder: Any, mel: Any) -> Any:
+    """Whisper's encoder forward pass, keeping every layer: (B, T, L + 1, D).
+
+    The same steps as ``AudioEncoder.forward``; the stack is what Hugging Face's
+    ``output_hidden_states=True`` returns (the embedding, then each block's output, the last
+    one after the final layer norm), which is what MuseTalk's UNet was trained on.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = F.gelu(encoder.conv1(mel))
+    x = F.gelu(encoder.conv2(x))
+    x = x.permute(0, 2, 1)
+    x = (x + encoder.positional_embedding).to(x.dtype)
+    states = [x]
+    for block in encoder.blocks:
+        x = block(x)
+        states.append(x)
+    states[-1] = encoder.ln_post(x)
+    return torch.stack(states, dim=2)

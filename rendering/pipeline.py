@@ -81,7 +81,10 @@ def render_batch(
     audio, out_dir = Path(audio), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     renderer = get_engine(engine, **(engine_options or {}))
-    features = audio_mod.analyse(audio, cache_dir=cache_dir)
+    # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.
+    features = audio_mod.analyse(
+        audio, cache_dir=cache_dir, whisper_model=renderer.whisper_model, transcribe=False
+    )
     result = BatchResult()
     for index, template in enumerate((Path(t) for t in templates), start=1):
         if should_cancel is not None and should_cancel():

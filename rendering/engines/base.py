@@ -41,6 +41,9 @@ class Engine(ABC):
     """
 
     name: str = ""
+    # The Whisper checkpoint whose encoder layers this engine reads from AudioFeatures
+    # (callers pass it to ``rendering.audio.analyse``); None for engines that need none.
+    whisper_model: Path | None = None
 
     @abstractmethod
     def render(

@@ -1,0 +1,119 @@
+"""A batch on the neural engine through the real worker path, with a tiny random model.
+
+``NEURAL_MODEL_DIR`` points at a model directory in the real format; the batch is
+prepared (audio analysed once, with the model's Whisper) and each job rendered by
+``jobs.runner.job_run``, which builds the engine once per process. Without a model
+directory the engine is neither offered nor accepted.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from jobs import runner, services
+from jobs.models import JobStatus, Template
+from rendering import audio as audio_analysis
+from rendering import media
+from rendering.neural.build import build_random_model
+from tests.support.media import FACE_WITH_AUDIO, SPEECH, uploaded
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_random_model(tmp_path_factory.mktemp("neural") / "model", seed=0)
+
+
+@pytest.fixture
+def neural_configured(settings, tiny_model: Path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    settings.NEURAL_MODEL_DIR = str(tiny_model)
+    settings.NEURAL_DEVICE = "cpu"
+    runner._engine.cache_clear()
+    yield tiny_model
+    runner._engine.cache_clear()
+
+
+@pytest.fixture
+def short_audio(owner: User, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """One second of the fixture speech as the owner's upload (25 frames: a fast render)."""
+    samples = media.read_audio(SPEECH)[:16000]
+    path = tmp_path / "short.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return services.audio_upload(owner=owner, uploaded=uploaded(path, "hello.wav"))
+
+
+def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
+    owner: User,
+    owner_client: Client,
+    short_audio,  # type: ignore[no-untyped-def]
+    make_template: Callable[..., Template],
+    neural_configured: Path,
+) -> None:
+    page = owner_client.get(reverse("batch_new"))
+    assert b'<option value="neural"' in page.content
+    # Two different files (identical uploads are stored once).
+    templates = [make_template(name="anna.mp4"), make_template(FACE_WITH_AUDIO, name="anna2.mp4")]
+    batch = services.batch_create(
+        owner=owner,
+        audio_id=short_audio.pk,
+        template_ids=[t.pk for t in templates],
+        engine="neural",
+    )
+    runs = audio_analysis.ANALYSIS_RUNS
+    assert services.batch_prepare(batch_id=batch.pk) == 2
+    statuses = [
+        runner.job_run(job_id=pk)
+        for pk in batch.jobs.order_by("position").values_list("pk", flat=True)
+    ]
+    assert statuses == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
+    assert runs + 1 == audio_analysis.ANALYSIS_RUNS  # once per batch, Whisper included
+    assert runner._engine.cache_info().misses == 1  # the model loaded once for both jobs
+    engine = runner._engine("neural")
+    assert engine.name == "neural" and engine.model_dir == neural_configured
+
+    for job in batch.jobs.all():
+        assert "engine neural" in job.log and "rendered 25 frames" in job.log
+        info = media.probe(Path(settings.MEDIA_ROOT) / job.output.name)
+        assert info.video is not None and info.audio is not None
+        assert info.video.frame_count == 25
+        assert info.audio.duration == pytest.approx(1.0, abs=0.05)
+
+
+def test_it_does_not_offer_or_accept_neural_without_a_model_dir(
+    owner: User,
+    owner_client: Client,
+    short_audio,  # type: ignore[no-untyped-def]
+    template: Template,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    settings.NEURAL_MODEL_DIR = ""
+    page = owner_client.get(reverse("batch_new"))
+    assert b'<option value="classic"' in page.content
+    assert b'value="neural"' not in page.content
+    with pytest.raises(ValidationError, match="NEURAL_MODEL_DIR") as refused:
+        services.batch_create(
+            owner=owner, audio_id=short_audio.pk, template_ids=[template.pk], engine="neural"
+        )
+    assert refused.value.messages[0].endswith(".")
+    response = owner_client.post(
+        reverse("batch_new"),
+        {"audio": str(short_audio.pk), "templates": [str(template.pk)], "engine": "neural"},
+    )
+    assert response.status_code == 200
+    assert b"not available on this server" in response.content
+    assert not owner.batches.exists()
