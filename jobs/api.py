@@ -402,10 +402,10 @@ class EngineListView(APIView):
         responses={200: EngineSerializer(many=True)}, summary="Engines this server can render with"
     )
     def get(self, request: Request) -> Response:
-        from rendering.engines import available_engines
+        from jobs.engines import engines_offered
 
         default = settings.RENDER_ENGINE_DEFAULT
-        return Response([{"name": n, "default": n == default} for n in available_engines()])
+        return Response([{"name": n, "default": n == default} for n in engines_offered()])
 
 
 # --- Exports --------------------------------------------------------------------------------

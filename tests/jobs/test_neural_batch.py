@@ -117,3 +117,30 @@ def test_it_does_not_offer_or_accept_neural_without_a_model_dir(
     assert response.status_code == 200
     assert b"not available on this server" in response.content
     assert not owner.batches.exists()
+
+
+def test_the_api_offers_neural_only_when_configured(
+    owner: User,
+    neural_configured: Path,
+    short_audio,  # type: ignore[no-untyped-def]
+    template: Template,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from tests.api.conftest import key_client
+
+    api = key_client(owner)
+    assert {e["name"] for e in api.get("/api/v1/engines/").json()} == {"classic", "neural"}
+    created = api.post(
+        "/api/v1/batches/",
+        {"audio": str(short_audio.pk), "templates": [str(template.pk)], "engine": "neural"},
+        format="json",
+    )
+    assert created.status_code == 201 and created.json()["engine"] == "neural"
+    settings.NEURAL_MODEL_DIR = ""
+    assert {e["name"] for e in api.get("/api/v1/engines/").json()} == {"classic"}
+    refused = api.post(
+        "/api/v1/batches/",
+        {"audio": str(short_audio.pk), "templates": [str(template.pk)], "engine": "neural"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "NEURAL_MODEL_DIR" in refused.json()["error"]["message"]
