@@ -12,5 +12,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("data/delete/", views.account_data_delete, name="data_delete"),
     path("", views.account, name="account"),
 ]

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.forms import EmailAuthenticationForm, SignupForm
@@ -49,4 +50,42 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html", {"account": request.user})
+    from jobs.selectors import usage_for_user
+
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "account": request.user,
+            "usage": usage_for_user(request.user),  # type: ignore[arg-type]
+            "nav": "account",
+            "limits": {
+                "max_upload": settings.MAX_UPLOAD_SIZE,
+                "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
+                "max_audio_seconds": int(settings.MAX_AUDIO_SECONDS),
+                "max_template_seconds": int(settings.MAX_TEMPLATE_SECONDS),
+            },
+        },
+    )
+
+
+DELETE_ALL_CONFIRMATION = "delete"
+
+
+@login_required
+@require_POST
+def account_data_delete(request: HttpRequest) -> HttpResponse:
+    """Delete every batch, result, template and audio file of the signed-in user."""
+    from jobs import services as job_services
+
+    if request.POST.get("confirm", "").strip().lower() != DELETE_ALL_CONFIRMATION:
+        messages.error(
+            request,
+            _("Nothing was deleted. Type “delete” in the box to confirm, then press the button."),
+        )
+        return redirect("accounts:account")
+    job_services.user_data_delete(user=request.user)  # type: ignore[arg-type]
+    messages.success(
+        request, _("All your batches, videos, templates and audio files were deleted.")
+    )
+    return redirect("accounts:account")

@@ -19,3 +19,9 @@ def template_analyse(template_id: str) -> str:
 
 def requeue_stale_jobs() -> tuple[int, int]:
     return services.jobs_requeue_stale()
+
+
+def storage_maintenance() -> str:
+    from jobs import cleanup
+
+    return str(cleanup.maintenance_run())
