@@ -82,6 +82,12 @@ class UserAdmin(DjangoUserAdmin):
                     f"({filesizeformat(result.freed_bytes)}); they will see a notice.",
                 )
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A batch PROTECTs its audio, which Django reports as blocking the account's
+        # deletion; services.user_delete removes batches before the rest, so it is not.
+        deleted, counts, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed, []
+
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         from jobs import services
 
