@@ -58,9 +58,7 @@ def results(
 
 def _lower_quota_by(owner: User, excess: int) -> None:
     owner.refresh_from_db()
-    User.objects.filter(pk=owner.pk).update(
-        storage_quota_bytes=owner.storage_used_bytes - excess
-    )
+    User.objects.filter(pk=owner.pk).update(storage_quota_bytes=owner.storage_used_bytes - excess)
 
 
 def test_it_removes_the_oldest_results_first_until_the_user_fits(

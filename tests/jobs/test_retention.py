@@ -101,7 +101,9 @@ def test_history_says_when_each_batch_expires(
     Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(days=4, hours=1))
     page = owner_client.get(reverse("history")).content.decode()
     assert "expires in 2 days" in page
-    Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(days=3, hours=23))
+    Batch.objects.filter(pk=batch.pk).update(
+        created_at=timezone.now() - timedelta(days=3, hours=23)
+    )
     assert "expires in 3 days" in owner_client.get(reverse("history")).content.decode()
 
 

@@ -22,9 +22,7 @@ def finish_job(
     job.finished_at = finished_at or timezone.now()
     path = None
     if content:
-        job.output.name = (
-            f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/output_{job.position:03d}.mp4"
-        )
+        job.output.name = f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/output_{job.position:03d}.mp4"
         path = Path(settings.MEDIA_ROOT) / job.output.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
