@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Max, QuerySet
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -17,9 +21,9 @@ class UserAdmin(DjangoUserAdmin):
         "usage",
         "max_concurrent_jobs",
         "retention_days",
+        "last_activity",
         "is_staff",
         "is_active",
-        "last_login",
         "date_joined",
     )
     list_filter = ("is_staff", "is_superuser", "is_active")
@@ -36,7 +40,102 @@ class UserAdmin(DjangoUserAdmin):
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ("recompute_usage", "apply_quota", "delete_all_data", "delete_with_files")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(deleting_at__isnull=True)
+            .annotate(last_batch_at=Max("batches__created_at"))
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # replaced by "delete with files"
+        return actions
 
     @admin.display(description=_("storage used / quota"), ordering="storage_used_bytes")
     def usage(self, user: User) -> str:
-        return f"{filesizeformat(user.storage_used_bytes)} / {filesizeformat(user.storage_quota_bytes)}"
+        percent = 100 * user.storage_used_bytes / max(1, user.storage_quota_bytes)
+        return (
+            f"{filesizeformat(user.storage_used_bytes)} / {filesizeformat(user.storage_quota_bytes)}"
+            f" ({percent:.0f} %)"
+        )
+
+    @admin.display(description=_("last activity"), ordering="last_batch_at")
+    def last_activity(self, user: User) -> Any:
+        # The later of their last sign-in and their last batch.
+        times = [t for t in (user.last_login, getattr(user, "last_batch_at", None)) if t]
+        return max(times) if times else None
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "storage_quota_bytes" in form.changed_data:
+            from jobs.cleanup import quota_cleanup
+
+            result = quota_cleanup(user_id=obj.pk)
+            if result.removed:
+                self.message_user(
+                    request,
+                    f"{obj.email} was over the new quota: removed {len(result.removed)} items "
+                    f"({filesizeformat(result.freed_bytes)}); they will see a notice.",
+                )
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A batch PROTECTs its audio, which Django reports as blocking the account's
+        # deletion; services.user_delete removes batches before the rest, so it is not.
+        deleted, counts, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed, []
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        from jobs import services
+
+        services.user_delete(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from jobs import services
+
+        for user in queryset:
+            services.user_delete(user=user)
+
+    @admin.action(description=_("Recompute storage usage from disk"), permissions=["change"])
+    def recompute_usage(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from jobs.quotas import usage_recompute
+
+        for user in queryset:
+            drift = usage_recompute(user_id=user.pk, fix=True)
+            self.message_user(
+                request,
+                f"{drift.email}: recorded {filesizeformat(drift.recorded)}, on disk "
+                f"{filesizeformat(drift.on_disk)}"
+                + (
+                    f" (fixed, {drift.rows_fixed} rows corrected)" if drift.drift else " (no drift)"
+                ),
+            )
+
+    @admin.action(
+        description=_("Remove oldest results of users over quota"), permissions=["change"]
+    )
+    def apply_quota(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from jobs.cleanup import quota_cleanup
+
+        removed = sum(len(quota_cleanup(user_id=u.pk).removed) for u in queryset)
+        self.message_user(request, f"Removed {removed} items to bring users under their quota.")
+
+    @admin.action(
+        description=_("Delete all their data (keep the accounts)"), permissions=["change"]
+    )
+    def delete_all_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from jobs import services
+
+        freed = sum(services.user_data_delete(user=u) for u in queryset)
+        self.message_user(
+            request, f"Deleted all data of the selected users ({filesizeformat(freed)})."
+        )
+
+    @admin.action(description=_("Delete accounts with all their files"), permissions=["delete"])
+    def delete_with_files(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        users = list(queryset)
+        self.delete_queryset(request, queryset)
+        self.message_user(request, f"Deleted {len(users)} accounts and their files.")

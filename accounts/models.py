@@ -79,6 +79,9 @@ class User(AbstractUser):
     storage_used_bytes = models.BigIntegerField(
         _("storage used (bytes)"), default=0, editable=False
     )
+    # Set (with is_active=False) when the account's deletion starts; the sweeper finishes
+    # the deletion of a marked account whose removal was interrupted.
+    deleting_at = models.DateTimeField(_("deletion started"), null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

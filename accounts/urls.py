@@ -14,6 +14,7 @@ urlpatterns = [
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("data/delete/", views.account_data_delete, name="data_delete"),
     path("", views.account, name="account"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/<uuid:webhook_id>/ping/", webhook_views.webhook_ping, name="webhook_ping"),

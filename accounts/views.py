@@ -54,7 +54,23 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/account.html", {"account": request.user})
+    from jobs.selectors import usage_for_user
+
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "account": request.user,
+            "usage": usage_for_user(request.user),  # type: ignore[arg-type]
+            "nav": "account",
+            "limits": {
+                "max_upload": settings.MAX_UPLOAD_SIZE,
+                "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
+                "max_audio_seconds": int(settings.MAX_AUDIO_SECONDS),
+                "max_template_seconds": int(settings.MAX_TEMPLATE_SECONDS),
+            },
+        },
+    )
 
 
 @login_required
@@ -89,6 +105,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     return response
 
 
+DELETE_ALL_CONFIRMATION = "delete"
+
+
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
@@ -96,3 +115,22 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     services.api_key_revoke(key=key)
     messages.success(request, _("The key “%(name)s” was revoked.") % {"name": key.name})
     return redirect("accounts:api_keys")
+
+
+@login_required
+@require_POST
+def account_data_delete(request: HttpRequest) -> HttpResponse:
+    """Delete every batch, result, template and audio file of the signed-in user."""
+    from jobs import services as job_services
+
+    if request.POST.get("confirm", "").strip().lower() != DELETE_ALL_CONFIRMATION:
+        messages.error(
+            request,
+            _("Nothing was deleted. Type “delete” in the box to confirm, then press the button."),
+        )
+        return redirect("accounts:account")
+    job_services.user_data_delete(user=request.user)  # type: ignore[arg-type]
+    messages.success(
+        request, _("All your batches, videos, templates and audio files were deleted.")
+    )
+    return redirect("accounts:account")

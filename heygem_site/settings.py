@@ -249,6 +249,10 @@ if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER must be more than twice JOB_HEARTBEAT_INTERVAL, or live jobs would be requeued."
     )
+# Storage maintenance (retention, quota cleanup, sweeper; jobs.cleanup): a file under
+# MEDIA_ROOT/users/ with no row is removed only once it is this many seconds old, because
+# an upload or a render writes its file a moment before it saves the row.
+ORPHAN_FILE_GRACE = env_int("ORPHAN_FILE_GRACE", 3600, minimum=60)
 FILE_UPLOAD_HANDLERS = ["jobs.uploads.SizeLimitedUploadHandler"]
 # Request bodies other than file uploads stay small; uploads are bounded by MAX_UPLOAD_SIZE.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

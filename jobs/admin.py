@@ -1,18 +1,47 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from jobs import services
 from jobs.export import export_archive_for_admin, export_response
 from jobs.models import AudioClip, Batch, RenderJob, Template
-from jobs.selectors import batch_counts, with_job_counts
+from jobs.selectors import (
+    BatchStatus,
+    batch_counts,
+    batches_with_status,
+    queue_overview,
+    with_job_counts,
+)
+
+
+class DeleteWithFilesMixin:
+    """Deleting from the admin goes through the same services as the user's pages:
+    mark, commit, delete files, delete rows, with usage kept exact."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._delete_one(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            try:
+                self._delete_one(obj)
+            except ValidationError as exc:
+                messages.error(request, f"{obj}: {' '.join(exc.messages)}")
+
+    def _delete_one(self, obj: Any) -> None:
+        raise NotImplementedError
 
 
 @admin.register(AudioClip)
-class AudioClipAdmin(admin.ModelAdmin[AudioClip]):
+class AudioClipAdmin(DeleteWithFilesMixin, admin.ModelAdmin[AudioClip]):
     list_display = ("original_name", "owner", "duration", "sample_rate", "size", "created_at")
     list_filter = ("created_at",)
     search_fields = ("original_name", "owner__email", "content_hash")
@@ -24,9 +53,12 @@ class AudioClipAdmin(admin.ModelAdmin[AudioClip]):
     def size(self, clip: AudioClip) -> str:
         return filesizeformat(clip.size_bytes)
 
+    def _delete_one(self, obj: Any) -> None:
+        services.audio_delete(clip=obj)
+
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin[Template]):
+class TemplateAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Template]):
     list_display = (
         "original_name",
         "owner",
@@ -51,6 +83,9 @@ class TemplateAdmin(admin.ModelAdmin[Template]):
     def size(self, template: Template) -> str:
         return filesizeformat(template.size_bytes)
 
+    def _delete_one(self, obj: Any) -> None:
+        services.template_delete(template=obj)
+
 
 class RenderJobInline(admin.TabularInline[RenderJob, Batch]):
     model = RenderJob
@@ -69,16 +104,72 @@ class RenderJobInline(admin.TabularInline[RenderJob, Batch]):
     show_change_link = True
 
 
+class BatchStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (s, s)
+            for s in (
+                BatchStatus.QUEUED,
+                BatchStatus.RUNNING,
+                BatchStatus.DONE,
+                BatchStatus.DONE_WITH_FAILURES,
+                BatchStatus.CANCELED,
+            )
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return batches_with_status(queryset, value) if value else queryset
+
+
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin[Batch]):
+class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
     list_display = ("name", "owner", "engine", "progress", "created_at", "finished_at")
-    list_filter = ("engine", "created_at")
+    list_filter = (BatchStatusFilter, "engine", "created_at")
     search_fields = ("name", "owner__email")
     list_select_related = ("owner",)
     readonly_fields = ("id", "created_at", "finished_at", "canceled_at")
     raw_id_fields = ("owner", "audio")
     inlines = (RenderJobInline,)
-    actions = ("export_zip",)
+    actions = ("retry_failed", "cancel", "delete_with_files", "export_zip")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Django's bulk delete skips our services; "delete with files" replaces it.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "queue": queue_overview()}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Retry failed and canceled videos"), permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        n = sum(services.batch_retry_failed(batch=b) for b in queryset.select_related("owner"))
+        self.message_user(request, f"{n} videos are back in the queue.")
+
+    @admin.action(description=_("Cancel queued and running videos"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
+        n = sum(services.batch_cancel(batch=b) for b in queryset.select_related("owner"))
+        self.message_user(request, f"Canceled {n} videos.")
+
+    @admin.action(description=_("Delete with their files"), permissions=["delete"])
+    def delete_with_files(
+        self, request: HttpRequest, queryset: QuerySet[Batch]
+    ) -> TemplateResponse | None:
+        batches = list(queryset.select_related("owner"))
+        for batch in batches:
+            services.batch_delete(batch=batch)
+        self.message_user(request, f"Deleted {len(batches)} batches and their videos.")
+        return None
+
+    def _delete_one(self, obj: Any) -> None:
+        services.batch_delete(batch=obj)
 
     @admin.action(description=_("Download the selected batches as one ZIP"))
     def export_zip(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse:
@@ -95,7 +186,7 @@ class BatchAdmin(admin.ModelAdmin[Batch]):
 
 
 @admin.register(RenderJob)
-class RenderJobAdmin(admin.ModelAdmin[RenderJob]):
+class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
     list_display = (
         "template_name",
         "batch",
@@ -111,3 +202,6 @@ class RenderJobAdmin(admin.ModelAdmin[RenderJob]):
     list_select_related = ("batch",)
     readonly_fields = ("id", "created_at", "started_at", "finished_at", "heartbeat_at", "log")
     raw_id_fields = ("batch", "template")
+
+    def _delete_one(self, obj: Any) -> None:
+        services.job_delete(job=obj)

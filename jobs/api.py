@@ -47,6 +47,7 @@ from jobs.serializers import (
     RetrySerializer,
     TemplateSerializer,
     UploadSerializer,
+    UsageSerializer,
     WebhookDeliverySerializer,
     WebhookSerializer,
     WebhookUpdateSerializer,
@@ -202,7 +203,7 @@ class AudioDetailView(APIView):
 
     @extend_schema(responses={204: None, 400: ERROR, 404: ERROR}, summary="Delete an audio clip")
     def delete(self, request: Request, audio_id: str) -> Response:
-        services.audio_delete(audio=selectors.audio_get(_user(request), audio_id))
+        services.audio_delete(clip=selectors.audio_get(_user(request), audio_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -539,3 +540,29 @@ class WebhookPingView(APIView):
 
         delivery = webhook_ping(webhook=webhook_get(_user(request), webhook_id))
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Usage ----------------------------------------------------------------------------------
+
+
+class UsageView(APIView):
+    @extend_schema(responses={200: UsageSerializer}, summary="Your storage use, quota and limits")
+    def get(self, request: Request) -> Response:
+        usage = selectors.usage_for_user(_user(request))
+        body = {
+            "used_bytes": usage.used_bytes,
+            "quota_bytes": usage.quota_bytes,
+            "free_bytes": usage.free_bytes,
+            "reserved_bytes": usage.reserved_bytes,
+            "audio_bytes": usage.audio_bytes,
+            "template_bytes": usage.template_bytes,
+            "result_bytes": usage.result_bytes,
+            "active_jobs": usage.active_jobs,
+            "max_concurrent_jobs": usage.max_concurrent_jobs,
+            "retention_days": usage.retention_days,
+            "max_upload_bytes": settings.MAX_UPLOAD_SIZE,
+            "max_templates_per_batch": settings.MAX_TEMPLATES_PER_BATCH,
+            "max_audio_seconds": settings.MAX_AUDIO_SECONDS,
+            "max_template_seconds": settings.MAX_TEMPLATE_SECONDS,
+        }
+        return Response(UsageSerializer(body).data)

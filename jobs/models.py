@@ -74,6 +74,18 @@ class OwnedQuerySet(models.QuerySet[Any]):
         return self.filter(owner=user)
 
 
+class LiveOwnedManager(models.Manager[Any]):
+    """The default manager hides rows marked for deletion (`deleting_at`): between the mark
+    and the removal of files and rows (or after a crash there) nothing marked is visible to
+    pages, the API or reverse relations. `all_objects` sees everything (deletion, sweeper)."""
+
+    def get_queryset(self) -> OwnedQuerySet:
+        return OwnedQuerySet(self.model, using=self._db).filter(deleting_at__isnull=True)
+
+    def for_user(self, user: User) -> OwnedQuerySet:
+        return self.get_queryset().for_user(user)
+
+
 class AudioClip(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -88,7 +100,11 @@ class AudioClip(models.Model):
     channels = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
+    all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
@@ -124,7 +140,11 @@ class Template(models.Model):
     face_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
+    all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
@@ -147,7 +167,11 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
+    all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
@@ -182,6 +206,19 @@ class RenderJobQuerySet(models.QuerySet["RenderJob"]):
         return self.filter(status__in=ACTIVE_STATUSES)
 
 
+class LiveRenderJobManager(models.Manager["RenderJob"]):
+    """Hides jobs marked for deletion (marking a batch marks its jobs in the same update)."""
+
+    def get_queryset(self) -> RenderJobQuerySet:
+        return RenderJobQuerySet(self.model, using=self._db).filter(deleting_at__isnull=True)
+
+    def for_user(self, user: User) -> RenderJobQuerySet:
+        return self.get_queryset().for_user(user)
+
+    def active(self) -> RenderJobQuerySet:
+        return self.get_queryset().active()
+
+
 class RenderJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
@@ -207,8 +244,13 @@ class RenderJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # What the result is expected to weigh, counted against the quota while the job is
+    # queued or running, so parallel batches cannot together overrun it.
+    estimated_output_bytes = models.BigIntegerField(default=0)
+    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects: ClassVar[RenderJobQuerySet] = RenderJobQuerySet.as_manager()  # type: ignore[assignment]
+    objects: ClassVar[RenderJobQuerySet] = LiveRenderJobManager()  # type: ignore[assignment]
+    all_objects: ClassVar[RenderJobQuerySet] = RenderJobQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("batch", "position")
@@ -315,3 +357,22 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.event_id} → {self.webhook_id}"
+
+
+class Notice(models.Model):
+    """Something the service did to a user's data on its own (quota cleanup, retention),
+    shown once on their next page view."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+    )
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    shown_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at",)
+        indexes = [models.Index(fields=["owner", "shown_at"], name="notice_owner_shown")]
+
+    def __str__(self) -> str:
+        return self.message[:80]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
@@ -124,21 +125,123 @@ def audio_get(user: User, audio_id: object) -> AudioClip:
     return get_object_or_404(AudioClip.objects.for_user(user), pk=audio_id)
 
 
-def batches_with_status(qs: QuerySet[Batch], status: str) -> QuerySet[Batch]:
-    """Filter batches annotated by ``with_job_counts`` by their derived status, in SQL.
+# --- Usage and limits -------------------------------------------------------------------------
 
-    Mirrors ``BatchCounts.status``: the two must agree for every mix of job states.
-    """
-    finished = F("n_succeeded") + F("n_failed") + F("n_canceled")
+
+@dataclass(frozen=True)
+class Usage:
+    """What a user stores against their limits: the account page and the API show this."""
+
+    used_bytes: int
+    audio_bytes: int
+    template_bytes: int
+    result_bytes: int
+    quota_bytes: int
+    reserved_bytes: int
+    max_concurrent_jobs: int
+    active_jobs: int
+    retention_days: int
+
+    @property
+    def free_bytes(self) -> int:
+        return max(0, self.quota_bytes - self.used_bytes)
+
+    @property
+    def percent(self) -> float:
+        return _percent(self.used_bytes, self.quota_bytes)
+
+    @property
+    def audio_percent(self) -> float:
+        return _percent(self.audio_bytes, self.quota_bytes)
+
+    @property
+    def template_percent(self) -> float:
+        return _percent(self.template_bytes, self.quota_bytes)
+
+    @property
+    def result_percent(self) -> float:
+        return _percent(self.result_bytes, self.quota_bytes)
+
+    @property
+    def over_quota(self) -> bool:
+        return self.used_bytes > self.quota_bytes
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 if whole <= 0 else round(min(100.0, 100.0 * part / whole), 1)
+
+
+def usage_for_user(user: User) -> Usage:
+    """The user's storage by kind, their limits and their queued-or-running videos (4 queries)."""
+    from accounts.models import User as UserModel
+
+    fresh = UserModel.objects.get(pk=user.pk)  # the counter moves in other requests
+    jobs = RenderJob.objects.for_user(fresh)
+    active = jobs.active().aggregate(n=Count("id"), reserved=Sum("estimated_output_bytes"))
+    return Usage(
+        used_bytes=fresh.storage_used_bytes,
+        audio_bytes=_total(AudioClip.objects.for_user(fresh), "size_bytes"),
+        template_bytes=_total(Template.objects.for_user(fresh), "size_bytes"),
+        result_bytes=_total(jobs, "output_size"),
+        quota_bytes=fresh.storage_quota_bytes,
+        reserved_bytes=int(active["reserved"] or 0),
+        max_concurrent_jobs=fresh.max_concurrent_jobs,
+        active_jobs=int(active["n"]),
+        retention_days=fresh.retention_days,
+    )
+
+
+def _total(qs: QuerySet[Any], field: str) -> int:
+    return int(qs.aggregate(n=Sum(field))["n"] or 0)
+
+
+def batch_expires_at(batch: Batch, *, retention_days: int) -> datetime:
+    """When retention removes a batch (jobs.retention): its creation plus the owner's period."""
+    return batch.created_at + timedelta(days=retention_days)
+
+
+@dataclass(frozen=True)
+class QueueOverview:
+    queued_jobs: int
+    running_jobs: int
+    broker_tasks: int | None  # tasks waiting in django-q2's broker; None when it cannot say
+
+
+def queue_overview() -> QueueOverview:
+    """For the admin's batch list: how much work waits and runs across all users."""
+    rows = dict(
+        RenderJob.objects.active()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    broker: int | None
+    try:
+        from django_q.brokers import get_broker
+
+        broker = int(get_broker().queue_size() or 0)
+    except Exception:  # a broker that is down must not take the admin page with it
+        broker = None
+    return QueueOverview(
+        queued_jobs=rows.get(JobStatus.QUEUED, 0),
+        running_jobs=rows.get(JobStatus.RUNNING, 0),
+        broker_tasks=broker,
+    )
+
+
+def batches_with_status(qs: QuerySet[Batch], status: str) -> QuerySet[Batch]:
+    """Filter batches annotated by `with_job_counts` on their derived status (BatchCounts.status)."""
+    active = Q(n_queued__gt=0) | Q(n_running__gt=0)
     idle = Q(n_queued=0, n_running=0)
+    only_canceled = Q(n_canceled__gt=0, n_succeeded=0, n_failed=0)
     conditions = {
-        BatchStatus.QUEUED: Q(n_running=0, n_queued__gt=0)
-        & Q(n_succeeded=0, n_failed=0, n_canceled=0),
-        BatchStatus.RUNNING: (Q(n_queued__gt=0) | Q(n_running__gt=0))
-        & (Q(n_running__gt=0) | Q(n_finished__gt=0)),
-        BatchStatus.CANCELED: idle & Q(n_canceled__gt=0, n_succeeded=0, n_failed=0),
-        BatchStatus.DONE_WITH_FAILURES: idle
-        & (Q(n_failed__gt=0) | Q(n_canceled__gt=0, n_succeeded__gt=0)),
+        BatchStatus.RUNNING: active
+        & (Q(n_running__gt=0) | Q(n_succeeded__gt=0) | Q(n_failed__gt=0) | Q(n_canceled__gt=0)),
+        BatchStatus.QUEUED: Q(n_queued__gt=0, n_running=0, n_succeeded=0, n_failed=0, n_canceled=0),
         BatchStatus.DONE: idle & Q(n_failed=0, n_canceled=0),
+        BatchStatus.DONE_WITH_FAILURES: idle
+        & (Q(n_failed__gt=0) | Q(n_canceled__gt=0))
+        & ~only_canceled,
+        BatchStatus.CANCELED: idle & only_canceled,
     }
-    return qs.annotate(n_finished=finished).filter(conditions[status])
+    return qs.filter(conditions[status]) if status in conditions else qs

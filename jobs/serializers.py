@@ -270,3 +270,22 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
             "payload",
         )
         read_only_fields = fields
+
+
+class UsageSerializer(serializers.Serializer[Any]):
+    used_bytes = serializers.IntegerField()
+    quota_bytes = serializers.IntegerField()
+    free_bytes = serializers.IntegerField()
+    reserved_bytes = serializers.IntegerField(
+        help_text="Set aside for videos still queued or rendering."
+    )
+    audio_bytes = serializers.IntegerField()
+    template_bytes = serializers.IntegerField()
+    result_bytes = serializers.IntegerField()
+    active_jobs = serializers.IntegerField(help_text="Videos queued or rendering now.")
+    max_concurrent_jobs = serializers.IntegerField()
+    retention_days = serializers.IntegerField()
+    max_upload_bytes = serializers.IntegerField()
+    max_templates_per_batch = serializers.IntegerField()
+    max_audio_seconds = serializers.FloatField()
+    max_template_seconds = serializers.FloatField()

@@ -23,7 +23,7 @@ from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import webhooks
+from jobs import deletion, quotas, webhooks
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -35,7 +35,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.queue import enqueue_on_commit
-from jobs.storage import delete_file, delete_tree, media_path
+from jobs.storage import delete_file, media_path
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -190,6 +190,10 @@ def _save_with_file(
     """Copy the file into the user's folder and save the row; on any failure remove what was written."""
     from rendering.media import write_thumbnail
 
+    # Refuse before copying anything; the exact check is repeated under the lock below.
+    quotas.storage_check(
+        user=quotas.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what="this file"
+    )
     written: list[str] = []
     try:
         with source.open("rb") as handle:
@@ -202,6 +206,12 @@ def _save_with_file(
             row.thumbnail.name = thumb_name
             written.append(thumb_name)
         with transaction.atomic():
+            # The owner's row lock makes check + save + usage one step for parallel uploads.
+            quotas.storage_check(
+                user=quotas.fresh_user(row.owner_id, lock=True),
+                needed=row.size_bytes,
+                what="this file",
+            )
             row.save()
             usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
@@ -265,6 +275,11 @@ def batch_create(
                 f"You have {active} videos queued or rendering and your limit is {locked.max_concurrent_jobs} "
                 f"at once; this batch adds {len(ids)}. Wait for some to finish, or pick fewer templates."
             )
+        estimates = {
+            tid: quotas.estimate_output_bytes(audio=audio, template=t)
+            for tid, t in templates.items()
+        }
+        quotas.storage_check(user=locked, needed=sum(estimates.values()), what="this batch")
         batch = Batch.objects.create(owner=locked, audio=audio, name=name, engine=engine)
         RenderJob.objects.bulk_create(
             RenderJob(
@@ -272,6 +287,7 @@ def batch_create(
                 template=templates[tid],
                 template_name=templates[tid].original_name,
                 position=i,
+                estimated_output_bytes=estimates[tid],
             )
             for i, tid in enumerate(ids, start=1)
         )
@@ -407,30 +423,19 @@ def _requeue(jobs: Any, *, owner_id: int) -> int:
     )
 
 
+# Deletions mark rows, commit, then delete files and rows (jobs.deletion explains why).
+
+
 def batch_delete(*, batch: Batch) -> None:
     """Delete a batch, its jobs and its result files (running jobs are canceled first)."""
-    folder = str(PurePosixPath(batch.owner.storage_prefix) / "batches" / batch.pk.hex)
-    ids = _ids(batch)
-    with transaction.atomic():
-        batch.jobs.filter(status__in=ACTIVE_STATUSES).update(status=JobStatus.CANCELED)
-        freed = int(batch.jobs.aggregate(n=Sum("output_size"))["n"] or 0)
-        batch.delete()
-        usage_add(user_id=batch.owner_id, delta=-freed)
-        transaction.on_commit(lambda: delete_tree(folder))
-    log.info("batch deleted", extra=ids)
+    deletion.batches_mark(owner_id=batch.owner_id, batch_ids=[batch.pk])
+    log.info("batch deleted", extra=_ids(batch))
 
 
 def job_delete(*, job: RenderJob) -> None:
     """Delete one result (its job row and output file)."""
-    ids = _ids(job.batch, job)
-    output = job.output.name
-    batch_id = job.batch_id
-    with transaction.atomic():
-        job.delete()
-        usage_add(user_id=job.batch.owner_id, delta=-job.output_size)
-        _finish_batch_if_done(batch_id)
-        transaction.on_commit(lambda: delete_file(output))
-    log.info("job deleted", extra=ids)
+    deletion.jobs_mark(owner_id=job.batch.owner_id, job_ids=[job.pk])
+    log.info("job deleted", extra=_ids(job.batch, job))
 
 
 def template_delete(*, template: Template) -> None:
@@ -439,18 +444,36 @@ def template_delete(*, template: Template) -> None:
         raise ValidationError(
             "This template is used by a batch that is still rendering. Wait for it to finish or cancel it first."
         )
-    names = [template.file.name, template.thumbnail.name]
-    ids = {"user_id": template.owner_id, "template_id": str(template.pk)}
-    with transaction.atomic():
-        template.delete()
-        usage_add(user_id=template.owner_id, delta=-template.size_bytes)
-        transaction.on_commit(lambda: _delete_files(names))
-    log.info("template deleted", extra=ids)
+    deletion.templates_mark(owner_id=template.owner_id, template_ids=[template.pk])
+    log.info(
+        "template deleted", extra={"user_id": template.owner_id, "template_id": str(template.pk)}
+    )
 
 
-def _delete_files(names: list[str | None]) -> None:
-    for name in names:
-        delete_file(name)
+def audio_delete(*, clip: AudioClip) -> None:
+    """Remove an audio clip; one still driving a batch is kept (retries need it)."""
+    used = Batch.objects.filter(audio=clip).count()
+    if used:
+        raise ValidationError(
+            f"This audio drives {used} batch{'es' if used != 1 else ''} in your history. Delete "
+            f"{'those batches' if used != 1 else 'that batch'} first, or keep the audio."
+        )
+    deletion.audio_mark(owner_id=clip.owner_id, audio_ids=[clip.pk])
+    log.info("audio deleted", extra={"user_id": clip.owner_id, "audio_id": str(clip.pk)})
+
+
+def user_data_delete(*, user: User) -> int:
+    """Delete every batch, result, template and audio of the user; the account stays.
+    Returns the bytes freed."""
+    freed = deletion.user_data_mark(owner_id=user.pk)
+    log.info("user data deleted", extra={"user_id": user.pk, "bytes": freed})
+    return freed
+
+
+def user_delete(*, user: User) -> None:
+    """Delete an account with all its data and files (it cannot sign in from the start)."""
+    deletion.user_mark(user_id=user.pk)
+    log.info("user deletion started", extra={"user_id": user.pk})
 
 
 def template_analyse(*, template_id: Any) -> str:
@@ -580,20 +603,3 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
                 enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
         log.warning("job requeued after its worker stopped", extra=_ids(job.batch, job))
     return requeued, failed
-
-
-def audio_delete(*, audio: AudioClip) -> None:
-    """Remove an uploaded audio. Batches keep their audio, so one still in use stays."""
-    used = audio.batches.count()
-    if used:
-        raise ValidationError(
-            f"This audio drives {used} batch{'es' if used != 1 else ''}. Delete "
-            f"{'those batches' if used != 1 else 'that batch'} first, or keep the audio."
-        )
-    name = audio.file.name
-    ids = {"user_id": audio.owner_id, "audio_id": str(audio.pk)}
-    with transaction.atomic():
-        audio.delete()
-        usage_add(user_id=audio.owner_id, delta=-audio.size_bytes)
-        transaction.on_commit(lambda: delete_file(name))
-    log.info("audio deleted", extra=ids)

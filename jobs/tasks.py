@@ -23,3 +23,9 @@ def requeue_stale_jobs() -> tuple[int, int]:
 
 def webhook_deliver(delivery_id: str) -> str:
     return webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+def storage_maintenance() -> str:
+    from jobs import cleanup
+
+    return str(cleanup.maintenance_run())

@@ -280,3 +280,20 @@ def test_it_mints_an_export_link_that_downloads_without_a_key(
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "not_found"
     empty = api.post("/api/v1/exports/", {"batches": []}, format="json")
     assert empty.status_code == 400
+
+
+def test_it_reports_usage_and_limits(
+    api: APIClient, other_api: APIClient, batch: Batch, owner: User
+) -> None:
+    usage = api.get("/api/v1/usage/").json()
+    owner.refresh_from_db()
+    assert usage["used_bytes"] == owner.storage_used_bytes > 0
+    assert (
+        usage["used_bytes"]
+        == usage["audio_bytes"] + usage["template_bytes"] + usage["result_bytes"]
+    )
+    assert usage["quota_bytes"] == owner.storage_quota_bytes
+    assert usage["active_jobs"] == 2 and usage["max_concurrent_jobs"] == owner.max_concurrent_jobs
+    assert usage["retention_days"] == owner.retention_days
+    # Another user's usage is their own.
+    assert other_api.get("/api/v1/usage/").json()["used_bytes"] == 0

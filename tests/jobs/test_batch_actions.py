@@ -102,12 +102,16 @@ def test_delete_one_result_keeps_the_rest(
     assert (Path(settings.MEDIA_ROOT) / second.output.name).read_bytes() == b"two"
 
 
-def test_deleting_a_template_keeps_finished_results(batch: Batch, owner_client: Client) -> None:
+def test_deleting_a_template_keeps_finished_results(
+    batch: Batch, owner_client: Client, django_capture_on_commit_callbacks
+) -> None:
     first = batch.jobs.order_by("position").first()
     services.batch_cancel(batch=batch)
     _finish(first, status=JobStatus.SUCCEEDED, content=b"result")
     template = first.template
-    owner_client.post(reverse("template_delete", args=[template.pk]))
+    # The row goes after the mark commits (jobs.deletion), so run the on-commit steps.
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("template_delete", args=[template.pk]))
     assert not Template.objects.filter(pk=template.pk).exists()
     first.refresh_from_db()
     assert first.template is None and first.template_name == "a.mp4"

@@ -1,0 +1,307 @@
+"""Quota-based cleanup, the sweeper, and the hourly maintenance run that calls them
+together with retention (jobs.retention)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from jobs import deletion
+from jobs.models import (
+    ACTIVE_STATUSES,
+    AudioClip,
+    Batch,
+    JobStatus,
+    Notice,
+    RenderJob,
+    Template,
+)
+from jobs.retention import RetentionResult, retention_apply
+from jobs.storage import media_path
+
+log = logging.getLogger("heygem.jobs")
+
+LOST_RESULT = "The result file went missing from storage. Retry to render this video again."
+
+
+# --- Quota-based cleanup ---------------------------------------------------------------------
+
+
+@dataclass
+class QuotaCleanup:
+    removed: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+    still_over: bool = False
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
+    """Bring a user who is over their storage quota back under it, and tell them.
+
+    1. Under the user's lock, read their usage; nothing to do when it fits.
+    2. Remove finished results, oldest first, until it fits. Only succeeded jobs have
+       results: a queued or running job's files are never touched.
+    3. Still over: remove uploads, oldest first, that no queued or running video uses
+       (audio clips only once no kept batch uses them).
+    4. Leave a notice listing what was removed; it shows on their next page.
+    """
+    now = now or timezone.now()
+    result = QuotaCleanup()
+    with transaction.atomic():
+        user = deletion.lock_owner(user_id)
+        excess = user.storage_used_bytes - user.storage_quota_bytes
+        if excess <= 0:
+            return result
+        job_ids: list[Any] = []
+        for job in (
+            RenderJob.objects.filter(batch__owner_id=user_id, status=JobStatus.SUCCEEDED)
+            .exclude(output="")
+            .select_related("batch")
+            .order_by(F("finished_at").asc(nulls_first=True), "created_at", "position")
+        ):
+            if result.freed_bytes >= excess:
+                break
+            job_ids.append(job.pk)
+            result.freed_bytes += job.output_size
+            result.removed.append(f"{job.batch.name}: {job.template_name}")
+        n_results = len(job_ids)
+        deletion.jobs_mark(owner_id=user_id, job_ids=job_ids, now=now)
+
+        uploads: list[Any] = []
+        if result.freed_bytes < excess:
+            uploads = list(
+                Template.objects.filter(owner_id=user_id).exclude(
+                    render_jobs__status__in=ACTIVE_STATUSES
+                )
+            ) + list(
+                AudioClip.objects.filter(owner_id=user_id).exclude(
+                    pk__in=Batch.objects.filter(owner_id=user_id).values("audio_id")
+                )
+            )
+            uploads.sort(key=lambda row: row.created_at)
+        template_ids: list[Any] = []
+        audio_ids: list[Any] = []
+        for row in uploads:
+            if result.freed_bytes >= excess:
+                break
+            (template_ids if isinstance(row, Template) else audio_ids).append(row.pk)
+            result.freed_bytes += row.size_bytes
+            result.removed.append(row.original_name)
+        deletion.templates_mark(owner_id=user_id, template_ids=template_ids, now=now)
+        deletion.audio_mark(owner_id=user_id, audio_ids=audio_ids, now=now)
+        result.still_over = result.freed_bytes < excess
+
+        if result.removed:
+            what = [
+                _plural(n, word)
+                for n, word in (
+                    (n_results, "older result"),
+                    (len(template_ids), "template"),
+                    (len(audio_ids), "audio file"),
+                )
+                if n
+            ]
+            Notice.objects.create(
+                owner_id=user_id,
+                message=(
+                    f"Your storage was over your {filesizeformat(user.storage_quota_bytes)} quota, "
+                    f"so we removed {' and '.join(what)} ({filesizeformat(result.freed_bytes)}): "
+                    + "; ".join(result.removed[:10])
+                    + (
+                        f"; and {len(result.removed) - 10} more."
+                        if len(result.removed) > 10
+                        else "."
+                    )
+                ),
+            )
+    log.info(
+        "quota cleanup",
+        extra={"user_id": user_id, "removed": len(result.removed), "bytes": result.freed_bytes},
+    )
+    return result
+
+
+def quota_cleanup_all(*, now: datetime | None = None) -> int:
+    """Run the quota cleanup for every user over quota; returns how many items were removed."""
+    from accounts.models import User
+
+    removed = 0
+    for user_id in User.objects.filter(
+        deleting_at__isnull=True, storage_used_bytes__gt=F("storage_quota_bytes")
+    ).values_list("pk", flat=True):
+        removed += len(quota_cleanup(user_id=user_id, now=now).removed)
+    return removed
+
+
+# --- Sweeper ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    purged: deletion.Purged
+    lost_results: int = 0
+    lost_uploads: int = 0
+    orphan_files: int = 0
+    orphan_bytes: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"purged {self.purged}; rows whose file was gone: {self.lost_results} results, "
+            f"{self.lost_uploads} uploads; orphan files removed: {self.orphan_files} "
+            f"({filesizeformat(self.orphan_bytes)})"
+        )
+
+
+def _missing(name: str | None) -> bool:
+    return not name or not media_path(name).is_file()
+
+
+def sweep(*, now: datetime | None = None) -> SweepResult:
+    """Make rows and files agree again.
+
+    1. Finish every interrupted deletion (marked rows: files, then rows).
+    2. Rows whose file is gone: a lost result makes its job failed (with a sentence, so it
+       can be retried); a lost upload is deleted like any other.
+    3. Files with no row, older than ORPHAN_FILE_GRACE seconds by `now` (younger ones may
+       belong to an upload or a render that has not saved its row yet), are removed, and
+       so are empty folders. Folders of batches with a running job are left alone.
+    """
+    now = now or timezone.now()
+    result = SweepResult(purged=deletion.purge_marked())
+
+    for job in RenderJob.objects.filter(status=JobStatus.SUCCEEDED).exclude(output=""):
+        if not _missing(job.output.name):
+            continue
+        with transaction.atomic():
+            deletion.lock_owner(job.batch.owner_id)
+            if RenderJob.objects.filter(pk=job.pk, output=job.output.name).update(
+                status=JobStatus.FAILED, error_message=LOST_RESULT, output="", output_size=0
+            ):
+                from jobs.services import usage_add
+
+                usage_add(user_id=job.batch.owner_id, delta=-job.output_size)
+                result.lost_results += 1
+    for template in Template.objects.all():
+        if _missing(template.file.name):
+            deletion.templates_mark(
+                owner_id=template.owner_id, template_ids=[template.pk], now=now, force=True
+            )
+            result.lost_uploads += 1
+    for clip in AudioClip.objects.all():
+        if _missing(clip.file.name) and deletion.audio_mark(
+            owner_id=clip.owner_id, audio_ids=[clip.pk], now=now
+        ):
+            result.lost_uploads += 1
+    deletion.purge_marked()
+
+    _sweep_orphans(result, now=now)
+    return result
+
+
+def _sweep_orphans(result: SweepResult, *, now: datetime) -> None:
+    from accounts.models import User
+
+    root = Path(settings.MEDIA_ROOT).resolve()
+    users_dir = root / "users"
+    if not users_dir.is_dir():
+        return
+    horizon = (now - timedelta(seconds=settings.ORPHAN_FILE_GRACE)).timestamp()
+    owners = dict(User.objects.values_list("storage_id", "pk"))
+    for folder in sorted(p for p in users_dir.iterdir() if p.is_dir()):
+        owner_id = owners.get(folder.name)
+        known: set[str] = set()
+        busy: set[str] = set()
+        if owner_id is not None:
+            for qs, names in (
+                (AudioClip.all_objects.filter(owner_id=owner_id), ("file",)),
+                (Template.all_objects.filter(owner_id=owner_id), ("file", "thumbnail")),
+                (RenderJob.all_objects.filter(batch__owner_id=owner_id), ("output",)),
+            ):
+                for row in qs.values_list(*names):
+                    known.update(str(n) for n in row if n)
+            busy = {
+                f"users/{folder.name}/batches/{batch_id.hex}"
+                for batch_id in RenderJob.objects.filter(
+                    batch__owner_id=owner_id, status__in=ACTIVE_STATUSES
+                ).values_list("batch_id", flat=True)
+            }
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+            name = path.relative_to(root).as_posix()
+            if name in known or any(name.startswith(b + "/") for b in busy):
+                continue
+            stat = path.lstat()
+            if stat.st_mtime > horizon:
+                continue
+            path.unlink(missing_ok=True)
+            result.orphan_files += 1
+            result.orphan_bytes += stat.st_size
+        # Empty folders, deepest first (a folder that is in use gets recreated on write).
+        for dirpath, _dirs, _files in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+            directory = Path(dirpath)
+            if not any(directory.iterdir()) and not any(
+                directory.relative_to(root).as_posix() == b for b in busy
+            ):
+                directory.rmdir()
+    if result.orphan_files:
+        log.warning(
+            "orphan files removed",
+            extra={"files": result.orphan_files, "bytes": result.orphan_bytes},
+        )
+
+
+# --- The hourly run, its schedule, and notices -----------------------------------------------
+
+
+@dataclass
+class MaintenanceResult:
+    retention: RetentionResult
+    quota_removed: int
+    sweep: SweepResult
+
+    def __str__(self) -> str:
+        return (
+            f"retention: {self.retention}; quota cleanup: {self.quota_removed} items removed; "
+            f"sweep: {self.sweep}"
+        )
+
+
+def maintenance_run(*, now: datetime | None = None) -> MaintenanceResult:
+    """Retention, then quota cleanup, then the sweep (which also finishes their deletions)."""
+    now = now or timezone.now()
+    retention = retention_apply(now=now)
+    removed = quota_cleanup_all(now=now)
+    return MaintenanceResult(retention=retention, quota_removed=removed, sweep=sweep(now=now))
+
+
+SCHEDULE_MIGRATION = "jobs.migrations.0006_storage_maintenance_schedule"
+SCHEDULE_NAME = "heygem: retention, quota cleanup and sweep"
+
+
+def schedule_ensure() -> None:
+    """Create (or correct) the hourly maintenance schedule; running it again changes nothing.
+    The same function as the migration, so the two can never disagree."""
+    from django.apps import apps
+
+    importlib.import_module(SCHEDULE_MIGRATION).create(apps, None)
+
+
+def notices_take(*, user: Any) -> list[str]:
+    """Notices the user has not seen yet, marked as shown: each shows once."""
+    rows = list(Notice.objects.filter(owner_id=user.pk, shown_at__isnull=True))
+    if rows:
+        Notice.objects.filter(pk__in=[n.pk for n in rows]).update(shown_at=timezone.now())
+    return [n.message for n in rows]

@@ -1,0 +1,130 @@
+"""Storage quota checks and usage recomputation.
+
+Checks run inside the caller's transaction after it has locked the owner's row
+(jobs.deletion.lock_owner), so parallel uploads and batch starts of one user queue behind
+each other and can never together pass the quota. Videos still queued or rendering count
+with their estimated size, so two batches started at once cannot both spend the same space.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.template.defaultfilters import filesizeformat
+
+from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
+from jobs.storage import media_path
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+log = logging.getLogger("heygem.jobs")
+
+
+def reserved_bytes(*, owner_id: int) -> int:
+    """Space set aside for the results of the owner's queued and running videos."""
+    return int(
+        RenderJob.objects.filter(batch__owner_id=owner_id, status__in=ACTIVE_STATUSES).aggregate(
+            n=Sum("estimated_output_bytes")
+        )["n"]
+        or 0
+    )
+
+
+def estimate_output_bytes(*, audio: AudioClip, template: Template) -> int:
+    """A result is as long as the audio and encoded about like its template."""
+    if template.duration <= 0:
+        return int(template.size_bytes)
+    return int(template.size_bytes * max(audio.duration, 0.1) / template.duration)
+
+
+def storage_check(*, user: User, needed: int, what: str) -> None:
+    """Refuse with the numbers when `needed` more bytes would not fit in the user's quota.
+
+    `user` must be a fresh row (locked by the caller when the check must be exact).
+    """
+    reserved = reserved_bytes(owner_id=user.pk)
+    used = user.storage_used_bytes
+    quota = user.storage_quota_bytes
+    if used + reserved + needed <= quota:
+        return
+    pending = (
+        f" (plus about {filesizeformat(reserved)} set aside for videos still rendering)"
+        if reserved
+        else ""
+    )
+    log.info(
+        "quota refused",
+        extra={"user_id": user.pk, "used": used, "reserved": reserved, "needed": needed},
+    )
+    raise ValidationError(
+        f"You are using {filesizeformat(used)} of {filesizeformat(quota)}{pending}; "
+        f"{what} needs about {filesizeformat(needed)}. Delete older batches or templates "
+        "to make room, or ask us for a larger quota."
+    )
+
+
+def fresh_user(user_id: int, *, lock: bool) -> User:
+    from accounts.models import User as UserModel
+
+    qs = UserModel.objects.select_for_update() if lock else UserModel.objects
+    return qs.get(pk=user_id)
+
+
+# --- Recomputing usage from disk -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageDrift:
+    user_id: int
+    email: str
+    recorded: int
+    on_disk: int
+    rows_fixed: int
+
+    @property
+    def drift(self) -> int:
+        return self.recorded - self.on_disk
+
+
+def usage_recompute(*, user_id: int, fix: bool) -> UsageDrift:
+    """Measure what the user's live rows weigh on disk and compare with the counter.
+
+    With `fix`, each row's size is set to its file's size (0 for a missing file; the
+    sweeper deals with the row) and the counter to their sum, under the user's lock.
+    """
+    with transaction.atomic():
+        user = fresh_user(user_id, lock=fix)
+        on_disk = 0
+        fixed = 0
+        sources: list[tuple[Any, str, str]] = [
+            (AudioClip.objects.filter(owner_id=user_id), "file", "size_bytes"),
+            (Template.objects.filter(owner_id=user_id), "file", "size_bytes"),
+            (
+                RenderJob.objects.filter(batch__owner_id=user_id).exclude(output=""),
+                "output",
+                "output_size",
+            ),
+        ]
+        for qs, file_field, size_field in sources:
+            for pk, name, recorded in qs.values_list("pk", file_field, size_field):
+                path = media_path(name) if name else None
+                size = path.stat().st_size if path is not None and path.is_file() else 0
+                on_disk += size
+                if fix and size != recorded:
+                    qs.model.all_objects.filter(pk=pk).update(**{size_field: size})
+                    fixed += 1
+        if fix:
+            type(user).objects.filter(pk=user_id).update(storage_used_bytes=on_disk)
+    return UsageDrift(
+        user_id=user_id,
+        email=user.email,
+        recorded=user.storage_used_bytes,
+        on_disk=on_disk,
+        rows_fixed=fixed,
+    )

@@ -1,0 +1,35 @@
+"""Template helpers for retention and notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import ngettext
+
+from jobs.selectors import batch_expires_at
+
+register = template.Library()
+
+
+@register.filter
+def expires_in(batch: Any, user: Any) -> str:
+    """'expires in 3 days' for a history row, from the owner's retention period."""
+    left = batch_expires_at(batch, retention_days=user.retention_days) - timezone.now()
+    days = left.days
+    if left.total_seconds() <= 0:
+        return "expires soon"
+    if days < 1:
+        return "expires today"
+    return ngettext("expires in %(n)d day", "expires in %(n)d days", days) % {"n": days}
+
+
+@register.simple_tag
+def take_notices(user: Any) -> list[str]:
+    """What the service removed on its own since the user's last page, shown once."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    from jobs.cleanup import notices_take
+
+    return notices_take(user=user)
