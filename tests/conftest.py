@@ -19,6 +19,13 @@ def _isolated_files(settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # PBKDF2's million rounds cost about a second per user on a busy 2-core machine, and
+    # most tests create two or three users. Tests check logins work, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # The login throttle counts in the shared cache; tests must not inherit counts.
     from django.core.cache import cache

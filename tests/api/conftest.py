@@ -59,3 +59,37 @@ def finish(job: RenderJob, *, status: str, content: bytes = b"") -> None:
     if status == "failed":
         job.error_message = "We could not find a face in this video."
     job.save()
+
+
+@pytest.fixture
+def light_batch(owner: User) -> Batch:
+    """A batch of two jobs over rows with small real files, without probing media: for the
+    auth and isolation tests, which look at who may reach a row, not at what it holds."""
+    folder = Path(settings.MEDIA_ROOT) / owner.storage_prefix
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a.wav").write_bytes(b"RIFF")
+    (folder / "t.mp4").write_bytes(b"mp4")
+    audio = AudioClip.objects.create(
+        owner=owner,
+        file=f"{owner.storage_prefix}/a.wav",
+        original_name="a.wav",
+        content_hash="a" * 64,
+        size_bytes=4,
+        duration=1.0,
+        sample_rate=16000,
+    )
+    template = Template.objects.create(
+        owner=owner,
+        file=f"{owner.storage_prefix}/t.mp4",
+        original_name="t.mp4",
+        content_hash="b" * 64,
+        size_bytes=3,
+        width=64,
+        height=64,
+        fps=25.0,
+        duration=1.0,
+        face_status="ready",
+    )
+    return services.batch_create(
+        owner=owner, audio_id=audio.pk, template_ids=[template.pk], name="light"
+    )
