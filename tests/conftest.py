@@ -73,5 +73,26 @@ def admin_client(admin: User) -> Client:
     return _client_for(admin)
 
 
+@pytest.fixture
+def queue_name(monkeypatch: pytest.MonkeyPatch) -> str:
+    """One django-q2 queue for this test, shared by the live server and the worker.
+
+    django_q.conf.Conf reads Q_CLUSTER at import: the ORM broker keys its queue rows with
+    Conf.CLUSTER_NAME (OrmQ.key) and signs task payloads with Conf.PREFIX as the salt. The
+    worker gets Q_CLUSTER_NAME in its environment, which the settings put into
+    Q_CLUSTER["name"], so both values are that name there; here both are patched to match.
+    A unique name (rather than the default "heygem") keeps a developer's own worker, or a
+    parallel run on the same database, from taking this test's tasks.
+    """
+    from django_q.conf import Conf
+
+    from tests.support.processes import unique_cluster_name
+
+    name = unique_cluster_name()
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    return name
+
+
 # Media fixtures (audio clips, templates, generated videos) shared by several test folders.
 from tests.support.media import audio_clip, make_template, no_face_video, template  # noqa: E402, F401

@@ -26,6 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -46,6 +47,7 @@ from rendering.errors import RenderCanceled
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
     from rendering.faces import FaceTrack
+    from rendering.media import VideoWriter
 
 # --- shape constants (face units: 1.0 = outer eye-corner distance) -----------------------
 MAX_OPEN = 0.20  # inner-lip gap at openness 1 (~18 mm on an adult face)
@@ -507,6 +509,93 @@ class _TemplateFrames:
             self._spill.unlink(missing_ok=True)
 
 
+@dataclass
+class TemplateOutput:
+    """An output being written over a template: its frames by index and the open writer."""
+
+    fps: float
+    n_out: int
+    n_template: int
+    loops: bool
+    frames: _TemplateFrames
+    writer: VideoWriter
+
+    def template_index(self, j: int) -> int:
+        """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
+        return ping_pong_index(j, self.n_template) if self.loops else j
+
+
+@contextmanager
+def template_output(
+    *,
+    template: Path,
+    track: FaceTrack,
+    audio: AudioFeatures,
+    audio_path: Path,
+    out_path: Path,
+    crf: int,
+    preset: str,
+    keep: bool = False,
+) -> Iterator[TemplateOutput]:
+    """Open what every engine's render needs, and publish the output only when complete.
+
+    1. The output length comes from the audio, at the track's frame rate.
+    2. The template is decoded (kept in memory or spilled to disk when the output loops
+       over it or ``keep`` asks for frames by index).
+    3. The writer muxes the driving audio into a hidden partial file, renamed over
+       ``out_path`` only after the body ran without an exception; the partial and the
+       spill file are removed whatever happens.
+    """
+    from rendering import media
+
+    fps = track.fps
+    n_out = max(1, round(audio.duration * fps))
+    samples = media.read_audio(Path(audio_path), sample_rate=16000)
+    n_template = max(track.n_frames, 1)
+    loops = n_out > n_template
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
+    spill = out_path.with_name(f".{out_path.stem}.frames.raw")
+    frames = _TemplateFrames(
+        _prefetch(media.iter_frames(template, fps=fps)),
+        n_template,
+        keep=loops or keep,
+        spill=spill,
+    )
+    try:
+        if loops or keep:
+            # Ping-pong needs the real frame count, which may differ by one from the track.
+            n_template = min(frames.drain(), n_template) or n_template
+        with media.VideoWriter(
+            partial,
+            width=track.width,
+            height=track.height,
+            fps=fps,
+            crf=crf,
+            preset=preset,
+            audio=samples,
+            audio_rate=16000,
+        ) as writer:
+            yield TemplateOutput(fps, n_out, n_template, loops, frames, writer)
+        os.replace(partial, out_path)
+    finally:
+        frames.close()
+        partial.unlink(missing_ok=True)
+
+
+def finished(
+    out: TemplateOutput, out_path: Path, started: float, progress: ProgressCallback | None
+) -> RenderResult:
+    if progress is not None:
+        progress(1.0)
+    return RenderResult(
+        path=out_path,
+        frames=out.n_out,
+        duration=out.n_out / out.fps,
+        seconds=time.perf_counter() - started,
+    )
+
+
 class ClassicEngine(Engine):
     """CPU lip-sync by warping, see the module docstring. Options: ``crf``, ``preset``.
 
@@ -541,65 +630,36 @@ class ClassicEngine(Engine):
            has a face, write it; every CHUNK frames report progress and check for cancel.
         4. Mux the driving audio; publish the file only once it is complete.
         """
-        from rendering import media
-
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
-        fps = track.fps
-        n_out = max(1, round(audio.duration * fps))
-        controls = audio.mouth_controls(fps, n_out)
+        n_out = max(1, round(audio.duration * track.fps))
+        controls = audio.mouth_controls(track.fps, n_out)
         openness = np.asarray(controls.openness, dtype=np.float32)
         width = np.asarray(controls.width, dtype=np.float32)
         rounding = np.asarray(controls.rounding, dtype=np.float32)
         reference = MouthReference.from_track(track)
-        samples = media.read_audio(Path(audio_path), sample_rate=16000)
-
-        n_template = max(track.n_frames, 1)
-        loops = n_out > n_template
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
-        spill = out_path.with_name(f".{out_path.stem}.frames.raw")
-        frames = _TemplateFrames(
-            _prefetch(media.iter_frames(template, fps=fps)), n_template, keep=loops, spill=spill
-        )
-        try:
-            if loops:
-                # Ping-pong needs the real frame count, which may differ by one from the track.
-                n_template = min(frames.drain(), n_template) or n_template
-            with media.VideoWriter(
-                partial,
-                width=track.width,
-                height=track.height,
-                fps=fps,
-                crf=self.crf,
-                preset=self.preset,
-                audio=samples,
-                audio_rate=16000,
-            ) as writer:
-                for j in range(n_out):
-                    if j % CHUNK == 0:
-                        if should_cancel is not None and should_cancel():
-                            raise RenderCanceled()
-                        if progress is not None:
-                            progress(j / n_out)
-                    i = ping_pong_index(j, n_template) if loops else j
-                    frame, owned = frames.get(i)
-                    ti = min(i, track.n_frames - 1)
-                    if track.present[ti]:
-                        pose = MouthPose(float(openness[j]), float(width[j]), float(rounding[j]))
-                        frame = animate_frame(
-                            frame, track.landmarks[ti], pose, reference, inplace=owned
-                        )
-                    writer.write(frame)
-            os.replace(partial, out_path)
-        finally:
-            frames.close()
-            partial.unlink(missing_ok=True)
-        if progress is not None:
-            progress(1.0)
-        return RenderResult(
-            path=out_path,
-            frames=n_out,
-            duration=n_out / fps,
-            seconds=time.perf_counter() - started,
-        )
+        with template_output(
+            template=template,
+            track=track,
+            audio=audio,
+            audio_path=audio_path,
+            out_path=out_path,
+            crf=self.crf,
+            preset=self.preset,
+        ) as out:
+            for j in range(out.n_out):
+                if j % CHUNK == 0:
+                    if should_cancel is not None and should_cancel():
+                        raise RenderCanceled()
+                    if progress is not None:
+                        progress(j / out.n_out)
+                i = out.template_index(j)
+                frame, owned = out.frames.get(i)
+                ti = min(i, track.n_frames - 1)
+                if track.present[ti]:
+                    pose = MouthPose(float(openness[j]), float(width[j]), float(rounding[j]))
+                    frame = animate_frame(
+                        frame, track.landmarks[ti], pose, reference, inplace=owned
+                    )
+                out.writer.write(frame)
+        return finished(out, out_path, started, progress)

@@ -16,7 +16,6 @@ directory (see :mod:`rendering.neural.layout`) and renders templates in batches 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,6 @@ from rendering.engines.base import (
     Engine,
     ProgressCallback,
     RenderResult,
-    ping_pong_index,
 )
 from rendering.errors import RenderCanceled, RenderingError
 
@@ -157,76 +155,49 @@ class NeuralEngine(Engine):
         should_cancel: CancelCheck | None = None,
     ) -> RenderResult:
         """Write the lip-synced template to ``out_path`` (see the module docstring)."""
-        from rendering import media
-        from rendering.engines.classic import _prefetch, _TemplateFrames
+        from rendering.engines.classic import finished, template_output
         from rendering.neural.features import frame_windows
 
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
-        fps = track.fps
-        n_out = max(1, round(audio.duration * fps))
         layers = self.audio_layers(audio, Path(audio_path))
         geometry = self.geometry(track)
-        samples = media.read_audio(Path(audio_path), sample_rate=16000)
-        n_template = max(track.n_frames, 1)
-        loops = n_out > n_template
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
-        spill = out_path.with_name(f".{out_path.stem}.frames.raw")
-        # Ping-pong and the "closed" reference both need frames by index: keep them.
-        keep = loops or self.config.reference == "closed"
-        frames = _TemplateFrames(
-            _prefetch(media.iter_frames(template, fps=fps)), n_template, keep=keep, spill=spill
-        )
-        try:
-            if keep:
-                n_template = min(frames.drain(), n_template) or n_template
-            reference = self._reference(frames, track, geometry)
-            with media.VideoWriter(
-                partial,
-                width=track.width,
-                height=track.height,
-                fps=fps,
-                crf=self.crf,
-                preset=self.preset,
-                audio=samples,
-                audio_rate=16000,
-            ) as writer:
-                for start in range(0, n_out, self.batch_size):
-                    if should_cancel is not None and should_cancel():
-                        raise RenderCanceled()
-                    if progress is not None:
-                        progress(start / n_out)
-                    indices = np.arange(start, min(start + self.batch_size, n_out))
-                    chunk: list[np.ndarray] = []
-                    points: list[np.ndarray | None] = []
-                    for j in indices:
-                        i = ping_pong_index(int(j), n_template) if loops else int(j)
-                        frame, _ = frames.get(i)
-                        chunk.append(frame)
-                        ti = min(i, track.n_frames - 1)
-                        points.append(track.landmarks[ti] if track.present[ti] else None)
-                    tokens = frame_windows(
-                        layers,
-                        fps,
-                        indices,
-                        left=self.config.window_left,
-                        right=self.config.window_right,
-                    )
-                    for frame in self.render_frames(chunk, points, tokens, geometry, reference):
-                        writer.write(frame)
-            os.replace(partial, out_path)
-        finally:
-            frames.close()
-            partial.unlink(missing_ok=True)
-        if progress is not None:
-            progress(1.0)
-        return RenderResult(
-            path=out_path,
-            frames=n_out,
-            duration=n_out / fps,
-            seconds=time.perf_counter() - started,
-        )
+        with template_output(
+            template=template,
+            track=track,
+            audio=audio,
+            audio_path=audio_path,
+            out_path=out_path,
+            crf=self.crf,
+            preset=self.preset,
+            # The "closed" reference picks a template frame by index: keep them all.
+            keep=self.config.reference == "closed",
+        ) as out:
+            reference = self._reference(out.frames, track, geometry)
+            for start in range(0, out.n_out, self.batch_size):
+                if should_cancel is not None and should_cancel():
+                    raise RenderCanceled()
+                if progress is not None:
+                    progress(start / out.n_out)
+                indices = np.arange(start, min(start + self.batch_size, out.n_out))
+                chunk: list[np.ndarray] = []
+                points: list[np.ndarray | None] = []
+                for j in indices:
+                    i = out.template_index(int(j))
+                    frame, _ = out.frames.get(i)
+                    chunk.append(frame)
+                    ti = min(i, track.n_frames - 1)
+                    points.append(track.landmarks[ti] if track.present[ti] else None)
+                tokens = frame_windows(
+                    layers,
+                    out.fps,
+                    indices,
+                    left=self.config.window_left,
+                    right=self.config.window_right,
+                )
+                for frame in self.render_frames(chunk, points, tokens, geometry, reference):
+                    out.writer.write(frame)
+        return finished(out, out_path, started, progress)
 
     def _reference(
         self, frames: Any, track: FaceTrack, geometry: CropGeometry

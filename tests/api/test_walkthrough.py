@@ -15,7 +15,7 @@ import pytest
 from accounts.models import User
 from accounts.services import api_key_create
 from tests.api.conftest import FIXTURES
-from tests.ui.conftest import artifacts_dir, live_worker, queue_name  # noqa: F401
+from tests.ui.conftest import artifacts_dir, live_worker  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

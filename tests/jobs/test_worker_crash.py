@@ -31,11 +31,11 @@ def _long_speech(path: Path, repeats: int) -> Path:
 
 
 def test_a_killed_worker_leaves_no_job_stuck_and_the_job_is_rendered_exactly_once(
-    owner: User, template, tmp_path: Path, settings
+    owner: User, template, tmp_path: Path, settings, queue_name: str
 ) -> None:
     settings.JOB_STALE_AFTER = 3.0
     env = child_env(
-        Q_CLUSTER_NAME=settings.Q_CLUSTER["name"],
+        Q_CLUSTER_NAME=queue_name,
         Q_WORKERS="1",
         JOB_HEARTBEAT_INTERVAL="0.5",
         JOB_STALE_AFTER="3",

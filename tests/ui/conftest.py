@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.support.processes import child_env, unique_cluster_name, worker
+from tests.support.processes import child_env, worker
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -51,25 +51,6 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "ui"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@pytest.fixture
-def queue_name(monkeypatch: pytest.MonkeyPatch) -> str:
-    """One django-q2 queue for this test, shared by the live server and the worker.
-
-    django_q.conf.Conf reads Q_CLUSTER at import: the ORM broker keys its queue rows with
-    Conf.CLUSTER_NAME (OrmQ.key) and signs task payloads with Conf.PREFIX as the salt. The
-    worker gets Q_CLUSTER_NAME in its environment, which the settings put into
-    Q_CLUSTER["name"], so both values are that name there; here both are patched to match.
-    A unique name (rather than the default "heygem") keeps a developer's own worker, or a
-    parallel run on the same database, from taking this test's tasks.
-    """
-    from django_q.conf import Conf
-
-    name = unique_cluster_name()
-    monkeypatch.setattr(Conf, "PREFIX", name)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
-    return name
 
 
 @pytest.fixture
