@@ -12,7 +12,8 @@
     panel.replaceChildren(
       H.el("p", { id: "export-summary" },
         H.el("strong", { text: data.filename }), ` · ${data.size_label} · link valid for ${minutes} min`),
-      data.warning ? H.el("p", { class: "warning", id: "export-warning", text: data.warning }) : null,
+      // replaceChildren() would write a null out as the text "null": leave it out instead.
+      ...(data.warning ? [H.el("p", { class: "warning", id: "export-warning", text: data.warning })] : []),
       link,
     );
     panel.hidden = false;
@@ -36,20 +37,42 @@
     show(data);
   }
 
+  // A batch still rendering: say what each choice holds and let the user pick with a
+  // labelled button (a confirm() box's OK/Cancel hid the second choice behind "Cancel").
+  const FINISHED = ["succeeded", "failed", "canceled"];
+  function ask(action) {
+    const cards = [...document.querySelectorAll("[data-testid=job-card]")];
+    const finished = cards.filter((c) => FINISHED.includes(c.dataset.status)).length;
+    const pending = cards.length - finished;
+    const choose = (onlyFinished) => {
+      const body = new FormData();
+      body.append("finished_only", onlyFinished ? "1" : "0");
+      mint(action, body);
+    };
+    const only = H.el("button", { type: "button", class: "primary", id: "export-finished-only" }, `Only finished (${finished})`);
+    const every = H.el("button", { type: "button", id: "export-everything" }, `Everything (${cards.length})`);
+    if (!finished) only.disabled = true;
+    only.addEventListener("click", () => choose(true));
+    every.addEventListener("click", () => choose(false));
+    panel.replaceChildren(
+      H.el("p", { id: "export-question", text: `This batch is still rendering: ${finished} of ${cards.length} videos are finished. What should the download hold?` }),
+      H.el("ul", { class: "muted" },
+        H.el("li", { text: "Only finished: the finished videos, with a manifest that lists only them." }),
+        H.el("li", { text: `Everything: the same videos, with a manifest that also lists the ${pending} unfinished one(s) as not ready yet.` })),
+      H.el("div", { class: "row" }, only, every),
+    );
+    panel.hidden = false;
+    only.focus();
+  }
+
   const all = document.getElementById("download-all");
   if (all) {
     all.closest("form").addEventListener("submit", (e) => {
       e.preventDefault();
-      const body = new FormData();
+      const action = all.closest("form").action;
       const status = (document.getElementById("batch-status").textContent || "").trim();
-      if (status === "queued" || status === "running") {
-        const onlyFinished = confirm(
-          "This batch is still rendering. Include only the videos that are finished?\n\n" +
-          "OK: only finished videos are listed and packed.\n" +
-          "Cancel: the finished videos are packed and the unfinished ones are listed in the manifest as not ready.");
-        body.append("finished_only", onlyFinished ? "1" : "0");
-      }
-      mint(all.closest("form").action, body);
+      if (status === "queued" || status === "running") ask(action);
+      else mint(action, new FormData());
     });
   }
 
