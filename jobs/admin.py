@@ -150,7 +150,12 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
 
     @admin.action(description=_("Retry failed and canceled videos"), permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
-        n = sum(services.batch_retry_failed(batch=b) for b in queryset.select_related("owner"))
+        n = 0
+        for batch in queryset.select_related("owner"):
+            try:
+                n += services.batch_retry_failed(batch=batch)
+            except ValidationError as exc:  # the owner's limits apply to staff retries too
+                messages.error(request, f"{batch.name} ({batch.owner}): {' '.join(exc.messages)}")
         self.message_user(request, f"{n} videos are back in the queue.")
 
     @admin.action(description=_("Cancel queued and running videos"), permissions=["change"])
