@@ -143,3 +143,22 @@ def test_it_prunes_old_deliveries_and_expired_idempotency_records(
     # Nothing left to prune: a second run deletes nothing.
     again = cleanup.maintenance_run(now=now).housekeeping
     assert (again.deliveries_pruned, again.idempotency_pruned) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_the_storage_cleanup_command_runs_it(owner: User) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    record = IdempotencyRecord.objects.create(
+        user=owner, key="k", fingerprint="f" * 64, status_code=201, body={}
+    )
+    _age(IdempotencyRecord, record.pk, timezone.now() - timedelta(days=2))
+    out = StringIO()
+    call_command("storage_cleanup", "--housekeeping", stdout=out)
+    assert out.getvalue() == (
+        "housekeeping: 0 stuck webhook deliveries queued again, 0 old deliveries and "
+        "1 expired idempotency records deleted\n"
+    )
+    assert not IdempotencyRecord.objects.exists()
