@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 
 
 @admin.register(User)
@@ -139,3 +139,29 @@ class UserAdmin(DjangoUserAdmin):
         users = list(queryset)
         self.delete_queryset(request, queryset)
         self.message_user(request, f"Deleted {len(users)} accounts and their files.")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys are created by their users (the raw key is shown to them once); staff can see
+    who has which key and revoke it. The key's hash is never shown."""
+
+    list_display = ("name", "user", "prefix", "scope", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__email", "user__display_name", "name", "prefix")
+    list_select_related = ("user",)
+    fields = ("user", "name", "prefix", "scope", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        from accounts.services import api_key_revoke
+
+        keys = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
+        for key in keys:
+            api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {len(keys)} API keys; scripts using them get 401.")

@@ -295,6 +295,12 @@ WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 WEBHOOK_RETRY_DELAYS = _webhook_retry_delays()
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 10, minimum=1)
+# Webhook housekeeping in the hourly maintenance (jobs.housekeeping): a pending delivery
+# whose next attempt is WEBHOOK_STUCK_AFTER seconds overdue (its worker died mid-POST, or its
+# task was lost with a broker) is queued again; delivery rows older than
+# WEBHOOK_DELIVERY_KEEP_DAYS are deleted (the account page and the API show recent ones).
+WEBHOOK_STUCK_AFTER = env_int("WEBHOOK_STUCK_AFTER", 300, minimum=60)
+WEBHOOK_DELIVERY_KEEP_DAYS = env_int("WEBHOOK_DELIVERY_KEEP_DAYS", 30, minimum=1)
 
 
 # --- Files ----------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from jobs.serializers import (
     ExportCreateSerializer,
     ExportLinkSerializer,
     JobSerializer,
+    NoticeSerializer,
     RetrySerializer,
     TemplateSerializer,
     UploadSerializer,
@@ -566,3 +567,18 @@ class UsageView(APIView):
             "max_template_seconds": settings.MAX_TEMPLATE_SECONDS,
         }
         return Response(UsageSerializer(body).data)
+
+
+# --- Notices --------------------------------------------------------------------------------
+
+
+class NoticeListView(APIView):
+    @extend_schema(
+        responses={200: NoticeSerializer(many=True)},
+        summary="What the service did to your data on its own (quota cleanup, retention): "
+        "unseen first, newest first, at most 100",
+    )
+    def get(self, request: Request) -> Response:
+        # Read-only: listing does not mark them shown (the site's pages still show each once).
+        notices = selectors.notices_for_user(_user(request))
+        return Response(NoticeSerializer(notices, many=True).data)

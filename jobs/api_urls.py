@@ -23,6 +23,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/result/", api.JobResultView.as_view(), name="job-result"),
     path("engines/", api.EngineListView.as_view(), name="engine-list"),
     path("usage/", api.UsageView.as_view(), name="usage"),
+    path("notices/", api.NoticeListView.as_view(), name="notice-list"),
     path("exports/", api.ExportCreateView.as_view(), name="export-create"),
     path("webhooks/", api.WebhookListView.as_view(), name="webhook-list"),
     path("webhooks/<uuid:webhook_id>/", api.WebhookDetailView.as_view(), name="webhook-detail"),

@@ -18,6 +18,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from jobs import deletion
+from jobs.housekeeping import HousekeepingResult, housekeeping_run
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -271,20 +272,28 @@ class MaintenanceResult:
     retention: RetentionResult
     quota_removed: int
     sweep: SweepResult
+    housekeeping: HousekeepingResult = field(default_factory=HousekeepingResult)
 
     def __str__(self) -> str:
         return (
             f"retention: {self.retention}; quota cleanup: {self.quota_removed} items removed; "
-            f"sweep: {self.sweep}"
+            f"sweep: {self.sweep}; housekeeping: {self.housekeeping}"
         )
 
 
 def maintenance_run(*, now: datetime | None = None) -> MaintenanceResult:
-    """Retention, then quota cleanup, then the sweep (which also finishes their deletions)."""
+    """Retention, then quota cleanup, then the sweep (which also finishes their deletions),
+    then the webhook and API tables (jobs.housekeeping)."""
     now = now or timezone.now()
     retention = retention_apply(now=now)
     removed = quota_cleanup_all(now=now)
-    return MaintenanceResult(retention=retention, quota_removed=removed, sweep=sweep(now=now))
+    swept = sweep(now=now)
+    return MaintenanceResult(
+        retention=retention,
+        quota_removed=removed,
+        sweep=swept,
+        housekeeping=housekeeping_run(now=now),
+    )
 
 
 SCHEDULE_MIGRATION = "jobs.migrations.0006_storage_maintenance_schedule"

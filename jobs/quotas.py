@@ -128,3 +128,33 @@ def usage_recompute(*, user_id: int, fix: bool) -> UsageDrift:
         on_disk=on_disk,
         rows_fixed=fixed,
     )
+
+
+# --- Retries ---------------------------------------------------------------------------------
+
+
+def retry_check(*, user: User, jobs: Any, what: str) -> None:
+    """Refuse with the numbers when putting `jobs` back in the queue would pass the user's
+    concurrent-jobs limit or storage quota, as starting them in a new batch would.
+
+    `user` must be the owner's row locked by the caller; `jobs` are the finished jobs about
+    to be requeued (their old results, if any, are freed by the retry, so they do not count).
+    """
+    n = jobs.count()
+    if not n:
+        return
+    active = RenderJob.objects.filter(batch__owner_id=user.pk, status__in=ACTIVE_STATUSES).count()
+    if active + n > user.max_concurrent_jobs:
+        log.info(
+            "retry refused: concurrent jobs",
+            extra={"user_id": user.pk, "active": active, "adds": n},
+        )
+        raise ValidationError(
+            f"You have {active} videos queued or rendering and your limit is "
+            f"{user.max_concurrent_jobs} at once; {what} adds {n}. Wait for some to finish, "
+            "then retry."
+        )
+    totals = jobs.aggregate(needed=Sum("estimated_output_bytes"), freed=Sum("output_size"))
+    needed = int(totals["needed"] or 0) - int(totals["freed"] or 0)
+    if needed > 0:
+        storage_check(user=user, needed=needed, what=what)

@@ -75,15 +75,27 @@ class _Heartbeat(threading.Thread):
 
 
 def job_run(*, job_id: Any) -> str:
+    if not services.job_claim(job_id=job_id):
+        return "not claimed"
+    return job_run_claimed(job_id=job_id)
+
+
+def job_run_claimed(*, job_id: Any) -> str:
+    """Steps 2-4 for a job this worker has claimed."""
     from rendering import audio as audio_analysis
     from rendering import faces
     from rendering.errors import FaceError, RenderCanceled, RenderingError
 
-    if not services.job_claim(job_id=job_id):
-        return "not claimed"
-    job = RenderJob.objects.select_related("batch__audio", "batch__owner", "template").get(
-        pk=job_id
+    job = (
+        RenderJob.objects.select_related("batch__audio", "batch__owner", "template")
+        .filter(pk=job_id)
+        .first()
     )
+    if job is None:
+        # Deleted (marked, maybe purged) between the claim and here: the deletion already
+        # canceled it and took care of its files, so there is nothing left to do.
+        log.info("job deleted before it started", extra={"job_id": str(job_id)})
+        return "missing"
     batch = job.batch
     ids = {"user_id": batch.owner_id, "batch_id": str(batch.pk), "job_id": str(job.pk)}
     log.info("job started", extra=ids | {"attempt": job.attempts})

@@ -245,3 +245,20 @@ def batches_with_status(qs: QuerySet[Batch], status: str) -> QuerySet[Batch]:
         BatchStatus.CANCELED: idle & only_canceled,
     }
     return qs.filter(conditions[status]) if status in conditions else qs
+
+
+NOTICES_LISTED = 100
+
+
+def notices_for_user(user: User) -> QuerySet[Any]:
+    """The user's notices, not yet shown first, each group newest first (at most 100)."""
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    from jobs.models import Notice
+
+    unshown = ExpressionWrapper(Q(shown_at__isnull=True), output_field=BooleanField())
+    return (
+        Notice.objects.filter(owner=user)
+        .annotate(unshown=unshown)
+        .order_by("-unshown", "-created_at", "-id")[:NOTICES_LISTED]
+    )

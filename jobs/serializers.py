@@ -289,3 +289,12 @@ class UsageSerializer(serializers.Serializer[Any]):
     max_templates_per_batch = serializers.IntegerField()
     max_audio_seconds = serializers.FloatField()
     max_template_seconds = serializers.FloatField()
+
+
+class NoticeSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    shown_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the site showed it on a page; null while unseen."
+    )

@@ -374,12 +374,15 @@ def batch_cancel(*, batch: Batch) -> int:
 
 
 def batch_retry_failed(*, batch: Batch) -> int:
-    """Put failed and canceled jobs back in the queue with a fresh attempt count."""
+    """Put failed and canceled jobs back in the queue with a fresh attempt count.
+
+    Refused (ValidationError) when they would pass the concurrent-jobs limit or the quota."""
     with transaction.atomic():
-        n = _requeue(
-            batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED)),
-            owner_id=batch.owner_id,
-        )
+        # The owner's lock makes check + requeue one step, as in batch_create.
+        locked = quotas.fresh_user(batch.owner_id, lock=True)
+        jobs = batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED))
+        quotas.retry_check(user=locked, jobs=jobs, what="retrying this batch")
+        n = _requeue(jobs, owner_id=batch.owner_id)
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
             enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
@@ -388,11 +391,14 @@ def batch_retry_failed(*, batch: Batch) -> int:
 
 
 def job_retry(*, job: RenderJob) -> bool:
+    """Put one failed or canceled job back in the queue (limits checked as for a batch)."""
     with transaction.atomic():
-        n = _requeue(
-            RenderJob.objects.filter(pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)),
-            owner_id=job.batch.owner_id,
+        locked = quotas.fresh_user(job.batch.owner_id, lock=True)
+        jobs = RenderJob.objects.filter(
+            pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
         )
+        quotas.retry_check(user=locked, jobs=jobs, what="retrying this video")
+        n = _requeue(jobs, owner_id=job.batch.owner_id)
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
             enqueue_on_commit(

@@ -282,7 +282,11 @@ def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
 @require_POST
 def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(_user(request), batch_id)
-    n = services.batch_retry_failed(batch=batch)
+    try:
+        n = services.batch_retry_failed(batch=batch)
+    except ValidationError as exc:  # over the concurrent-jobs limit or the quota
+        messages.error(request, _errors(exc))
+        return redirect("batch_detail", batch.pk)
     messages.info(request, _("%(n)d videos are back in the queue.") % {"n": n})
     return redirect("batch_detail", batch.pk)
 
@@ -301,7 +305,10 @@ def batch_delete(request: HttpRequest, batch_id: str) -> HttpResponse:
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
     job = selectors.job_get(_user(request), job_id)
-    services.job_retry(job=job)
+    try:
+        services.job_retry(job=job)
+    except ValidationError as exc:  # over the concurrent-jobs limit or the quota
+        messages.error(request, _errors(exc))
     return redirect("batch_detail", job.batch_id)
 
 

@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Delete what outlived each user's retention period, bring users over quota back "
         "under it (oldest results first), finish interrupted deletions, and remove files "
-        "with no row and rows whose file is gone. With no option, all of it."
+        "with no row and rows whose file is gone, queue stuck webhook deliveries again and "
+        "delete old delivery and idempotency rows. With no option, all of it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,13 +22,20 @@ class Command(BaseCommand):
         parser.add_argument("--quota", action="store_true", help="only the quota cleanup")
         parser.add_argument("--sweep", action="store_true", help="only the sweeper")
         parser.add_argument(
+            "--housekeeping",
+            action="store_true",
+            help="only the webhook and API tables: stuck deliveries, old rows",
+        )
+        parser.add_argument(
             "--ensure-schedule",
             action="store_true",
             help="also create the hourly django-q2 schedule if it is missing (idempotent)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        everything = not (options["retention"] or options["quota"] or options["sweep"])
+        everything = not (
+            options["retention"] or options["quota"] or options["sweep"] or options["housekeeping"]
+        )
         if options["ensure_schedule"]:
             cleanup.schedule_ensure()
             self.stdout.write(f"schedule: {cleanup.SCHEDULE_NAME!r} present")
@@ -37,3 +45,7 @@ class Command(BaseCommand):
             self.stdout.write(f"quota cleanup: removed {cleanup.quota_cleanup_all()} items")
         if everything or options["sweep"]:
             self.stdout.write(f"sweep: {cleanup.sweep()}")
+        if everything or options["housekeeping"]:
+            from jobs.housekeeping import housekeeping_run
+
+            self.stdout.write(f"housekeeping: {housekeeping_run()}")
