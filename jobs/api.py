@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -73,19 +73,23 @@ def _date_param(request: Request, name: str, *, end_of_day: bool = False) -> Any
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
-    moment = parse_datetime(raw)
-    if moment is None:
-        day = parse_date(raw) if len(raw) == 10 else None
-        if day is None:
-            raise ValidationError(
-                f"{name} must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
+    try:
+        moment = parse_datetime(raw)
+        if moment is None:
+            day = parse_date(raw) if len(raw) == 10 else None
+            if day is None:
+                raise ValueError(raw)
+            moment = timezone.make_aware(
+                datetime.combine(day, time.max if end_of_day else time.min)
             )
-        moment = timezone.make_aware(
-            datetime.combine(day, time.max) if end_of_day else datetime.combine(day, time.min)
-        )
-    elif timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+        elif timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        # Compare in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            f"{name} must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
+        ) from None
 
 
 def _created_between(request: Request, qs: QuerySet[Any]) -> QuerySet[Any]:
