@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
@@ -53,6 +54,16 @@ from jobs.serializers import (
     WebhookSerializer,
     WebhookUpdateSerializer,
     WebhookWriteSerializer,
+)
+from jobs.uploads import upload_too_large_message
+from jobs.webhooks import (
+    deliveries_for_webhook,
+    webhook_create,
+    webhook_delete,
+    webhook_get,
+    webhook_ping,
+    webhook_update,
+    webhooks_for_user,
 )
 
 ERROR = OpenApiResponse(description='Error: {"error": {"code", "message", "fields"?}}')
@@ -110,12 +121,8 @@ DATE_FILTERS = [
 
 def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]) -> Response:
     uploaded = request.FILES.get("file")  # parses the body: the size check below needs that
-    if getattr(request._request, "upload_too_large", False):
-        from django.template.defaultfilters import filesizeformat
-
-        message = _("This file is larger than the upload limit of %(limit)s.") % {
-            "limit": filesizeformat(settings.MAX_UPLOAD_SIZE)
-        }
+    message = upload_too_large_message(request._request)
+    if message is not None:
         return Response(error_body("too_large", message), status=413)
     if uploaded is None:
         raise ValidationError("Send the media file in a multipart form field named “file”.")
@@ -331,8 +338,7 @@ class BatchDetailView(APIView):
 
     @staticmethod
     def _get(request: Request, batch_id: str) -> Batch:
-        selectors.batch_get(_user(request), batch_id)  # 404 for a foreign id
-        return _batches(_user(request)).get(pk=batch_id)
+        return get_object_or_404(_batches(_user(request)), pk=batch_id)
 
 
 class BatchCancelView(APIView):
@@ -456,8 +462,6 @@ class WebhookListView(generics.ListAPIView[Any]):
     throttle_scope = "create"
 
     def get_queryset(self) -> QuerySet[Any]:
-        from jobs.webhooks import webhooks_for_user
-
         return webhooks_for_user(_user(self.request))
 
     @extend_schema(summary="List your webhooks")
@@ -470,8 +474,6 @@ class WebhookListView(generics.ListAPIView[Any]):
         summary="Register a URL for batch.completed, job.succeeded and/or job.failed",
     )
     def post(self, request: Request) -> Response:
-        from jobs.webhooks import webhook_create, webhook_update
-
         incoming = WebhookWriteSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -485,8 +487,6 @@ class WebhookListView(generics.ListAPIView[Any]):
 class WebhookDetailView(APIView):
     @extend_schema(responses={200: WebhookSerializer, 404: ERROR}, summary="Get a webhook")
     def get(self, request: Request, webhook_id: str) -> Response:
-        from jobs.webhooks import webhook_get
-
         return Response(WebhookSerializer(webhook_get(_user(request), webhook_id)).data)
 
     @extend_schema(
@@ -495,8 +495,6 @@ class WebhookDetailView(APIView):
         summary="Change a webhook's URL, events or active flag, or give it a new secret",
     )
     def patch(self, request: Request, webhook_id: str) -> Response:
-        from jobs.webhooks import webhook_get, webhook_update
-
         webhook = webhook_get(_user(request), webhook_id)
         incoming = WebhookUpdateSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
@@ -512,8 +510,6 @@ class WebhookDetailView(APIView):
 
     @extend_schema(responses={204: None, 404: ERROR}, summary="Delete a webhook")
     def delete(self, request: Request, webhook_id: str) -> Response:
-        from jobs.webhooks import webhook_delete, webhook_get
-
         webhook_delete(webhook=webhook_get(_user(request), webhook_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -522,8 +518,6 @@ class WebhookDeliveryListView(generics.ListAPIView[Any]):
     serializer_class = WebhookDeliverySerializer
 
     def get_queryset(self) -> QuerySet[Any]:
-        from jobs.webhooks import deliveries_for_webhook, webhook_get
-
         webhook = webhook_get(_user(self.request), self.kwargs["webhook_id"])
         return deliveries_for_webhook(webhook)
 
@@ -541,8 +535,6 @@ class WebhookPingView(APIView):
         summary="Send a signed test event to this webhook",
     )
     def post(self, request: Request, webhook_id: str) -> Response:
-        from jobs.webhooks import webhook_get, webhook_ping
-
         delivery = webhook_ping(webhook=webhook_get(_user(request), webhook_id))
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 

@@ -8,6 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 
 
 class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
@@ -24,3 +27,13 @@ class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
         file: Any = getattr(self, "file", None)
         if file is not None and not file.closed:
             file.close()
+
+
+def upload_too_large_message(request: HttpRequest) -> str | None:
+    """The sentence for an upload the handler above cut off, or None when it was not."""
+    if not getattr(request, "upload_too_large", False):
+        return None
+    size = int(request.META.get("CONTENT_LENGTH") or 0)
+    return _(
+        "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
+    ) % {"size": filesizeformat(size), "limit": filesizeformat(settings.MAX_UPLOAD_SIZE)}

@@ -32,6 +32,7 @@ from jobs.export import (
 from jobs.files import serve_file
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.selectors import BatchCounts, batch_counts, batches_for_user
+from jobs.uploads import upload_too_large_message
 
 
 def _user(request: HttpRequest) -> Any:
@@ -94,14 +95,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 
 
 def _upload_error(request: HttpRequest, exc: ValidationError | None = None) -> JsonResponse:
-    if getattr(request, "upload_too_large", False):
-        size = int(request.META.get("CONTENT_LENGTH") or 0)
-        message = _(
-            "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
-        ) % {
-            "size": filesizeformat(size),
-            "limit": filesizeformat(settings.MAX_UPLOAD_SIZE),
-        }
+    message = upload_too_large_message(request)
+    if message is not None:
         return JsonResponse({"error": {"code": "too_large", "message": message}}, status=413)
     if exc is None:
         return JsonResponse(
