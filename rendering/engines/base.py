@@ -28,6 +28,8 @@ class RenderResult:
     frames: int
     duration: float
     seconds: float
+    # Share of output frames whose face the engine edited (at half strength or more).
+    coverage: float = 1.0
 
 
 class Engine(ABC):

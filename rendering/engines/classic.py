@@ -901,4 +901,6 @@ class ClassicEngine(Engine):
                         strength=float(plan.strength[k]),
                     )
                 out.writer.write(frame)
-        return finished(out, out_path, started, progress)
+        result = finished(out, out_path, started, progress)
+        result.coverage = plan.coverage
+        return result
