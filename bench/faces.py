@@ -28,7 +28,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-
 from _common import ROOT, SPEECH  # type: ignore[import-not-found]
 
 FPS = 25

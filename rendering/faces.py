@@ -349,7 +349,7 @@ class FaceHint:
     time: float = 0.0
 
     def key(self) -> str:
-        return f"{self.x:.3f},{self.y:.3f},{self.size:.3f}"
+        return f"{self.x:.3f}_{self.y:.3f}_{self.size:.3f}"
 
     def to_dict(self) -> dict[str, float]:
         return {"x": self.x, "y": self.y, "size": self.size, "time": self.time}
