@@ -35,7 +35,7 @@ def sheet(template: Path, output: Path, out_png: Path, track: object, openness: 
     from rendering import media
     from rendering.engines.base import ping_pong_index
 
-    t_frames, fps = media.read_frames(template, fps=track.fps)  # type: ignore[attr-defined]
+    t_frames, _ = media.read_frames(template, fps=track.fps)  # type: ignore[attr-defined]
     o_frames, _ = media.read_frames(output, fps=track.fps)  # type: ignore[attr-defined]
     n = len(o_frames)
     order = np.argsort(openness[:n])
