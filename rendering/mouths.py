@@ -34,7 +34,7 @@ from rendering import faces
 if TYPE_CHECKING:
     from rendering.faces import FaceTrack
 
-LIBRARY_VERSION = "1"
+LIBRARY_VERSION = "2"
 LIBRARY_RUNS = 0  # real analyses in this process (cache hits do not count)
 
 OWN = -1  # "use the template frame's own mouth"
@@ -144,6 +144,19 @@ def _patch_shape(density: float) -> tuple[int, int]:
     )
 
 
+def _even(contour: np.ndarray, samples: int = 11) -> np.ndarray:
+    """A lip contour resampled at evenly spaced columns between its two ends.
+
+    The wanted contours are sampled that way too, so point k of a patch and point k of the
+    target sit at the same place along the lip; the mesh's own points are unevenly spaced,
+    and pairing them as they are slid the corners (dark smudges beside a closing mouth).
+    """
+    order = np.argsort(contour[:, 0], kind="stable")
+    x, y = contour[order, 0], contour[order, 1]
+    xs = np.linspace(x[0], x[-1], samples)
+    return np.stack([xs, np.interp(xs, x, y)], 1)
+
+
 def describe(landmarks: np.ndarray) -> tuple[float, float, float]:
     """(opening, half-width, yaw) of one frame's mouth, face units."""
     frame = faces.face_frame(landmarks)
@@ -229,7 +242,9 @@ def build_library(frames: Iterable[np.ndarray], track: FaceTrack) -> MouthLibrar
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        contours = np.stack([_to_patch(face, centre, density, landmarks[k]) for k in CONTOURS])
+        contours = np.stack(
+            [_even(_to_patch(face, centre, density, landmarks[k])) for k in CONTOURS]
+        )
         gap, half_width, turn = describe(landmarks)
         lips = cv2.boundingRect(np.round(contours.reshape(-1, 2)).astype(np.int32))
         x, y, bw, bh = lips

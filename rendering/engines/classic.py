@@ -289,40 +289,50 @@ def _paint_interior(
     across = np.minimum(np.abs(pxr) / np.float32(model.ci_dst), 1.0)
 
     # Colours come from this frame's own lips, so the opening matches the light and grade:
-    # a fixed colour reads as painted on. The cavity is the lips' own hue, darkened and
-    # greyed; the tongue a lighter version of it; teeth a warm off-white no brighter than
-    # the face allows.
+    # a fixed colour reads as painted on. From the lips inwards: the lips' wet inner
+    # surface (a darker lip colour), the upper teeth under the upper lip, the cavity (the
+    # lips' hue at depth) and, when the mouth is well open, the tongue's lighter floor.
     lip_colour = _lip_colour(source_roi, model, origin).astype(np.float32)
     skin = float(np.median(source_roi.astype(np.float32).mean(axis=2)))
-    # The lips' hue at a cavity's depth: saturation kept a little under the lips' own.
     hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
     hsv = hsv.astype(np.float32)
     hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
     hsv[..., 2] = np.clip(hsv[..., 2] * 0.32, 18, 80)
     cavity = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
-    depth_top = _smoothstep(0.0, 0.6, (py - top) / np.float32(max(model.gap, 1e-3)))
-    shade = (0.6 + 0.4 * across) * (0.7 + 0.3 * depth_top)  # darker in the middle and up top
+    bottom = np.interp(pxr, xr, lower).astype(np.float32)
+    gap = np.maximum(bottom - top, np.float32(1e-4))
+    below = py - top  # distance under the upper inner lip (face units)
+    depth = below / gap  # 0 at the upper lip, 1 at the lower
+    shade = (0.6 + 0.4 * across) * (0.7 + 0.3 * _smoothstep(0.0, 0.6, depth))
     colour = cavity * shade[..., None]
     tongue_weight = float(np.clip((model.gap - 0.05) / 0.08, 0.0, 0.6))
     if tongue_weight > 0:  # the tongue's lighter floor when the mouth is well open
-        bottom = np.interp(pxr, xr, lower).astype(np.float32)
-        depth = (py - top) / np.maximum(bottom - top, 1e-4)
         tongue = (_smoothstep(0.55, 1.0, depth) * tongue_weight)[..., None]
         colour = colour * (1.0 - tongue) + (lip_colour * 0.62) * tongue
+    band = np.float32(min(0.012, 0.15 * float(model.gap + SEAM)))  # the lips' inner surface
     teeth_weight = float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
     if teeth_weight > 0:
         teeth_h = min(TEETH_HEIGHT, 0.42 * float(model.gap + SEAM))
-        below = py - top
-        teeth = (1.0 - _smoothstep(teeth_h * 0.6, teeth_h * 1.1, below)) * (
+        teeth = (1.0 - _smoothstep(band + teeth_h * 0.8, band + teeth_h * 1.2, below)) * (
             1.0 - _smoothstep(0.45, 0.8, across)
         )
+        # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
+        tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
+        lines = 1.0 - 0.22 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
-        level = float(np.clip(1.05 * skin + 25.0, 150.0, 230.0))
+        level = float(np.clip(1.1 * skin + 35.0, 160.0, 235.0))
         teeth_colour = np.array([0.97, 0.93, 0.86], dtype=np.float32) * level
         # The upper lip shades the teeth's top; they turn away (darker) towards the corners.
-        lit = (0.72 + 0.28 * _smoothstep(0.0, teeth_h * 0.5, below)) * (0.85 + 0.15 * (1 - across))
-        teeth_colour = teeth_colour * lit[..., None]
+        lit = (0.8 + 0.2 * _smoothstep(band, band + teeth_h * 0.4, below)) * (
+            0.85 + 0.15 * (1 - across)
+        )
+        teeth_colour = teeth_colour * (lit * lines)[..., None]
         colour = colour * (1.0 - teeth) + teeth_colour * teeth
+    lips_inside = np.maximum(
+        1.0 - _smoothstep(0.0, band, below),
+        1.0 - _smoothstep(0.0, np.float32(1.4) * band, bottom - py),
+    )[..., None]
+    colour = colour * (1.0 - lips_inside) + (lip_colour * 0.72) * lips_inside
 
     # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
     # cavity colour turns into a darker shade of the lips themselves.
@@ -330,27 +340,29 @@ def _paint_interior(
     if closing > 0:
         colour = colour * (1.0 - closing) + (lip_colour * 0.5) * closing
     box = roi[lo[1] : hi[1], lo[0] : hi[0]]
-    painted = _match_texture(colour, box, frame.scale)
-    alpha *= 0.96
+    source_box = source_roi[lo[1] : hi[1], lo[0] : hi[0]]
+    painted = _match_texture(colour, source_box, frame.scale)
+    alpha *= 0.97
     roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
 
 
 def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.ndarray:
     """A painted layer made no sharper and no cleaner than the face it goes into.
 
-    The face's softness grows with its size in pixels (lenses, scaling, compression), so
-    the paint is blurred by a share of the eye distance; the face's own grain (measured as
-    what a small blur removes from it) is added back as noise of the same strength.
+    1. Blur by a share of the eye distance: a face's softness grows with its size in
+       pixels (lens, scaling, compression).
+    2. Lend it the template's own fine texture at the same place (its high frequencies,
+       damped): grain, compression blocks and skin detail of this very frame, so the
+       painted area carries the same noise as the face around it.
     """
     sigma = 0.35 + 0.008 * scale
     soft = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), sigma)
-    grey = cv2.cvtColor(around, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    residual = grey - cv2.GaussianBlur(grey, (0, 0), 1.0)
-    grain = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-    if grain > 0.3:
-        rng = np.random.default_rng(int(colour.shape[0] * 7919 + colour.shape[1]))
-        noise = rng.normal(0.0, grain, colour.shape[:2]).astype(np.float32)[..., None]
-        soft = soft + noise
+    if around.shape[:2] == soft.shape[:2]:
+        grey = cv2.cvtColor(around, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.2)
+        # Damped and scaled with the paint's brightness: dark areas show less grain.
+        gain = 0.6 * soft.mean(axis=2, keepdims=True) / max(float(grey.mean()), 1.0)
+        soft = soft + detail[..., None] * gain
     return np.clip(soft, 0, 255).astype(np.uint8)
 
 
@@ -403,16 +415,27 @@ class Appearance:
 _OWN = Appearance()
 
 
-def _dilated_mask(
-    shape: tuple[int, int], polygon: np.ndarray, origin: np.ndarray, grow: float, soft: float
-) -> np.ndarray:
-    """A soft mask (float32 0..1) of ``polygon`` grown by ``grow`` px, edges blurred by ``soft``."""
-    mask = _fill(shape, polygon, origin)
-    radius = max(1, round(grow))
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
-    if soft > 0.3:
-        mask = cv2.GaussianBlur(mask, (0, 0), soft)
-    return np.asarray(mask, dtype=np.float32) * np.float32(1.0 / 255.0)
+def _lip_masks(
+    shape: tuple[int, int], lips: np.ndarray, origin: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blend weight of a placed mouth (float32 0..1) and the ring (bool) to match light on.
+
+    Both come from one distance transform of the outer-lip polygon at reduced resolution
+    (the masks are smooth; a full-size dilation by a tenth of the face cost more than the
+    rest of the frame): the weight is 1 over the lips and falls off over the next ~0.1 eye
+    distance; the ring lies just beyond that, on skin the new mouth does not cover.
+    """
+    h, w = shape
+    down = max(1, round(scale / 60.0))
+    small = (max(1, math.ceil(h / down)), max(1, math.ceil(w / down)))
+    inside = _fill(small, lips / down, origin / down)
+    distance = cv2.distanceTransform(255 - inside, cv2.DIST_L2, 3) * np.float32(down / scale)
+    alpha = 1.0 - _smoothstep(0.02, 0.12, distance)
+    ring = ((distance > 0.13) & (distance < 0.2)).astype(np.uint8)
+    if down > 1:
+        alpha = cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        ring = cv2.resize(ring, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(alpha, dtype=np.float32), ring.astype(bool)
 
 
 def _place_appearance(
@@ -440,11 +463,8 @@ def _place_appearance(
         library, appearance.entry, target, matrix, origin, (h, w), step=max(3.0, step)
     )
     lips = np.concatenate([target[0], target[3][::-1]])
-    inner = _dilated_mask((h, w), lips, origin, 0.07 * scale, 0.0)
-    outer = _dilated_mask((h, w), lips, origin, 0.15 * scale, 0.0)
-    ring = (outer > 0.5) & (inner < 0.5)
+    alpha, ring = _lip_masks((h, w), lips, origin, scale)
     patch = mouths.shade_match(patch, warped, ring)
-    alpha = _dilated_mask((h, w), lips, origin, 0.06 * scale, 0.035 * scale)
     warped[:] = cv2.blendLinear(patch, warped, alpha, 1.0 - alpha)
 
 
