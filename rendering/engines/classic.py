@@ -293,7 +293,8 @@ def _paint_interior(
     # surface (a darker lip colour), the upper teeth under the upper lip, the cavity (the
     # lips' hue at depth) and, when the mouth is well open, the tongue's lighter floor.
     lip_colour = _lip_colour(source_roi, model, origin).astype(np.float32)
-    skin = float(np.median(source_roi.astype(np.float32).mean(axis=2)))
+    # The lit skin's brightness (the region also holds shadow, beard, collar or background).
+    skin = float(np.percentile(source_roi.astype(np.float32).mean(axis=2), 80))
     hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
     hsv = hsv.astype(np.float32)
     hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
