@@ -72,7 +72,7 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "storage_quota_bytes" in form.changed_data:
-            from jobs.cleanup import quota_cleanup
+            from jobs.storage.cleanup import quota_cleanup
 
             result = quota_cleanup(user_id=obj.pk)
             if result.removed:
@@ -101,7 +101,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description=_("Recompute storage usage from disk"), permissions=["change"])
     def recompute_usage(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs.quotas import usage_recompute
+        from jobs.storage.usage import usage_recompute
 
         for user in queryset:
             drift = usage_recompute(user_id=user.pk, fix=True)
@@ -118,7 +118,7 @@ class UserAdmin(DjangoUserAdmin):
         description=_("Remove oldest results of users over quota"), permissions=["change"]
     )
     def apply_quota(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs.cleanup import quota_cleanup
+        from jobs.storage.cleanup import quota_cleanup
 
         removed = sum(len(quota_cleanup(user_id=u.pk).removed) for u in queryset)
         self.message_user(request, f"Removed {removed} items to bring users under their quota.")

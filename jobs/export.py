@@ -44,7 +44,7 @@ from django.utils.http import http_date
 from zipstream import ZipStream
 
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
-from jobs.storage import media_path
+from jobs.storage.paths import media_path
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -1,5 +1,5 @@
 """Housekeeping of the webhook and API tables, run by the hourly maintenance
-(jobs.cleanup.maintenance_run): deliveries stuck in `pending`, and rows kept too long."""
+(jobs.storage.cleanup.maintenance_run): deliveries stuck in `pending`, and rows kept too long."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jobs.models import DeliveryStatus, WebhookDelivery
 from jobs.queue import enqueue_on_commit
-from jobs.webhooks import DELIVER_TASK
+from jobs.webhooks.services import DELIVER_TASK
 
 log = logging.getLogger("heygem.webhooks")
 
@@ -43,7 +43,7 @@ def webhook_deliveries_requeue_stuck(*, now: datetime | None = None) -> int:
     (the claim's lease ran out), or when the task or its ONCE schedule was lost. Once that
     moment is WEBHOOK_STUCK_AFTER seconds gone, it is claimed by moving next_attempt_at to
     `now` with a conditional update (so two maintenance runs queue it once) and its task is
-    queued on commit. The task itself claims before sending (jobs.webhooks), so a delivery
+    queued on commit. The task itself claims before sending (jobs.webhooks.services), so a delivery
     whose old task turns up after all is still sent once.
     """
     now = now or timezone.now()

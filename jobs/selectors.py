@@ -196,7 +196,7 @@ def _total(qs: QuerySet[Any], field: str) -> int:
 
 
 def batch_expires_at(batch: Batch, *, retention_days: int) -> datetime:
-    """When retention removes a batch (jobs.retention): its creation plus the owner's period."""
+    """When retention removes a batch (jobs.storage.retention): its creation plus the owner's period."""
     return batch.created_at + timedelta(days=retention_days)
 
 

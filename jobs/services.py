@@ -23,7 +23,6 @@ from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion, quotas, webhooks
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -35,7 +34,10 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.queue import enqueue_on_commit
-from jobs.storage import delete_file, media_path
+from jobs.storage import deletion
+from jobs.storage import usage as quotas
+from jobs.storage.paths import delete_file, media_path
+from jobs.webhooks import services as webhooks
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -236,7 +238,7 @@ def batch_create(
     engine: str = "",
 ) -> Batch:
     """Create a batch and one render job per template, all or nothing, and queue it."""
-    from jobs.engines import engine_problem, engines_offered
+    from jobs.worker.engines import engine_problem, engines_offered
 
     engine = engine or settings.RENDER_ENGINE_DEFAULT
     if engine not in engines_offered():
@@ -315,7 +317,7 @@ def batch_prepare(*, batch_id: Any) -> int:
     ]
     if not job_ids:
         return 0
-    from jobs.engines import analysis_options
+    from jobs.worker.engines import analysis_options
 
     try:
         audio_analysis.analyse(
@@ -429,7 +431,7 @@ def _requeue(jobs: Any, *, owner_id: int) -> int:
     )
 
 
-# Deletions mark rows, commit, then delete files and rows (jobs.deletion explains why).
+# Deletions mark rows, commit, then delete files and rows (jobs.storage.deletion explains why).
 
 
 def batch_delete(*, batch: Batch) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from jobs import runner, services, webhooks
+from jobs import services
+from jobs.webhooks import services as webhooks
+from jobs.worker import runner
 
 
 def batch_prepare(batch_id: str) -> int:
@@ -26,6 +28,6 @@ def webhook_deliver(delivery_id: str) -> str:
 
 
 def storage_maintenance() -> str:
-    from jobs import cleanup
+    from jobs.storage import cleanup
 
     return str(cleanup.maintenance_run())

@@ -29,9 +29,9 @@ from jobs.export import (
     export_link_open,
     export_response,
 )
-from jobs.files import serve_file
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.selectors import BatchCounts, batch_counts, batches_for_user
+from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
 
 
@@ -54,7 +54,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _engines() -> list[str]:
-    from jobs.engines import engines_offered
+    from jobs.worker.engines import engines_offered
 
     return engines_offered()
 

@@ -34,9 +34,7 @@ from rest_framework.views import APIView
 from accounts.models import IdempotencyRecord, User
 from heygem_site.api import error_body
 from jobs import selectors, services
-from jobs.files import serve_file
-from jobs.models import AudioClip, Batch, RenderJob, Template
-from jobs.serializers import (
+from jobs.api.serializers import (
     BATCH_STATUSES,
     AudioSerializer,
     BatchCreateSerializer,
@@ -55,8 +53,10 @@ from jobs.serializers import (
     WebhookUpdateSerializer,
     WebhookWriteSerializer,
 )
+from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
-from jobs.webhooks import (
+from jobs.webhooks.services import (
     deliveries_for_webhook,
     webhook_create,
     webhook_delete,
@@ -414,7 +414,7 @@ class EngineListView(APIView):
         responses={200: EngineSerializer(many=True)}, summary="Engines this server can render with"
     )
     def get(self, request: Request) -> Response:
-        from jobs.engines import engines_offered
+        from jobs.worker.engines import engines_offered
 
         default = settings.RENDER_ENGINE_DEFAULT
         return Response([{"name": n, "default": n == default} for n in engines_offered()])

@@ -1,5 +1,5 @@
 """Quota-based cleanup, the sweeper, and the hourly maintenance run that calls them
-together with retention (jobs.retention)."""
+together with retention (jobs.storage.retention)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion
 from jobs.housekeeping import HousekeepingResult, housekeeping_run
 from jobs.models import (
     ACTIVE_STATUSES,
@@ -28,8 +27,9 @@ from jobs.models import (
     RenderJob,
     Template,
 )
-from jobs.retention import RetentionResult, retention_apply
-from jobs.storage import media_path
+from jobs.storage import deletion
+from jobs.storage.paths import media_path
+from jobs.storage.retention import RetentionResult, retention_apply
 
 log = logging.getLogger("heygem.jobs")
 

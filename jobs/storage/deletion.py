@@ -10,7 +10,7 @@ the user half-deleted data and never leaves a file behind for good:
 3. Delete the marked rows.
 
 Steps 2 and 3 are `purge_marked`, run on commit after every mark and again by the sweeper
-(jobs.cleanup.sweep), which therefore finishes any deletion a crash interrupted.
+(jobs.storage.cleanup.sweep), which therefore finishes any deletion a crash interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db.models import ProtectedError, Sum
 from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.storage import delete_file, delete_tree
+from jobs.storage.paths import delete_file, delete_tree
 
 if TYPE_CHECKING:
     from accounts.models import User

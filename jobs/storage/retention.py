@@ -1,5 +1,5 @@
 """Retention: batches (with their results) and uploads older than the owner's retention
-period are deleted. Runs from the hourly maintenance schedule (jobs.cleanup.maintenance_run);
+period are deleted. Runs from the hourly maintenance schedule (jobs.storage.cleanup.maintenance_run);
 the history page shows each batch's "expires in N days" from the same rule
 (jobs.selectors.batch_expires_at).
 
@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion
 from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, Notice, Template
+from jobs.storage import deletion
 
 log = logging.getLogger("heygem.jobs")
 

@@ -1,7 +1,7 @@
 """Storage quota checks and usage recomputation.
 
 Checks run inside the caller's transaction after it has locked the owner's row
-(jobs.deletion.lock_owner), so parallel uploads and batch starts of one user queue behind
+(jobs.storage.deletion.lock_owner), so parallel uploads and batch starts of one user queue behind
 each other and can never together pass the quota. Videos still queued or rendering count
 with their estimated size, so two batches started at once cannot both spend the same space.
 """
@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.template.defaultfilters import filesizeformat
 
 from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
-from jobs.storage import media_path
+from jobs.storage.paths import media_path
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -30,6 +30,6 @@ def take_notices(user: Any) -> list[str]:
     """What the service removed on its own since the user's last page, shown once."""
     if not getattr(user, "is_authenticated", False):
         return []
-    from jobs.cleanup import notices_take
+    from jobs.storage.cleanup import notices_take
 
     return notices_take(user=user)

@@ -24,9 +24,9 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs import services
-from jobs.engines import analysis_options
 from jobs.models import FaceStatus, JobStatus, RenderJob, Template, output_upload_to
-from jobs.storage import media_path
+from jobs.storage.paths import media_path
+from jobs.worker.engines import analysis_options
 
 log = logging.getLogger("heygem.jobs")
 
@@ -39,7 +39,7 @@ GENERIC_FAILURE = (
 @cache
 def _engine(name: str) -> Any:
     # One engine per process and name: neural weights load once per worker, not per job.
-    from jobs.engines import engine_options
+    from jobs.worker.engines import engine_options
     from rendering.engines import get_engine
 
     return get_engine(name, **engine_options(name))

@@ -109,7 +109,7 @@ def test_deleting_a_template_keeps_finished_results(
     services.batch_cancel(batch=batch)
     _finish(first, status=JobStatus.SUCCEEDED, content=b"result")
     template = first.template
-    # The row goes after the mark commits (jobs.deletion), so run the on-commit steps.
+    # The row goes after the mark commits (jobs.storage.deletion), so run the on-commit steps.
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("template_delete", args=[template.pk]))
     assert not Template.objects.filter(pk=template.pk).exists()

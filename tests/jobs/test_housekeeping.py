@@ -12,8 +12,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import IdempotencyRecord, User
-from jobs import cleanup, housekeeping, webhooks
+from jobs import housekeeping
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.storage import cleanup
+from jobs.webhooks import services as webhooks
 from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
 
 ALL_EVENTS = ["batch.completed", "job.succeeded", "job.failed"]

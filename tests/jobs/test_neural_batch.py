@@ -2,7 +2,7 @@
 
 ``NEURAL_MODEL_DIR`` points at a model directory in the real format; the batch is
 prepared (audio analysed once, with the model's Whisper) and each job rendered by
-``jobs.runner.job_run``, which builds the engine once per process. Without a model
+``jobs.worker.runner.job_run``, which builds the engine once per process. Without a model
 directory the engine is neither offered nor accepted.
 """
 
@@ -20,8 +20,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import services
 from jobs.models import JobStatus, Template
+from jobs.worker import runner
 from rendering import audio as audio_analysis
 from rendering import media
 from rendering.neural.build import build_random_model

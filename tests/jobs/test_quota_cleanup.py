@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
-from jobs.cleanup import quota_cleanup, quota_cleanup_all
 from jobs.models import AudioClip, JobStatus, Notice, RenderJob, Template
+from jobs.storage.cleanup import quota_cleanup, quota_cleanup_all
 from tests.support.media import FACE_WITH_AUDIO
 from tests.support.storage import finish_job
 

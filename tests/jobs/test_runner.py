@@ -13,8 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import services
 from jobs.models import AudioClip, Batch, FaceStatus, JobStatus, RenderJob, Template
+from jobs.worker import runner
 from rendering import audio as audio_analysis
 from rendering.media import probe
 from tests.support.processes import wait_for

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import services
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
+from jobs.worker import runner
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,10 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from jobs import runner, services, webhooks
+from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template, WebhookDelivery
+from jobs.webhooks import services as webhooks
+from jobs.worker import runner
 from tests.jobs.test_webhooks import readme_verifier
 from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
 

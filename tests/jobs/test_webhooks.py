@@ -16,8 +16,9 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import User
-from jobs import tasks, webhooks
+from jobs import tasks
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.webhooks import services as webhooks
 from tests.support.processes import wait_for
 from tests.support.webhook_receiver import (
     Receiver,
@@ -239,7 +240,7 @@ def test_it_checks_events_and_the_number_of_webhooks(
 
 
 def test_a_paused_webhook_gets_no_pending_retries(owner: User, receiver: Receiver) -> None:
-    from jobs.webhooks import _deliveries_create
+    from jobs.webhooks.services import _deliveries_create
 
     hook = _hook(owner, receiver)
     (delivery,) = _deliveries_create([hook], event="job.failed", data={"job": {}})

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.rendering.helpers_r2 import FACE, decode
+from tests.rendering.plain_av import FACE, decode
 
 
 @pytest.fixture(scope="session")

@@ -34,10 +34,10 @@ USER_DATA_URLS = [
     ("template_thumbnail", "template", "get"),
     ("template_video", "template", "get"),
     ("template_delete", "template", "post"),
-    ("accounts:webhook_ping", "webhook", "post"),
-    ("accounts:webhook_toggle", "webhook", "post"),
-    ("accounts:webhook_rotate_secret", "webhook", "post"),
-    ("accounts:webhook_delete", "webhook", "post"),
+    ("webhook_ping", "webhook", "post"),
+    ("webhook_toggle", "webhook", "post"),
+    ("webhook_rotate_secret", "webhook", "post"),
+    ("webhook_delete", "webhook", "post"),
 ]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs import cleanup, retention
+from jobs.storage import cleanup, retention
 
 
 class Command(BaseCommand):

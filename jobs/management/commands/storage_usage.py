@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.template.defaultfilters import filesizeformat
 
-from jobs.quotas import usage_recompute
+from jobs.storage.usage import usage_recompute
 
 
 class Command(BaseCommand):
