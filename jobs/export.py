@@ -23,16 +23,14 @@ import hashlib
 import io
 import json
 import logging
-import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
@@ -44,6 +42,7 @@ from django.utils.http import http_date
 from zipstream import ZipStream
 
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
+from jobs.names import content_disposition, result_stem, safe_member_name
 from jobs.storage.paths import media_path
 
 if TYPE_CHECKING:
@@ -65,50 +64,6 @@ MANIFEST_FIELDS = (
     "size_bytes",
     "sha256",
 )
-
-# --- Names ----------------------------------------------------------------------------------
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-
-
-def safe_member_name(name: str, *, fallback: str, max_length: int = 80) -> str:
-    """A single path component fit for a ZIP member on every OS: no folders, no `..`, no
-    control or reserved characters, no leading dots (hidden files), bounded length."""
-    name = unicodedata.normalize("NFC", name)
-    name = _UNSAFE.sub("_", name)
-    name = re.sub(r"\s+", " ", name).strip(" ._")
-    name = name[:max_length].strip(" ._")
-    return name or fallback
-
-
-def _stem(template_name: str) -> str:
-    stem = template_name.rsplit(".", 1)[0] if "." in template_name.lstrip(".") else template_name
-    return safe_member_name(stem, fallback="video")
-
-
-def _ascii_fallback(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^A-Za-z0-9._ -]+", "_", text).strip(" ._")
-    return text or "export"
-
-
-def content_disposition(filename: str) -> str:
-    """RFC 6266 attachment with an ASCII fallback and the exact name per RFC 5987."""
-    stem, _, ext = filename.rpartition(".")
-    fallback = f"{_ascii_fallback(stem)}.{ext}" if stem else _ascii_fallback(filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-# --- Checksums ------------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 # --- The plan: what goes in the archive, known before any byte is read ----------------------
 
@@ -256,7 +211,7 @@ def _item(job: RenderJob, prefix: str) -> ExportItem:
             # The row says done but the file is gone: list it, do not promise its bytes.
             item.error = "The video file is missing; render it again with Retry."
             return item
-        item.arcname = f"{prefix}output_{job.position:03d}_{_stem(job.template_name)}.mp4"
+        item.arcname = f"{prefix}output_{job.position:03d}_{result_stem(job.template_name)}.mp4"
         item.path, item.size, item.sha256 = path, size, job.output_sha256
     return item
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jobs.models import DeliveryStatus, WebhookDelivery
 from jobs.queue import enqueue_on_commit
-from jobs.webhooks.services import DELIVER_TASK
+from jobs.webhooks.delivery import DELIVER_TASK
 
 log = logging.getLogger("heygem.webhooks")
 

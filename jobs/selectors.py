@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -35,6 +36,34 @@ class BatchCounts:
     @property
     def finished(self) -> int:
         return self.succeeded + self.failed + self.canceled
+
+    @property
+    def active(self) -> int:
+        return self.queued + self.running
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as the API and webhooks publish them."""
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "canceled": self.canceled,
+            "queued": self.queued,
+            "running": self.running,
+        }
+
+    @classmethod
+    def of(cls, jobs: Sequence[RenderJob]) -> BatchCounts:
+        """Counts of jobs already loaded (no query)."""
+        statuses = [j.status for j in jobs]
+        return cls(
+            total=len(statuses),
+            queued=statuses.count(JobStatus.QUEUED),
+            running=statuses.count(JobStatus.RUNNING),
+            succeeded=statuses.count(JobStatus.SUCCEEDED),
+            failed=statuses.count(JobStatus.FAILED),
+            canceled=statuses.count(JobStatus.CANCELED),
+        )
 
     @property
     def status(self) -> str:
@@ -98,6 +127,83 @@ def batch_counts(batch: Batch) -> BatchCounts:
         failed=rows.get(JobStatus.FAILED, 0),
         canceled=rows.get(JobStatus.CANCELED, 0),
     )
+
+
+# --- The one read model of a batch: pages, the API, webhooks and the admin read it here ------
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """A batch as every surface shows it: its jobs by position, counts, status and progress."""
+
+    batch: Batch
+    jobs: list[RenderJob]
+    counts: BatchCounts
+
+    @property
+    def status(self) -> str:
+        return self.counts.status
+
+    @property
+    def progress(self) -> float:
+        """0..1 over the whole batch: finished jobs count whole, running ones by their bar.
+
+        A batch without jobs (all its results deleted) is done, so it is 1.0."""
+        if not self.jobs:
+            return 1.0
+        running = sum(j.progress for j in self.jobs if j.status == JobStatus.RUNNING)
+        return round((self.counts.finished + running) / len(self.jobs), 3)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(j.output_size for j in self.jobs)
+
+    def eta_seconds(self, *, now: datetime) -> float | None:
+        """Time left, from the pace so far: finished work units per second of wall time."""
+        if not self.counts.active:
+            return 0.0
+        started = [j.started_at for j in self.jobs if j.started_at]
+        if not started:
+            return None
+        done_units = sum(
+            1.0 for j in self.jobs if j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        ) + sum(j.progress for j in self.jobs if j.status == JobStatus.RUNNING)
+        if done_units < 0.05:
+            return None
+        elapsed = (now - min(started)).total_seconds()
+        left_units = sum(
+            1.0 - j.progress for j in self.jobs if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        )
+        return max(0.0, elapsed / done_units * left_units)
+
+
+def batch_state(batch: Batch, *, jobs: Sequence[RenderJob] | None = None) -> BatchState:
+    """The batch's read model. `jobs`: its jobs already loaded (a prefetch), else one query."""
+    if jobs is None:
+        jobs = batch.jobs.select_related("template").order_by("position")
+    loaded = list(jobs)
+    return BatchState(batch=batch, jobs=loaded, counts=BatchCounts.of(loaded))
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def job_payload(job: RenderJob) -> dict[str, Any]:
+    """One job in the product's published words (webhooks send exactly this; the batch page
+    adds its links). The API keeps the field names it published (`error`, `template`)."""
+    return {
+        "id": str(job.pk),
+        "batch_id": str(job.batch_id),
+        "position": job.position,
+        "template_name": job.template_name,
+        "status": job.status,
+        "attempts": job.attempts,
+        "error_message": job.error_message,
+        "output_size": job.output_size,
+        "output_duration": job.output_duration,
+        "finished_at": iso_utc(job.finished_at),
+    }
 
 
 def batch_get(user: User, batch_id: object) -> Batch:

@@ -30,7 +30,8 @@ from jobs.export import (
     export_response,
 )
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.selectors import BatchCounts, batch_counts, batches_for_user
+from jobs.names import result_download_name
+from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
 
@@ -167,38 +168,13 @@ def template_upload(request: HttpRequest) -> JsonResponse:
 # --- Batch page and its live progress -------------------------------------------------------
 
 
-def _eta_seconds(jobs: list[RenderJob], counts: BatchCounts) -> float | None:
-    """Time left, from the pace so far: finished work units per second of wall time."""
-    if not (counts.queued or counts.running):
-        return 0.0
-    started = [j.started_at for j in jobs if j.started_at]
-    if not started:
-        return None
-    done_units = sum(
-        1.0 for j in jobs if j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-    ) + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
-    if done_units < 0.05:
-        return None
-    elapsed = (timezone.now() - min(started)).total_seconds()
-    left_units = sum(
-        1.0 - j.progress for j in jobs if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-    )
-    return max(0.0, elapsed / done_units * left_units)
-
-
 def _job_json(job: RenderJob) -> dict[str, Any]:
+    """The one job payload (selectors.job_payload) plus what the page needs to draw and act."""
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
-    return {
-        "id": str(job.pk),
-        "position": job.position,
-        "template": job.template_name,
-        "status": job.status,
+    return selectors.job_payload(job) | {
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),
-        "attempts": job.attempts,
-        "error": job.error_message,
         "log": job.log,
-        "size": job.output_size,
         "video_url": reverse("job_video", args=[job.pk]) if ready else "",
         "download_url": reverse("job_download", args=[job.pk]) if ready else "",
         "retry_url": reverse("job_retry", args=[job.pk]),
@@ -210,32 +186,23 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
 
 
 def batch_state(batch: Batch) -> dict[str, Any]:
-    jobs = list(batch.jobs.select_related("template").order_by("position"))
-    counts = BatchCounts(
-        total=len(jobs),
-        queued=sum(j.status == JobStatus.QUEUED for j in jobs),
-        running=sum(j.status == JobStatus.RUNNING for j in jobs),
-        succeeded=sum(j.status == JobStatus.SUCCEEDED for j in jobs),
-        failed=sum(j.status == JobStatus.FAILED for j in jobs),
-        canceled=sum(j.status == JobStatus.CANCELED for j in jobs),
-    )
-    overall = (
-        counts.finished + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
-    ) / max(1, counts.total)
+    """The batch page's JSON, drawn from the one read model (selectors.batch_state)."""
+    state = selectors.batch_state(batch)
+    counts = state.counts
     return {
         "id": str(batch.pk),
         "name": batch.name,
-        "status": counts.status,
+        "status": state.status,
         "total": counts.total,
         "done": counts.succeeded,
         "failed": counts.failed,
         "canceled": counts.canceled,
         "finished": counts.finished,
-        "active": counts.queued + counts.running,
-        "progress": round(overall, 3),
-        "eta_seconds": _eta_seconds(jobs, counts),
-        "output_bytes": sum(j.output_size for j in jobs),
-        "jobs": [_job_json(j) for j in jobs],
+        "active": counts.active,
+        "progress": state.progress,
+        "eta_seconds": state.eta_seconds(now=timezone.now()),
+        "output_bytes": state.output_bytes,
+        "jobs": [_job_json(j) for j in state.jobs],
     }
 
 
@@ -317,11 +284,6 @@ def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect("batch_detail", batch_id)
 
 
-def _output_name(job: RenderJob) -> str:
-    stem = services.clean_display_name(job.template_name.rsplit(".", 1)[0], fallback="video")
-    return f"{job.batch.name}_{job.position:03d}_{stem}.mp4"
-
-
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
@@ -329,7 +291,7 @@ def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
     return serve_file(
         request,
         job.output.name,
-        download_name=_output_name(job),
+        download_name=result_download_name(job),
         as_attachment=False,
         content_type="video/mp4",
         within=_user(request).storage_prefix,
@@ -343,7 +305,7 @@ def job_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
     return serve_file(
         request,
         job.output.name,
-        download_name=_output_name(job),
+        download_name=result_download_name(job),
         as_attachment=True,
         content_type="video/mp4",
         within=_user(request).storage_prefix,

@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import IdempotencyRecord, User
+from accounts.services import user_lock
 from heygem_site.api import error_body
 from jobs import selectors, services
 from jobs.api.serializers import (
@@ -54,6 +55,7 @@ from jobs.api.serializers import (
     WebhookWriteSerializer,
 )
 from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.names import result_download_name
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
 from jobs.webhooks.services import (
@@ -146,7 +148,7 @@ def _idempotent(request: Request, create: Callable[[], Response]) -> Response:
     fingerprint = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
     user = _user(request)
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()
+        user_lock(user.pk)
         expired = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
         IdempotencyRecord.objects.filter(user=user, created_at__lt=expired).delete()
         record = IdempotencyRecord.objects.filter(user=user, key=key).first()
@@ -402,8 +404,12 @@ class JobResultView(APIView):
             return Response(
                 error_body("not_ready", _("This job has no finished video yet.")), status=404
             )
-        name = f"{job.batch.name}_{job.position:03d}.mp4"
-        return serve_file(request._request, job.output.name, download_name=name, as_attachment=True)
+        return serve_file(
+            request._request,
+            job.output.name,
+            download_name=result_download_name(job),
+            as_attachment=True,
+        )
 
 
 # --- Engines --------------------------------------------------------------------------------

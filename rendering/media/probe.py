@@ -4,7 +4,6 @@ docstring)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import stat
@@ -16,6 +15,7 @@ from typing import Any
 import av
 import numpy as np
 
+from rendering.cache import file_sha256  # re-exported: rendering.media.file_sha256 is public
 from rendering.errors import MediaError
 
 __all__ = [
@@ -409,12 +409,3 @@ def _clockwise_rotation(frame: Any) -> int:
     # frame.rotation is FFmpeg's counter-clockwise display-matrix angle in [-180, 180].
     ccw = round(float(getattr(frame, "rotation", 0) or 0) / 90.0) * 90
     return (-ccw) % 360
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes: the cache key for anything derived from it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

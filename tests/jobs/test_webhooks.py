@@ -18,6 +18,7 @@ from django_q.models import Schedule
 from accounts.models import User
 from jobs import tasks
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.webhooks import delivery as webhook_delivery
 from jobs.webhooks import services as webhooks
 from tests.support.processes import wait_for
 from tests.support.webhook_receiver import (
@@ -112,7 +113,7 @@ def test_it_retries_a_failing_receiver_on_schedule_then_marks_it_failed(
     assert "answered 500" in delivery.last_error and delivery.last_error.endswith(".")
     (retry,) = Schedule.objects.filter(func="jobs.tasks.webhook_deliver")
     assert retry.schedule_type == Schedule.ONCE
-    assert retry.name == webhooks.schedule_name(delivery_id=delivery.pk, attempt=2)
+    assert retry.name == webhook_delivery.schedule_name(delivery_id=delivery.pk, attempt=2)
     assert str(delivery.pk) in retry.args
     assert retry.next_run > timezone.now() and (retry.next_run - before).total_seconds() >= 10
     assert delivery.next_attempt_at == retry.next_run
@@ -128,7 +129,7 @@ def test_it_retries_a_failing_receiver_on_schedule_then_marks_it_failed(
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 2, None)
     assert "refused the connection" in delivery.last_error
     (retry,) = Schedule.objects.filter(func="jobs.tasks.webhook_deliver")  # the first was used up
-    assert retry.name == webhooks.schedule_name(delivery_id=delivery.pk, attempt=3)
+    assert retry.name == webhook_delivery.schedule_name(delivery_id=delivery.pk, attempt=3)
     assert (retry.next_run - timezone.now()).total_seconds() > 50
 
     # Attempt 3, a minute later, is the last.
