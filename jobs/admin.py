@@ -11,7 +11,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from jobs import services
-from jobs.export import export_archive_for_admin, export_response
+from jobs.export import export_archive_for_admin
+from jobs.export_views import export_response
 from jobs.models import AudioClip, Batch, RenderJob, Template, Webhook, WebhookDelivery
 from jobs.selectors import (
     BatchStatus,

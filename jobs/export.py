@@ -36,13 +36,12 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404
 from django.urls import reverse
-from django.utils.http import http_date
 from zipstream import ZipStream
 
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
-from jobs.names import content_disposition, result_stem, safe_member_name
+from jobs.names import result_stem, safe_member_name
 from jobs.storage.paths import media_path
 
 if TYPE_CHECKING:
@@ -252,21 +251,6 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
     )
 
 
-def export_response(request: HttpRequest, archive: ExportArchive) -> HttpResponse:
-    """GET streams the archive, HEAD answers the same headers (same Content-Length)."""
-    body: Iterable[bytes] = [] if request.method == "HEAD" else archive
-    response: HttpResponse = StreamingHttpResponse(body, content_type="application/zip")  # type: ignore[assignment]
-    response["Content-Length"] = str(archive.size)
-    response["Content-Disposition"] = content_disposition(archive.filename)
-    response["Last-Modified"] = http_date(archive.last_modified.timestamp())
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Accept-Ranges"] = "none"
-    # Tell nginx to pass the stream on as it comes instead of spooling it to disk first.
-    response["X-Accel-Buffering"] = "no"
-    return response
-
-
 # --- Links ----------------------------------------------------------------------------------
 
 
@@ -368,3 +352,8 @@ def export_link_open(*, token: str) -> ExportArchive:
 def export_archive_for_admin(*, batches: QuerySet[Batch]) -> ExportArchive:
     """The admin's export of any batches it selected: the same archive, newest first."""
     return export_archive(batches=list(batches.order_by("-created_at")[:MAX_BATCHES_PER_EXPORT]))
+
+
+def export_size(batch: Batch) -> int:
+    """The exact size of the batch's ZIP right now, for the button's label."""
+    return export_archive(batches=[batch]).size

@@ -179,9 +179,11 @@ class BatchState:
 
 def batch_state(batch: Batch, *, jobs: Sequence[RenderJob] | None = None) -> BatchState:
     """The batch's read model. `jobs`: its jobs already loaded (a prefetch), else one query."""
-    if jobs is None:
-        jobs = batch.jobs.select_related("template").order_by("position")
-    loaded = list(jobs)
+    loaded = (
+        list(jobs)
+        if jobs is not None
+        else list(batch.jobs.select_related("template").order_by("position"))
+    )
     return BatchState(batch=batch, jobs=loaded, counts=BatchCounts.of(loaded))
 
 

@@ -15,20 +15,13 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
-from jobs.export import (
-    MAX_BATCHES_PER_EXPORT,
-    export_archive,
-    export_link_create,
-    export_link_open,
-    export_response,
-)
+from jobs.export import export_size
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
@@ -419,74 +412,3 @@ def template_video(request: HttpRequest, template_id: str) -> HttpResponseBase:
     return serve_file(
         request, template.file.name, download_name=template.original_name, as_attachment=False
     )
-
-
-# --- ZIP export (the logic lives in jobs/export.py) -----------------------------------------
-
-
-def _wants_finished_only(request: HttpRequest) -> bool:
-    return request.POST.get("finished_only", "").lower() in {"1", "true", "on", "yes"}
-
-
-def _export_link_answer(request: HttpRequest, batch_ids: list[Any]) -> HttpResponse:
-    """Mint a link: JSON for the page's script (size, expiry, warning), else a redirect to it."""
-    try:
-        link = export_link_create(
-            user=_user(request), batch_ids=batch_ids, finished_only=_wants_finished_only(request)
-        )
-    except ValidationError as exc:
-        if "application/json" in request.headers.get("Accept", ""):
-            return JsonResponse({"error": {"code": "invalid", "message": _errors(exc)}}, status=400)
-        messages.error(request, _errors(exc))
-        return redirect("history")
-    url = request.build_absolute_uri(link.url)
-    if "application/json" not in request.headers.get("Accept", ""):
-        return redirect(url)
-    warning = ""
-    if link.size > settings.EXPORT_WARN_SIZE:
-        warning = _(
-            "This archive is %(size)s, more than %(limit)s. Make sure the disk you save to has "
-            "room for it, and prefer a steady connection: the download cannot resume."
-        ) % {"size": filesizeformat(link.size), "limit": filesizeformat(settings.EXPORT_WARN_SIZE)}
-    response = JsonResponse(
-        {
-            "url": url,
-            "filename": link.filename,
-            "size": link.size,
-            "size_label": filesizeformat(link.size),
-            "expires_at": link.expires_at.isoformat(),
-            "expires_in": settings.EXPORT_LINK_MAX_AGE,
-            "batches": list(link.batch_ids),
-            "finished_only": link.finished_only,
-            "warning": warning,
-        },
-        status=201,
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_POST
-def batch_export(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
-    return _export_link_answer(request, [batch.pk])
-
-
-@login_required
-@require_POST
-def batches_export_selected(request: HttpRequest) -> HttpResponse:
-    """One link for the selected batches; an id that is not the user's makes it a 404."""
-    return _export_link_answer(request, request.POST.getlist("batch")[:MAX_BATCHES_PER_EXPORT])
-
-
-@require_http_methods(["GET", "HEAD"])
-def export_download(request: HttpRequest) -> HttpResponseBase:
-    """No session needed: the signed token in the link is the credential (it works from curl)."""
-    archive = export_link_open(token=request.GET.get("token", ""))
-    return export_response(request, archive)
-
-
-def export_size(batch: Batch) -> int:
-    """The exact size of the batch's ZIP right now, for the button's label."""
-    return export_archive(batches=[batch]).size
