@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -40,12 +40,10 @@ from django.http import Http404
 from django.urls import reverse
 from zipstream import ZipStream
 
+from accounts.models import User
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage.paths import media_path
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 log = logging.getLogger("heygem.jobs")
 
@@ -330,8 +328,6 @@ def export_link_create(
 def export_link_open(*, token: str) -> ExportArchive:
     """The archive a token grants. Expired, tampered, foreign or revoked (a batch deleted, the
     user deactivated) all answer the same 404, so a failed guess learns nothing."""
-    from accounts.models import User
-
     try:
         payload = _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
         user = User.objects.get(pk=int(payload["u"]), is_active=True)

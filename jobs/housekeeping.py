@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import IdempotencyRecord
 from jobs.models import DeliveryStatus, WebhookDelivery
 from jobs.queue import enqueue_on_commit
 from jobs.webhooks.delivery import DELIVER_TASK
@@ -85,8 +86,6 @@ def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
 def idempotency_records_prune(*, now: datetime | None = None) -> int:
     """Delete Idempotency-Key answers older than API_IDEMPOTENCY_HOURS. The API also drops a
     user's expired ones on their next keyed request; this covers users who stopped calling."""
-    from accounts.models import IdempotencyRecord
-
     now = now or timezone.now()
     before = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     n, _ = IdempotencyRecord.objects.filter(created_at__lt=before).delete()

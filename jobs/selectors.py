@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from accounts.models import User
+from jobs.models import AudioClip, Batch, JobStatus, Notice, RenderJob, Template
 
 
 class BatchStatus:
@@ -281,9 +279,7 @@ def _percent(part: int, whole: int) -> float:
 
 def usage_for_user(user: User) -> Usage:
     """The user's storage by kind, their limits and their queued-or-running videos (4 queries)."""
-    from accounts.models import User as UserModel
-
-    fresh = UserModel.objects.get(pk=user.pk)  # the counter moves in other requests
+    fresh = User.objects.get(pk=user.pk)  # the counter moves in other requests
     jobs = RenderJob.objects.for_user(fresh)
     active = jobs.active().aggregate(n=Count("id"), reserved=Sum("estimated_output_bytes"))
     return Usage(
@@ -360,10 +356,6 @@ NOTICES_LISTED = 100
 
 def notices_for_user(user: User) -> QuerySet[Any]:
     """The user's notices, not yet shown first, each group newest first (at most 100)."""
-    from django.db.models import BooleanField, ExpressionWrapper
-
-    from jobs.models import Notice
-
     unshown = ExpressionWrapper(Q(shown_at__isnull=True), output_field=BooleanField())
     return (
         Notice.objects.filter(owner=user)

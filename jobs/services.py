@@ -36,6 +36,8 @@ from jobs.storage import deletion
 from jobs.storage import usage as quotas
 from jobs.storage.paths import delete_file, media_path
 from jobs.uploads import media_limits
+from jobs.worker.engines import engine_problem, engines_offered
+from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
 
@@ -70,7 +72,6 @@ def _probed_upload(
     Returns (temporary path, media info, content hash, the user's row with that content or None).
     """
     from rendering.errors import MediaError
-    from rendering.media import file_sha256
 
     _too_big(uploaded)
     path = _uploaded_path(uploaded)
@@ -201,8 +202,6 @@ def batch_create(
     engine: str = "",
 ) -> Batch:
     """Create a batch and one render job per template, all or nothing, and queue it."""
-    from jobs.worker.engines import engine_problem, engines_offered
-
     engine = engine or settings.RENDER_ENGINE_DEFAULT
     if engine not in engines_offered():
         problem = engine_problem(engine)

@@ -27,6 +27,7 @@ from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
+from jobs.worker.engines import engines_offered
 
 
 def _user(request: HttpRequest) -> Any:
@@ -48,8 +49,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _engines() -> list[str]:
-    from jobs.worker.engines import engines_offered
-
     return engines_offered()
 
 

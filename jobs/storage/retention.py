@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.models import User
 from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, Notice, Template
 from jobs.storage import deletion
 
@@ -41,8 +42,6 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
 
     `now` is the clock (tests pass a later one rather than patching time).
     """
-    from accounts.models import User
-
     now = now or timezone.now()
     total = RetentionResult()
     users = User.objects.filter(deleting_at__isnull=True)

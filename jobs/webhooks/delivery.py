@@ -26,6 +26,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import schedule
 
 from jobs.models import (
     WEBHOOK_PING_EVENT,
@@ -334,9 +336,6 @@ def _schedule_attempt(*, delivery_id: Any, attempt: int, when: datetime) -> None
 
     The name is per attempt, so a twin that gets here too finds it taken and stops.
     """
-    from django_q.models import Schedule
-    from django_q.tasks import schedule
-
     with contextlib.suppress(IntegrityError):
         schedule(
             DELIVER_TASK,
