@@ -93,8 +93,8 @@ def test_deleting_a_template_keeps_finished_results(
     batch: Batch, owner_client: Client, django_capture_on_commit_callbacks
 ) -> None:
     first = batch.jobs.order_by("position").first()
-    services.batch_cancel(batch=batch)
     finish_job(first, status=JobStatus.SUCCEEDED, content=b"result")
+    services.batch_cancel(batch=batch)  # the other job: nothing uses the template any more
     template = first.template
     # The row goes after the mark commits (jobs.storage.deletion), so run the on-commit steps.
     with django_capture_on_commit_callbacks(execute=True):
