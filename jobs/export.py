@@ -12,7 +12,7 @@ A link is `/exports/download/?token=…`: the token is the credential (it works 
 session, e.g. from curl), signed with a purpose-specific salt, bound to the user and the exact
 batches, and checked with `max_age`. It travels in the query string because neither
 django.request (which logs the path of 4xx answers) nor our run log records query strings, and
-the gunicorn logger in heygem_site/gunicorn_logging.py redacts it from the access log.
+the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
 Deleting a batch revokes its links: the download looks the batches up again from the user.
 """
 
