@@ -1,5 +1,5 @@
 """Webhook delivery against a real HTTP receiver on 127.0.0.1: the signature verifies with the
-README's recipe, a failing receiver is retried by django-q2 ONCE schedules and then marked
+webhooks page's recipe (docs/webhooks.md), a failing receiver is retried by django-q2 ONCE schedules and then marked
 failed, redirects are not followed, private targets are refused, a delivery is sent once."""
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def receiver(settings) -> Iterator[Receiver]:
 
 
 def readme_verifier() -> Callable[..., bool]:
-    """The verification snippet exactly as the README's Webhooks section prints it."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    """The verification snippet exactly as docs/webhooks.md prints it."""
+    readme = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     (snippet,) = [b for b in blocks if "def verify_heygem_signature" in b]
     namespace: dict[str, Any] = {}
