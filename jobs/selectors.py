@@ -11,7 +11,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from jobs.models import AudioClip, Batch, JobStatus, Notice, RenderJob, Template
+from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, Notice, RenderJob, Template
 
 
 class BatchStatus:
@@ -204,6 +204,23 @@ def job_payload(job: RenderJob) -> dict[str, Any]:
         "output_duration": job.output_duration,
         "finished_at": iso_utc(job.finished_at),
     }
+
+
+# --- Uploads no queued or running video needs (deletion, retention and quota cleanup) ------
+
+
+def templates_not_in_use(owner_id: int) -> QuerySet[Template]:
+    """The owner's templates that no queued or running job renders from."""
+    return Template.objects.filter(owner_id=owner_id).exclude(
+        render_jobs__status__in=ACTIVE_STATUSES
+    )
+
+
+def audio_not_in_use(owner_id: int) -> QuerySet[AudioClip]:
+    """The owner's audio clips that no kept batch uses (a batch needs its audio to retry)."""
+    return AudioClip.objects.filter(owner_id=owner_id).exclude(
+        pk__in=Batch.objects.filter(owner_id=owner_id).values("audio_id")
+    )
 
 
 def batch_get(user: User, batch_id: object) -> Batch:

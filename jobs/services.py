@@ -265,9 +265,7 @@ def batch_cancel(*, batch: Batch) -> int:
     """Cancel queued jobs at once; running ones stop at their next frame chunk."""
     now = timezone.now()
     with transaction.atomic():
-        n = batch.jobs.filter(status__in=ACTIVE_STATUSES).update(
-            status=JobStatus.CANCELED, finished_at=now, error_message="Canceled."
-        )
+        n = lifecycle.jobs_cancel(batch.jobs.all(), now=now)
         Batch.objects.filter(pk=batch.pk).update(canceled_at=now)
         lifecycle.batch_finish_if_done(batch.pk)
     log.info("batch canceled", extra=lifecycle.log_ids(batch) | {"jobs": n})

@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_lock
+from jobs import selectors
 from jobs.housekeeping import HousekeepingResult, housekeeping_run
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
-    Batch,
     JobStatus,
     Notice,
     RenderJob,
@@ -87,14 +87,8 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
 
         uploads: list[Any] = []
         if result.freed_bytes < excess:
-            uploads = list(
-                Template.objects.filter(owner_id=user_id).exclude(
-                    render_jobs__status__in=ACTIVE_STATUSES
-                )
-            ) + list(
-                AudioClip.objects.filter(owner_id=user_id).exclude(
-                    pk__in=Batch.objects.filter(owner_id=user_id).values("audio_id")
-                )
+            uploads = list(selectors.templates_not_in_use(user_id)) + list(
+                selectors.audio_not_in_use(user_id)
             )
             uploads.sort(key=lambda row: row.created_at)
         template_ids: list[Any] = []

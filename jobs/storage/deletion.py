@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_lock
-from jobs import lifecycle
-from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, RenderJob, Template
+from jobs import lifecycle, selectors
+from jobs.models import AudioClip, Batch, RenderJob, Template
 from jobs.storage.paths import delete_file, delete_tree
 from jobs.storage.usage import usage_add
 
@@ -87,9 +87,11 @@ def templates_mark(
     now = now or timezone.now()
     with transaction.atomic():
         user_lock(owner_id)
-        templates = Template.objects.filter(owner_id=owner_id, pk__in=template_ids)
-        if not force:
-            templates = templates.exclude(render_jobs__status__in=ACTIVE_STATUSES)
+        templates = (
+            Template.objects.filter(owner_id=owner_id)
+            if force
+            else selectors.templates_not_in_use(owner_id)
+        ).filter(pk__in=template_ids)
         ids = list(templates.values_list("pk", flat=True))
         freed = _sum(Template.objects.filter(pk__in=ids), "size_bytes")
         Template.objects.filter(pk__in=ids).update(deleting_at=now)
@@ -104,8 +106,8 @@ def audio_mark(*, owner_id: int, audio_ids: list[Any], now: datetime | None = No
     with transaction.atomic():
         user_lock(owner_id)
         ids = list(
-            AudioClip.objects.filter(owner_id=owner_id, pk__in=audio_ids)
-            .exclude(pk__in=Batch.objects.filter(owner_id=owner_id).values("audio_id"))
+            selectors.audio_not_in_use(owner_id)
+            .filter(pk__in=audio_ids)
             .values_list("pk", flat=True)
         )
         freed = _sum(AudioClip.objects.filter(pk__in=ids), "size_bytes")

@@ -17,7 +17,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts.models import User
-from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, Notice, Template
+from jobs import selectors
+from jobs.models import ACTIVE_STATUSES, Batch, Notice
 from jobs.storage import deletion
 
 log = logging.getLogger("heygem.jobs")
@@ -61,8 +62,8 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
             )
             mine.batches = len(batch_ids)
         template_ids = list(
-            Template.objects.filter(owner_id=user.pk, created_at__lt=cutoff)
-            .exclude(render_jobs__status__in=ACTIVE_STATUSES)
+            selectors.templates_not_in_use(user.pk)
+            .filter(created_at__lt=cutoff)
             .values_list("pk", flat=True)
         )
         if template_ids:
@@ -71,8 +72,8 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
             )
             mine.templates = len(template_ids)
         audio_ids = list(
-            AudioClip.objects.filter(owner_id=user.pk, created_at__lt=cutoff)
-            .exclude(pk__in=Batch.objects.filter(owner_id=user.pk).values("audio_id"))
+            selectors.audio_not_in_use(user.pk)
+            .filter(created_at__lt=cutoff)
             .values_list("pk", flat=True)
         )
         if audio_ids:
