@@ -32,8 +32,7 @@ from jobs.models import (
 )
 from jobs.names import clean_display_name
 from jobs.queue import enqueue_on_commit
-from jobs.storage import deletion
-from jobs.storage import usage as quotas
+from jobs.storage import deletion, usage
 from jobs.storage.paths import delete_file, media_path
 from jobs.uploads import media_limits
 from jobs.worker.engines import engine_problem, engines_offered
@@ -157,8 +156,8 @@ def _save_with_file(
     from rendering.media import write_thumbnail
 
     # Refuse before copying anything; the exact check is repeated under the lock below.
-    quotas.storage_check(
-        user=quotas.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what="this file"
+    usage.storage_check(
+        user=usage.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what="this file"
     )
     written: list[str] = []
     try:
@@ -173,13 +172,13 @@ def _save_with_file(
             written.append(thumb_name)
         with transaction.atomic():
             # The owner's row lock makes check + save + usage one step for parallel uploads.
-            quotas.storage_check(
-                user=quotas.fresh_user(row.owner_id, lock=True),
+            usage.storage_check(
+                user=user_lock(row.owner_id),
                 needed=row.size_bytes,
                 what="this file",
             )
             row.save()
-            quotas.usage_add(user_id=row.owner_id, delta=row.size_bytes)
+            usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
         for name in written:
             delete_file(name)
@@ -238,10 +237,10 @@ def batch_create(
                 f"at once; this batch adds {len(ids)}. Wait for some to finish, or pick fewer templates."
             )
         estimates = {
-            tid: quotas.estimate_output_bytes(audio=audio, template=t)
+            tid: usage.estimate_output_bytes(audio=audio, template=t)
             for tid, t in templates.items()
         }
-        quotas.storage_check(user=locked, needed=sum(estimates.values()), what="this batch")
+        usage.storage_check(user=locked, needed=sum(estimates.values()), what="this batch")
         batch = Batch.objects.create(owner=locked, audio=audio, name=name, engine=engine)
         RenderJob.objects.bulk_create(
             RenderJob(
@@ -278,9 +277,9 @@ def batch_retry_failed(*, batch: Batch) -> int:
     Refused (ValidationError) when they would pass the concurrent-jobs limit or the quota."""
     with transaction.atomic():
         # The owner's lock makes check + requeue one step, as in batch_create.
-        locked = quotas.fresh_user(batch.owner_id, lock=True)
+        locked = user_lock(batch.owner_id)
         jobs = batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED))
-        quotas.retry_check(user=locked, jobs=jobs, what="retrying this batch")
+        usage.retry_check(user=locked, jobs=jobs, what="retrying this batch")
         n = lifecycle.jobs_requeue(jobs, owner_id=batch.owner_id)
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
@@ -292,11 +291,11 @@ def batch_retry_failed(*, batch: Batch) -> int:
 def job_retry(*, job: RenderJob) -> bool:
     """Put one failed or canceled job back in the queue (limits checked as for a batch)."""
     with transaction.atomic():
-        locked = quotas.fresh_user(job.batch.owner_id, lock=True)
+        locked = user_lock(job.batch.owner_id)
         jobs = RenderJob.objects.filter(
             pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
         )
-        quotas.retry_check(user=locked, jobs=jobs, what="retrying this video")
+        usage.retry_check(user=locked, jobs=jobs, what="retrying this video")
         n = lifecycle.jobs_requeue(jobs, owner_id=job.batch.owner_id)
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)

@@ -77,7 +77,7 @@ def template_analyse(*, template_id: Any) -> str:
             extra={"template_id": str(template.pk), "reason": str(exc)},
         )
         return FaceStatus.FAILED
-    Template.objects.filter(pk=template.pk).update(face_status=FaceStatus.READY, face_error="")
+    template_face_record(template_id=template.pk, error=None)
     return FaceStatus.READY
 
 
