@@ -129,8 +129,7 @@ def psnr_outside_lower_face(
 ) -> float:
     """PSNR (dB) between output frames and their template frames, outside the repaint area."""
     from rendering import media
-    from rendering.engines.base import ping_pong_index
-    from rendering.engines.classic import CHIN_MARGIN
+    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
 
     track = faces.track(template, cache_dir=cache_dir, fps=fps)
     source = list(media.iter_frames(template, fps=fps))
@@ -227,7 +226,7 @@ def assess(
     import itertools
 
     from rendering import media
-    from rendering.engines.base import ping_pong_index
+    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
 
     fps = track.fps
     limit = max(1, int(max_seconds * fps))
@@ -251,7 +250,7 @@ def assess(
         ref = template_frame
         out = frame[: ref.shape[0], : ref.shape[1]]
         keep = np.ones(ref.shape[:2], dtype=bool)
-        polygon = track.lower_face_polygon(min(i, track.n_frames - 1), chin_margin=_MARGIN)
+        polygon = track.lower_face_polygon(min(i, track.n_frames - 1), chin_margin=CHIN_MARGIN)
         if polygon is not None:
             mask = np.zeros(ref.shape[:2], dtype=np.uint8)
             cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
@@ -293,6 +292,3 @@ def assess(
         frames_measured=n,
         reasons=tuple(reasons),
     )
-
-
-_MARGIN = 0.24  # the most the classic engine's repaint region reaches under the chin

@@ -35,7 +35,7 @@
         log: H.el("pre", { class: "joblog" }),
         key: "",
       };
-      const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template}` }), H.el("span", { class: "spacer" }), c.status);
+      const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template_name}` }), H.el("span", { class: "spacer" }), c.status);
       const details = H.el("details", {}, H.el("summary", { text: "Log" }), c.log);
       c.root.append(c.media, head, c.bar, c.error, c.actions, details);
       cards.append(c.root);
@@ -46,7 +46,7 @@
     c.root.dataset.status = job.status;
     c.bar.firstChild.style.width = `${Math.round((job.status === "succeeded" ? 1 : job.progress) * 100)}%`;
     c.bar.className = `progress ${job.status === "succeeded" ? "ok" : job.status === "failed" ? "bad" : ""}`;
-    c.error.textContent = job.error && job.status !== "succeeded" ? job.error : "";
+    c.error.textContent = job.error_message && job.status !== "succeeded" ? job.error_message : "";
     c.error.hidden = !c.error.textContent;
     c.log.textContent = job.log || "(nothing yet)";
     // Rebuild media and buttons only when what they depend on changes (keeps the player playing).
@@ -60,7 +60,7 @@
         c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
       }
       c.actions.replaceChildren();
-      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: `Download (${H.size(job.size)})` }));
+      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: `Download (${H.size(job.output_size)})` }));
       if (job.status === "failed" || job.status === "canceled") c.actions.append(postButton(job.retry_url, "Retry"));
       if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, "Delete", "danger", "Delete this result?"));
     }
