@@ -364,9 +364,9 @@ class FaceHint:
         )
 
 
-def _hint_distance(box: np.ndarray, hint: FaceHint, shape: tuple[int, int]) -> float:
+def _hint_distance(box: np.ndarray, hint: FaceHint, shape: tuple[int, ...]) -> float:
     """How far a face box is from a hint, in hint-sized units (position and size)."""
-    height, width = shape
+    height, width = shape[0], shape[1]
     cx, cy = (box[0] + box[2]) / 2.0 / width, (box[1] + box[3]) / 2.0 / height
     size = (box[2] - box[0]) / width
     reach = max(hint.size, 1e-3)
@@ -379,7 +379,7 @@ def _pick(
     previous: np.ndarray | None,
     *,
     hint: FaceHint | None = None,
-    shape: tuple[int, int] = (1, 1),
+    shape: tuple[int, ...] = (1, 1),
 ) -> np.ndarray | None:
     """The face to follow in one frame.
 
@@ -518,8 +518,8 @@ def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
     return sorted(out, key=lambda c: c.score, reverse=True)
 
 
-def _box_hint(box: np.ndarray, shape: tuple[int, int]) -> FaceHint:
-    height, width = shape
+def _box_hint(box: np.ndarray, shape: tuple[int, ...]) -> FaceHint:
+    height, width = shape[0], shape[1]
     return FaceHint(
         x=float((box[0] + box[2]) / 2.0 / width),
         y=float((box[1] + box[3]) / 2.0 / height),

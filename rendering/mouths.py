@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import cv2
 import numpy as np
@@ -276,8 +276,8 @@ def build_library(frames: Iterable[np.ndarray], track: FaceTrack) -> MouthLibrar
     return MouthLibrary(
         centre=np.asarray(centre, np.float64),
         density=density,
-        patches=np.stack([e["patch"] for e in entries]).astype(np.uint8),  # type: ignore[misc]
-        contours=np.stack([e["contours"] for e in entries]).astype(np.float32),  # type: ignore[misc]
+        patches=np.stack([cast(np.ndarray, e["patch"]) for e in entries]).astype(np.uint8),
+        contours=np.stack([cast(np.ndarray, e["contours"]) for e in entries]).astype(np.float32),
         gap=column("gap", np.float32),
         width=column("width", np.float32),
         teeth=column("teeth", np.float32),

@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -84,7 +84,11 @@ class MouthReference:
         return cls(half_width=float(np.median(widths)) if widths else 0.25)
 
 
-def _smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
+def _smoothstep(
+    edge0: float | np.floating[Any] | np.ndarray,
+    edge1: float | np.floating[Any] | np.ndarray,
+    x: np.ndarray,
+) -> np.ndarray:
     t = np.clip((x - edge0) / np.maximum(np.asarray(edge1) - edge0, 1e-6), 0.0, 1.0)
     return np.asarray(t * t * (3.0 - 2.0 * t))
 
@@ -425,12 +429,12 @@ def _lip_masks(
     small = (max(1, math.ceil(h / down)), max(1, math.ceil(w / down)))
     inside = _fill(small, lips / down, origin / down)
     distance = cv2.distanceTransform(255 - inside, cv2.DIST_L2, 3) * np.float32(down / scale)
-    alpha = 1.0 - _smoothstep(0.02, 0.12, distance)
+    alpha = (1.0 - _smoothstep(0.02, 0.12, distance)).astype(np.float32)
     ring = ((distance > 0.13) & (distance < 0.2)).astype(np.uint8)
     if down > 1:
-        alpha = cv2.resize(alpha.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-        ring = cv2.resize(ring, (w, h), interpolation=cv2.INTER_NEAREST)
-    return np.asarray(alpha, dtype=np.float32), ring.astype(bool)
+        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR))
+        ring = np.asarray(cv2.resize(ring, (w, h), interpolation=cv2.INTER_NEAREST))
+    return alpha, ring.astype(bool)
 
 
 def _place_appearance(
