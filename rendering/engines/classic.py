@@ -136,8 +136,14 @@ class _MouthModel:
     def source_x(self, xr: np.ndarray) -> np.ndarray:
         """Horizontal backward map in the lip band (relative to the mouth centre)."""
         reach = self.reach
+        # Identity beyond the reach on both sides: np.interp holds its end values, which
+        # made every column past the reach copy the one at it (a smear over the cheek, hair
+        # or background beside a wide or tilted face).
+        far = 1e3
         return np.interp(
-            xr, [-reach, -self.c_dst, self.c_dst, reach], [-reach, -self.c_src, self.c_src, reach]
+            xr,
+            [-far, -reach, -self.c_dst, self.c_dst, reach, far],
+            [-far, -reach, -self.c_src, self.c_src, reach, far],
         )
 
     def knots(self, xr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -305,3 +305,22 @@ def test_the_mouth_library_is_analysed_once_per_template(tmp_path) -> None:
     other = faces.FaceTrack(**{**track.__dict__, "landmarks": track.landmarks + 1.0})
     mouths.analyse(FACE, other, cache_dir=tmp_path)
     assert before + 2 == mouths.LIBRARY_RUNS
+
+
+def test_columns_beyond_the_mouths_reach_do_not_move(face_frames) -> None:
+    """The warp's sideways stretch ends at its reach: columns further out (cheeks, hair,
+    background beside a wide or tilted face) keep their own pixels instead of copying the
+    column at the reach (a smear the old engine drew beside the cheek)."""
+    from rendering.engines.classic import _MouthModel
+
+    landmarks = faces.detect_landmarks(face_frames[0])
+    assert landmarks is not None
+    reference = MouthReference(half_width=float(mouths.describe(landmarks)[1]) * 1.3)
+    model = _MouthModel(landmarks, MouthPose(1.0, width=1.0), reference)
+    xs = (
+        model.xm
+        + np.concatenate([np.linspace(-1.2, -1.01, 5), np.linspace(1.01, 1.2, 5)]) * model.reach
+    )
+    for dy in (0.02, 0.1, 0.2):
+        points = np.stack([xs, np.full_like(xs, model.top + dy)], 1)
+        assert np.abs(model.backward_map(points) - points).max() < 1e-6
