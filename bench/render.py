@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _common import FACE, SPEECH, full_hd, make_variant, table, upscale, write_wav
 
-REPEATS = 2
+REPEATS = 3
 
 
 def main() -> None:
