@@ -15,7 +15,7 @@ the jaw outline (mesh 234 ... 152 ... 454) for the width and the chin, and point
 mesh 168 (between the eyes) plus two thirds of the way to mesh 1 (the nose tip). It works
 in the face frame of :mod:`rendering.faces` (x along the eye line), so a rolled head gives
 an upright crop; for an upright head it is MuseTalk's box. The bottom margin is a share
-of the landmark box's height (10 px of a 256-px box: 0.04) rather than source pixels, and
+of the landmark box's height (10 px of a 256-px box) rather than source pixels, and
 ``bbox_shift`` counts pixels of a 256-px box, so both mean the same at any video size.
 
 **Paste-back.** MuseTalk blends through a face-parsing mask of the lower face (skin,
@@ -41,7 +41,7 @@ from rendering import faces
 # nasion (27; mesh 168, between the eyes) to the tip (30; mesh 1).
 _NASION = faces.MESH_IDS.index(168)
 _BRIDGE = 2.0 / 3.0
-BOTTOM_MARGIN = 0.04  # MuseTalk's 10 px under the chin, as a share of a 256-px box
+BOTTOM_MARGIN = 10 / 256  # MuseTalk's 10 px under the chin, as a share of a 256-px box
 BBOX_SHIFT_LIMIT = 64  # pixels of a 256-px box: the nose-bridge point stays above the mouth
 _NOSE_GAP = 0.03  # face units between the nose base and the top of the pasted region
 _INSET = 0.02  # share of the crop width the pasted region keeps inside the jaw outline
@@ -97,7 +97,7 @@ class CropGeometry:
     - ``size``: crop side in pixels (MuseTalk: 256);
     - ``mask_top``: share of the height where repainting starts (MuseTalk: the lower half);
     - ``bottom_margin``: how far under the chin the box reaches, as a share of the
-      landmark box's height (MuseTalk: 10 px of about 256, 0.04);
+      landmark box's height (MuseTalk: 10 px of a box about 256 px tall);
     - ``bbox_shift``: MuseTalk's adjustment, in pixels of a 256-px box: the nose-bridge
       point moves down (positive: the box gets shorter, the mouth opens more) or up.
     """
@@ -117,7 +117,8 @@ class CropGeometry:
         chin = float(jaw[:, 1].max())
         half = chin - bridge
         left, right = float(jaw[:, 0].min()), float(jaw[:, 0].max())
-        if not (np.isfinite(half) and half > 0 and right > left):
+        chin_point_y = float(frame.to_face(landmarks[faces.K_CHIN][None])[0, 1])
+        if not (np.isfinite(half) and chin_point_y > tip_y > nasion_y and right > left):
             raise ValueError("landmarks do not describe a face (chin above the nose)")
         anchor = bridge + self.bbox_shift / 256.0 * 2.0 * half
         top = 2.0 * anchor - chin
@@ -226,7 +227,7 @@ def region_weight(
     over ``feather`` pixels inside it.
 
     ``origin`` is the window's top-left image pixel. A pixel gets a weight only when its
-    centre is more than a pixel inside the polygon, so rasterisation never lets the
+    centre is well over a pixel inside the polygon, so rasterisation never lets the
     weight leak outside.
     """
     height, width = shape
@@ -235,7 +236,7 @@ def region_weight(
     points = np.round((region - np.asarray(origin, np.float32)) * (1 << shift)).astype(np.int32)
     cv2.fillPoly(inside, [points], (255,), lineType=cv2.LINE_8, shift=shift)
     distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
-    weight = np.clip((distance - 1.0) / max(feather, 1e-3), 0.0, 1.0)
+    weight = np.clip((distance - 1.5) / max(feather, 1e-3), 0.0, 1.0)
     return np.asarray(weight * weight * (3.0 - 2.0 * weight), dtype=np.float32)  # smoothstep
 
 

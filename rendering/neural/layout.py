@@ -58,7 +58,7 @@ class NeuralConfig:
     whisper: str = "whisper/tiny.pt"
     positional_encoding: bool = True
     reference: str = "current"
-    bottom_margin: float = 0.04
+    bottom_margin: float = 10 / 256  # 0.0390625
 
     @property
     def window_frames(self) -> int:
