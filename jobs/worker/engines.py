@@ -23,6 +23,7 @@ def engine_options(name: str) -> dict[str, Any]:
             "device": settings.NEURAL_DEVICE,
             "batch_size": settings.NEURAL_BATCH_SIZE or None,
             "compile": settings.NEURAL_COMPILE,
+            "bbox_shift": settings.NEURAL_BBOX_SHIFT,
         }
     return {}
 

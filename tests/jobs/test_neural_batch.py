@@ -145,3 +145,15 @@ def test_the_api_offers_neural_only_when_configured(
         format="json",
     )
     assert refused.status_code == 400 and "NEURAL_MODEL_DIR" in refused.json()["error"]["message"]
+
+
+def test_the_bbox_shift_setting_reaches_the_workers_engine(
+    neural_configured: Path,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from jobs.worker.engines import engine_options
+
+    settings.NEURAL_BBOX_SHIFT = -6
+    runner._engine.cache_clear()
+    assert engine_options("neural")["bbox_shift"] == -6
+    assert runner._engine("neural").geometry.bbox_shift == -6.0
