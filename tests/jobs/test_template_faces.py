@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accounts.models import User
 from jobs import services
