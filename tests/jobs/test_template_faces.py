@@ -8,8 +8,10 @@ on the left and smaller on the right, side by side (as tests/rendering/test_mout
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -18,12 +20,14 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, FaceStatus, JobStatus, Template
+from jobs.storage.cleanup import sweep
 from jobs.worker import preparation, runner
-from rendering import media
+from rendering import faces, media, mouths
 from tests.api.conftest import key_client
 from tests.support.media import FACE
 
@@ -154,10 +158,15 @@ def test_a_batch_rendered_after_the_choice_edits_the_chosen_face_only(
     preparation.template_analyse(template_id=template.pk)
     template.refresh_from_db()
     services.template_face_choose(template=template, face=1)  # the small face on the right
+    # The choice queued the analysis again (run here as the worker would): the chosen face's
+    # track and mouth library are ready before any batch needs them.
+    preparation.template_analyse(template_id=template.pk)
     batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
     preparation.batch_prepare(batch_id=batch.pk)
     job = batch.jobs.get()
+    tracked, analysed = faces.TRACK_RUNS, mouths.LIBRARY_RUNS
     assert runner.job_run(job_id=job.pk) == JobStatus.SUCCEEDED
+    assert (tracked, analysed) == (faces.TRACK_RUNS, mouths.LIBRARY_RUNS)  # all from the cache
     job.refresh_from_db()
     assert "face 2 of 2 (chosen)" in job.log
 
@@ -175,3 +184,18 @@ def test_a_batch_rendered_after_the_choice_edits_the_chosen_face_only(
     assert job.quality is not None and job.quality["coverage"] > 0.6
     state = owner_client.get(reverse("batch_progress", args=[batch.pk])).json()
     assert state["jobs"][0]["quality"] == job.quality
+
+
+@pytest.mark.django_db(transaction=True)
+def test_face_thumbnails_live_and_go_with_their_template(two_faces: Template) -> None:
+    names = two_faces.face_thumbnail_names()
+    assert len(names) == 2
+    root = Path(settings.MEDIA_ROOT)
+    # The hourly sweep knows them (an old file no row names would be removed).
+    later = timezone.now() + timedelta(seconds=settings.ORPHAN_FILE_GRACE + 60)
+    for name in names:
+        os.utime(root / name, (0, 0))
+    assert sweep(now=later).orphan_files == 0
+    assert all((root / name).is_file() for name in names)
+    services.template_delete(template=two_faces)
+    assert not any((root / name).exists() for name in names)
