@@ -30,7 +30,7 @@
         picker.append(H.el("p", { class: "field-error", role: "alert", text: body.error.message }));
       }
     } catch (_) {
-      button.form ? button.form.submit() : null;
+      if (button.form) button.form.requestSubmit(button); // the plain form still works
     } finally {
       picker.classList.remove("busy");
     }

@@ -199,3 +199,28 @@ def test_face_thumbnails_live_and_go_with_their_template(two_faces: Template) ->
     assert all((root / name).is_file() for name in names)
     services.template_delete(template=two_faces)
     assert not any((root / name).exists() for name in names)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_templates_analysed_before_faces_were_listed_can_be_queued_again(
+    make_template: Callable[..., Template],
+    two_faces_video: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.core.management import call_command
+
+    from jobs.management.commands import template_faces as command
+
+    old = make_template(two_faces_video)
+    Template.objects.filter(pk=old.pk).update(face_status=FaceStatus.READY)  # faces: None
+    queued: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(command, "enqueue_on_commit", lambda f, *a, **k: queued.append((f, a)))
+    call_command("template_faces")
+    assert queued == [("jobs.tasks.template_analyse", (str(old.pk),))]
+
+    preparation.template_analyse(template_id=old.pk)  # what that task runs
+    old.refresh_from_db()
+    assert len(old.face_list) == 2
+    queued.clear()
+    call_command("template_faces")
+    assert queued == []
