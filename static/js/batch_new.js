@@ -12,7 +12,7 @@
 
   function addPicker(badge, t) {
     const picker = H.facePicker && H.facePicker(t, faceLabels);
-    if (picker) badge.closest(".card").append(picker);
+    if (picker) badge.after(picker);
   }
 
   function refresh() {

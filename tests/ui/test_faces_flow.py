@@ -74,6 +74,35 @@ def test_it_picks_the_face_that_speaks_on_the_card(
     fail_with_screenshot(page, artifacts_dir, walk)
 
 
+def test_a_template_uploaded_on_the_new_batch_page_offers_its_faces(
+    live_server: Any,
+    live_worker: Path,
+    browser_page: Page,
+    owner: User,
+    tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """The upload's card waits for the worker's face analysis, then shows the picker."""
+    video = make_two_faces_video(tmp_path / "two people.mp4")
+    page = browser_page
+    sign_in(page, live_server.url, owner)
+
+    def walk() -> None:
+        page.goto(f"{live_server.url}/batches/new/")
+        page.set_input_files("#template-input", str(video))
+        card = page.get_by_test_id("template-card")
+        options = card.get_by_test_id("face-option")
+        expect(options).to_have_count(2, timeout=120_000)
+        expect(options.nth(0)).to_have_attribute("aria-pressed", "true")
+        options.nth(1).click()
+        expect(options.nth(1)).to_have_attribute("aria-pressed", "true")
+        template = Template.objects.get(owner=owner)
+        assert template.face_choice == 1
+        shot(page, artifacts_dir, "faces-upload")
+
+    fail_with_screenshot(page, artifacts_dir, walk)
+
+
 def test_the_batch_page_shows_sync_and_asks_to_review_a_weak_result(
     live_server: Any,
     browser_page: Page,
