@@ -122,6 +122,18 @@ def template_face_hint(template: Template) -> Any:
     return FaceHint.from_dict(faces[choice])
 
 
+def template_speaker_hint(template: Template) -> Any:
+    """Where the face that speaks is (chosen or default) when the template shows several
+    people, else None: what the quality measure follows in the output."""
+    from rendering.faces import FaceHint
+
+    faces = template.face_list
+    index = template.speaker_index
+    if len(faces) < 2 or index is None:
+        return None
+    return FaceHint.from_dict(faces[index])
+
+
 def template_faces_record(*, template: Template, found: list[Any]) -> Template:
     """Keep the faces a template shows (``FaceCandidate`` list): a JPEG of each beside the
     template file, their descriptions on the row. Returns the refreshed template."""

@@ -6,8 +6,10 @@
 3. Render through the batch's engine into a temporary name beside the final one, writing
    progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
    the engine is busy, so the watchdog only requeues jobs whose worker really died.
-4. Move the file into place and record success with a conditional update; a job canceled
-   meanwhile keeps its canceled state and its file is dropped.
+4. Move the file into place, measure it (``rendering.quality``, on the face that was
+   edited; a measurement that breaks is logged and never fails the job) and record success
+   with its report in a conditional update; a job canceled meanwhile keeps its canceled
+   state and its file is dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
-from jobs.worker.preparation import template_face_hint, template_face_record
+from jobs.worker.preparation import (
+    template_face_hint,
+    template_face_record,
+    template_speaker_hint,
+)
 
 log = logging.getLogger("heygem.jobs")
 
@@ -180,8 +186,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
         partial.replace(final_path)
         size = final_path.stat().st_size
+        speaker = face if face is not None else template_speaker_hint(job.template)
         report = _measure(
-            final_path, features, template_path, track, result, face, joblog=joblog, ids=ids
+            final_path, features, template_path, track, result, speaker, joblog=joblog, ids=ids
         )
         if not lifecycle.job_succeed(
             job=job,
