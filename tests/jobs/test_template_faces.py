@@ -185,6 +185,12 @@ def test_a_batch_rendered_after_the_choice_edits_the_chosen_face_only(
     state = owner_client.get(reverse("batch_progress", args=[batch.pk])).json()
     assert state["jobs"][0]["quality"] == job.quality
 
+    # Choosing again later leaves this result as it was; only new batches use the choice.
+    before = (job.output.name, job.output_sha256, job.quality, job.status)
+    services.template_face_choose(template=template, face=0)
+    job.refresh_from_db()
+    assert (job.output.name, job.output_sha256, job.quality, job.status) == before
+
 
 @pytest.mark.django_db(transaction=True)
 def test_face_thumbnails_live_and_go_with_their_template(two_faces: Template) -> None:
