@@ -198,7 +198,7 @@ def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
         if isinstance(sync, int | float)
         else _("Sync not measured"),
         "sync_title": _(
-            "How closely the mouth follows the sound, from 0 to 1 (0.5 or more looks right)."
+            "How closely the mouth follows the sound: 1 is perfect, 0.5 or more looks right."
         )
         if isinstance(sync, int | float)
         else _("Too little speech to measure how the mouth follows it."),
