@@ -138,6 +138,12 @@ class Template(models.Model):
         max_length=16, choices=FaceStatus.choices, default=FaceStatus.PENDING
     )
     face_error = models.TextField(blank=True)
+    # The people face analysis found, best default speaker first: each is
+    # rendering.faces.FaceCandidate.to_dict() plus "thumbnail", the stored name of a small
+    # JPEG of that face. None until analysed; [] when no face was found.
+    faces = models.JSONField(null=True, blank=True, editable=False)
+    # Which of `faces` speaks (an index); None: the default, the best speaker (faces[0]).
+    face_choice = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
@@ -152,6 +158,22 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def face_list(self) -> list[dict[str, Any]]:
+        return list(self.faces or [])
+
+    @property
+    def speaker_index(self) -> int | None:
+        """Index in `faces` of the face that speaks in new batches (None: no face listed)."""
+        faces = self.face_list
+        if not faces:
+            return None
+        choice = self.face_choice
+        return choice if choice is not None and 0 <= choice < len(faces) else 0
+
+    def face_thumbnail_names(self) -> list[str]:
+        return [str(f["thumbnail"]) for f in self.face_list if f.get("thumbnail")]
 
 
 class Batch(models.Model):
@@ -247,6 +269,9 @@ class RenderJob(models.Model):
     # What the result is expected to weigh, counted against the quota while the job is
     # queued or running, so parallel batches cannot together overrun it.
     estimated_output_bytes = models.BigIntegerField(default=0)
+    # What the worker measured on the finished result (rendering.quality.QualityReport
+    # .to_dict()); None before success, or when the measurement itself failed.
+    quality = models.JSONField(null=True, blank=True, editable=False)
     deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[RenderJobQuerySet] = LiveRenderJobManager()  # type: ignore[assignment]

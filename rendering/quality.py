@@ -40,10 +40,12 @@ class SyncReport:
     correlations: tuple[float, ...] = ()  # by offset, -max_offset..max_offset
 
 
-def lip_gap_series(frames: list[np.ndarray]) -> np.ndarray:
-    """Mouth opening per frame (eye-distance units); frames without a face are filled in."""
+def lip_gap_series(frames: list[np.ndarray], *, face: faces.FaceHint | None = None) -> np.ndarray:
+    """Mouth opening per frame (eye-distance units); frames without a face are filled in.
+
+    ``face``: which face to follow when the video shows several (the one that was edited)."""
     gaps = np.full(len(frames), np.nan, dtype=np.float64)
-    for i, found in enumerate(faces.track_frames(frames)):
+    for i, found in enumerate(faces.track_frames(frames, hint=face)):
         if found is not None:
             gaps[i] = faces.lip_gap(found[1])
     known = np.flatnonzero(~np.isnan(gaps))
@@ -213,6 +215,7 @@ def assess(
     max_seconds: float = 20.0,
     max_offset_frames: int = 6,
     psnr_every: int = 5,
+    face: faces.FaceHint | None = None,
 ) -> QualityReport:
     """Measure a finished result cheaply enough to run after every render.
 
@@ -222,6 +225,8 @@ def assess(
     3. Every ``psnr_every``-th frame, compare the output with its template frame outside
        the lower face (the template is read alongside, so memory stays flat).
     4. Flag what a person should look at.
+
+    ``face``: the face that was edited when the video shows several (as given to ``track``).
     """
     import itertools
 
@@ -261,7 +266,7 @@ def assess(
     close = getattr(source, "close", None)
     if close is not None:
         close()
-    gaps = list(lip_gap_series(mesh_frames))
+    gaps = list(lip_gap_series(mesh_frames, face=face))
     n = len(gaps)
     envelope = energy_envelope(features, fps, n)
     sync = offset = confidence = None

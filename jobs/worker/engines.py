@@ -25,6 +25,10 @@ def engine_options(name: str) -> dict[str, Any]:
             "compile": settings.NEURAL_COMPILE,
             "bbox_shift": settings.NEURAL_BBOX_SHIFT,
         }
+    if name == "classic":
+        # Template mouth libraries are kept here (keyed by content and face track), so a
+        # template is analysed once (in template_analyse) and every batch reuses it.
+        return {"cache_dir": str(settings.RENDER_CACHE_DIR)}
     return {}
 
 

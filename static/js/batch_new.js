@@ -8,6 +8,12 @@
   const maxUpload = Number(form.dataset.maxUpload);
   let uploading = 0;
   const pendingFace = new Map();
+  const faceLabels = { who: form.dataset.faceWho, pick: form.dataset.facePick, face: form.dataset.faceFace };
+
+  function addPicker(badge, t) {
+    const picker = H.facePicker && H.facePicker(t, faceLabels);
+    if (picker) badge.after(picker);
+  }
 
   function refresh() {
     const hasAudio = !!form.querySelector("input[name=audio]:checked, input[name=audio][type=hidden]");
@@ -119,7 +125,7 @@
         const remove = H.el("button", { type: "button", class: "link-dark", text: "Remove" });
         remove.onclick = () => { card.remove(); refresh(); };
         card.append(remove);
-        if (t.face_status === "pending") pendingFace.set(t.id, badge);
+        if (t.face_status === "pending") pendingFace.set(t.id, badge); else addPicker(badge, t);
       } else {
         card.classList.add("rejected");
         p.bar.classList.add("bad");
@@ -140,7 +146,10 @@
         const data = await (await fetch(url, { credentials: "same-origin" })).json();
         for (const t of data.templates) {
           const badge = pendingFace.get(t.id);
-          if (badge && t.face_status !== "pending") { badge.replaceWith(faceBadge(t)); pendingFace.delete(t.id); }
+          if (badge && t.face_status !== "pending") {
+            const fresh = faceBadge(t);
+            badge.replaceWith(fresh); pendingFace.delete(t.id); addPicker(fresh, t);
+          }
         }
       } catch (_) { /* try again next tick */ }
     }

@@ -40,9 +40,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def neural_configured(settings, tiny_model: Path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
     settings.NEURAL_MODEL_DIR = str(tiny_model)
     settings.NEURAL_DEVICE = "cpu"
-    runner._engine.cache_clear()
+    runner._built_engine.cache_clear()
     yield tiny_model
-    runner._engine.cache_clear()
+    runner._built_engine.cache_clear()
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
     ]
     assert statuses == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
     assert runs + 1 == audio_analysis.ANALYSIS_RUNS  # once per batch, Whisper included
-    assert runner._engine.cache_info().misses == 1  # the model loaded once for both jobs
+    assert runner._built_engine.cache_info().misses == 1  # the model loaded once for both jobs
     engine = runner._engine("neural")
     assert engine.name == "neural" and engine.model_dir == neural_configured
 
