@@ -224,16 +224,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         close_old_connections()
 
 
-# The measure keeps the decoded frames it reads in memory: bound them, so a long 1080p
-# result is judged on its first seconds (20 s at 512x512, about 6 s at 1080p25).
-QUALITY_FRAME_BYTES = 1_000_000_000
-QUALITY_SECONDS = (4.0, 20.0)
-
-
-def _measured_seconds(track: Any) -> float:
-    per_second = max(int(track.width) * int(track.height) * 3 * float(track.fps), 1.0)
-    low, high = QUALITY_SECONDS
-    return max(low, min(high, QUALITY_FRAME_BYTES / per_second))
+# The measure streams the result's frames (memory stays flat); its first 20 s tell as
+# much as the whole and keep the cost bounded after a long render.
+QUALITY_SECONDS = 20.0
 
 
 def _measure(
@@ -262,7 +255,7 @@ def _measure(
             track=track,
             coverage=float(result.coverage),
             face=face,
-            max_seconds=_measured_seconds(track),
+            max_seconds=QUALITY_SECONDS,
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)
