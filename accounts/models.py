@@ -79,6 +79,15 @@ class User(AbstractUser):
     storage_used_bytes = models.BigIntegerField(
         _("storage used (bytes)"), default=0, editable=False
     )
+    # Empty: follow the browser. Set by the language switch in the header.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[("zh-hans", "简体中文"), ("en", "English")],
+        help_text=_("Empty: the language the browser asks for."),
+    )
     # Set (with is_active=False) when the account's deletion starts; the sweeper finishes
     # the deletion of a marked account whose removal was interrupted.
     deleting_at = models.DateTimeField(_("deletion started"), null=True, blank=True, editable=False)

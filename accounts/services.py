@@ -26,6 +26,16 @@ def user_create(
     return user
 
 
+def user_language_set(*, user: User, language: str) -> None:
+    """Remember the language a user picked in the header ("" = follow the browser)."""
+    from django.conf import settings
+
+    if language and language not in dict(settings.LANGUAGES):
+        raise ValidationError("Unknown language.", code="invalid")
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
+
+
 @transaction.atomic
 def demo_user_ensure(*, email: str, password: str) -> tuple[User, bool]:
     """Create the demo user, or reset its password so the printed login always works."""
