@@ -70,3 +70,9 @@ def percent_label(value: float | None) -> str:
     if value < 10:
         return f"{_number(value)} %"
     return f"{round(value)} %"
+
+
+def engine_label(engine: str) -> str:
+    """'classic' -> 'Classic (CPU)'; an engine this site does not know keeps its name."""
+    labels = {"classic": gettext("Classic (CPU)"), "neural": gettext("Neural (GPU)")}
+    return labels.get(engine, engine)

@@ -46,3 +46,20 @@ def ago(value: datetime | None) -> str:
         timezone.localtime(value).strftime("%Y-%m-%d %H:%M"),
         naturaltime(value),
     )
+
+
+@register.filter
+def fraction_percent(value: Any) -> str:
+    """0.002 -> '0.2 %' (for labels)."""
+    return formats.percent_label(float(value or 0) * 100)
+
+
+@register.filter
+def css_width(value: Any) -> str:
+    """0.002 -> '0.200%' (for style attributes: never localised, never above 100%)."""
+    return f"{min(100.0, max(0.0, float(value or 0) * 100)):.3f}%"
+
+
+@register.filter
+def engine_label(value: Any) -> str:
+    return formats.engine_label(str(value))
