@@ -6,6 +6,11 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from heygem_site.catalogs import compile_catalogs
+
+# The .mo files are built from the committed .po files (pure Python, no GNU gettext), as
+# scripts/run.sh does; Django reads them when the first translation is activated.
+compile_catalogs()
 
 PASSWORD = "correct horse battery staple"
 
