@@ -23,12 +23,12 @@ def size_label(num_bytes: int | float | None) -> str:
     """'9.6 MB' for 9_600_000 bytes (decimal units)."""
     value = float(num_bytes or 0)
     if value < 1000:
-        return f"{int(value)} B"
+        return f"{int(value)}\xa0B"
     unit = 0
     while value >= 999.95 and unit < len(_UNITS) - 1:
         value /= 1000.0
         unit += 1
-    return f"{_number(value)} {_UNITS[unit]}"
+    return f"{_number(value)}\xa0{_UNITS[unit]}"
 
 
 def duration_label(seconds: float | None) -> str:

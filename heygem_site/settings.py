@@ -14,7 +14,6 @@ from typing import Any
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from heygem_site.env import (
     env_bool,

@@ -30,12 +30,12 @@ def language_set(request: HttpRequest) -> HttpResponse:
         target = "/"
     response = redirect(target)
     if request.user.is_authenticated:
-        user_language_set(user=request.user, language=language)  # type: ignore[arg-type]
+        user_language_set(user=request.user, language=language)
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
         language,
         max_age=settings.LANGUAGE_COOKIE_AGE,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite="Lax",
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
     )

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_user_deleting_at'),
+        ("accounts", "0003_user_deleting_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='language',
-            field=models.CharField(blank=True, choices=[('zh-hans', '简体中文'), ('en', 'English')], default='', help_text='Empty: the language the browser asks for.', max_length=10, verbose_name='language'),
+            model_name="user",
+            name="language",
+            field=models.CharField(
+                blank=True,
+                choices=[("zh-hans", "简体中文"), ("en", "English")],
+                default="",
+                help_text="Empty: the language the browser asks for.",
+                max_length=10,
+                verbose_name="language",
+            ),
         ),
     ]

@@ -7,10 +7,10 @@ window.HeyGem = {
   // pages and this script never show two numbers for one file.
   size(bytes) {
     let value = Number(bytes) || 0;
-    if (value < 1000) return `${Math.round(value)} B`;
+    if (value < 1000) return `${Math.round(value)}\u00a0B`;
     const units = ["B", "KB", "MB", "GB", "TB", "PB"]; let i = 0;
     while (value >= 999.95 && i < units.length - 1) { value /= 1000; i++; }
-    return `${value.toFixed(1).replace(/\.0$/, "")} ${units[i]}`;
+    return `${value.toFixed(1).replace(/\.0$/, "")}\u00a0${units[i]}`;
   },
   duration(s) {
     if (s == null) return "";

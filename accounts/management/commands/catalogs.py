@@ -73,7 +73,9 @@ class Command(BaseCommand):
     def _missing_from_catalogs(self) -> list[str]:
         """Extract into the real locale folder, compare, and put the committed files back."""
         if shutil.which("xgettext") is None:
-            raise CommandError("--extract needs GNU gettext (xgettext); install the gettext package.")
+            raise CommandError(
+                "--extract needs GNU gettext (xgettext); install the gettext package."
+            )
         locale_dir = catalogs.LOCALE_DIR
         with tempfile.TemporaryDirectory() as saved:
             backup = Path(saved) / "locale"
