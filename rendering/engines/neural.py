@@ -61,7 +61,7 @@ class NeuralEngine(Engine):
 
         problem = model_dir_problem(model_dir)
         if problem is not None or model_dir is None:
-            raise RenderingError(problem or "", detail=str(model_dir))
+            raise RenderingError(problem or "", detail=str(model_dir), code="neural_not_configured")
         self.model_dir = Path(model_dir)
         self.generator = LatentInpainter.load(self.model_dir, device=device, compile=compile)
         self.config = self.generator.config
