@@ -49,17 +49,22 @@ def ago(value: datetime | None) -> str:
 
 
 @register.filter
-def fraction_percent(value: Any) -> str:
-    """0.002 -> '0.2 %' (for labels)."""
-    return formats.percent_label(float(value or 0) * 100)
-
-
-@register.filter
-def css_width(value: Any) -> str:
-    """0.002 -> '0.200%' (for style attributes: never localised, never above 100%)."""
-    return f"{min(100.0, max(0.0, float(value or 0) * 100)):.3f}%"
+def css_share(part: Any, whole: Any) -> str:
+    """'0.200%' for a style attribute: never localised, never above 100%."""
+    whole = float(whole or 0)
+    share = 100.0 if whole <= 0 else 100.0 * float(part or 0) / whole
+    return f"{min(100.0, max(0.0, share)):.3f}%"
 
 
 @register.filter
 def engine_label(value: Any) -> str:
     return formats.engine_label(str(value))
+
+
+@register.filter
+def share_of(part: Any, whole: Any) -> str:
+    """'0.2 %': part of whole, unrounded before formatting (a tiny share is '< 0.1 %', not 0)."""
+    whole = float(whole or 0)
+    return formats.percent_label(
+        100.0 if whole <= 0 else min(100.0, 100.0 * float(part or 0) / whole)
+    )
