@@ -10,6 +10,10 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import ApiKey, User
+from accounts.services import api_key_revoke
+from jobs import services
+from jobs.storage.cleanup import quota_cleanup
+from jobs.storage.usage import usage_recompute
 
 
 @admin.register(User)
@@ -72,8 +76,6 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "storage_quota_bytes" in form.changed_data:
-            from jobs.cleanup import quota_cleanup
-
             result = quota_cleanup(user_id=obj.pk)
             if result.removed:
                 self.message_user(
@@ -89,20 +91,14 @@ class UserAdmin(DjangoUserAdmin):
         return deleted, counts, perms_needed, []
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
-        from jobs import services
-
         services.user_delete(user=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs import services
-
         for user in queryset:
             services.user_delete(user=user)
 
     @admin.action(description=_("Recompute storage usage from disk"), permissions=["change"])
     def recompute_usage(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs.quotas import usage_recompute
-
         for user in queryset:
             drift = usage_recompute(user_id=user.pk, fix=True)
             self.message_user(
@@ -118,8 +114,6 @@ class UserAdmin(DjangoUserAdmin):
         description=_("Remove oldest results of users over quota"), permissions=["change"]
     )
     def apply_quota(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs.cleanup import quota_cleanup
-
         removed = sum(len(quota_cleanup(user_id=u.pk).removed) for u in queryset)
         self.message_user(request, f"Removed {removed} items to bring users under their quota.")
 
@@ -127,8 +121,6 @@ class UserAdmin(DjangoUserAdmin):
         description=_("Delete all their data (keep the accounts)"), permissions=["change"]
     )
     def delete_all_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from jobs import services
-
         freed = sum(services.user_data_delete(user=u) for u in queryset)
         self.message_user(
             request, f"Deleted all data of the selected users ({filesizeformat(freed)})."
@@ -159,8 +151,6 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     @admin.action(description=_("Revoke the selected keys"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        from accounts.services import api_key_revoke
-
         keys = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
         for key in keys:
             api_key_revoke(key=key)

@@ -16,6 +16,13 @@ log = logging.getLogger("heygem.accounts")
 
 
 @transaction.atomic
+def user_lock(user_id: int) -> User:
+    """The user's row, locked until the transaction ends. One user's uploads, batch starts,
+    retries, deletions, webhook and API-key creations and idempotent API calls take it
+    first, so they queue behind each other and every count and quota check stays exact."""
+    return User.objects.select_for_update().get(pk=user_id)
+
+
 def user_create(
     *, email: str, password: str | None, display_name: str = "", is_staff: bool = False
 ) -> User:
@@ -66,7 +73,7 @@ def api_key_create(*, user: User, name: str, scope: str = ApiKeyScope.WRITE) -> 
         )
     if scope not in ApiKeyScope.values:
         raise ValidationError("Choose whether the key may only read or may also create and delete.")
-    User.objects.select_for_update().filter(pk=user.pk).first()  # serialises the count below
+    user_lock(user.pk)  # serialises the count below
     if ApiKey.objects.for_user(user).live().count() >= MAX_API_KEYS:
         raise ValidationError(
             f"You already have {MAX_API_KEYS} active API keys. Revoke one you no longer use first."

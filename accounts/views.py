@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.forms import EmailAuthenticationForm, SignupForm
 from accounts.models import ApiKey, ApiKeyScope
+from jobs import services as job_services
+from jobs.selectors import usage_for_user
 
 
 class LoginView(auth_views.LoginView):
@@ -54,8 +56,6 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    from jobs.selectors import usage_for_user
-
     return render(
         request,
         "accounts/account.html",
@@ -121,8 +121,6 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 @require_POST
 def account_data_delete(request: HttpRequest) -> HttpResponse:
     """Delete every batch, result, template and audio file of the signed-in user."""
-    from jobs import services as job_services
-
     if request.POST.get("confirm", "").strip().lower() != DELETE_ALL_CONFIRMATION:
         messages.error(
             request,

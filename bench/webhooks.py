@@ -21,7 +21,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from jobs.webhooks import _body, _post, webhook_signature, webhook_target
+    from jobs.webhooks.delivery import _body, _post, webhook_signature, webhook_target
     from tests.support.webhook_receiver import start_receiver
 
     receiver = start_receiver()

@@ -252,7 +252,7 @@ if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER must be more than twice JOB_HEARTBEAT_INTERVAL, or live jobs would be requeued."
     )
-# Storage maintenance (retention, quota cleanup, sweeper; jobs.cleanup): a file under
+# Storage maintenance (retention, quota cleanup, sweeper; jobs.storage.cleanup): a file under
 # MEDIA_ROOT/users/ with no row is removed only once it is this many seconds old, because
 # an upload or a render writes its file a moment before it saves the row.
 ORPHAN_FILE_GRACE = env_int("ORPHAN_FILE_GRACE", 3600, minimum=60)

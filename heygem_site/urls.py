@@ -15,8 +15,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("language/", views.language_set, name="language_set"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
+    path("accounts/webhooks/", include("jobs.webhooks.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("jobs.api_urls")),
+    path("api/v1/", include("jobs.api.urls")),
     path("", include("jobs.urls")),
 ]

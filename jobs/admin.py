@@ -8,10 +8,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from jobs import services
-from jobs.export import export_archive_for_admin, export_response
+from jobs.export import export_archive_for_admin
+from jobs.export_views import export_response
 from jobs.models import AudioClip, Batch, RenderJob, Template, Webhook, WebhookDelivery
 from jobs.selectors import (
     BatchStatus,
@@ -236,9 +239,6 @@ class WebhookAdmin(admin.ModelAdmin[Webhook]):
 
     @admin.display(description=_("recent deliveries"))
     def recent_deliveries(self, webhook: Webhook) -> str:
-        from django.urls import reverse
-        from django.utils.html import format_html, format_html_join
-
         rows = WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at")[
             :RECENT_DELIVERIES
         ]

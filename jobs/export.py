@@ -12,7 +12,7 @@ A link is `/exports/download/?token=…`: the token is the credential (it works 
 session, e.g. from curl), signed with a purpose-specific salt, bound to the user and the exact
 batches, and checked with `max_age`. It travels in the query string because neither
 django.request (which logs the path of 4xx answers) nor our run log records query strings, and
-the gunicorn logger in heygem_site/gunicorn_logging.py redacts it from the access log.
+the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
 Deleting a batch revokes its links: the download looks the batches up again from the user.
 """
 
@@ -23,31 +23,27 @@ import hashlib
 import io
 import json
 import logging
-import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404
 from django.urls import reverse
-from django.utils.http import http_date
 from zipstream import ZipStream
 
+from accounts.models import User
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
-from jobs.storage import media_path
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from jobs.names import result_stem, safe_member_name
+from jobs.storage.paths import media_path
 
 log = logging.getLogger("heygem.jobs")
 
@@ -65,50 +61,6 @@ MANIFEST_FIELDS = (
     "size_bytes",
     "sha256",
 )
-
-# --- Names ----------------------------------------------------------------------------------
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-
-
-def safe_member_name(name: str, *, fallback: str, max_length: int = 80) -> str:
-    """A single path component fit for a ZIP member on every OS: no folders, no `..`, no
-    control or reserved characters, no leading dots (hidden files), bounded length."""
-    name = unicodedata.normalize("NFC", name)
-    name = _UNSAFE.sub("_", name)
-    name = re.sub(r"\s+", " ", name).strip(" ._")
-    name = name[:max_length].strip(" ._")
-    return name or fallback
-
-
-def _stem(template_name: str) -> str:
-    stem = template_name.rsplit(".", 1)[0] if "." in template_name.lstrip(".") else template_name
-    return safe_member_name(stem, fallback="video")
-
-
-def _ascii_fallback(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    text = re.sub(r"[^A-Za-z0-9._ -]+", "_", text).strip(" ._")
-    return text or "export"
-
-
-def content_disposition(filename: str) -> str:
-    """RFC 6266 attachment with an ASCII fallback and the exact name per RFC 5987."""
-    stem, _, ext = filename.rpartition(".")
-    fallback = f"{_ascii_fallback(stem)}.{ext}" if stem else _ascii_fallback(filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-# --- Checksums ------------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 # --- The plan: what goes in the archive, known before any byte is read ----------------------
 
@@ -256,7 +208,7 @@ def _item(job: RenderJob, prefix: str) -> ExportItem:
             # The row says done but the file is gone: list it, do not promise its bytes.
             item.error = "The video file is missing; render it again with Retry."
             return item
-        item.arcname = f"{prefix}output_{job.position:03d}_{_stem(job.template_name)}.mp4"
+        item.arcname = f"{prefix}output_{job.position:03d}_{result_stem(job.template_name)}.mp4"
         item.path, item.size, item.sha256 = path, size, job.output_sha256
     return item
 
@@ -295,21 +247,6 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
         last_modified=max(moments),
         finished_only=finished_only,
     )
-
-
-def export_response(request: HttpRequest, archive: ExportArchive) -> HttpResponse:
-    """GET streams the archive, HEAD answers the same headers (same Content-Length)."""
-    body: Iterable[bytes] = [] if request.method == "HEAD" else archive
-    response: HttpResponse = StreamingHttpResponse(body, content_type="application/zip")  # type: ignore[assignment]
-    response["Content-Length"] = str(archive.size)
-    response["Content-Disposition"] = content_disposition(archive.filename)
-    response["Last-Modified"] = http_date(archive.last_modified.timestamp())
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Accept-Ranges"] = "none"
-    # Tell nginx to pass the stream on as it comes instead of spooling it to disk first.
-    response["X-Accel-Buffering"] = "no"
-    return response
 
 
 # --- Links ----------------------------------------------------------------------------------
@@ -391,8 +328,6 @@ def export_link_create(
 def export_link_open(*, token: str) -> ExportArchive:
     """The archive a token grants. Expired, tampered, foreign or revoked (a batch deleted, the
     user deactivated) all answer the same 404, so a failed guess learns nothing."""
-    from accounts.models import User
-
     try:
         payload = _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
         user = User.objects.get(pk=int(payload["u"]), is_active=True)
@@ -413,3 +348,8 @@ def export_link_open(*, token: str) -> ExportArchive:
 def export_archive_for_admin(*, batches: QuerySet[Batch]) -> ExportArchive:
     """The admin's export of any batches it selected: the same archive, newest first."""
     return export_archive(batches=list(batches.order_by("-created_at")[:MAX_BATCHES_PER_EXPORT]))
+
+
+def export_size(batch: Batch) -> int:
+    """The exact size of the batch's ZIP right now, for the button's label."""
+    return export_archive(batches=[batch]).size

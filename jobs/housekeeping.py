@@ -1,5 +1,5 @@
 """Housekeeping of the webhook and API tables, run by the hourly maintenance
-(jobs.cleanup.maintenance_run): deliveries stuck in `pending`, and rows kept too long."""
+(jobs.storage.cleanup.maintenance_run): deliveries stuck in `pending`, and rows kept too long."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import IdempotencyRecord
 from jobs.models import DeliveryStatus, WebhookDelivery
 from jobs.queue import enqueue_on_commit
-from jobs.webhooks import DELIVER_TASK
+from jobs.webhooks.delivery import DELIVER_TASK
 
 log = logging.getLogger("heygem.webhooks")
 
@@ -43,7 +44,7 @@ def webhook_deliveries_requeue_stuck(*, now: datetime | None = None) -> int:
     (the claim's lease ran out), or when the task or its ONCE schedule was lost. Once that
     moment is WEBHOOK_STUCK_AFTER seconds gone, it is claimed by moving next_attempt_at to
     `now` with a conditional update (so two maintenance runs queue it once) and its task is
-    queued on commit. The task itself claims before sending (jobs.webhooks), so a delivery
+    queued on commit. The task itself claims before sending (jobs.webhooks.services), so a delivery
     whose old task turns up after all is still sent once.
     """
     now = now or timezone.now()
@@ -85,8 +86,6 @@ def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
 def idempotency_records_prune(*, now: datetime | None = None) -> int:
     """Delete Idempotency-Key answers older than API_IDEMPOTENCY_HOURS. The API also drops a
     user's expired ones on their next keyed request; this covers users who stopped calling."""
-    from accounts.models import IdempotencyRecord
-
     now = now or timezone.now()
     before = now - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     n, _ = IdempotencyRecord.objects.filter(created_at__lt=before).delete()

@@ -100,7 +100,7 @@ class AudioClip(models.Model):
     channels = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
@@ -140,7 +140,7 @@ class Template(models.Model):
     face_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
@@ -167,7 +167,7 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
 
-    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.deletion.
+    # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django_q.tasks import async_task
 
 
 def enqueue_on_commit(func: str, *args: Any, group: str | None = None) -> None:
     def send() -> None:
-        from django_q.tasks import async_task
-
         async_task(func, *args, group=group)
 
     transaction.on_commit(send)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from accounts.models import User
+from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, Notice, RenderJob, Template
 
 
 class BatchStatus:
@@ -35,6 +34,34 @@ class BatchCounts:
     @property
     def finished(self) -> int:
         return self.succeeded + self.failed + self.canceled
+
+    @property
+    def active(self) -> int:
+        return self.queued + self.running
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as the API and webhooks publish them."""
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "canceled": self.canceled,
+            "queued": self.queued,
+            "running": self.running,
+        }
+
+    @classmethod
+    def of(cls, jobs: Sequence[RenderJob]) -> BatchCounts:
+        """Counts of jobs already loaded (no query)."""
+        statuses = [j.status for j in jobs]
+        return cls(
+            total=len(statuses),
+            queued=statuses.count(JobStatus.QUEUED),
+            running=statuses.count(JobStatus.RUNNING),
+            succeeded=statuses.count(JobStatus.SUCCEEDED),
+            failed=statuses.count(JobStatus.FAILED),
+            canceled=statuses.count(JobStatus.CANCELED),
+        )
 
     @property
     def status(self) -> str:
@@ -97,6 +124,102 @@ def batch_counts(batch: Batch) -> BatchCounts:
         succeeded=rows.get(JobStatus.SUCCEEDED, 0),
         failed=rows.get(JobStatus.FAILED, 0),
         canceled=rows.get(JobStatus.CANCELED, 0),
+    )
+
+
+# --- The one read model of a batch: pages, the API, webhooks and the admin read it here ------
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """A batch as every surface shows it: its jobs by position, counts, status and progress."""
+
+    batch: Batch
+    jobs: list[RenderJob]
+    counts: BatchCounts
+
+    @property
+    def status(self) -> str:
+        return self.counts.status
+
+    @property
+    def progress(self) -> float:
+        """0..1 over the whole batch: finished jobs count whole, running ones by their bar.
+
+        A batch without jobs (all its results deleted) is done, so it is 1.0."""
+        if not self.jobs:
+            return 1.0
+        running = sum(j.progress for j in self.jobs if j.status == JobStatus.RUNNING)
+        return round((self.counts.finished + running) / len(self.jobs), 3)
+
+    @property
+    def output_bytes(self) -> int:
+        return sum(j.output_size for j in self.jobs)
+
+    def eta_seconds(self, *, now: datetime) -> float | None:
+        """Time left, from the pace so far: finished work units per second of wall time."""
+        if not self.counts.active:
+            return 0.0
+        started = [j.started_at for j in self.jobs if j.started_at]
+        if not started:
+            return None
+        done_units = sum(
+            1.0 for j in self.jobs if j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        ) + sum(j.progress for j in self.jobs if j.status == JobStatus.RUNNING)
+        if done_units < 0.05:
+            return None
+        elapsed = (now - min(started)).total_seconds()
+        left_units = sum(
+            1.0 - j.progress for j in self.jobs if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        )
+        return max(0.0, elapsed / done_units * left_units)
+
+
+def batch_state(batch: Batch, *, jobs: Sequence[RenderJob] | None = None) -> BatchState:
+    """The batch's read model. `jobs`: its jobs already loaded (a prefetch), else one query."""
+    loaded = (
+        list(jobs)
+        if jobs is not None
+        else list(batch.jobs.select_related("template").order_by("position"))
+    )
+    return BatchState(batch=batch, jobs=loaded, counts=BatchCounts.of(loaded))
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def job_payload(job: RenderJob) -> dict[str, Any]:
+    """One job in the product's published words (webhooks send exactly this; the batch page
+    adds its links). The API keeps the field names it published (`error`, `template`)."""
+    return {
+        "id": str(job.pk),
+        "batch_id": str(job.batch_id),
+        "position": job.position,
+        "template_name": job.template_name,
+        "status": job.status,
+        "attempts": job.attempts,
+        "error_message": job.error_message,
+        "output_size": job.output_size,
+        "output_duration": job.output_duration,
+        "finished_at": iso_utc(job.finished_at),
+    }
+
+
+# --- Uploads no queued or running video needs (deletion, retention and quota cleanup) ------
+
+
+def templates_not_in_use(owner_id: int) -> QuerySet[Template]:
+    """The owner's templates that no queued or running job renders from."""
+    return Template.objects.filter(owner_id=owner_id).exclude(
+        render_jobs__status__in=ACTIVE_STATUSES
+    )
+
+
+def audio_not_in_use(owner_id: int) -> QuerySet[AudioClip]:
+    """The owner's audio clips that no kept batch uses (a batch needs its audio to retry)."""
+    return AudioClip.objects.filter(owner_id=owner_id).exclude(
+        pk__in=Batch.objects.filter(owner_id=owner_id).values("audio_id")
     )
 
 
@@ -173,9 +296,7 @@ def _percent(part: int, whole: int) -> float:
 
 def usage_for_user(user: User) -> Usage:
     """The user's storage by kind, their limits and their queued-or-running videos (4 queries)."""
-    from accounts.models import User as UserModel
-
-    fresh = UserModel.objects.get(pk=user.pk)  # the counter moves in other requests
+    fresh = User.objects.get(pk=user.pk)  # the counter moves in other requests
     jobs = RenderJob.objects.for_user(fresh)
     active = jobs.active().aggregate(n=Count("id"), reserved=Sum("estimated_output_bytes"))
     return Usage(
@@ -196,7 +317,7 @@ def _total(qs: QuerySet[Any], field: str) -> int:
 
 
 def batch_expires_at(batch: Batch, *, retention_days: int) -> datetime:
-    """When retention removes a batch (jobs.retention): its creation plus the owner's period."""
+    """When retention removes a batch (jobs.storage.retention): its creation plus the owner's period."""
     return batch.created_at + timedelta(days=retention_days)
 
 
@@ -252,10 +373,6 @@ NOTICES_LISTED = 100
 
 def notices_for_user(user: User) -> QuerySet[Any]:
     """The user's notices, not yet shown first, each group newest first (at most 100)."""
-    from django.db.models import BooleanField, ExpressionWrapper
-
-    from jobs.models import Notice
-
     unshown = ExpressionWrapper(Q(shown_at__isnull=True), output_field=BooleanField())
     return (
         Notice.objects.filter(owner=user)

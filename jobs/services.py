@@ -7,75 +7,42 @@ Every state change happens here, inside a transaction; tasks are enqueued on com
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion, quotas, webhooks
+from accounts.models import User
+from accounts.services import user_lock
+from jobs import lifecycle
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
     Batch,
-    FaceStatus,
     JobStatus,
     RenderJob,
     Template,
-    WebhookEvent,
 )
+from jobs.names import clean_display_name
 from jobs.queue import enqueue_on_commit
-from jobs.storage import delete_file, media_path
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from jobs.storage import deletion
+from jobs.storage import usage as quotas
+from jobs.storage.paths import delete_file, media_path
+from jobs.uploads import media_limits
+from jobs.worker.engines import engine_problem, engines_offered
+from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
 
 
-# --- Usage ----------------------------------------------------------------------------------
-
-
-def usage_add(*, user_id: int, delta: int) -> None:
-    """Move a user's stored-bytes counter, inside the caller's transaction.
-
-    Usage counts what the user stores and can delete: audio, templates and results
-    (thumbnails and caches are ours). It is always the sum of those rows' sizes.
-    """
-    if delta:
-        from accounts.models import User
-
-        User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") + delta)
-
-
 # --- Uploads --------------------------------------------------------------------------------
-
-
-def media_limits(*, max_duration: float) -> Any:
-    from rendering.media import Limits
-
-    return Limits(
-        max_pixels=int(settings.MAX_VIDEO_PIXELS),
-        max_duration=float(max_duration),
-        max_fps=float(settings.MAX_VIDEO_FPS),
-    )
-
-
-def clean_display_name(name: str, *, fallback: str) -> str:
-    """A file name fit to show and to use inside a ZIP: no folders, no control characters."""
-    name = unicodedata.normalize("NFC", PurePosixPath(name.replace("\\", "/")).name)
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip(" .")
-    return name[:200] or fallback
 
 
 def _uploaded_path(uploaded: UploadedFile) -> Path:
@@ -105,7 +72,6 @@ def _probed_upload(
     Returns (temporary path, media info, content hash, the user's row with that content or None).
     """
     from rendering.errors import MediaError
-    from rendering.media import file_sha256
 
     _too_big(uploaded)
     path = _uploaded_path(uploaded)
@@ -213,7 +179,7 @@ def _save_with_file(
                 what="this file",
             )
             row.save()
-            usage_add(user_id=row.owner_id, delta=row.size_bytes)
+            quotas.usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
         for name in written:
             delete_file(name)
@@ -236,8 +202,6 @@ def batch_create(
     engine: str = "",
 ) -> Batch:
     """Create a batch and one render job per template, all or nothing, and queue it."""
-    from jobs.engines import engine_problem, engines_offered
-
     engine = engine or settings.RENDER_ENGINE_DEFAULT
     if engine not in engines_offered():
         problem = engine_problem(engine)
@@ -257,9 +221,7 @@ def batch_create(
     with transaction.atomic():
         # Lock the user's row: parallel requests queue behind each other here, so the
         # concurrent-jobs limit cannot be overrun.
-        from accounts.models import User as UserModel
-
-        locked = UserModel.objects.select_for_update().get(pk=owner.pk)
+        locked = user_lock(owner.pk)
         audio = AudioClip.objects.for_user(locked).filter(pk=audio_id).first()
         if audio is None:
             raise ValidationError("That audio file is no longer available. Upload it again.")
@@ -299,77 +261,14 @@ def batch_create(
     return batch
 
 
-def batch_prepare(*, batch_id: Any) -> int:
-    """Analyse the batch's audio once (cached by content hash), then queue each job's render.
-
-    Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
-    """
-    from rendering import audio as audio_analysis
-    from rendering.errors import RenderingError
-
-    batch = Batch.objects.select_related("audio", "owner").filter(pk=batch_id).first()
-    if batch is None:
-        return 0
-    job_ids = [
-        str(pk) for pk in batch.jobs.filter(status=JobStatus.QUEUED).values_list("pk", flat=True)
-    ]
-    if not job_ids:
-        return 0
-    from jobs.engines import analysis_options
-
-    try:
-        audio_analysis.analyse(
-            media_path(batch.audio.file.name),
-            cache_dir=Path(settings.RENDER_CACHE_DIR),
-            **analysis_options(batch.engine),
-        )
-    except RenderingError as exc:
-        message = f"The audio could not be analysed: {exc.message}"
-        _fail_queued(batch, message)
-        log.warning("audio analysis failed", extra=_ids(batch) | {"reason": str(exc)})
-        return 0
-    for job_id in job_ids:
-        enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
-    log.info("batch queued", extra=_ids(batch) | {"jobs": len(job_ids)})
-    return len(job_ids)
-
-
-def _ids(batch: Batch, job: RenderJob | None = None) -> dict[str, Any]:
-    ids: dict[str, Any] = {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
-    if job is not None:
-        ids["job_id"] = str(job.pk)
-    return ids
-
-
-def _fail_queued(batch: Batch, message: str) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        batch.jobs.filter(status=JobStatus.QUEUED).update(
-            status=JobStatus.FAILED, error_message=message, finished_at=now
-        )
-        _finish_batch_if_done(batch.pk)
-
-
-def _finish_batch_if_done(batch_id: Any) -> None:
-    if RenderJob.objects.filter(batch_id=batch_id, status__in=ACTIVE_STATUSES).exists():
-        return
-    # The conditional update makes batch.completed fire once per completion.
-    if Batch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
-        finished_at=timezone.now()
-    ):
-        webhooks.batch_completed_emit(batch_id=batch_id)
-
-
 def batch_cancel(*, batch: Batch) -> int:
     """Cancel queued jobs at once; running ones stop at their next frame chunk."""
     now = timezone.now()
     with transaction.atomic():
-        n = batch.jobs.filter(status__in=ACTIVE_STATUSES).update(
-            status=JobStatus.CANCELED, finished_at=now, error_message="Canceled."
-        )
+        n = lifecycle.jobs_cancel(batch.jobs.all(), now=now)
         Batch.objects.filter(pk=batch.pk).update(canceled_at=now)
-        _finish_batch_if_done(batch.pk)
-    log.info("batch canceled", extra=_ids(batch) | {"jobs": n})
+        lifecycle.batch_finish_if_done(batch.pk)
+    log.info("batch canceled", extra=lifecycle.log_ids(batch) | {"jobs": n})
     return n
 
 
@@ -382,11 +281,11 @@ def batch_retry_failed(*, batch: Batch) -> int:
         locked = quotas.fresh_user(batch.owner_id, lock=True)
         jobs = batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED))
         quotas.retry_check(user=locked, jobs=jobs, what="retrying this batch")
-        n = _requeue(jobs, owner_id=batch.owner_id)
+        n = lifecycle.jobs_requeue(jobs, owner_id=batch.owner_id)
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
             enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
-    log.info("batch retried", extra=_ids(batch) | {"jobs": n})
+    log.info("batch retried", extra=lifecycle.log_ids(batch) | {"jobs": n})
     return n
 
 
@@ -398,50 +297,29 @@ def job_retry(*, job: RenderJob) -> bool:
             pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
         )
         quotas.retry_check(user=locked, jobs=jobs, what="retrying this video")
-        n = _requeue(jobs, owner_id=job.batch.owner_id)
+        n = lifecycle.jobs_requeue(jobs, owner_id=job.batch.owner_id)
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
             enqueue_on_commit(
                 "jobs.tasks.batch_prepare", str(job.batch_id), group=str(job.batch_id)
             )
-    log.info("job retried", extra=_ids(job.batch, job) | {"requeued": bool(n)})
+    log.info("job retried", extra=lifecycle.log_ids(job.batch, job) | {"requeued": bool(n)})
     return bool(n)
 
 
-def _requeue(jobs: Any, *, owner_id: int) -> int:
-    for name in jobs.exclude(output="").values_list("output", flat=True):
-        name_to_delete = str(name)
-        transaction.on_commit(lambda n=name_to_delete: delete_file(n))  # type: ignore[misc]
-    usage_add(user_id=owner_id, delta=-int(jobs.aggregate(n=Sum("output_size"))["n"] or 0))
-    return int(
-        jobs.update(
-            status=JobStatus.QUEUED,
-            attempts=0,
-            progress=0.0,
-            error_message="",
-            log="",
-            output="",
-            output_size=0,
-            started_at=None,
-            finished_at=None,
-            heartbeat_at=None,
-        )
-    )
-
-
-# Deletions mark rows, commit, then delete files and rows (jobs.deletion explains why).
+# Deletions mark rows, commit, then delete files and rows (jobs.storage.deletion explains why).
 
 
 def batch_delete(*, batch: Batch) -> None:
     """Delete a batch, its jobs and its result files (running jobs are canceled first)."""
     deletion.batches_mark(owner_id=batch.owner_id, batch_ids=[batch.pk])
-    log.info("batch deleted", extra=_ids(batch))
+    log.info("batch deleted", extra=lifecycle.log_ids(batch))
 
 
 def job_delete(*, job: RenderJob) -> None:
     """Delete one result (its job row and output file)."""
     deletion.jobs_mark(owner_id=job.batch.owner_id, job_ids=[job.pk])
-    log.info("job deleted", extra=_ids(job.batch, job))
+    log.info("job deleted", extra=lifecycle.log_ids(job.batch, job))
 
 
 def template_delete(*, template: Template) -> None:
@@ -480,132 +358,3 @@ def user_delete(*, user: User) -> None:
     """Delete an account with all its data and files (it cannot sign in from the start)."""
     deletion.user_mark(user_id=user.pk)
     log.info("user deletion started", extra={"user_id": user.pk})
-
-
-def template_analyse(*, template_id: Any) -> str:
-    """Track the face in a template once (cached by content hash) and record the outcome."""
-    from rendering import faces
-    from rendering.errors import RenderingError
-
-    template = Template.objects.filter(pk=template_id).first()
-    if template is None:
-        return "missing"
-    try:
-        faces.track(
-            media_path(template.file.name),
-            cache_dir=Path(settings.RENDER_CACHE_DIR),
-            limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
-        )
-    except RenderingError as exc:
-        Template.objects.filter(pk=template.pk).update(
-            face_status=FaceStatus.FAILED, face_error=exc.message
-        )
-        log.info(
-            "template has no usable face",
-            extra={"template_id": str(template.pk), "reason": str(exc)},
-        )
-        return FaceStatus.FAILED
-    Template.objects.filter(pk=template.pk).update(face_status=FaceStatus.READY, face_error="")
-    return FaceStatus.READY
-
-
-# --- The worker's side ----------------------------------------------------------------------
-
-
-def job_claim(*, job_id: Any) -> bool:
-    """Take a queued job for this worker. Exactly one caller wins (a conditional update)."""
-    now = timezone.now()
-    claimed = RenderJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        progress=0.0,
-        finished_at=None,
-        error_message="",
-    )
-    return claimed == 1
-
-
-def job_fail(*, job: RenderJob, message: str, log_text: str = "") -> bool:
-    with transaction.atomic():
-        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-            status=JobStatus.FAILED,
-            error_message=message,
-            finished_at=timezone.now(),
-            log=log_text if log_text else F("log"),
-        )
-        if n:
-            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
-        _finish_batch_if_done(job.batch_id)
-    log.warning("job failed", extra=_ids(job.batch, job) | {"reason": message})
-    return n == 1
-
-
-def job_succeed(
-    *, job: RenderJob, output_name: str, size: int, duration: float, log_text: str
-) -> bool:
-    """Record a finished render; False when the job was canceled meanwhile (caller drops the file)."""
-    from jobs.export import file_sha256
-
-    sha256 = file_sha256(media_path(output_name))
-    with transaction.atomic():
-        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
-            status=JobStatus.SUCCEEDED,
-            output=output_name,
-            output_size=size,
-            output_duration=duration,
-            output_sha256=sha256,
-            progress=1.0,
-            finished_at=timezone.now(),
-            log=log_text,
-        )
-        if n:
-            usage_add(user_id=job.batch.owner_id, delta=size)
-            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_SUCCEEDED)
-        _finish_batch_if_done(job.batch_id)
-    if n:
-        log.info("job succeeded", extra=_ids(job.batch, job) | {"bytes": size})
-    return n == 1
-
-
-def job_heartbeat(*, job_id: Any, progress: float | None = None) -> bool:
-    """Record that the worker is alive (and its progress); False once the job is no longer running."""
-    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
-    if progress is not None:
-        fields["progress"] = max(0.0, min(1.0, progress))
-    return RenderJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**fields) == 1
-
-
-def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
-    """Jobs whose worker died (no heartbeat) go back to the queue, or fail after their attempt limit.
-
-    Returns (requeued, failed).
-    """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    requeued = failed = 0
-    for job in RenderJob.objects.filter(
-        status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
-    ).select_related("batch"):
-        base = RenderJob.objects.filter(
-            pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
-        )
-        if job.attempts >= settings.RENDER_MAX_ATTEMPTS:
-            message = (
-                f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
-                "Try a shorter or smaller video, or retry later."
-            )
-            with transaction.atomic():
-                if base.update(status=JobStatus.FAILED, error_message=message, finished_at=now):
-                    failed += 1
-                    webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
-                    _finish_batch_if_done(job.batch_id)
-            log.warning("job abandoned after repeated worker deaths", extra=_ids(job.batch, job))
-            continue
-        with transaction.atomic():
-            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None):
-                requeued += 1
-                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
-        log.warning("job requeued after its worker stopped", extra=_ids(job.batch, job))
-    return requeued, failed

@@ -1,12 +1,20 @@
-"""django-q2 tasks: interfaces only. Each takes ids, and calls one service."""
+"""django-q2 tasks: interfaces only. Each takes ids, and calls one service.
+
+The dotted paths (``jobs.tasks.job_render`` ...) are stored in broker rows and in migrations'
+schedules: keep these names where they are. Nothing here loads PyAV or torch at import time
+(the web process imports this module to enqueue); the worker's render steps import them.
+"""
 
 from __future__ import annotations
 
-from jobs import runner, services, webhooks
+from jobs import lifecycle
+from jobs.storage import cleanup
+from jobs.webhooks import delivery
+from jobs.worker import preparation, runner
 
 
 def batch_prepare(batch_id: str) -> int:
-    return services.batch_prepare(batch_id=batch_id)
+    return preparation.batch_prepare(batch_id=batch_id)
 
 
 def job_render(job_id: str) -> str:
@@ -14,18 +22,16 @@ def job_render(job_id: str) -> str:
 
 
 def template_analyse(template_id: str) -> str:
-    return services.template_analyse(template_id=template_id)
+    return preparation.template_analyse(template_id=template_id)
 
 
 def requeue_stale_jobs() -> tuple[int, int]:
-    return services.jobs_requeue_stale()
+    return lifecycle.jobs_requeue_stale()
 
 
 def webhook_deliver(delivery_id: str) -> str:
-    return webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+    return delivery.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
 def storage_maintenance() -> str:
-    from jobs import cleanup
-
     return str(cleanup.maintenance_run())

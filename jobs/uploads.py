@@ -37,3 +37,15 @@ def upload_too_large_message(request: HttpRequest) -> str | None:
     return _(
         "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
     ) % {"size": filesizeformat(size), "limit": filesizeformat(settings.MAX_UPLOAD_SIZE)}
+
+
+def media_limits(*, max_duration: float) -> Any:
+    """The probe limits for an upload, from settings. PyAV is imported here, not at the top:
+    the web process loads this module for every request and only an upload needs PyAV."""
+    from rendering.media import Limits
+
+    return Limits(
+        max_pixels=int(settings.MAX_VIDEO_PIXELS),
+        max_duration=float(max_duration),
+        max_fps=float(settings.MAX_VIDEO_FPS),
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import views
+from jobs import export_views, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -12,9 +12,9 @@ urlpatterns = [
     path("batches/<uuid:batch_id>/cancel/", views.batch_cancel, name="batch_cancel"),
     path("batches/<uuid:batch_id>/retry/", views.batch_retry, name="batch_retry"),
     path("batches/<uuid:batch_id>/delete/", views.batch_delete, name="batch_delete"),
-    path("batches/<uuid:batch_id>/export/", views.batch_export, name="batch_export"),
-    path("history/export/", views.batches_export_selected, name="batches_export_selected"),
-    path("exports/download/", views.export_download, name="export_download"),
+    path("batches/<uuid:batch_id>/export/", export_views.batch_export, name="batch_export"),
+    path("history/export/", export_views.batches_export_selected, name="batches_export_selected"),
+    path("exports/download/", export_views.export_download, name="export_download"),
     path("jobs/<uuid:job_id>/video.mp4", views.job_video, name="job_video"),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),

@@ -15,24 +15,19 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
-from jobs.export import (
-    MAX_BATCHES_PER_EXPORT,
-    export_archive,
-    export_link_create,
-    export_link_open,
-    export_response,
-)
-from jobs.files import serve_file
+from jobs.export import export_size
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.selectors import BatchCounts, batch_counts, batches_for_user
+from jobs.names import result_download_name
+from jobs.selectors import batch_counts, batches_for_user
+from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
+from jobs.worker.engines import engines_offered
 
 
 def _user(request: HttpRequest) -> Any:
@@ -54,8 +49,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _engines() -> list[str]:
-    from jobs.engines import engines_offered
-
     return engines_offered()
 
 
@@ -167,38 +160,13 @@ def template_upload(request: HttpRequest) -> JsonResponse:
 # --- Batch page and its live progress -------------------------------------------------------
 
 
-def _eta_seconds(jobs: list[RenderJob], counts: BatchCounts) -> float | None:
-    """Time left, from the pace so far: finished work units per second of wall time."""
-    if not (counts.queued or counts.running):
-        return 0.0
-    started = [j.started_at for j in jobs if j.started_at]
-    if not started:
-        return None
-    done_units = sum(
-        1.0 for j in jobs if j.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-    ) + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
-    if done_units < 0.05:
-        return None
-    elapsed = (timezone.now() - min(started)).total_seconds()
-    left_units = sum(
-        1.0 - j.progress for j in jobs if j.status in (JobStatus.QUEUED, JobStatus.RUNNING)
-    )
-    return max(0.0, elapsed / done_units * left_units)
-
-
 def _job_json(job: RenderJob) -> dict[str, Any]:
+    """The one job payload (selectors.job_payload) plus what the page needs to draw and act."""
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
-    return {
-        "id": str(job.pk),
-        "position": job.position,
-        "template": job.template_name,
-        "status": job.status,
+    return selectors.job_payload(job) | {
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),
-        "attempts": job.attempts,
-        "error": job.error_message,
         "log": job.log,
-        "size": job.output_size,
         "video_url": reverse("job_video", args=[job.pk]) if ready else "",
         "download_url": reverse("job_download", args=[job.pk]) if ready else "",
         "retry_url": reverse("job_retry", args=[job.pk]),
@@ -210,32 +178,23 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
 
 
 def batch_state(batch: Batch) -> dict[str, Any]:
-    jobs = list(batch.jobs.select_related("template").order_by("position"))
-    counts = BatchCounts(
-        total=len(jobs),
-        queued=sum(j.status == JobStatus.QUEUED for j in jobs),
-        running=sum(j.status == JobStatus.RUNNING for j in jobs),
-        succeeded=sum(j.status == JobStatus.SUCCEEDED for j in jobs),
-        failed=sum(j.status == JobStatus.FAILED for j in jobs),
-        canceled=sum(j.status == JobStatus.CANCELED for j in jobs),
-    )
-    overall = (
-        counts.finished + sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
-    ) / max(1, counts.total)
+    """The batch page's JSON, drawn from the one read model (selectors.batch_state)."""
+    state = selectors.batch_state(batch)
+    counts = state.counts
     return {
         "id": str(batch.pk),
         "name": batch.name,
-        "status": counts.status,
+        "status": state.status,
         "total": counts.total,
         "done": counts.succeeded,
         "failed": counts.failed,
         "canceled": counts.canceled,
         "finished": counts.finished,
-        "active": counts.queued + counts.running,
-        "progress": round(overall, 3),
-        "eta_seconds": _eta_seconds(jobs, counts),
-        "output_bytes": sum(j.output_size for j in jobs),
-        "jobs": [_job_json(j) for j in jobs],
+        "active": counts.active,
+        "progress": state.progress,
+        "eta_seconds": state.eta_seconds(now=timezone.now()),
+        "output_bytes": state.output_bytes,
+        "jobs": [_job_json(j) for j in state.jobs],
     }
 
 
@@ -317,11 +276,6 @@ def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
     return redirect("batch_detail", batch_id)
 
 
-def _output_name(job: RenderJob) -> str:
-    stem = services.clean_display_name(job.template_name.rsplit(".", 1)[0], fallback="video")
-    return f"{job.batch.name}_{job.position:03d}_{stem}.mp4"
-
-
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
@@ -329,7 +283,7 @@ def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
     return serve_file(
         request,
         job.output.name,
-        download_name=_output_name(job),
+        download_name=result_download_name(job),
         as_attachment=False,
         content_type="video/mp4",
         within=_user(request).storage_prefix,
@@ -343,7 +297,7 @@ def job_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
     return serve_file(
         request,
         job.output.name,
-        download_name=_output_name(job),
+        download_name=result_download_name(job),
         as_attachment=True,
         content_type="video/mp4",
         within=_user(request).storage_prefix,
@@ -457,74 +411,3 @@ def template_video(request: HttpRequest, template_id: str) -> HttpResponseBase:
     return serve_file(
         request, template.file.name, download_name=template.original_name, as_attachment=False
     )
-
-
-# --- ZIP export (the logic lives in jobs/export.py) -----------------------------------------
-
-
-def _wants_finished_only(request: HttpRequest) -> bool:
-    return request.POST.get("finished_only", "").lower() in {"1", "true", "on", "yes"}
-
-
-def _export_link_answer(request: HttpRequest, batch_ids: list[Any]) -> HttpResponse:
-    """Mint a link: JSON for the page's script (size, expiry, warning), else a redirect to it."""
-    try:
-        link = export_link_create(
-            user=_user(request), batch_ids=batch_ids, finished_only=_wants_finished_only(request)
-        )
-    except ValidationError as exc:
-        if "application/json" in request.headers.get("Accept", ""):
-            return JsonResponse({"error": {"code": "invalid", "message": _errors(exc)}}, status=400)
-        messages.error(request, _errors(exc))
-        return redirect("history")
-    url = request.build_absolute_uri(link.url)
-    if "application/json" not in request.headers.get("Accept", ""):
-        return redirect(url)
-    warning = ""
-    if link.size > settings.EXPORT_WARN_SIZE:
-        warning = _(
-            "This archive is %(size)s, more than %(limit)s. Make sure the disk you save to has "
-            "room for it, and prefer a steady connection: the download cannot resume."
-        ) % {"size": filesizeformat(link.size), "limit": filesizeformat(settings.EXPORT_WARN_SIZE)}
-    response = JsonResponse(
-        {
-            "url": url,
-            "filename": link.filename,
-            "size": link.size,
-            "size_label": filesizeformat(link.size),
-            "expires_at": link.expires_at.isoformat(),
-            "expires_in": settings.EXPORT_LINK_MAX_AGE,
-            "batches": list(link.batch_ids),
-            "finished_only": link.finished_only,
-            "warning": warning,
-        },
-        status=201,
-    )
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-@login_required
-@require_POST
-def batch_export(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
-    return _export_link_answer(request, [batch.pk])
-
-
-@login_required
-@require_POST
-def batches_export_selected(request: HttpRequest) -> HttpResponse:
-    """One link for the selected batches; an id that is not the user's makes it a 404."""
-    return _export_link_answer(request, request.POST.getlist("batch")[:MAX_BATCHES_PER_EXPORT])
-
-
-@require_http_methods(["GET", "HEAD"])
-def export_download(request: HttpRequest) -> HttpResponseBase:
-    """No session needed: the signed token in the link is the credential (it works from curl)."""
-    archive = export_link_open(token=request.GET.get("token", ""))
-    return export_response(request, archive)
-
-
-def export_size(batch: Batch) -> int:
-    """The exact size of the batch's ZIP right now, for the button's label."""
-    return export_archive(batches=[batch]).size

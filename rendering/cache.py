@@ -11,12 +11,13 @@ recompute; a truncated or tampered entry must never crash a render.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["Cache"]
+__all__ = ["Cache", "file_sha256"]
 
 # Kinds, keys and versions become path components: nothing that could climb out of the root.
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
@@ -60,3 +61,13 @@ class Cache:
     def discard(self, kind: str, key: str, version: str) -> None:
         """Remove an entry (e.g. one that failed to deserialise); missing entries are fine."""
         self.path_for(kind, key, version).unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes: the cache key for anything derived from it (and the
+    checksum jobs records for a result)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

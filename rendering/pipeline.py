@@ -1,4 +1,6 @@
-"""One audio, many templates: the batch entry point the worker and the CLI share."""
+"""One audio, many templates: the batch entry point of the command line (``python -m
+rendering``) and the benchmarks. The Django worker does not call it: it renders one job at a
+time (jobs/worker/runner.py) with the same steps (analyse, track, engine.render)."""
 
 from __future__ import annotations
 

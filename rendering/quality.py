@@ -129,8 +129,7 @@ def psnr_outside_lower_face(
 ) -> float:
     """PSNR (dB) between output frames and their template frames, outside the repaint area."""
     from rendering import media
-    from rendering.engines.base import ping_pong_index
-    from rendering.engines.classic import CHIN_MARGIN
+    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
 
     track = faces.track(template, cache_dir=cache_dir, fps=fps)
     source = list(media.iter_frames(template, fps=fps))

@@ -1,6 +1,6 @@
 """Retention, quota cleanup and the sweeper run every hour. Created here, idempotently
 (update_or_create by name), so repeated migrations or starts never duplicate the schedule;
-`jobs.maintenance.schedule_ensure` does the same at run time with the live model."""
+`jobs.storage.cleanup.schedule_ensure` does the same at run time with the live model."""
 
 from django.db import migrations
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from jobs.selectors import batch_expires_at
+from jobs.storage.cleanup import notices_take
 
 register = template.Library()
 
@@ -30,6 +31,5 @@ def take_notices(user: Any) -> list[str]:
     """What the service removed on its own since the user's last page, shown once."""
     if not getattr(user, "is_authenticated", False):
         return []
-    from jobs.cleanup import notices_take
 
     return notices_take(user=user)

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
     from rendering.faces import FaceTrack
 
+# How far under the chin (in face units, 1.0 = outer eye-corner distance) an engine may
+# repaint: the classic engine paints inside it, rendering.quality measures outside it.
+CHIN_MARGIN = 0.30
+
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
 

@@ -155,7 +155,7 @@ class NeuralEngine(Engine):
         should_cancel: CancelCheck | None = None,
     ) -> RenderResult:
         """Write the lip-synced template to ``out_path`` (see the module docstring)."""
-        from rendering.engines.classic import finished, template_output
+        from rendering.engines.playback import finished, template_output
         from rendering.neural.features import frame_windows
 
         started = time.perf_counter()

@@ -39,7 +39,7 @@
         log: H.el("pre", { class: "joblog" }),
         key: "",
       };
-      const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template}` }), H.el("span", { class: "spacer" }), c.status);
+      const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template_name}` }), H.el("span", { class: "spacer" }), c.status);
       const details = H.el("details", {}, H.el("summary", { text: gettext("Log") }), c.log);
       c.root.append(c.media, head, c.bar, c.error, c.actions, details);
       cards.append(c.root);
@@ -50,7 +50,7 @@
     c.root.dataset.status = job.status;
     c.bar.firstChild.style.width = `${Math.round((job.status === "succeeded" ? 1 : job.progress) * 100)}%`;
     c.bar.className = `progress ${job.status === "succeeded" ? "ok" : job.status === "failed" ? "bad" : ""}`;
-    c.error.textContent = job.error && job.status !== "succeeded" ? job.error : "";
+    c.error.textContent = job.error_message && job.status !== "succeeded" ? job.error_message : "";
     c.error.hidden = !c.error.textContent;
     c.log.textContent = job.log || gettext("(nothing yet)");
     // Rebuild media and buttons only when what they depend on changes (keeps the player playing).
@@ -64,7 +64,7 @@
         c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
       }
       c.actions.replaceChildren();
-      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: interpolate(gettext("Download (%s)"), [H.size(job.size)]) }));
+      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: interpolate(gettext("Download (%s)"), [H.size(job.output_size)]) }));
       if (job.status === "failed" || job.status === "canceled") {
         // A retry that cannot succeed (the template has no usable face) is not offered; the card says why.
         if (job.retry_blocked) c.actions.append(H.el("small", { class: "muted", "data-testid": "retry-blocked", text: job.retry_blocked }));

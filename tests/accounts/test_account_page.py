@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import User
 from jobs import selectors, services
 from jobs.models import AudioClip, JobStatus, Template
-from tests.support.storage import finish_job
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 

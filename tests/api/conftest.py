@@ -5,13 +5,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKeyScope, User
 from accounts.services import api_key_create
 from jobs import services
-from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.models import AudioClip, Batch, Template
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 
@@ -41,24 +40,6 @@ def batch(owner: User, audio_clip: AudioClip, make_template: Callable[..., Templ
     return services.batch_create(
         owner=owner, audio_id=audio_clip.pk, template_ids=[a.pk, b.pk], name="API batch"
     )
-
-
-def finish(job: RenderJob, *, status: str, content: bytes = b"") -> None:
-    """Put a job in a finished state as the worker would, with a real file for a success."""
-    job.status = status
-    job.finished_at = timezone.now()
-    if content:
-        job.output.name = (
-            f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/"
-            f"output_{job.position:03d}.mp4"
-        )
-        path = Path(settings.MEDIA_ROOT) / job.output.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        job.output_size = len(content)
-    if status == "failed":
-        job.error_message = "We could not find a face in this video."
-    job.save()
 
 
 @pytest.fixture

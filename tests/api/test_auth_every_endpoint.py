@@ -12,9 +12,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiKeyScope, User
 from accounts.services import api_key_create, api_key_revoke
-from jobs import api_urls
+from jobs.api import urls as api_urls
 from jobs.models import AudioClip, Batch, RenderJob, Template, Webhook
-from tests.api.conftest import finish, key_client
+from tests.api.conftest import key_client
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -40,10 +41,10 @@ OPERATIONS = _operations()
 @pytest.fixture
 def ids(light_batch: Batch, owner: User, settings) -> dict[str, str]:
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
-    from jobs.webhooks import webhook_create
+    from jobs.webhooks.services import webhook_create
 
     job = light_batch.jobs.get()
-    finish(job, status="succeeded", content=b"bytes")
+    finish_job(job, status="succeeded", content=b"bytes")
     hook = webhook_create(owner=owner, url="http://127.0.0.1:9/h", events=["job.failed"])
     return {
         "audio_id": str(light_batch.audio_id),

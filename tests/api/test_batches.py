@@ -12,7 +12,7 @@ from accounts.models import User
 from jobs import selectors, services
 from jobs.models import AudioClip, Batch, JobStatus, Template
 from jobs.selectors import BatchStatus
-from tests.api.conftest import finish
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -179,9 +179,11 @@ def test_it_filters_by_status_the_same_way_pages_derive_it(
             first.save()
         for job, state in zip(batch.jobs.order_by("position"), states, strict=True):
             if state != "queued":
-                finish(job, status=state) if state != "running" else job.__class__.objects.filter(
-                    pk=job.pk
-                ).update(status=state)
+                finish_job(
+                    job, status=state
+                ) if state != "running" else job.__class__.objects.filter(pk=job.pk).update(
+                    status=state
+                )
         expected[name] = selectors.batch_counts(Batch.objects.get(pk=batch.pk)).status
     assert set(expected.values()) == {
         BatchStatus.QUEUED,
@@ -231,7 +233,7 @@ def test_it_filters_by_creation_date(
 
 def test_cancel_retry_and_delete(api: APIClient, batch: Batch, owner: User) -> None:
     job = batch.jobs.order_by("position").first()
-    finish(job, status=JobStatus.FAILED)
+    finish_job(job, status=JobStatus.FAILED, error="We could not find a face in this video.")
     canceled = api.post(f"/api/v1/batches/{batch.pk}/cancel/")
     assert canceled.status_code == 200 and canceled.json()["counts"]["canceled"] == 1
     retried = api.post(f"/api/v1/batches/{batch.pk}/retry/")
@@ -246,7 +248,7 @@ def test_a_job_and_its_result(api: APIClient, batch: Batch) -> None:
     job = batch.jobs.order_by("position").first()
     not_ready = api.get(f"/api/v1/jobs/{job.pk}/result/")
     assert not_ready.status_code == 404 and not_ready.json()["error"]["code"] == "not_ready"
-    finish(job, status=JobStatus.SUCCEEDED, content=b"0123456789" * 100)
+    finish_job(job, status=JobStatus.SUCCEEDED, content=b"0123456789" * 100)
     body = api.get(f"/api/v1/jobs/{job.pk}/").json()
     assert body["status"] == "succeeded" and body["result_url"] == f"/api/v1/jobs/{job.pk}/result/"
     full = api.get(body["result_url"])
@@ -271,7 +273,9 @@ def test_it_mints_an_export_link_that_downloads_without_a_key(
 
     from rest_framework.test import APIClient as Anonymous
 
-    finish(batch.jobs.order_by("position").first(), status=JobStatus.SUCCEEDED, content=b"x" * 500)
+    finish_job(
+        batch.jobs.order_by("position").first(), status=JobStatus.SUCCEEDED, content=b"x" * 500
+    )
     response = api.post("/api/v1/exports/", {"batches": [str(batch.pk)]}, format="json")
     assert response.status_code == 201, response.json()
     link = response.json()

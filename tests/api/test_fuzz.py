@@ -21,7 +21,7 @@ from schemathesis import GenerationMode
 from accounts.models import User
 from accounts.services import api_key_create
 from jobs.models import Batch
-from tests.api.conftest import finish
+from tests.support.jobs import finish_job
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -31,7 +31,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "api"
 
 def _real_ids(batch: Batch) -> dict[str, str]:
     job = batch.jobs.order_by("position").first()
-    finish(job, status="succeeded", content=b"not really a video, but bytes to serve")
+    finish_job(job, status="succeeded", content=b"not really a video, but bytes to serve")
     return {
         "audio_id": str(batch.audio_id),
         "template_id": str(job.template_id),

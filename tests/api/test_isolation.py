@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from jobs.models import AudioClip, Batch, RenderJob, Template
-from tests.api.conftest import finish
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def ids(batch: Batch) -> dict[str, str]:
     job = batch.jobs.order_by("position").first()
-    finish(job, status="succeeded", content=b"mp4 bytes")
+    finish_job(job, status="succeeded", content=b"mp4 bytes")
     template = batch.jobs.first().template
     return {
         "audio": str(batch.audio_id),

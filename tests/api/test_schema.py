@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import URLPattern
 from drf_spectacular.validation import validate_schema
 
-from jobs import api_urls
+from jobs.api import urls as api_urls
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from the UI tests are parameters here)
-"""The README's curl walk-through, run verbatim against a live server and a real worker."""
+"""The curl walk-through of docs/api.md (linked from the README), run verbatim against a live
+server and a real worker."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.ui.conftest import artifacts_dir, live_worker  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def walkthrough_script() -> str:

@@ -8,11 +8,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
-from jobs import services
+from jobs import lifecycle, services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -30,19 +30,6 @@ def batch(owner: User, audio_clip: AudioClip, make_template: Callable[..., Templ
     )
 
 
-def _finish(job: RenderJob, *, status: str, content: bytes = b"") -> None:
-    """Put a job in a finished state as the worker would, with a real file for a success."""
-    job.status = status
-    job.finished_at = timezone.now()
-    if content:
-        job.output.name = f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/output_{job.position:03d}.mp4"
-        path = Path(settings.MEDIA_ROOT) / job.output.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        job.output_size = len(content)
-    job.save()
-
-
 def test_cancel_stops_queued_jobs_at_once(batch: Batch) -> None:
     assert services.batch_cancel(batch=batch) == 2
     assert set(batch.jobs.values_list("status", flat=True)) == {JobStatus.CANCELED}
@@ -52,19 +39,19 @@ def test_cancel_stops_queued_jobs_at_once(batch: Batch) -> None:
 
 def test_cancel_marks_a_running_job_so_its_worker_stops(batch: Batch) -> None:
     job = batch.jobs.first()
-    assert services.job_claim(job_id=job.pk)
+    assert lifecycle.job_claim(job_id=job.pk)
     services.batch_cancel(batch=batch)
     # The worker's next heartbeat learns the job is no longer running (and stops rendering).
-    assert services.job_heartbeat(job_id=job.pk, progress=0.5) is False
+    assert lifecycle.job_heartbeat(job_id=job.pk, progress=0.5) is False
 
 
 def test_retry_requeues_failed_and_canceled_jobs_with_fresh_attempts(
     batch: Batch, django_capture_on_commit_callbacks
 ) -> None:
     first, second = batch.jobs.order_by("position")
-    _finish(first, status=JobStatus.FAILED)
+    finish_job(first, status=JobStatus.FAILED)
     RenderJob.objects.filter(pk=first.pk).update(attempts=3, error_message="boom")
-    _finish(second, status=JobStatus.SUCCEEDED, content=b"video")
+    finish_job(second, status=JobStatus.SUCCEEDED, content=b"video")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert services.batch_retry_failed(batch=batch) == 1
     first.refresh_from_db()
@@ -78,7 +65,7 @@ def test_delete_batch_removes_rows_and_files(
     batch: Batch, owner_client: Client, django_capture_on_commit_callbacks
 ) -> None:
     first = batch.jobs.first()
-    _finish(first, status=JobStatus.SUCCEEDED, content=b"video bytes")
+    finish_job(first, status=JobStatus.SUCCEEDED, content=b"video bytes")
     folder = Path(settings.MEDIA_ROOT) / batch.owner.storage_prefix / "batches" / batch.pk.hex
     assert folder.exists()
     with django_capture_on_commit_callbacks(execute=True):
@@ -92,8 +79,8 @@ def test_delete_one_result_keeps_the_rest(
     batch: Batch, owner_client: Client, django_capture_on_commit_callbacks
 ) -> None:
     first, second = batch.jobs.order_by("position")
-    _finish(first, status=JobStatus.SUCCEEDED, content=b"one")
-    _finish(second, status=JobStatus.SUCCEEDED, content=b"two")
+    finish_job(first, status=JobStatus.SUCCEEDED, content=b"one")
+    finish_job(second, status=JobStatus.SUCCEEDED, content=b"two")
     path = Path(settings.MEDIA_ROOT) / first.output.name
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("job_delete", args=[first.pk]))
@@ -106,10 +93,10 @@ def test_deleting_a_template_keeps_finished_results(
     batch: Batch, owner_client: Client, django_capture_on_commit_callbacks
 ) -> None:
     first = batch.jobs.order_by("position").first()
-    services.batch_cancel(batch=batch)
-    _finish(first, status=JobStatus.SUCCEEDED, content=b"result")
+    finish_job(first, status=JobStatus.SUCCEEDED, content=b"result")
+    services.batch_cancel(batch=batch)  # the other job: nothing uses the template any more
     template = first.template
-    # The row goes after the mark commits (jobs.deletion), so run the on-commit steps.
+    # The row goes after the mark commits (jobs.storage.deletion), so run the on-commit steps.
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(reverse("template_delete", args=[template.pk]))
     assert not Template.objects.filter(pk=template.pk).exists()
@@ -127,7 +114,7 @@ def test_a_template_in_use_by_a_running_batch_cannot_be_deleted(batch: Batch) ->
 
 def test_result_video_serves_byte_ranges_for_seeking(batch: Batch, owner_client: Client) -> None:
     job = batch.jobs.first()
-    _finish(job, status=JobStatus.SUCCEEDED, content=bytes(range(256)) * 4)
+    finish_job(job, status=JobStatus.SUCCEEDED, content=bytes(range(256)) * 4)
     url = reverse("job_video", args=[job.pk])
     part = owner_client.get(url, HTTP_RANGE="bytes=10-19")
     assert part.status_code == 206 and part["Content-Range"] == "bytes 10-19/1024"

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import logging
-import shutil
 import struct
 import subprocess
 import time
@@ -21,13 +20,14 @@ from django.conf import settings
 from django.http import Http404
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
 from heygem_site.logging import JsonFormatter
 from jobs import services
-from jobs.export import export_link_create, file_sha256
+from jobs.export import export_link_create
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from rendering.cache import file_sha256
+from tests.support.jobs import finish_job
 from tests.support.media import FACE, FACE_WITH_AUDIO
 
 pytestmark = pytest.mark.django_db
@@ -42,22 +42,6 @@ HOSTILE_NAMES = [
     ".hidden.mp4",
     "日本語 テスト.mp4",
 ]
-
-
-def finish(job: RenderJob, *, status: str, source: Path | None = None, error: str = "") -> None:
-    """Put a job in a finished state as the worker leaves it, with a real MP4 for a success."""
-    job.status = status
-    job.finished_at = timezone.now()
-    job.error_message = error
-    if source is not None:
-        job.output.name = f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/output_{job.position:03d}.mp4"
-        path = Path(settings.MEDIA_ROOT) / job.output.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, path)
-        job.output_size = path.stat().st_size
-        job.output_duration = 2.0
-        job.output_sha256 = file_sha256(path)  # as jobs.services.job_succeed records it
-    job.save()
 
 
 @pytest.fixture
@@ -88,16 +72,17 @@ def make_batch(
         ):
             if template_names:
                 job.template_name = template_names[job.position - 1]
+                job.save(update_fields=["template_name"])
             if status == JobStatus.SUCCEEDED:
-                finish(job, status=status, source=source)
+                finish_job(job, status=status, source=source)
             elif status == JobStatus.FAILED:
-                finish(
+                finish_job(
                     job,
                     status=status,
                     error="No face was found in this template. Use a video where one face looks at the camera.",
                 )
             elif status != JobStatus.QUEUED:
-                finish(job, status=status)
+                finish_job(job, status=status)
             else:
                 job.save()
         return batch

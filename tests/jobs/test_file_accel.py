@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
-from jobs.files import serve_file
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
+from jobs.storage.serving import serve_file
 
 pytestmark = pytest.mark.django_db
 

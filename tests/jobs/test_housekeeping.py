@@ -12,8 +12,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import IdempotencyRecord, User
-from jobs import cleanup, housekeeping, webhooks
+from jobs import housekeeping
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.storage import cleanup
+from jobs.webhooks import delivery as webhook_delivery
+from jobs.webhooks import services as webhooks
 from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
 
 ALL_EVENTS = ["batch.completed", "job.succeeded", "job.failed"]
@@ -53,7 +56,7 @@ def test_it_sends_once_a_delivery_whose_worker_died_mid_post(
 ) -> None:
     settings.WEBHOOK_STUCK_AFTER = 300
     delivery = webhooks.webhook_ping(webhook=_hook(owner, receiver))
-    task = (webhooks.DELIVER_TASK, (str(delivery.pk),))
+    task = (webhook_delivery.DELIVER_TASK, (str(delivery.pk),))
     # A worker takes the task, claims the delivery as webhook_delivery_attempt does (which
     # pushes next_attempt_at out by its lease), and dies before recording anything.
     assert _take_queued() == [task]
@@ -73,8 +76,10 @@ def test_it_sends_once_a_delivery_whose_worker_died_mid_post(
     assert housekeeping.webhook_deliveries_requeue_stuck(now=later) == 0
     assert _take_queued() == [task]
 
-    assert webhooks.webhook_delivery_attempt(delivery_id=delivery.pk, now=later) == "succeeded"
-    assert webhooks.webhook_delivery_attempt(delivery_id=delivery.pk, now=later) == (
+    assert (
+        webhook_delivery.webhook_delivery_attempt(delivery_id=delivery.pk, now=later) == "succeeded"
+    )
+    assert webhook_delivery.webhook_delivery_attempt(delivery_id=delivery.pk, now=later) == (
         "already succeeded"
     )
     assert len(receiver.requests) == 1
@@ -99,8 +104,8 @@ def test_it_requeues_only_pending_deliveries_that_nobody_will_send(
     WebhookDelivery.objects.filter(pk=done.pk).update(status=DeliveryStatus.FAILED, attempts=6)
 
     assert housekeeping.webhook_deliveries_requeue_stuck(now=now) == 1
-    assert _take_queued() == [(webhooks.DELIVER_TASK, (str(lost.pk),))]
-    assert webhooks.webhook_delivery_attempt(delivery_id=lost.pk, now=now) == "succeeded"
+    assert _take_queued() == [(webhook_delivery.DELIVER_TASK, (str(lost.pk),))]
+    assert webhook_delivery.webhook_delivery_attempt(delivery_id=lost.pk, now=now) == "succeeded"
     assert len(receiver.requests) == 1
 
 

@@ -2,7 +2,7 @@
 
 ``NEURAL_MODEL_DIR`` points at a model directory in the real format; the batch is
 prepared (audio analysed once, with the model's Whisper) and each job rendered by
-``jobs.runner.job_run``, which builds the engine once per process. Without a model
+``jobs.worker.runner.job_run``, which builds the engine once per process. Without a model
 directory the engine is neither offered nor accepted.
 """
 
@@ -20,8 +20,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import services
 from jobs.models import JobStatus, Template
+from jobs.worker import preparation, runner
 from rendering import audio as audio_analysis
 from rendering import media
 from rendering.neural.build import build_random_model
@@ -75,7 +76,7 @@ def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
         engine="neural",
     )
     runs = audio_analysis.ANALYSIS_RUNS
-    assert services.batch_prepare(batch_id=batch.pk) == 2
+    assert preparation.batch_prepare(batch_id=batch.pk) == 2
     statuses = [
         runner.job_run(job_id=pk)
         for pk in batch.jobs.order_by("position").values_list("pk", flat=True)

@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import services
-from jobs.cleanup import quota_cleanup, quota_cleanup_all
+from jobs import lifecycle, services
 from jobs.models import AudioClip, JobStatus, Notice, RenderJob, Template
+from jobs.storage.cleanup import quota_cleanup, quota_cleanup_all
+from tests.support.jobs import finish_job
 from tests.support.media import FACE_WITH_AUDIO
-from tests.support.storage import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,7 @@ def results(
         owner=owner, audio_id=audio_clip.pk, template_ids=[a.pk, b.pk], name="busy"
     )
     running = busy.jobs.get(position=1)
-    assert services.job_claim(job_id=running.pk)
+    assert lifecycle.job_claim(job_id=running.pk)
     # A running job's partial output, as the worker writes it.
     partial = paths["oldest"].parents[1] / busy.pk.hex / ".output_001.1.partial.mp4"
     partial.parent.mkdir(parents=True)

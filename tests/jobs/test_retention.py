@@ -14,11 +14,13 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import User
-from jobs import cleanup, services
+from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, Notice, RenderJob, Template
-from jobs.retention import retention_apply
+from jobs.storage import cleanup
+from jobs.storage.retention import retention_apply
+from tests.support.jobs import finish_job
 from tests.support.media import FACE_WITH_AUDIO, uploaded
-from tests.support.storage import finish_job, user_files, write_noise_wav
+from tests.support.storage import user_files, write_noise_wav
 
 pytestmark = pytest.mark.django_db
 

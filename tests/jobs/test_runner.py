@@ -13,8 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import lifecycle, services
 from jobs.models import AudioClip, Batch, FaceStatus, JobStatus, RenderJob, Template
+from jobs.worker import preparation, runner
 from rendering import audio as audio_analysis
 from rendering.media import probe
 from tests.support.processes import wait_for
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _render_all(batch: Batch) -> list[str]:
-    services.batch_prepare(batch_id=batch.pk)
+    preparation.batch_prepare(batch_id=batch.pk)
     return [
         runner.job_run(job_id=pk)
         for pk in batch.jobs.order_by("position").values_list("pk", flat=True)
@@ -112,14 +113,14 @@ def test_a_job_whose_worker_died_is_requeued_then_failed_at_its_attempt_limit(
     job = batch.jobs.get()
     later = timezone.now() + timedelta(seconds=settings.JOB_STALE_AFTER + 1)
 
-    assert services.job_claim(job_id=job.pk)  # attempt 1, then the worker "dies"
-    assert services.jobs_requeue_stale(now=timezone.now()) == (0, 0)  # heartbeat still fresh
-    assert services.jobs_requeue_stale(now=later) == (1, 0)
+    assert lifecycle.job_claim(job_id=job.pk)  # attempt 1, then the worker "dies"
+    assert lifecycle.jobs_requeue_stale(now=timezone.now()) == (0, 0)  # heartbeat still fresh
+    assert lifecycle.jobs_requeue_stale(now=later) == (1, 0)
     job.refresh_from_db()
     assert (job.status, job.attempts) == (JobStatus.QUEUED, 1)
 
-    assert services.job_claim(job_id=job.pk)  # attempt 2, dies again
-    assert services.jobs_requeue_stale(now=later + timedelta(seconds=1)) == (0, 1)
+    assert lifecycle.job_claim(job_id=job.pk)  # attempt 2, dies again
+    assert lifecycle.jobs_requeue_stale(now=later + timedelta(seconds=1)) == (0, 1)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "stopped while working on this video 2 times" in job.error_message
@@ -134,7 +135,7 @@ def test_a_bad_audio_fails_every_job_with_one_clear_message(
     (Path(settings.MEDIA_ROOT) / audio_clip.file.name).write_bytes(
         b"this audio got corrupted on disk"
     )
-    assert services.batch_prepare(batch_id=batch.pk) == 0
+    assert preparation.batch_prepare(batch_id=batch.pk) == 0
     job = batch.jobs.get()
     assert job.status == JobStatus.FAILED
     assert job.error_message.startswith("The audio could not be analysed:")

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 
 from accounts.models import User
-from jobs import runner, services
+from jobs import lifecycle, services
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
+from jobs.worker import runner
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def claimed(owner: User, audio_clip: AudioClip, template: Template) -> RenderJob:
     batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
     job = batch.jobs.get()
-    assert services.job_claim(job_id=job.pk)
+    assert lifecycle.job_claim(job_id=job.pk)
     return job
 
 

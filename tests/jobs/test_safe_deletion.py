@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import deletion, selectors, services
-from jobs.cleanup import LOST_RESULT, sweep
+from jobs import selectors, services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.storage import deletion
+from jobs.storage.cleanup import LOST_RESULT, sweep
+from tests.support.jobs import finish_job
 from tests.support.media import FACE_WITH_AUDIO
-from tests.support.storage import finish_job, user_files
+from tests.support.storage import user_files
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from tests.support.storage import finish_job
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 

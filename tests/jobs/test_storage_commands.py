@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, Template
-from tests.support.storage import finish_job
+from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
 

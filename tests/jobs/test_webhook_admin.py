@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from jobs import webhooks
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 

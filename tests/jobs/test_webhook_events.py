@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from jobs import runner, services, webhooks
+from jobs import lifecycle, services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template, WebhookDelivery
+from jobs.webhooks import services as webhooks
+from jobs.worker import preparation, runner
 from tests.jobs.test_webhooks import readme_verifier
+from tests.support.jobs import finish_job
 from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,7 +61,7 @@ def test_a_real_render_sends_job_and_batch_events_to_the_owner_only(
     batch = services.batch_create(
         owner=owner, audio_id=audio_clip.pk, template_ids=[broken.pk, good.pk], name="Launch"
     )
-    services.batch_prepare(batch_id=batch.pk)
+    preparation.batch_prepare(batch_id=batch.pk)
     for job_id in batch.jobs.order_by("position").values_list("pk", flat=True):
         runner.job_run(job_id=job_id)
 
@@ -99,20 +101,6 @@ def test_a_real_render_sends_job_and_batch_events_to_the_owner_only(
     assert completed["path"] == f"/batches/{batch.pk}/" and completed["finished_at"]
 
 
-def _finish_with_services(job: RenderJob, *, ok: bool) -> None:
-    """What the worker does around a render: claim, then record success or failure."""
-    assert services.job_claim(job_id=job.pk)
-    job = RenderJob.objects.select_related("batch").get(pk=job.pk)
-    if ok:
-        name = f"{job.batch.owner.storage_prefix}/batches/{job.batch.pk.hex}/output_{job.position:03d}.mp4"
-        path = Path(settings.MEDIA_ROOT) / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"result")
-        assert services.job_succeed(job=job, output_name=name, size=6, duration=1.0, log_text="")
-    else:
-        assert services.job_fail(job=job, message="The renderer ran out of memory. Retry later.")
-
-
 @pytest.fixture
 def batch(owner: User, audio_clip: AudioClip, make_template: Callable[..., Template]) -> Batch:
     a = make_template(name="a.mp4")
@@ -127,9 +115,11 @@ def test_batch_completed_fires_once_per_completion_and_again_after_a_retry(
 ) -> None:
     webhooks.webhook_create(owner=owner, url=receiver.url + "/a", events=["batch.completed"])
     first, second = batch.jobs.order_by("position")
-    _finish_with_services(first, ok=True)
+    finish_job(first, status=JobStatus.SUCCEEDED, content=b"result")
     assert not WebhookDelivery.objects.exists()  # one job left: not complete yet
-    _finish_with_services(second, ok=False)
+    finish_job(
+        second, status=JobStatus.FAILED, error="The renderer ran out of memory. Retry later."
+    )
     services.job_delete(job=RenderJob.objects.get(pk=first.pk))  # already complete: no new event
     assert run_queued_webhook_tasks() == ["succeeded"]
     (event,) = _events(receiver, "/a")["batch.completed"]
@@ -137,7 +127,7 @@ def test_batch_completed_fires_once_per_completion_and_again_after_a_retry(
 
     # A retry that finishes again is a new completion: a new event (new id).
     services.batch_retry_failed(batch=batch)
-    _finish_with_services(RenderJob.objects.get(pk=second.pk), ok=True)
+    finish_job(RenderJob.objects.get(pk=second.pk), status=JobStatus.SUCCEEDED, content=b"result")
     assert run_queued_webhook_tasks() == ["succeeded"]
     first_event, again = _events(receiver, "/a")["batch.completed"]
     assert again["data"]["batch"]["status"] == "done" and again["id"] != first_event["id"]
@@ -152,16 +142,18 @@ def test_job_events_follow_the_subscription_and_a_rollback_sends_nothing(
 ) -> None:
     webhooks.webhook_create(owner=owner, url=receiver.url + "/a", events=["job.failed"])
     first, second = batch.jobs.order_by("position")
-    _finish_with_services(first, ok=True)  # job.succeeded: not subscribed
+    finish_job(
+        first, status=JobStatus.SUCCEEDED, content=b"result"
+    )  # job.succeeded: not subscribed
     assert not WebhookDelivery.objects.exists()
 
-    assert services.job_claim(job_id=second.pk)
+    assert lifecycle.job_claim(job_id=second.pk)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.job_fail(job=RenderJob.objects.get(pk=second.pk), message="Boom.")
+        lifecycle.job_fail(job=RenderJob.objects.get(pk=second.pk), message="Boom.")
         raise RuntimeError("the caller's transaction rolls back")
     assert not WebhookDelivery.objects.exists()  # nothing committed, nothing announced
 
-    services.job_fail(job=RenderJob.objects.get(pk=second.pk), message="Boom.")
+    lifecycle.job_fail(job=RenderJob.objects.get(pk=second.pk), message="Boom.")
     (delivery,) = WebhookDelivery.objects.all()
     assert delivery.event == "job.failed"
     assert delivery.payload["data"]["job"]["error_message"] == "Boom."
@@ -183,11 +175,11 @@ def test_events_of_a_user_without_webhooks_cost_one_query_each(
 ) -> None:
     webhooks.webhook_create(owner=other, url=receiver.url + "/b", events=ALL_EVENTS)
     first, second = batch.jobs.order_by("position")
-    _finish_with_services(first, ok=True)
-    assert services.job_claim(job_id=second.pk)
+    finish_job(first, status=JobStatus.SUCCEEDED, content=b"result")
+    assert lifecycle.job_claim(job_id=second.pk)
     job = RenderJob.objects.select_related("batch").get(pk=second.pk)
     with CaptureQueriesContext(connection) as ctx:
-        services.job_fail(job=job, message="Boom.")  # job.failed + batch.completed
+        lifecycle.job_fail(job=job, message="Boom.")  # job.failed + batch.completed
     webhook_queries = [q["sql"] for q in ctx.captured_queries if "jobs_webhook" in q["sql"]]
     assert len(webhook_queries) == 2 and all(q.startswith("SELECT") for q in webhook_queries)
     assert not WebhookDelivery.objects.exists()

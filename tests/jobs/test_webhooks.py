@@ -1,5 +1,5 @@
 """Webhook delivery against a real HTTP receiver on 127.0.0.1: the signature verifies with the
-README's recipe, a failing receiver is retried by django-q2 ONCE schedules and then marked
+webhooks page's recipe (docs/webhooks.md), a failing receiver is retried by django-q2 ONCE schedules and then marked
 failed, redirects are not followed, private targets are refused, a delivery is sent once."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.models import User
-from jobs import tasks, webhooks
+from jobs import tasks
 from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.webhooks import delivery as webhook_delivery
+from jobs.webhooks import services as webhooks
 from tests.support.processes import wait_for
 from tests.support.webhook_receiver import (
     Receiver,
@@ -41,8 +43,8 @@ def receiver(settings) -> Iterator[Receiver]:
 
 
 def readme_verifier() -> Callable[..., bool]:
-    """The verification snippet exactly as the README's Webhooks section prints it."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    """The verification snippet exactly as docs/webhooks.md prints it."""
+    readme = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     (snippet,) = [b for b in blocks if "def verify_heygem_signature" in b]
     namespace: dict[str, Any] = {}
@@ -111,7 +113,7 @@ def test_it_retries_a_failing_receiver_on_schedule_then_marks_it_failed(
     assert "answered 500" in delivery.last_error and delivery.last_error.endswith(".")
     (retry,) = Schedule.objects.filter(func="jobs.tasks.webhook_deliver")
     assert retry.schedule_type == Schedule.ONCE
-    assert retry.name == webhooks.schedule_name(delivery_id=delivery.pk, attempt=2)
+    assert retry.name == webhook_delivery.schedule_name(delivery_id=delivery.pk, attempt=2)
     assert str(delivery.pk) in retry.args
     assert retry.next_run > timezone.now() and (retry.next_run - before).total_seconds() >= 10
     assert delivery.next_attempt_at == retry.next_run
@@ -127,7 +129,7 @@ def test_it_retries_a_failing_receiver_on_schedule_then_marks_it_failed(
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 2, None)
     assert "refused the connection" in delivery.last_error
     (retry,) = Schedule.objects.filter(func="jobs.tasks.webhook_deliver")  # the first was used up
-    assert retry.name == webhooks.schedule_name(delivery_id=delivery.pk, attempt=3)
+    assert retry.name == webhook_delivery.schedule_name(delivery_id=delivery.pk, attempt=3)
     assert (retry.next_run - timezone.now()).total_seconds() > 50
 
     # Attempt 3, a minute later, is the last.
@@ -239,7 +241,7 @@ def test_it_checks_events_and_the_number_of_webhooks(
 
 
 def test_a_paused_webhook_gets_no_pending_retries(owner: User, receiver: Receiver) -> None:
-    from jobs.webhooks import _deliveries_create
+    from jobs.webhooks.services import _deliveries_create
 
     hook = _hook(owner, receiver)
     (delivery,) = _deliveries_create([hook], event="job.failed", data={"job": {}})

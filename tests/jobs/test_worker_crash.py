@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import services
+from jobs import lifecycle, services
 from jobs.models import JobStatus, RenderJob
 from rendering.media import probe
 from tests.support.media import SPEECH, uploaded
@@ -70,7 +70,7 @@ def test_a_killed_worker_leaves_no_job_stuck_and_the_job_is_rendered_exactly_onc
         timeout=30,
         what="the heartbeat to go stale",
     )
-    assert services.jobs_requeue_stale() == (1, 0)
+    assert lifecycle.jobs_requeue_stale() == (1, 0)
 
     with worker(env, tmp_path / "worker2.log"):
         wait_for(

@@ -10,9 +10,10 @@ import pytest
 from rendering import faces, media
 from rendering.audio import analyse
 from rendering.engines import available_engines, get_engine, ping_pong_index
-from rendering.engines.classic import CHIN_MARGIN, _TemplateFrames
+from rendering.engines.base import CHIN_MARGIN
+from rendering.engines.playback import _TemplateFrames
 from rendering.errors import RenderCanceled, RenderingError
-from tests.rendering.helpers_r2 import (
+from tests.rendering.plain_av import (
     FACE,
     FPS,
     decode,
@@ -22,7 +23,7 @@ from tests.rendering.helpers_r2 import (
     write_video,
 )
 
-pytest_plugins = ["tests.rendering.fixtures_r2"]
+pytest_plugins = ["tests.rendering.face_fixtures"]
 
 BLOCK = 16  # side of the corner square whose grey level says which template frame it is
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.rendering.helpers_r2 import (
+from tests.rendering.plain_av import (
     FACE,
     decode,
     has_audio,

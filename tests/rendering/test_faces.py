@@ -9,10 +9,10 @@ import pytest
 
 from rendering import faces
 from rendering.errors import FaceError
-from tests.rendering.helpers_r2 import FACE, FPS, no_face_frames, write_video
+from tests.rendering.plain_av import FACE, FPS, no_face_frames, write_video
 
 # Fixtures (face_frames, shared_cache) shared with the other engine tests.
-pytest_plugins = ["tests.rendering.fixtures_r2"]
+pytest_plugins = ["tests.rendering.face_fixtures"]
 
 
 def test_it_tracks_the_fixture_face_in_every_frame(shared_cache: Path) -> None:

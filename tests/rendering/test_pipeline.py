@@ -8,7 +8,7 @@ import pytest
 from rendering import audio, faces, media
 from rendering.errors import RenderCanceled
 from rendering.pipeline import output_name, render_batch
-from tests.rendering.helpers_r2 import (
+from tests.rendering.plain_av import (
     FACE,
     decode,
     has_audio,

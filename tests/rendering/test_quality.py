@@ -8,9 +8,9 @@ from rendering import faces
 from rendering.audio import analyse
 from rendering.engines import get_engine
 from rendering.quality import measure_sync, offset_correlations
-from tests.rendering.helpers_r2 import FACE, SPEECH, speech_clip
+from tests.rendering.plain_av import FACE, SPEECH, speech_clip
 
-pytest_plugins = ["tests.rendering.fixtures_r2"]
+pytest_plugins = ["tests.rendering.face_fixtures"]
 
 
 def test_offset_correlations_find_a_known_lag() -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from jobs.models import WebhookDelivery
-from jobs.webhooks import DELIVER_TASK
+from jobs.webhooks.delivery import DELIVER_TASK
 
 
 @dataclass

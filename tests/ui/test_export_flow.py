@@ -30,9 +30,10 @@ from playwright.sync_api import Download, Page, expect
 from accounts.models import User
 from heygem_site.formats import size_label as filesizeformat
 from jobs import services
-from jobs.export import export_archive, file_sha256
+from jobs.export import export_archive
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.storage import media_path
+from jobs.storage.paths import media_path
+from rendering.cache import file_sha256
 from tests.support.media import FACE, FACE_WITH_AUDIO
 from tests.support.processes import wait_for
 from tests.ui.test_batch_flow import shot

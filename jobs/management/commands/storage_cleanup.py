@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from jobs import cleanup, retention
+from jobs.housekeeping import housekeeping_run
+from jobs.storage import cleanup, retention
 
 
 class Command(BaseCommand):
@@ -46,6 +47,4 @@ class Command(BaseCommand):
         if everything or options["sweep"]:
             self.stdout.write(f"sweep: {cleanup.sweep()}")
         if everything or options["housekeeping"]:
-            from jobs.housekeeping import housekeeping_run
-
             self.stdout.write(f"housekeeping: {housekeeping_run()}")

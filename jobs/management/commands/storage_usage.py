@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.template.defaultfilters import filesizeformat
 
-from jobs.quotas import usage_recompute
+from accounts.models import User
+from jobs.storage.usage import usage_recompute
 
 
 class Command(BaseCommand):
@@ -21,8 +22,6 @@ class Command(BaseCommand):
         parser.add_argument("--user", action="append", default=[], help="email (repeatable)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from accounts.models import User
-
         users = User.objects.filter(deleting_at__isnull=True).order_by("pk")
         if options["user"]:
             users = users.filter(email__in=[e.lower() for e in options["user"]])

@@ -6,24 +6,18 @@ Every lookup starts from ``request.user`` (a foreign id is a 404), every write g
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -31,12 +25,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import IdempotencyRecord, User
+from accounts.models import User
 from heygem_site.api import error_body
 from jobs import selectors, services
-from jobs.files import serve_file
-from jobs.models import AudioClip, Batch, RenderJob, Template
-from jobs.serializers import (
+from jobs.api.common import DATE_FILTERS, ERROR, IDEMPOTENCY, api_user, created_between
+from jobs.api.idempotency import idempotent
+from jobs.api.serializers import (
     BATCH_STATUSES,
     AudioSerializer,
     BatchCreateSerializer,
@@ -50,73 +44,13 @@ from jobs.serializers import (
     TemplateSerializer,
     UploadSerializer,
     UsageSerializer,
-    WebhookDeliverySerializer,
-    WebhookSerializer,
-    WebhookUpdateSerializer,
-    WebhookWriteSerializer,
 )
+from jobs.export import export_link_create
+from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.names import result_download_name
+from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
-from jobs.webhooks import (
-    deliveries_for_webhook,
-    webhook_create,
-    webhook_delete,
-    webhook_get,
-    webhook_ping,
-    webhook_update,
-    webhooks_for_user,
-)
-
-ERROR = OpenApiResponse(description='Error: {"error": {"code", "message", "fields"?}}')
-IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Any unique string; a retry with the same key and body returns the first answer.",
-)
-
-
-def _user(request: Request) -> User:
-    user: Any = request.user
-    return user
-
-
-def _date_param(request: Request, name: str, *, end_of_day: bool = False) -> Any:
-    raw = request.query_params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw) if len(raw) == 10 else None
-            if day is None:
-                raise ValueError(raw)
-            moment = timezone.make_aware(
-                datetime.combine(day, time.max if end_of_day else time.min)
-            )
-        elif timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        # Compare in UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValidationError(
-            f"{name} must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
-        ) from None
-
-
-def _created_between(request: Request, qs: QuerySet[Any]) -> QuerySet[Any]:
-    after = _date_param(request, "created_after")
-    before = _date_param(request, "created_before", end_of_day=True)
-    if after is not None:
-        qs = qs.filter(created_at__gte=after)
-    if before is not None:
-        qs = qs.filter(created_at__lte=before)
-    return qs
-
-
-DATE_FILTERS = [
-    OpenApiParameter("created_after", OpenApiTypes.DATETIME, description="ISO date or date-time."),
-    OpenApiParameter("created_before", OpenApiTypes.DATETIME, description="ISO date or date-time."),
-]
+from jobs.worker.engines import engines_offered
 
 
 def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]) -> Response:
@@ -126,56 +60,8 @@ def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]
         return Response(error_body("too_large", message), status=413)
     if uploaded is None:
         raise ValidationError("Send the media file in a multipart form field named “file”.")
-    item = service(owner=_user(request), uploaded=uploaded)
+    item = service(owner=api_user(request), uploaded=uploaded)
     return Response(serializer(item).data, status=status.HTTP_201_CREATED)
-
-
-def _idempotent(request: Request, create: Callable[[], Response]) -> Response:
-    """Run ``create`` once per ``Idempotency-Key``: a retry with the same key and the same
-    request gets the stored answer; the same key with a different request is refused.
-
-    The user's row is locked first, so two concurrent retries queue up instead of both
-    creating. Only successful answers are stored: a request that failed may be retried.
-    """
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        return create()
-    if len(key) > 255:
-        raise ValidationError("An Idempotency-Key may be at most 255 characters long.")
-    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
-    fingerprint = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
-    user = _user(request)
-    with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()
-        expired = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
-        IdempotencyRecord.objects.filter(user=user, created_at__lt=expired).delete()
-        record = IdempotencyRecord.objects.filter(user=user, key=key).first()
-        if record is not None:
-            if record.fingerprint != fingerprint:
-                return Response(
-                    error_body(
-                        "idempotency_key_reused",
-                        _(
-                            "This Idempotency-Key was already used for a different request. "
-                            "Use a new key for a new request."
-                        ),
-                    ),
-                    status=422,
-                )
-            replay = Response(record.body, status=record.status_code)
-            replay["Idempotent-Replayed"] = "true"
-            return replay
-        response = create()
-        if 200 <= response.status_code < 300:
-            stored = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-            IdempotencyRecord.objects.create(
-                user=user,
-                key=key,
-                fingerprint=fingerprint,
-                status_code=response.status_code,
-                body=stored,
-            )
-        return response
 
 
 def _batches(user: User) -> QuerySet[Batch]:
@@ -193,7 +79,7 @@ class AudioListView(generics.ListAPIView[AudioClip]):
     throttle_scope = "upload"
 
     def get_queryset(self) -> QuerySet[AudioClip]:
-        return _created_between(self.request, selectors.audio_for_user(_user(self.request)))
+        return created_between(self.request, selectors.audio_for_user(api_user(self.request)))
 
     @extend_schema(parameters=DATE_FILTERS, summary="List your audio clips")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -211,11 +97,11 @@ class AudioListView(generics.ListAPIView[AudioClip]):
 class AudioDetailView(APIView):
     @extend_schema(responses={200: AudioSerializer, 404: ERROR}, summary="Get an audio clip")
     def get(self, request: Request, audio_id: str) -> Response:
-        return Response(AudioSerializer(selectors.audio_get(_user(request), audio_id)).data)
+        return Response(AudioSerializer(selectors.audio_get(api_user(request), audio_id)).data)
 
     @extend_schema(responses={204: None, 400: ERROR, 404: ERROR}, summary="Delete an audio clip")
     def delete(self, request: Request, audio_id: str) -> Response:
-        services.audio_delete(clip=selectors.audio_get(_user(request), audio_id))
+        services.audio_delete(clip=selectors.audio_get(api_user(request), audio_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -228,7 +114,7 @@ class TemplateListView(generics.ListAPIView[Template]):
     throttle_scope = "upload"
 
     def get_queryset(self) -> QuerySet[Template]:
-        qs = _created_between(self.request, selectors.templates_for_user(_user(self.request)))
+        qs = created_between(self.request, selectors.templates_for_user(api_user(self.request)))
         face = self.request.query_params.get("face_status", "")
         if face:
             qs = qs.filter(face_status=face)
@@ -256,7 +142,7 @@ class TemplateListView(generics.ListAPIView[Template]):
 class TemplateDetailView(APIView):
     @extend_schema(responses={200: TemplateSerializer, 404: ERROR}, summary="Get a template")
     def get(self, request: Request, template_id: str) -> Response:
-        template = selectors.template_get(_user(request), template_id)
+        template = selectors.template_get(api_user(request), template_id)
         return Response(TemplateSerializer(template).data)
 
     @extend_schema(
@@ -264,7 +150,7 @@ class TemplateDetailView(APIView):
         summary="Delete a template (finished results keep working)",
     )
     def delete(self, request: Request, template_id: str) -> Response:
-        services.template_delete(template=selectors.template_get(_user(request), template_id))
+        services.template_delete(template=selectors.template_get(api_user(request), template_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -276,7 +162,7 @@ class BatchListView(generics.ListAPIView[Batch]):
     throttle_scope = "create"
 
     def get_queryset(self) -> QuerySet[Batch]:
-        qs = _created_between(self.request, _batches(_user(self.request)))
+        qs = created_between(self.request, _batches(api_user(self.request)))
         wanted = self.request.query_params.get("status", "")
         if wanted:
             if wanted not in BATCH_STATUSES:
@@ -311,16 +197,16 @@ class BatchListView(generics.ListAPIView[Batch]):
 
         def create() -> Response:
             batch = services.batch_create(
-                owner=_user(request),
+                owner=api_user(request),
                 audio_id=data["audio"],
                 template_ids=data["templates"],
                 name=data.get("name", ""),
                 engine=data.get("engine", ""),
             )
-            fresh = _batches(_user(request)).get(pk=batch.pk)
+            fresh = _batches(api_user(request)).get(pk=batch.pk)
             return Response(BatchSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
-        return _idempotent(request, create)
+        return idempotent(request, create)
 
 
 class BatchDetailView(APIView):
@@ -333,12 +219,12 @@ class BatchDetailView(APIView):
         summary="Delete a batch and its results (running jobs are canceled)",
     )
     def delete(self, request: Request, batch_id: str) -> Response:
-        services.batch_delete(batch=selectors.batch_get(_user(request), batch_id))
+        services.batch_delete(batch=selectors.batch_get(api_user(request), batch_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @staticmethod
     def _get(request: Request, batch_id: str) -> Batch:
-        return get_object_or_404(_batches(_user(request)), pk=batch_id)
+        return get_object_or_404(_batches(api_user(request)), pk=batch_id)
 
 
 class BatchCancelView(APIView):
@@ -348,7 +234,7 @@ class BatchCancelView(APIView):
         summary="Cancel the batch's queued and running jobs",
     )
     def post(self, request: Request, batch_id: str) -> Response:
-        services.batch_cancel(batch=selectors.batch_get(_user(request), batch_id))
+        services.batch_cancel(batch=selectors.batch_get(api_user(request), batch_id))
         return Response(BatchSerializer(BatchDetailView._get(request, batch_id)).data)
 
 
@@ -359,7 +245,7 @@ class BatchRetryView(APIView):
         summary="Queue the batch's failed and canceled jobs again",
     )
     def post(self, request: Request, batch_id: str) -> Response:
-        count = services.batch_retry_failed(batch=selectors.batch_get(_user(request), batch_id))
+        count = services.batch_retry_failed(batch=selectors.batch_get(api_user(request), batch_id))
         batch = BatchDetailView._get(request, batch_id)
         return Response({"requeued": count, "batch": BatchSerializer(batch).data})
 
@@ -382,7 +268,7 @@ class Mp4Renderer(BaseRenderer):
 class JobDetailView(APIView):
     @extend_schema(responses={200: JobSerializer, 404: ERROR}, summary="Get one render job")
     def get(self, request: Request, job_id: str) -> Response:
-        return Response(JobSerializer(selectors.job_get(_user(request), job_id)).data)
+        return Response(JobSerializer(selectors.job_get(api_user(request), job_id)).data)
 
 
 class JobResultView(APIView):
@@ -397,13 +283,17 @@ class JobResultView(APIView):
         summary="Download a finished job's video (byte ranges supported)",
     )
     def get(self, request: Request, job_id: str) -> HttpResponseBase:
-        job = selectors.job_get(_user(request), job_id)
+        job = selectors.job_get(api_user(request), job_id)
         if job.status != "succeeded" or not job.output:
             return Response(
                 error_body("not_ready", _("This job has no finished video yet.")), status=404
             )
-        name = f"{job.batch.name}_{job.position:03d}.mp4"
-        return serve_file(request._request, job.output.name, download_name=name, as_attachment=True)
+        return serve_file(
+            request._request,
+            job.output.name,
+            download_name=result_download_name(job),
+            as_attachment=True,
+        )
 
 
 # --- Engines --------------------------------------------------------------------------------
@@ -414,8 +304,6 @@ class EngineListView(APIView):
         responses={200: EngineSerializer(many=True)}, summary="Engines this server can render with"
     )
     def get(self, request: Request) -> Response:
-        from jobs.engines import engines_offered
-
         default = settings.RENDER_ENGINE_DEFAULT
         return Response([{"name": n, "default": n == default} for n in engines_offered()])
 
@@ -432,12 +320,10 @@ class ExportCreateView(APIView):
         summary="Mint a short-lived link to one ZIP of these batches",
     )
     def post(self, request: Request) -> Response:
-        from jobs.export import export_link_create
-
         incoming = ExportCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         link = export_link_create(
-            user=_user(request),
+            user=api_user(request),
             batch_ids=incoming.validated_data["batches"],
             finished_only=incoming.validated_data["finished_only"],
         )
@@ -454,98 +340,13 @@ class ExportCreateView(APIView):
         return response
 
 
-# --- Webhooks -------------------------------------------------------------------------------
-
-
-class WebhookListView(generics.ListAPIView[Any]):
-    serializer_class = WebhookSerializer
-    throttle_scope = "create"
-
-    def get_queryset(self) -> QuerySet[Any]:
-        return webhooks_for_user(_user(self.request))
-
-    @extend_schema(summary="List your webhooks")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(
-        request=WebhookWriteSerializer,
-        responses={201: WebhookSerializer, 400: ERROR, 429: ERROR},
-        summary="Register a URL for batch.completed, job.succeeded and/or job.failed",
-    )
-    def post(self, request: Request) -> Response:
-        incoming = WebhookWriteSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        with transaction.atomic():
-            webhook = webhook_create(owner=_user(request), url=data["url"], events=data["events"])
-            if data.get("active") is False:
-                webhook_update(webhook=webhook, active=False)
-        return Response(WebhookSerializer(webhook).data, status=status.HTTP_201_CREATED)
-
-
-class WebhookDetailView(APIView):
-    @extend_schema(responses={200: WebhookSerializer, 404: ERROR}, summary="Get a webhook")
-    def get(self, request: Request, webhook_id: str) -> Response:
-        return Response(WebhookSerializer(webhook_get(_user(request), webhook_id)).data)
-
-    @extend_schema(
-        request=WebhookUpdateSerializer,
-        responses={200: WebhookSerializer, 400: ERROR, 404: ERROR},
-        summary="Change a webhook's URL, events or active flag, or give it a new secret",
-    )
-    def patch(self, request: Request, webhook_id: str) -> Response:
-        webhook = webhook_get(_user(request), webhook_id)
-        incoming = WebhookUpdateSerializer(data=request.data, partial=True)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        webhook = webhook_update(
-            webhook=webhook,
-            url=data.get("url"),
-            events=data.get("events"),
-            active=data.get("active"),
-            rotate_secret=data.get("rotate_secret", False),
-        )
-        return Response(WebhookSerializer(webhook).data)
-
-    @extend_schema(responses={204: None, 404: ERROR}, summary="Delete a webhook")
-    def delete(self, request: Request, webhook_id: str) -> Response:
-        webhook_delete(webhook=webhook_get(_user(request), webhook_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class WebhookDeliveryListView(generics.ListAPIView[Any]):
-    serializer_class = WebhookDeliverySerializer
-
-    def get_queryset(self) -> QuerySet[Any]:
-        webhook = webhook_get(_user(self.request), self.kwargs["webhook_id"])
-        return deliveries_for_webhook(webhook)
-
-    @extend_schema(summary="A webhook's deliveries, newest first: status, attempts, last answer")
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class WebhookPingView(APIView):
-    throttle_scope = "create"
-
-    @extend_schema(
-        request=None,
-        responses={202: WebhookDeliverySerializer, 404: ERROR, 429: ERROR},
-        summary="Send a signed test event to this webhook",
-    )
-    def post(self, request: Request, webhook_id: str) -> Response:
-        delivery = webhook_ping(webhook=webhook_get(_user(request), webhook_id))
-        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
-
-
 # --- Usage ----------------------------------------------------------------------------------
 
 
 class UsageView(APIView):
     @extend_schema(responses={200: UsageSerializer}, summary="Your storage use, quota and limits")
     def get(self, request: Request) -> Response:
-        usage = selectors.usage_for_user(_user(request))
+        usage = selectors.usage_for_user(api_user(request))
         body = {
             "used_bytes": usage.used_bytes,
             "quota_bytes": usage.quota_bytes,
@@ -576,5 +377,5 @@ class NoticeListView(APIView):
     )
     def get(self, request: Request) -> Response:
         # Read-only: listing does not mark them shown (the site's pages still show each once).
-        notices = selectors.notices_for_user(_user(request))
+        notices = selectors.notices_for_user(api_user(request))
         return Response(NoticeSerializer(notices, many=True).data)

@@ -10,7 +10,7 @@ the user half-deleted data and never leaves a file behind for good:
 3. Delete the marked rows.
 
 Steps 2 and 3 are `purge_marked`, run on commit after every mark and again by the sweeper
-(jobs.cleanup.sweep), which therefore finishes any deletion a crash interrupted.
+(jobs.storage.cleanup.sweep), which therefore finishes any deletion a crash interrupted.
 """
 
 from __future__ import annotations
@@ -19,45 +19,24 @@ import logging
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import ProtectedError, Sum
 from django.utils import timezone
 
-from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.storage import delete_file, delete_tree
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from accounts.models import User
+from accounts.services import user_lock
+from jobs import lifecycle, selectors
+from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.storage.paths import delete_file, delete_tree
+from jobs.storage.usage import usage_add
 
 log = logging.getLogger("heygem.jobs")
 
 
-def lock_owner(owner_id: int) -> User:
-    """The owner's row, locked until the transaction ends: marks, uploads and batch
-    starts of one user queue behind each other, so usage and quotas stay exact."""
-    from accounts.models import User as UserModel
-
-    return UserModel.objects.select_for_update().get(pk=owner_id)
-
-
 def _sum(qs: Any, field: str) -> int:
     return int(qs.aggregate(n=Sum(field))["n"] or 0)
-
-
-def _usage_add(owner_id: int, delta: int) -> None:
-    from jobs.services import usage_add
-
-    usage_add(user_id=owner_id, delta=delta)
-
-
-def _cancel_active(jobs: Any, now: datetime) -> int:
-    return int(
-        jobs.filter(status__in=ACTIVE_STATUSES).update(
-            status=JobStatus.CANCELED, finished_at=now, error_message="Canceled."
-        )
-    )
 
 
 # --- Step 1: mark ----------------------------------------------------------------------------
@@ -67,7 +46,7 @@ def batches_mark(*, owner_id: int, batch_ids: list[Any], now: datetime | None = 
     """Mark live batches (and their jobs) of one owner; returns the bytes freed."""
     now = now or timezone.now()
     with transaction.atomic():
-        lock_owner(owner_id)
+        user_lock(owner_id)
         ids = list(
             Batch.objects.filter(owner_id=owner_id, pk__in=batch_ids).values_list("pk", flat=True)
         )
@@ -75,29 +54,27 @@ def batches_mark(*, owner_id: int, batch_ids: list[Any], now: datetime | None = 
             return 0
         jobs = RenderJob.objects.filter(batch_id__in=ids)
         freed = _sum(jobs, "output_size")
-        _cancel_active(jobs, now)
+        lifecycle.jobs_cancel(jobs, now=now)
         jobs.update(deleting_at=now)
         Batch.objects.filter(pk__in=ids).update(deleting_at=now)
-        _usage_add(owner_id, -freed)
+        usage_add(user_id=owner_id, delta=-freed)
         _purge_on_commit(owner_id)
     return freed
 
 
 def jobs_mark(*, owner_id: int, job_ids: list[Any], now: datetime | None = None) -> int:
     """Mark single results; their batches stay. Returns the bytes freed."""
-    from jobs.services import _finish_batch_if_done
-
     now = now or timezone.now()
     with transaction.atomic():
-        lock_owner(owner_id)
+        user_lock(owner_id)
         jobs = RenderJob.objects.filter(batch__owner_id=owner_id, pk__in=job_ids)
         batch_ids = set(jobs.values_list("batch_id", flat=True))
         freed = _sum(jobs, "output_size")
-        _cancel_active(jobs, now)
+        lifecycle.jobs_cancel(jobs, now=now)
         jobs.update(deleting_at=now)
         for batch_id in batch_ids:
-            _finish_batch_if_done(batch_id)
-        _usage_add(owner_id, -freed)
+            lifecycle.batch_finish_if_done(batch_id)
+        usage_add(user_id=owner_id, delta=-freed)
         _purge_on_commit(owner_id)
     return freed
 
@@ -109,14 +86,16 @@ def templates_mark(
     `force` (the whole account goes). Returns the bytes freed."""
     now = now or timezone.now()
     with transaction.atomic():
-        lock_owner(owner_id)
-        templates = Template.objects.filter(owner_id=owner_id, pk__in=template_ids)
-        if not force:
-            templates = templates.exclude(render_jobs__status__in=ACTIVE_STATUSES)
+        user_lock(owner_id)
+        templates = (
+            Template.objects.filter(owner_id=owner_id)
+            if force
+            else selectors.templates_not_in_use(owner_id)
+        ).filter(pk__in=template_ids)
         ids = list(templates.values_list("pk", flat=True))
         freed = _sum(Template.objects.filter(pk__in=ids), "size_bytes")
         Template.objects.filter(pk__in=ids).update(deleting_at=now)
-        _usage_add(owner_id, -freed)
+        usage_add(user_id=owner_id, delta=-freed)
         _purge_on_commit(owner_id)
     return freed
 
@@ -125,15 +104,15 @@ def audio_mark(*, owner_id: int, audio_ids: list[Any], now: datetime | None = No
     """Mark audio clips that no live batch uses (a batch needs its audio to be retried)."""
     now = now or timezone.now()
     with transaction.atomic():
-        lock_owner(owner_id)
+        user_lock(owner_id)
         ids = list(
-            AudioClip.objects.filter(owner_id=owner_id, pk__in=audio_ids)
-            .exclude(pk__in=Batch.objects.filter(owner_id=owner_id).values("audio_id"))
+            selectors.audio_not_in_use(owner_id)
+            .filter(pk__in=audio_ids)
             .values_list("pk", flat=True)
         )
         freed = _sum(AudioClip.objects.filter(pk__in=ids), "size_bytes")
         AudioClip.objects.filter(pk__in=ids).update(deleting_at=now)
-        _usage_add(owner_id, -freed)
+        usage_add(user_id=owner_id, delta=-freed)
         _purge_on_commit(owner_id)
     return freed
 
@@ -142,7 +121,7 @@ def user_data_mark(*, owner_id: int, now: datetime | None = None) -> int:
     """Mark everything the user stores (the account stays). Returns the bytes freed."""
     now = now or timezone.now()
     with transaction.atomic():
-        lock_owner(owner_id)
+        user_lock(owner_id)
         freed = batches_mark(
             owner_id=owner_id,
             batch_ids=list(Batch.objects.filter(owner_id=owner_id).values_list("pk", flat=True)),
@@ -168,12 +147,10 @@ def user_data_mark(*, owner_id: int, now: datetime | None = None) -> int:
 
 def user_mark(*, user_id: int, now: datetime | None = None) -> None:
     """Start deleting an account: it cannot sign in from now on, its data is marked."""
-    from accounts.models import User as UserModel
-
     now = now or timezone.now()
     with transaction.atomic():
         user_data_mark(owner_id=user_id, now=now)
-        UserModel.objects.filter(pk=user_id).update(deleting_at=now, is_active=False)
+        User.objects.filter(pk=user_id).update(deleting_at=now, is_active=False)
         _purge_on_commit(user_id)
 
 
@@ -202,8 +179,6 @@ def purge_marked(*, owner_id: int | None = None) -> Purged:
     Safe to run any number of times, also concurrently: file deletion is idempotent and
     row deletion deletes what is still there.
     """
-    from accounts.models import User as UserModel
-
     done = Purged()
     scope: dict[str, Any] = {} if owner_id is None else {"owner_id": owner_id}
 
@@ -234,7 +209,7 @@ def purge_marked(*, owner_id: int | None = None) -> Purged:
             # A batch still uses it: marked only together with that batch, which goes first.
             log.warning("marked audio still used by a batch", extra={"audio_id": str(clip.pk)})
 
-    users = UserModel.objects.filter(deleting_at__isnull=False)
+    users = User.objects.filter(deleting_at__isnull=False)
     if owner_id is not None:
         users = users.filter(pk=owner_id)
     for user in users:

@@ -1,5 +1,5 @@
 """The account's webhooks page: add a URL for some events, see its secret, send a test
-event, pause, delete, and see recent deliveries. Thin: `jobs.webhooks` holds the logic,
+event, pause, delete, and see recent deliveries. Thin: `jobs.webhooks.services` holds the logic,
 and every id is looked up through the signed-in user (a foreign id is a 404)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import webhooks
 from jobs.models import WebhookEvent
+from jobs.webhooks import services as webhooks
 
 # Deliveries shown per webhook; older ones stay in the database.
 RECENT_DELIVERIES = 10
@@ -101,4 +101,4 @@ def webhook_delete(request: HttpRequest, webhook_id: Any) -> HttpResponse:
 
 
 def _list_url() -> str:
-    return reverse("accounts:webhooks")
+    return reverse("webhooks")

@@ -1,5 +1,5 @@
 """Quota-based cleanup, the sweeper, and the hourly maintenance run that calls them
-together with retention (jobs.retention)."""
+together with retention (jobs.storage.retention)."""
 
 from __future__ import annotations
 
@@ -17,19 +17,22 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion
+from accounts.models import User
+from accounts.services import user_lock
+from jobs import selectors
 from jobs.housekeeping import HousekeepingResult, housekeeping_run
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
-    Batch,
     JobStatus,
     Notice,
     RenderJob,
     Template,
 )
-from jobs.retention import RetentionResult, retention_apply
-from jobs.storage import media_path
+from jobs.storage import deletion
+from jobs.storage.paths import media_path
+from jobs.storage.retention import RetentionResult, retention_apply
+from jobs.storage.usage import usage_add
 
 log = logging.getLogger("heygem.jobs")
 
@@ -63,7 +66,7 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
     now = now or timezone.now()
     result = QuotaCleanup()
     with transaction.atomic():
-        user = deletion.lock_owner(user_id)
+        user = user_lock(user_id)
         excess = user.storage_used_bytes - user.storage_quota_bytes
         if excess <= 0:
             return result
@@ -84,14 +87,8 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
 
         uploads: list[Any] = []
         if result.freed_bytes < excess:
-            uploads = list(
-                Template.objects.filter(owner_id=user_id).exclude(
-                    render_jobs__status__in=ACTIVE_STATUSES
-                )
-            ) + list(
-                AudioClip.objects.filter(owner_id=user_id).exclude(
-                    pk__in=Batch.objects.filter(owner_id=user_id).values("audio_id")
-                )
+            uploads = list(selectors.templates_not_in_use(user_id)) + list(
+                selectors.audio_not_in_use(user_id)
             )
             uploads.sort(key=lambda row: row.created_at)
         template_ids: list[Any] = []
@@ -138,8 +135,6 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
 
 def quota_cleanup_all(*, now: datetime | None = None) -> int:
     """Run the quota cleanup for every user over quota; returns how many items were removed."""
-    from accounts.models import User
-
     removed = 0
     for user_id in User.objects.filter(
         deleting_at__isnull=True, storage_used_bytes__gt=F("storage_quota_bytes")
@@ -188,12 +183,10 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
         if not _missing(job.output.name):
             continue
         with transaction.atomic():
-            deletion.lock_owner(job.batch.owner_id)
+            user_lock(job.batch.owner_id)
             if RenderJob.objects.filter(pk=job.pk, output=job.output.name).update(
                 status=JobStatus.FAILED, error_message=LOST_RESULT, output="", output_size=0
             ):
-                from jobs.services import usage_add
-
                 usage_add(user_id=job.batch.owner_id, delta=-job.output_size)
                 result.lost_results += 1
     for template in Template.objects.all():
@@ -214,8 +207,6 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def _sweep_orphans(result: SweepResult, *, now: datetime) -> None:
-    from accounts.models import User
-
     root = Path(settings.MEDIA_ROOT).resolve()
     users_dir = root / "users"
     if not users_dir.is_dir():

@@ -6,7 +6,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from jobs import api
+from jobs.api import views as api
+from jobs.api import webhooks as webhook_api
 
 app_name = "api"
 
@@ -25,14 +26,22 @@ urlpatterns = [
     path("usage/", api.UsageView.as_view(), name="usage"),
     path("notices/", api.NoticeListView.as_view(), name="notice-list"),
     path("exports/", api.ExportCreateView.as_view(), name="export-create"),
-    path("webhooks/", api.WebhookListView.as_view(), name="webhook-list"),
-    path("webhooks/<uuid:webhook_id>/", api.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/", webhook_api.WebhookListView.as_view(), name="webhook-list"),
+    path(
+        "webhooks/<uuid:webhook_id>/",
+        webhook_api.WebhookDetailView.as_view(),
+        name="webhook-detail",
+    ),
     path(
         "webhooks/<uuid:webhook_id>/deliveries/",
-        api.WebhookDeliveryListView.as_view(),
+        webhook_api.WebhookDeliveryListView.as_view(),
         name="webhook-deliveries",
     ),
-    path("webhooks/<uuid:webhook_id>/ping/", api.WebhookPingView.as_view(), name="webhook-ping"),
+    path(
+        "webhooks/<uuid:webhook_id>/ping/",
+        webhook_api.WebhookPingView.as_view(),
+        name="webhook-ping",
+    ),
     path(
         "schema/",
         SpectacularAPIView.as_view(permission_classes=[AllowAny], authentication_classes=[]),

@@ -23,10 +23,12 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from jobs import services
-from jobs.engines import analysis_options
-from jobs.models import FaceStatus, JobStatus, RenderJob, Template, output_upload_to
-from jobs.storage import media_path
+from jobs import lifecycle
+from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
+from jobs.storage.paths import media_path
+from jobs.uploads import media_limits
+from jobs.worker.engines import analysis_options, engine_options
+from jobs.worker.preparation import template_face_record
 
 log = logging.getLogger("heygem.jobs")
 
@@ -39,7 +41,6 @@ GENERIC_FAILURE = (
 @cache
 def _engine(name: str) -> Any:
     # One engine per process and name: neural weights load once per worker, not per job.
-    from jobs.engines import engine_options
     from rendering.engines import get_engine
 
     return get_engine(name, **engine_options(name))
@@ -69,13 +70,13 @@ class _Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                self.still_running = services.job_heartbeat(job_id=self.job_id)
+                self.still_running = lifecycle.job_heartbeat(job_id=self.job_id)
         finally:
             connection.close()
 
 
 def job_run(*, job_id: Any) -> str:
-    if not services.job_claim(job_id=job_id):
+    if not lifecycle.job_claim(job_id=job_id):
         return "not claimed"
     return job_run_claimed(job_id=job_id)
 
@@ -102,7 +103,7 @@ def job_run_claimed(*, job_id: Any) -> str:
     joblog = _JobLog()
     joblog.add(f"attempt {job.attempts}, engine {batch.engine}")
     if job.template is None:
-        services.job_fail(
+        lifecycle.job_fail(
             job=job,
             message="The template video was deleted before this job ran.",
             log_text=joblog.text(),
@@ -126,7 +127,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         now = time.monotonic()
         if now - last_write >= settings.JOB_PROGRESS_INTERVAL or fraction >= 1.0:
             last_write = now
-            if not services.job_heartbeat(job_id=job.pk, progress=fraction):
+            if not lifecycle.job_heartbeat(job_id=job.pk, progress=fraction):
                 heartbeat.still_running = False
 
     def should_cancel() -> bool:
@@ -145,17 +146,13 @@ def job_run_claimed(*, job_id: Any) -> str:
             track = faces.track(
                 template_path,
                 cache_dir=cache_dir,
-                limits=services.media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
+                limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
             )
         except FaceError as exc:
-            Template.objects.filter(pk=job.template.pk).update(
-                face_status=FaceStatus.FAILED, face_error=exc.message
-            )
+            template_face_record(template_id=job.template.pk, error=exc.message)
             raise
         if job.template.face_status != FaceStatus.READY:
-            Template.objects.filter(pk=job.template.pk).update(
-                face_status=FaceStatus.READY, face_error=""
-            )
+            template_face_record(template_id=job.template.pk, error=None)
         joblog.add(
             f"face track ready ({int(track.present.sum())}/{track.n_frames} frames with a face)"
         )
@@ -171,7 +168,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
         partial.replace(final_path)
         size = final_path.stat().st_size
-        if not services.job_succeed(
+        if not lifecycle.job_succeed(
             job=job,
             output_name=final_name,
             size=size,
@@ -186,12 +183,12 @@ def job_run_claimed(*, job_id: Any) -> str:
         return JobStatus.CANCELED
     except RenderingError as exc:
         joblog.add(f"failed: {exc}")
-        services.job_fail(job=job, message=exc.message, log_text=joblog.text())
+        lifecycle.job_fail(job=job, message=exc.message, log_text=joblog.text())
         return JobStatus.FAILED
     except Exception:
         joblog.add("failed: unexpected error")
         log.exception("job crashed", extra=ids)
-        services.job_fail(
+        lifecycle.job_fail(
             job=job,
             message=GENERIC_FAILURE,
             log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),

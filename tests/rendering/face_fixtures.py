@@ -1,7 +1,7 @@
 """Pytest fixtures for the face, engine, pipeline, quality and CLI tests.
 
 Test modules load this with ``pytest_plugins`` (tests/rendering/conftest.py belongs to the
-media/audio tests); plain helpers live in ``helpers_r2``.
+media/audio tests); plain helpers live in ``plain_av``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.rendering.helpers_r2 import FACE, decode
+from tests.rendering.plain_av import FACE, decode
 
 
 @pytest.fixture(scope="session")

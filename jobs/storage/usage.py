@@ -1,7 +1,7 @@
 """Storage quota checks and usage recomputation.
 
 Checks run inside the caller's transaction after it has locked the owner's row
-(jobs.deletion.lock_owner), so parallel uploads and batch starts of one user queue behind
+(accounts.services.user_lock), so parallel uploads and batch starts of one user queue behind
 each other and can never together pass the quota. Videos still queued or rendering count
 with their estimated size, so two batches started at once cannot both spend the same space.
 """
@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.template.defaultfilters import filesizeformat
 
+from accounts.models import User
+from accounts.services import user_lock
 from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
-from jobs.storage import media_path
-
-if TYPE_CHECKING:
-    from accounts.models import User
+from jobs.storage.paths import media_path
 
 log = logging.getLogger("heygem.jobs")
 
@@ -70,10 +69,19 @@ def storage_check(*, user: User, needed: int, what: str) -> None:
 
 
 def fresh_user(user_id: int, *, lock: bool) -> User:
-    from accounts.models import User as UserModel
+    """The user's row as it is now (the counters move in other requests), locked with
+    accounts.services.user_lock when `lock`."""
+    return user_lock(user_id) if lock else User.objects.get(pk=user_id)
 
-    qs = UserModel.objects.select_for_update() if lock else UserModel.objects
-    return qs.get(pk=user_id)
+
+def usage_add(*, user_id: int, delta: int) -> None:
+    """Move a user's stored-bytes counter, inside the caller's transaction.
+
+    Usage counts what the user stores and can delete: audio, templates and results
+    (thumbnails and caches are ours). It is always the sum of those rows' sizes.
+    """
+    if delta:
+        User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") + delta)
 
 
 # --- Recomputing usage from disk -------------------------------------------------------------

@@ -19,7 +19,7 @@ from jobs.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from jobs.selectors import BatchStatus, batch_counts
+from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state
 
 
 class AudioSerializer(serializers.ModelSerializer[AudioClip]):
@@ -137,12 +137,10 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         )
         read_only_fields = fields
 
-    def _jobs(self, batch: Batch) -> list[RenderJob]:
-        # Views prefetch "jobs" ordered by position; fall back to a query for a lone batch.
+    def _state(self, batch: Batch) -> BatchState:
+        # Views prefetch "jobs" ordered by position; batch_state queries for a lone batch.
         cache = getattr(batch, "_prefetched_objects_cache", {})
-        if "jobs" in cache:
-            return list(cache["jobs"])
-        return list(batch.jobs.order_by("position"))
+        return batch_state(batch, jobs=cache.get("jobs"))
 
     @extend_schema_field(serializers.ChoiceField(choices=BATCH_STATUSES))
     def get_status(self, batch: Batch) -> str:
@@ -150,31 +148,16 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
 
     @extend_schema_field(BatchCountsSerializer)
     def get_counts(self, batch: Batch) -> dict[str, int]:
-        c = batch_counts(batch)
-        return {
-            "total": c.total,
-            "queued": c.queued,
-            "running": c.running,
-            "succeeded": c.succeeded,
-            "failed": c.failed,
-            "canceled": c.canceled,
-        }
+        return batch_counts(batch).as_dict()
 
     @extend_schema_field(serializers.FloatField())
     def get_progress(self, batch: Batch) -> float:
-        """0..1 over the whole batch: finished jobs count whole, running ones by their bar."""
-        jobs = self._jobs(batch)
-        if not jobs:
-            return 1.0
-        done = sum(
-            1.0 if j.status not in (JobStatus.QUEUED, JobStatus.RUNNING) else 0.0 for j in jobs
-        )
-        running = sum(j.progress for j in jobs if j.status == JobStatus.RUNNING)
-        return round((done + running) / len(jobs), 3)
+        """0..1 over the whole batch (selectors.BatchState.progress)."""
+        return self._state(batch).progress
 
     @extend_schema_field(JobSerializer(many=True))
     def get_jobs(self, batch: Batch) -> list[dict[str, Any]]:
-        return list(JobSerializer(self._jobs(batch), many=True).data)
+        return list(JobSerializer(self._state(batch).jobs, many=True).data)
 
 
 class BatchCreateSerializer(serializers.Serializer[Any]):

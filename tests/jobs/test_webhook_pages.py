@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from jobs import webhooks
 from jobs.models import Webhook, WebhookDelivery
+from jobs.webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def hook(owner: User, settings) -> Webhook:
 
 
 def test_it_links_the_page_from_the_account_page(owner_client: Client) -> None:
-    assert reverse("accounts:webhooks") == PAGE
+    assert reverse("webhooks") == PAGE
     assert f'href="{PAGE}"' in owner_client.get(reverse("accounts:account")).content.decode()
     assert "No webhooks yet." in owner_client.get(PAGE).content.decode()
 

@@ -1,5 +1,5 @@
 """Retention: batches (with their results) and uploads older than the owner's retention
-period are deleted. Runs from the hourly maintenance schedule (jobs.cleanup.maintenance_run);
+period are deleted. Runs from the hourly maintenance schedule (jobs.storage.cleanup.maintenance_run);
 the history page shows each batch's "expires in N days" from the same rule
 (jobs.selectors.batch_expires_at).
 
@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from jobs import deletion
-from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, Notice, Template
+from accounts.models import User
+from jobs import selectors
+from jobs.models import ACTIVE_STATUSES, Batch, Notice
+from jobs.storage import deletion
 
 log = logging.getLogger("heygem.jobs")
 
@@ -41,8 +43,6 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
 
     `now` is the clock (tests pass a later one rather than patching time).
     """
-    from accounts.models import User
-
     now = now or timezone.now()
     total = RetentionResult()
     users = User.objects.filter(deleting_at__isnull=True)
@@ -62,8 +62,8 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
             )
             mine.batches = len(batch_ids)
         template_ids = list(
-            Template.objects.filter(owner_id=user.pk, created_at__lt=cutoff)
-            .exclude(render_jobs__status__in=ACTIVE_STATUSES)
+            selectors.templates_not_in_use(user.pk)
+            .filter(created_at__lt=cutoff)
             .values_list("pk", flat=True)
         )
         if template_ids:
@@ -72,8 +72,8 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
             )
             mine.templates = len(template_ids)
         audio_ids = list(
-            AudioClip.objects.filter(owner_id=user.pk, created_at__lt=cutoff)
-            .exclude(pk__in=Batch.objects.filter(owner_id=user.pk).values("audio_id"))
+            selectors.audio_not_in_use(user.pk)
+            .filter(created_at__lt=cutoff)
             .values_list("pk", flat=True)
         )
         if audio_ids:

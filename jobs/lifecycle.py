@@ -1,0 +1,185 @@
+"""A render job's life, in the only functions that move it: claim, heartbeat, succeed, fail,
+cancel, requeue, and the batch's finish once its last active job ends.
+
+RenderJob: ``queued -> running -> succeeded | failed | canceled``; ``failed -> queued`` on
+retry. Each move is a conditional update on the status it leaves, so a twin worker, a cancel
+and a watchdog racing each other can never both win; webhooks are emitted on commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, QuerySet, Sum
+from django.utils import timezone
+
+from jobs.models import ACTIVE_STATUSES, Batch, JobStatus, RenderJob, WebhookEvent
+from jobs.queue import enqueue_on_commit
+from jobs.storage.paths import delete_file, media_path
+from jobs.storage.usage import usage_add
+from jobs.webhooks import services as webhooks
+from rendering.cache import file_sha256
+
+log = logging.getLogger("heygem.jobs")
+
+
+def log_ids(batch: Batch, job: RenderJob | None = None) -> dict[str, Any]:
+    ids: dict[str, Any] = {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
+    if job is not None:
+        ids["job_id"] = str(job.pk)
+    return ids
+
+
+def job_claim(*, job_id: Any) -> bool:
+    """Take a queued job for this worker. Exactly one caller wins (a conditional update)."""
+    now = timezone.now()
+    claimed = RenderJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        finished_at=None,
+        error_message="",
+    )
+    return claimed == 1
+
+
+def job_fail(*, job: RenderJob, message: str, log_text: str = "") -> bool:
+    with transaction.atomic():
+        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED,
+            error_message=message,
+            finished_at=timezone.now(),
+            log=log_text if log_text else F("log"),
+        )
+        if n:
+            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
+        batch_finish_if_done(job.batch_id)
+    log.warning("job failed", extra=log_ids(job.batch, job) | {"reason": message})
+    return n == 1
+
+
+def job_succeed(
+    *, job: RenderJob, output_name: str, size: int, duration: float, log_text: str
+) -> bool:
+    """Record a finished render; False when the job was canceled meanwhile (caller drops the file)."""
+    sha256 = file_sha256(media_path(output_name))
+    with transaction.atomic():
+        n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.SUCCEEDED,
+            output=output_name,
+            output_size=size,
+            output_duration=duration,
+            output_sha256=sha256,
+            progress=1.0,
+            finished_at=timezone.now(),
+            log=log_text,
+        )
+        if n:
+            usage_add(user_id=job.batch.owner_id, delta=size)
+            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_SUCCEEDED)
+        batch_finish_if_done(job.batch_id)
+    if n:
+        log.info("job succeeded", extra=log_ids(job.batch, job) | {"bytes": size})
+    return n == 1
+
+
+def job_heartbeat(*, job_id: Any, progress: float | None = None) -> bool:
+    """Record that the worker is alive (and its progress); False once the job is no longer running."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        fields["progress"] = max(0.0, min(1.0, progress))
+    return RenderJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**fields) == 1
+
+
+def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
+    """Jobs whose worker died (no heartbeat) go back to the queue, or fail after their attempt limit.
+
+    Returns (requeued, failed).
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
+    requeued = failed = 0
+    for job in RenderJob.objects.filter(
+        status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
+    ).select_related("batch"):
+        base = RenderJob.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+        )
+        if job.attempts >= settings.RENDER_MAX_ATTEMPTS:
+            message = (
+                f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
+                "Try a shorter or smaller video, or retry later."
+            )
+            with transaction.atomic():
+                if base.update(status=JobStatus.FAILED, error_message=message, finished_at=now):
+                    failed += 1
+                    webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
+                    batch_finish_if_done(job.batch_id)
+            log.warning("job abandoned after repeated worker deaths", extra=log_ids(job.batch, job))
+            continue
+        with transaction.atomic():
+            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None):
+                requeued += 1
+                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
+        log.warning("job requeued after its worker stopped", extra=log_ids(job.batch, job))
+    return requeued, failed
+
+
+def jobs_cancel(jobs: QuerySet[RenderJob], *, now: Any = None) -> int:
+    """Cancel the queued or running ones among `jobs` (a running one stops at its next
+    heartbeat). The caller finishes their batches (batch_finish_if_done)."""
+    return int(
+        jobs.filter(status__in=ACTIVE_STATUSES).update(
+            status=JobStatus.CANCELED, finished_at=now or timezone.now(), error_message="Canceled."
+        )
+    )
+
+
+def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
+    """Put finished jobs back in the queue with a fresh attempt count; their old results are
+    deleted on commit and leave the owner's usage. The caller has checked the limits."""
+    for name in jobs.exclude(output="").values_list("output", flat=True):
+        name_to_delete = str(name)
+        transaction.on_commit(lambda n=name_to_delete: delete_file(n))  # type: ignore[misc]
+    usage_add(user_id=owner_id, delta=-int(jobs.aggregate(n=Sum("output_size"))["n"] or 0))
+    return int(
+        jobs.update(
+            status=JobStatus.QUEUED,
+            attempts=0,
+            progress=0.0,
+            error_message="",
+            log="",
+            output="",
+            output_size=0,
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+        )
+    )
+
+
+def jobs_fail_queued(batch: Batch, message: str) -> None:
+    """Fail a batch's queued jobs at once (its audio could not be analysed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch.jobs.filter(status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, error_message=message, finished_at=now
+        )
+        batch_finish_if_done(batch.pk)
+
+
+def batch_finish_if_done(batch_id: Any) -> None:
+    """Record the batch's end (and emit batch.completed) once no job of it is active."""
+    if RenderJob.objects.filter(batch_id=batch_id, status__in=ACTIVE_STATUSES).exists():
+        return
+    # The conditional update makes batch.completed fire once per completion.
+    if Batch.objects.filter(pk=batch_id, finished_at__isnull=True).update(
+        finished_at=timezone.now()
+    ):
+        webhooks.batch_completed_emit(batch_id=batch_id)

@@ -1,0 +1,233 @@
+"""Encode: H.264 + AAC MP4 a browser plays (:class:`VideoWriter`), re-encoding, thumbnails."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from rendering.errors import MediaError
+from rendering.media.decode import _decode, _output_fps, apply_rotation, iter_frames, read_audio
+from rendering.media.probe import _STANDARD_RATES, _VIDEO_HINT, _open, _video_stream, probe_video
+
+__all__ = ["VideoWriter", "transcode", "write_thumbnail"]
+
+
+def _rate_fraction(fps: float) -> Fraction:
+    """29.97 means 30000/1001 (what cameras record), not 2997/100."""
+    for rate in _STANDARD_RATES:
+        if abs(float(rate) - fps) < 0.005:
+            return rate
+    return Fraction(fps).limit_denominator(1001)
+
+
+class VideoWriter:
+    """Write RGB frames (and optionally one mono audio track) as an MP4 a browser plays.
+
+    ``with VideoWriter(path, width=w, height=h, fps=25, audio=samples) as out: out.write(f)``
+
+    - H.264 (libx264) yuv420p, ``crf``/``preset`` as given; AAC audio; ``+faststart``.
+    - Odd sizes are padded to even by repeating the last row/column (yuv420p needs even).
+    - Audio is encoded as frames arrive, so the file is interleaved, and trimmed to the
+      video's length. FFmpeg's MP4 muxer writes an edit list for the AAC encoder's 1024
+      samples of priming, so players (and PyAV) start the sound at the first frame.
+    - The file is written beside ``path`` and renamed into place on success; if an
+      exception escapes the ``with`` block the partial file is removed.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        crf: int = 20,
+        preset: str = "veryfast",
+        audio: np.ndarray | None = None,
+        audio_rate: int = 16000,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"frame size must be positive, got {width}x{height}")
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps!r}")
+        self.path = Path(path)
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.crf = crf
+        self.preset = preset
+        self.audio = None if audio is None else np.asarray(audio, dtype=np.float32).reshape(-1)
+        self.audio_rate = audio_rate
+        self.frames_written = 0
+        self._rate = _rate_fraction(fps)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._container: Any = None
+        self._video: Any = None
+        self._audio_stream: Any = None
+        self._audio_done = 0
+
+    def __enter__(self) -> VideoWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(
+            str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"}
+        )
+        video = self._container.add_stream("libx264", rate=self._rate)
+        video.width = self.width + self.width % 2
+        video.height = self.height + self.height % 2
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": str(self.crf), "preset": self.preset}
+        self._video = video
+        if self.audio is not None and self.audio.size:
+            stream = self._container.add_stream("aac", rate=self.audio_rate, layout="mono")
+            stream.bit_rate = 64000 if self.audio_rate <= 24000 else 128000
+            self._audio_stream = stream
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB uint8 frame of the size given to the constructor."""
+        if self._container is None:
+            raise RuntimeError("VideoWriter.write() outside its with block")
+        if frame.shape != (self.height, self.width, 3):
+            raise ValueError(
+                f"frame is {frame.shape}, expected {(self.height, self.width, 3)} (H, W, RGB)"
+            )
+        pad_h, pad_w = self.height % 2, self.width % 2
+        if pad_h or pad_w:
+            frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        image = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(frame, dtype=np.uint8), format="rgb24"
+        )
+        image.pts = self.frames_written
+        image.time_base = 1 / self._rate
+        self._container.mux(self._video.encode(image))
+        self.frames_written += 1
+        self._encode_audio_until(self.frames_written / self._rate)
+
+    def _encode_audio_until(self, seconds: Fraction | float) -> None:
+        if self._audio_stream is None or self.audio is None:
+            return
+        end = min(self.audio.size, int(seconds * self.audio_rate))
+        chunk = 4096
+        while self._audio_done < end:
+            stop = min(end, self._audio_done + chunk)
+            piece = self.audio[self._audio_done : stop].reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(piece), format="flt", layout="mono"
+            )
+            frame.sample_rate = self.audio_rate
+            frame.pts = self._audio_done
+            frame.time_base = Fraction(1, self.audio_rate)
+            self._container.mux(self._audio_stream.encode(frame))
+            self._audio_done = stop
+
+    def close(self) -> None:
+        """Flush the encoders, finish the file and move it into place."""
+        container = self._container
+        if container is None:
+            return
+        self._encode_audio_until(self.frames_written / self._rate)
+        container.mux(self._video.encode(None))
+        if self._audio_stream is not None:
+            container.mux(self._audio_stream.encode(None))
+        self._container = None
+        container.close()
+        if self.frames_written == 0:
+            self._tmp.unlink(missing_ok=True)
+            raise ValueError("VideoWriter closed without any frame written")
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the partial output."""
+        container, self._container = self._container, None
+        if container is not None:
+            # The file is being thrown away; a muxer complaint changes nothing.
+            with contextlib.suppress(av.FFmpegError):
+                container.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.abort()
+            raise
+
+
+def transcode(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    fps: float | None = None,
+    crf: int = 20,
+    preset: str = "veryfast",
+) -> None:
+    """Decode and re-encode a video (rotation applied, CFR, its audio kept): the benchmark floor."""
+    info = probe_video(src)
+    assert info.video is not None
+    out_fps = _output_fps(info.video, fps)
+    audio = read_audio(src, sample_rate=48000) if info.audio is not None else None
+    with VideoWriter(
+        dst,
+        width=info.video.width,
+        height=info.video.height,
+        fps=out_fps,
+        crf=crf,
+        preset=preset,
+        audio=audio,
+        audio_rate=48000,
+    ) as writer:
+        for frame in iter_frames(src, fps=out_fps):
+            writer.write(frame)
+
+
+def write_thumbnail(video_path: str | Path, out_path: str | Path, *, size: int = 320) -> None:
+    """A JPEG of the frame about a third of the way in, its longer side at most ``size`` px."""
+    info = probe_video(video_path)
+    assert info.video is not None
+    target = info.video.duration / 3.0
+    container = _open(Path(info.path), hint=_VIDEO_HINT)
+    picked: Any = None
+    try:
+        stream = _video_stream(container)
+        if stream.time_base is not None and target > 0:
+            offset = int(target / stream.time_base) + (stream.start_time or 0)
+            container.seek(offset, stream=stream, backward=True)
+        for count, frame in enumerate(_decode(container, stream)):
+            picked = frame
+            if (frame.time is not None and frame.time >= target) or count > 10 * info.video.fps:
+                break
+    finally:
+        container.close()
+    if picked is None:
+        raise MediaError(f"This video has no picture we can decode. {_VIDEO_HINT}")
+    image = apply_rotation(picked.to_ndarray(format="rgb24"), info.video.rotation)
+    height, width = image.shape[:2]
+    scale = min(1.0, size / max(height, width))
+    if scale < 1.0:
+        new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, new_size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+    )
+    if not ok:
+        raise MediaError("We could not make a preview picture of this video.")
+    out = Path(out_path)
+    tmp = out.with_name(f".{out.name}.partial")
+    tmp.write_bytes(encoded.tobytes())
+    os.replace(tmp, out)
