@@ -138,6 +138,9 @@ class Template(models.Model):
         max_length=16, choices=FaceStatus.choices, default=FaceStatus.PENDING
     )
     face_error = models.TextField(blank=True)
+    # What went wrong, as rendering.errors names it, so pages say it in the user's language.
+    face_error_code = models.CharField(max_length=40, blank=True)
+    face_error_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
@@ -232,7 +235,11 @@ class RenderJob(models.Model):
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveIntegerField(default=0)
+    # English, as stored for logs, webhooks and the admin; pages and the API say it in the
+    # reader's language from error_code and error_params (jobs.user_errors).
     error_message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True)
     output = models.FileField(upload_to=output_upload_to, max_length=255, blank=True)
     output_size = models.BigIntegerField(default=0)
