@@ -36,6 +36,8 @@ def duration_label(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = max(0.0, float(seconds))
+    if 0 < seconds < 1:
+        return pgettext("duration", "%(ms)s ms") % {"ms": round(seconds * 1000)}
     if seconds < 10 and seconds != int(seconds):
         return pgettext("duration", "%(s)s s") % {"s": f"{seconds:.1f}"}
     whole = round(seconds)

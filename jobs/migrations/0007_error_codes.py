@@ -4,30 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0006_storage_maintenance_schedule'),
+        ("jobs", "0006_storage_maintenance_schedule"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='renderjob',
-            name='error_code',
+            model_name="renderjob",
+            name="error_code",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='renderjob',
-            name='error_params',
+            model_name="renderjob",
+            name="error_params",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='template',
-            name='face_error_code',
+            model_name="template",
+            name="face_error_code",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='template',
-            name='face_error_params',
+            model_name="template",
+            name="face_error_params",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]
