@@ -176,7 +176,7 @@ def _save_with_file(
 
     # Refuse before copying anything; the exact check is repeated under the lock below.
     quotas.storage_check(
-        user=quotas.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what="this file"
+        user=quotas.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what=_("this file")
     )
     written: list[str] = []
     try:
@@ -194,7 +194,7 @@ def _save_with_file(
             quotas.storage_check(
                 user=quotas.fresh_user(row.owner_id, lock=True),
                 needed=row.size_bytes,
-                what="this file",
+                what=_("this file"),
             )
             row.save()
             quotas.usage_add(user_id=row.owner_id, delta=row.size_bytes)
