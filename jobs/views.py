@@ -419,6 +419,16 @@ def template_thumbnail(request: HttpRequest, template_id: str) -> HttpResponseBa
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
+def audio_file(request: HttpRequest, audio_id: str) -> HttpResponseBase:
+    """The user's uploaded audio, to listen to before starting a batch."""
+    clip = selectors.audio_get(_user(request), audio_id)
+    return serve_file(
+        request, clip.file.name, download_name=clip.original_name, as_attachment=False
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
 def template_video(request: HttpRequest, template_id: str) -> HttpResponseBase:
     template = selectors.template_get(_user(request), template_id)
     return serve_file(
