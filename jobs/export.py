@@ -345,6 +345,37 @@ def export_link_open(*, token: str) -> ExportArchive:
     return archive
 
 
+@dataclass(frozen=True)
+class ExpiredLink:
+    """What a link that no longer works was for (its signature is ours; only its age failed)."""
+
+    user_id: int
+    batch_ids: tuple[str, ...]
+    finished_only: bool
+
+
+def export_link_expired(*, token: str) -> ExpiredLink | None:
+    """The link's contents when its signature is good but it is past its max age; else None
+    (tampered, unreadable, or still valid)."""
+    try:
+        _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
+    except signing.SignatureExpired:
+        pass
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    else:
+        return None
+    try:
+        payload = _Signer().unsign_object(token)
+        return ExpiredLink(
+            user_id=int(payload["u"]),
+            batch_ids=tuple(str(uuid.UUID(str(b))) for b in payload["b"]),
+            finished_only=bool(payload.get("f")),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
 def export_archive_for_admin(*, batches: QuerySet[Batch]) -> ExportArchive:
     """The admin's export of any batches it selected: the same archive, newest first."""
     return export_archive(batches=list(batches.order_by("-created_at")[:MAX_BATCHES_PER_EXPORT]))
