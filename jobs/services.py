@@ -323,6 +323,19 @@ def jobs_retryable(jobs: Any) -> Any:
     )
 
 
+def jobs_cancel(*, jobs: Any) -> int:
+    """Cancel the queued or running ones among `jobs` (the admin's action on single videos);
+    running ones stop at their next frame chunk. Their batches finish if nothing is left."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch_ids = set(jobs.filter(status__in=ACTIVE_STATUSES).values_list("batch_id", flat=True))
+        n = lifecycle.jobs_cancel(jobs.model.objects.filter(pk__in=jobs.values("pk")), now=now)
+        for batch_id in batch_ids:
+            lifecycle.batch_finish_if_done(batch_id)
+    log.info("jobs canceled", extra={"jobs": n})
+    return n
+
+
 def batch_retry_failed(*, batch: Batch) -> int:
     """Put failed and canceled jobs back in the queue with a fresh attempt count; jobs a retry
     cannot fix (jobs_retryable) stay as they are.
