@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django.utils.translation import gettext
 from zipstream import ZipStream
 
 from accounts.models import User
@@ -221,7 +222,7 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
     manifest too; either way only finished videos are in the archive.
     """
     if not batches:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     several = len(batches) > 1
     taken: set[str] = set()
     folders = []
@@ -284,10 +285,11 @@ def _batches_for(user: User, batch_ids: Iterable[Any]) -> list[Batch]:
         if value not in ids:
             ids.append(value)
     if not ids:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     if len(ids) > MAX_BATCHES_PER_EXPORT:
         raise ValidationError(
-            f"One download can hold at most {MAX_BATCHES_PER_EXPORT} batches. Select fewer."
+            gettext("One download can hold at most %(n)d batches. Select fewer.")
+            % {"n": MAX_BATCHES_PER_EXPORT}
         )
     found = {b.pk: b for b in Batch.objects.for_user(user).filter(pk__in=ids)}
     if len(found) != len(ids):
