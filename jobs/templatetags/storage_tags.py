@@ -33,3 +33,11 @@ def take_notices(user: Any) -> list[str]:
         return []
 
     return notices_take(user=user)
+
+
+@register.filter
+def face_error_text(template: Any) -> str:
+    """Why a template's face check failed, in the reader's language."""
+    from jobs.user_errors import template_face_error_text
+
+    return template_face_error_text(template)
