@@ -101,7 +101,8 @@ def test_the_user_is_told_once_what_was_removed(
     _lower_quota_by(owner, 5 * KB)
     assert quota_cleanup_all() == 1
     page = owner_client.get(reverse("history")).content.decode()
-    assert "so we removed 1 older result (10.0\xa0KB): oldest: a.mp4." in page
+    # Sizes in decimal units (heygem_site.formats): 10 KiB reads 10.2 KB.
+    assert "so we removed 1 older result (10.2\xa0KB): oldest: a.mp4." in page
     assert "so we removed" not in owner_client.get(reverse("history")).content.decode()
     assert "so we removed" not in other_client.get(reverse("history")).content.decode()
     assert Notice.objects.get().shown_at is not None
