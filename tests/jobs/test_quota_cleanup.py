@@ -133,3 +133,13 @@ def test_lowering_the_quota_in_the_admin_cleans_up_at_once(
     owner.refresh_from_db()
     assert owner.storage_used_bytes <= owner.storage_quota_bytes
     assert Notice.objects.filter(owner=owner).exists()
+
+
+def test_the_notice_is_written_in_the_users_language(
+    owner: User, owner_client: Client, results: dict[str, Path]
+) -> None:
+    User.objects.filter(pk=owner.pk).update(language="zh-hans")
+    _lower_quota_by(owner, 5 * KB)
+    assert quota_cleanup_all() == 1
+    page = owner_client.get(reverse("history")).content.decode()
+    assert "你的存储超出了" in page and "1 个较早的成片" in page
