@@ -31,11 +31,37 @@ def size_label(num_bytes: int | float | None) -> str:
     return f"{_number(value)}\xa0{_UNITS[unit]}"
 
 
+_FACTORS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+_BINARY = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'10 GB' -> 10_000_000_000 (decimal units; 'GiB' and friends are binary, as labelled).
+    A bare number is bytes. Raises ValueError on anything else."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    if match is None:
+        raise ValueError(text)
+    number = float(match.group(1).replace(",", "."))
+    unit = match.group(2).upper()
+    factor = (
+        _FACTORS.get(unit)
+        or _BINARY.get(unit)
+        or {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}.get(unit)
+    )
+    if factor is None:
+        raise ValueError(text)
+    return round(number * factor)
+
+
 def duration_label(seconds: float | None) -> str:
     """'4.2 s', '1 min 5 s', '2 h 3 min', in the active language."""
     if seconds is None:
         return ""
     seconds = max(0.0, float(seconds))
+    if 0 < seconds < 1:
+        return pgettext("duration", "%(ms)s ms") % {"ms": round(seconds * 1000)}
     if seconds < 10 and seconds != int(seconds):
         return pgettext("duration", "%(s)s s") % {"s": f"{seconds:.1f}"}
     whole = round(seconds)

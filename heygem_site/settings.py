@@ -239,6 +239,8 @@ DEFAULT_RETENTION_DAYS = env_int("DEFAULT_RETENTION_DAYS", 7, minimum=1)
 MAX_TEMPLATES_PER_BATCH = env_int("MAX_TEMPLATES_PER_BATCH", 50, minimum=1)
 MAX_UPLOAD_SIZE = env_size("MAX_UPLOAD_SIZE", 500 * 1000**2)
 MAX_AUDIO_SECONDS = env_float("MAX_AUDIO_SECONDS", 600.0, minimum=1.0)
+# Shorter audio cannot carry a word: it is refused at upload with a sentence.
+MIN_AUDIO_SECONDS = env_float("MIN_AUDIO_SECONDS", 0.5, minimum=0.0)
 MAX_TEMPLATE_SECONDS = env_float("MAX_TEMPLATE_SECONDS", 300.0, minimum=1.0)
 MAX_VIDEO_PIXELS = env_int("MAX_VIDEO_PIXELS", 3840 * 2160, minimum=64 * 64)
 MAX_VIDEO_FPS = env_float("MAX_VIDEO_FPS", 120.0, minimum=1.0)

@@ -27,6 +27,7 @@ from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
+from jobs.user_errors import job_error_text, retry_blocked_reason, template_face_error_text
 from jobs.worker.engines import engines_offered
 
 
@@ -124,7 +125,7 @@ def template_json(template: Template) -> dict[str, Any]:
         "fps": round(template.fps, 2),
         "size": template.size_bytes,
         "face_status": template.face_status,
-        "face_error": template.face_error,
+        "face_error": template_face_error_text(template),
         "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
         if template.thumbnail
         else "",
@@ -163,7 +164,10 @@ def template_upload(request: HttpRequest) -> JsonResponse:
 def _job_json(job: RenderJob) -> dict[str, Any]:
     """The one job payload (selectors.job_payload) plus what the page needs to draw and act."""
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
+    failed = job.status in (JobStatus.FAILED, JobStatus.CANCELED)
     return selectors.job_payload(job) | {
+        "error_message": job_error_text(job),
+        "retry_blocked": retry_blocked_reason(job) if failed else "",
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),
         "log": job.log,
@@ -181,6 +185,7 @@ def batch_state(batch: Batch) -> dict[str, Any]:
     """The batch page's JSON, drawn from the one read model (selectors.batch_state)."""
     state = selectors.batch_state(batch)
     counts = state.counts
+    jobs = [_job_json(j) for j in state.jobs]
     return {
         "id": str(batch.pk),
         "name": batch.name,
@@ -194,7 +199,14 @@ def batch_state(batch: Batch) -> dict[str, Any]:
         "progress": state.progress,
         "eta_seconds": state.eta_seconds(now=timezone.now()),
         "output_bytes": state.output_bytes,
-        "jobs": [_job_json(j) for j in state.jobs],
+        # The ZIP's exact size now: the 📦 button's label follows it while videos finish.
+        "export_bytes": export_size(batch),
+        # "Retry failed" shows only when a retry could fix at least one video.
+        "retryable": any(
+            j["status"] in (JobStatus.FAILED, JobStatus.CANCELED) and not j["retry_blocked"]
+            for j in jobs
+        ),
+        "jobs": jobs,
     }
 
 
@@ -202,14 +214,15 @@ def batch_state(batch: Batch) -> dict[str, Any]:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(_user(request), batch_id)
+    state_json = batch_state(batch)
     return render(
         request,
         "jobs/batch_detail.html",
         {
             "batch": batch,
-            "state": batch_state(batch),
+            "state": state_json,
             "nav": "history",
-            "export_bytes": export_size(batch),
+            "export_bytes": state_json["export_bytes"],
         },
     )
 
@@ -401,6 +414,16 @@ def template_thumbnail(request: HttpRequest, template_id: str) -> HttpResponseBa
         download_name="thumbnail.jpg",
         as_attachment=False,
         content_type="image/jpeg",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def audio_file(request: HttpRequest, audio_id: str) -> HttpResponseBase:
+    """The user's uploaded audio, to listen to before starting a batch."""
+    clip = selectors.audio_get(_user(request), audio_id)
+    return serve_file(
+        request, clip.file.name, download_name=clip.original_name, as_attachment=False
     )
 
 

@@ -20,6 +20,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state
+from jobs.user_errors import job_error_text, template_face_error_text
 
 
 class AudioSerializer(serializers.ModelSerializer[AudioClip]):
@@ -42,6 +43,14 @@ class AudioSerializer(serializers.ModelSerializer[AudioClip]):
 
 class TemplateSerializer(serializers.ModelSerializer[Template]):
     name = serializers.CharField(source="original_name", read_only=True)
+    face_error = serializers.SerializerMethodField(
+        help_text="Why the face check failed, in the request's language (Accept-Language)."
+    )
+    face_error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
+
+    @extend_schema_field(serializers.CharField())
+    def get_face_error(self, template: Template) -> str:
+        return template_face_error_text(template)
 
     class Meta:
         model = Template
@@ -56,6 +65,7 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
             "content_hash",
             "face_status",
             "face_error",
+            "face_error_code",
             "created_at",
         )
         read_only_fields = fields
@@ -64,8 +74,15 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
 class JobSerializer(serializers.ModelSerializer[RenderJob]):
     batch = serializers.UUIDField(source="batch_id", read_only=True)
     template = serializers.UUIDField(source="template_id", read_only=True, allow_null=True)
-    error = serializers.CharField(source="error_message", read_only=True)
+    error = serializers.SerializerMethodField(
+        help_text="Why the job failed, in the request's language (Accept-Language)."
+    )
+    error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
     result_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField())
+    def get_error(self, job: RenderJob) -> str:
+        return job_error_text(job)
 
     class Meta:
         model = RenderJob
@@ -79,6 +96,7 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
             "progress",
             "attempts",
             "error",
+            "error_code",
             "output_size",
             "output_duration",
             "result_url",

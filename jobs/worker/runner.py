@@ -107,6 +107,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message="The template video was deleted before this job ran.",
             log_text=joblog.text(),
+            code="template_deleted",
         )
         return JobStatus.FAILED
 
@@ -149,7 +150,9 @@ def job_run_claimed(*, job_id: Any) -> str:
                 limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
             )
         except FaceError as exc:
-            template_face_record(template_id=job.template.pk, error=exc.message)
+            template_face_record(
+                template_id=job.template.pk, error=exc.message, code=exc.code, params=exc.params
+            )
             raise
         if job.template.face_status != FaceStatus.READY:
             template_face_record(template_id=job.template.pk, error=None)
@@ -183,7 +186,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         return JobStatus.CANCELED
     except RenderingError as exc:
         joblog.add(f"failed: {exc}")
-        lifecycle.job_fail(job=job, message=exc.message, log_text=joblog.text())
+        lifecycle.job_fail(
+            job=job, message=exc.message, log_text=joblog.text(), code=exc.code, params=exc.params
+        )
         return JobStatus.FAILED
     except Exception:
         joblog.add("failed: unexpected error")
@@ -192,6 +197,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message=GENERIC_FAILURE,
             log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
+            code="unexpected",
         )
         return JobStatus.FAILED
     finally:
