@@ -80,6 +80,8 @@
     st.textContent = STATUS[s.status] || s.status; st.dataset.status = s.status;
     st.className = `badge ${s.status.replace(/ /g, "-")}`;
     document.querySelector("#batch-progress > span").style.width = `${Math.round(s.progress * 100)}%`;
+    // Finished: green when every video is done, red when some failed (blue while rendering).
+    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : ""}`;
     const eta = document.getElementById("batch-eta");
     eta.textContent = s.active
       ? (s.eta_seconds == null ? gettext("Estimating time left…") : interpolate(gettext("About %s left"), [H.duration(s.eta_seconds)]))

@@ -4,9 +4,8 @@ Sign up, upload one audio and four templates (two good, one with no face, one th
 video at all): the one with no face is taken out of the batch with a sentence before the
 start. Start the batch, watch it finish as "2 / 2 done", play a result, delete a result, and
 delete the batch from History. Screenshots of each
-step go to ``$TEST_ARTIFACTS/ui`` (default ``test-artifacts/ui``); its ``new_batch.png`` and
-``batch_done.png`` are the README's pictures in docs/screenshots/ (copy them there by hand
-when the pages change).
+step go to ``$TEST_ARTIFACTS/ui`` (default ``test-artifacts/ui``); the README's pictures come
+from tests/ui/test_walk_zh.py.
 """
 
 from __future__ import annotations

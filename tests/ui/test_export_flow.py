@@ -222,7 +222,7 @@ def test_it_asks_what_to_pack_while_rendering_and_warns_before_a_large_download(
 
     def walk() -> None:
         page.goto(f"{live_server.url}/batches/{batch.pk}/")
-        expect(page.locator("#batch-status")).to_have_text("running")
+        expect(page.locator("#batch-status")).to_have_attribute("data-status", "running")
         expect(page.get_by_test_id("batch-count")).to_have_text("1 / 2 done")
 
         # 1. "Download all" asks in the page, one labelled button per choice; nothing yet.

@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from heygem_site.formats import size_label
+from jobs.export import export_archive
+from jobs.models import Batch
 from tests.support.media import FACE, FACE_WITH_AUDIO, SPEECH
 from tests.ui.test_batch_flow import shot
 
@@ -143,6 +146,11 @@ def _walk(page: Page, base: str, shots: Path) -> None:
         "v => v.readyState >= 2",
         arg=page.locator("video[data-testid=job-video]").first.element_handle(),
     )
+    # The 📦 button's size follows the finished videos (it said "1 KB" from page load before).
+    batch = Batch.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[-1])
+    size = export_archive(batches=[batch]).size
+    expect(page.locator("#download-all")).to_have_attribute("data-size", str(size))
+    expect(page.locator("#export-size")).to_have_text(f"({size_label(size)})")
     assert_no_english(page, "batch")
     page.wait_for_timeout(700)  # the bars' width transition
     shot(page, shots, "zh-batch-desktop")
