@@ -17,7 +17,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from jobs import services
-from jobs.models import AudioClip, Template
+from jobs.models import AudioClip, JobStatus, Template
+from tests.support.jobs import finish_job
 from tests.support.media import FACE, FACE_WITH_AUDIO, SPEECH
 from tests.ui.test_export_flow import sign_in
 
@@ -100,3 +101,18 @@ def test_history_fits_a_phone_and_zips_a_row_in_one_click(
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, f"History is {width} px wide on a 390 px screen"
     expect(page.get_by_test_id("row-download").first).to_be_visible()
+
+
+def test_a_history_row_downloads_its_zip_in_one_click(
+    live_server: Any, browser_page: Page, owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    page = browser_page
+    batch = _batch(owner, audio_clip, template, "One click")
+    finish_job(batch.jobs.get(), status=JobStatus.SUCCEEDED, content=b"not really an mp4")
+    sign_in(page, live_server.url, owner)
+    page.goto(f"{live_server.url}/history/")
+    row = page.get_by_test_id("history-row").filter(has_text="One click")
+    with page.expect_download() as download:
+        row.get_by_test_id("row-download").click()
+    assert download.value.suggested_filename.endswith(".zip")
+    assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]

@@ -194,5 +194,7 @@ def _walk(page: Page, base: str, shots: Path) -> None:
     page.set_viewport_size(PHONE)
     page.goto(batch_url)
     expect(count).to_have_text("2 / 2 done")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the English batch page is {width} px wide on a phone"
     page.wait_for_timeout(700)
     shot(page, shots, "en-batch-phone", full_page=False)
