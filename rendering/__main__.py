@@ -24,8 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m rendering",
         description="Lip-sync template videos to one audio file.",
     )
-    parser.add_argument("--audio", type=Path, required=True, help="the driving audio file")
-    parser.add_argument("--out", type=Path, required=True, help="folder for output_NNN.mp4")
+    parser.add_argument("--audio", type=Path, help="the driving audio file (required to render)")
+    parser.add_argument("--out", type=Path, help="folder for output_NNN.mp4 (required to render)")
     parser.add_argument(
         "--engine",
         default="classic",
@@ -37,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="reuse audio analyses and face tracks"
+    )
+    parser.add_argument(
+        "--face",
+        type=int,
+        default=None,
+        metavar="N",
+        help="which face speaks when a template shows several: N-th as --list-faces numbers them",
+    )
+    parser.add_argument(
+        "--list-faces", action="store_true", help="list the faces in each template and stop"
     )
     parser.add_argument("templates", type=Path, nargs="+", help="template videos")
     return parser
@@ -77,7 +87,12 @@ class ProgressBar:
 def main(argv: list[str] | None = None) -> int:
     from rendering.pipeline import render_batch
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.list_faces:
+        return _list_faces(args.templates)
+    if args.audio is None or args.out is None:
+        parser.error("the following arguments are required to render: --audio, --out")
     names = [t.name for t in args.templates]
     bar = ProgressBar(len(names), names, sys.stderr)
     started = time.perf_counter()
@@ -90,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir=args.cache_dir,
             progress=bar,
             engine_options={"model_dir": args.model_dir} if args.engine == "neural" else None,
+            face=args.face,
         )
     except RenderingError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -106,6 +122,25 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     print(f"\n{done} of {len(result.items)} rendered in {elapsed:.1f} s")
     return 0 if result.ok else 1
+
+
+def _list_faces(templates: list[Path]) -> int:
+    from rendering import faces
+
+    for template in templates:
+        try:
+            found = faces.list_faces(template)
+        except RenderingError as exc:
+            print(f"{template.name}: {exc.message}")
+            continue
+        print(f"{template.name}: {len(found)} face(s), best default speaker first")
+        for number, face in enumerate(found, start=1):
+            print(
+                f"  {number}. at x {face.hint.x:.2f}, y {face.hint.y:.2f}, "
+                f"{face.size:.0%} of the width, seen in {face.visible:.0%} of samples, "
+                f"turned {face.turn:.2f}"
+            )
+    return 0
 
 
 if __name__ == "__main__":

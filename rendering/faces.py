@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 # Bump when the landmark set, the smoothing or the selection rules change: cached tracks
 # made by an older version are then ignored rather than misread.
-TRACK_VERSION = "1"
+TRACK_VERSION = "2"
 
 # Real tracking runs in this process (cache hits do not count). Tests and bench read it.
 TRACK_RUNS = 0
@@ -70,6 +71,7 @@ K_NOSE_TIP, K_NOSE_BASE = _POS[1], _POS[2]
 K_NOSE_WING_L, K_NOSE_WING_R = _POS[98], _POS[327]
 K_MOUTH_L, K_MOUTH_R = _POS[61], _POS[291]
 K_CHIN = _POS[152]
+K_FACE_L, K_FACE_R = _POS[234], _POS[454]  # the face's side edges at the cheekbones
 # Inner-lip pairs around the middle of the mouth (upper, lower) used for the lip gap.
 _GAP_PAIRS = (_at((81, 82, 13, 312, 311)), _at((178, 87, 14, 317, 402)))
 
@@ -129,17 +131,55 @@ def lower_face_polygon(landmarks: np.ndarray, *, chin_margin: float = 0.3) -> np
     jaw = frame.to_face(landmarks[K_JAW])
     nose_base = frame.to_face(landmarks[K_NOSE_BASE][None])[0]
     top = nose_base[1] + 0.04
-    centre_x = float(frame.to_face(mouth_centre(landmarks)[None])[0, 0])
     lower = jaw[jaw[:, 1] > top]
     if len(lower) < 3:
         raise ValueError("landmarks do not describe a face (jaw above the nose)")
-    # Push the jaw outwards (sideways a little, down more) so the warp's moving chin fits.
+    # Follow the face's own contour; only around the chin reach lower, by what the moving
+    # jaw needs. Pushing the sides out would take in hair, ears or background.
     lower = lower.copy()
     lower[:, 1] += chin_margin * np.clip((lower[:, 1] - top) / 0.6, 0.0, 1.0)
-    lower[:, 0] += 0.05 * np.sign(lower[:, 0] - centre_x)
     left_x, right_x = float(lower[0, 0]), float(lower[-1, 0])
     poly = np.vstack([[[left_x, top]], lower, [[right_x, top]]])
     return np.asarray(frame.to_image(poly), dtype=np.float32)
+
+
+def yaw(landmarks: np.ndarray) -> float:
+    """How far the head is turned: the nose tip's offset from the middle of the face's two
+    side edges, over half the face width (0 frontal, about 0.5 at 45 degrees, signed)."""
+    left, right = landmarks[K_FACE_L], landmarks[K_FACE_R]
+    span = float(np.hypot(*(right - left)))
+    if not np.isfinite(span) or span < 1e-3:
+        return float("nan")
+    axis = (right - left) / span
+    offset = float((landmarks[K_NOSE_TIP] - (left + right) / 2.0) @ axis)
+    return offset / (span / 2.0)
+
+
+# Below these a face is left as the template shows it (see ``frame_trust``).
+MIN_EYE_DISTANCE = 18.0  # pixels: a smaller mouth cannot be re-animated believably
+MAX_YAW = 0.45  # about 40 degrees: the far side of the mouth is hidden beyond it
+MAX_JITTER = 0.035  # eye distances: landmark noise of a face mediapipe is unsure of
+
+
+def frame_trust(
+    landmarks: np.ndarray, jitter: float = 0.0, *, min_eye_distance: float = MIN_EYE_DISTANCE
+) -> float:
+    """How far an engine may edit this frame's face, 0 (leave it) .. 1 (edit fully).
+
+    Small faces, strongly turned heads and landmarks that jump about (mediapipe's sign that
+    it is guessing) all lower it; the values in between make the edit fade in and out.
+    """
+    try:
+        scale = face_frame(landmarks).scale
+    except ValueError:
+        return 0.0
+    turn = abs(yaw(landmarks))
+    if not np.isfinite(turn):
+        return 0.0
+    size = float(np.clip((scale - min_eye_distance) / (0.5 * min_eye_distance), 0.0, 1.0))
+    frontal = float(np.clip((MAX_YAW - turn) / 0.12, 0.0, 1.0))
+    steady = float(np.clip((MAX_JITTER - jitter) / (0.5 * MAX_JITTER), 0.0, 1.0))
+    return size * frontal * steady
 
 
 # --- the track ----------------------------------------------------------------------------
@@ -155,6 +195,19 @@ class FaceTrack:
     boxes: np.ndarray  # (N, 4) float32 x0 y0 x1 y1, NaN where no face
     landmarks: np.ndarray  # (N, K, 2) float32 image coordinates, NaN where no face
     present: np.ndarray  # (N,) bool
+    # (N,) float32: how far the raw landmarks sat from the smoothed ones (eye distances);
+    # large where mediapipe was unsure. Zeros for tracks made without it.
+    jitter: np.ndarray | None = None
+
+    def trust(self, *, min_eye_distance: float = MIN_EYE_DISTANCE) -> np.ndarray:
+        """Per-frame edit weight in 0..1 (``frame_trust``), 0 where there is no face."""
+        out = np.zeros(self.n_frames, dtype=np.float32)
+        jitter = self.jitter if self.jitter is not None else np.zeros(self.n_frames)
+        for i in np.flatnonzero(self.present):
+            out[i] = frame_trust(
+                self.landmarks[i], float(jitter[i]), min_eye_distance=min_eye_distance
+            )
+        return out
 
     def lip_gaps(self) -> np.ndarray:
         """Per-frame inner-lip opening in eye-distance units, NaN where no face."""
@@ -186,6 +239,9 @@ class FaceTrack:
             boxes=self.boxes.astype(np.float32),
             landmarks=self.landmarks.astype(np.float32),
             present=self.present.astype(bool),
+            jitter=(self.jitter if self.jitter is not None else np.zeros(self.n_frames)).astype(
+                np.float32
+            ),
             mesh_ids=np.array(MESH_IDS, dtype=np.int32),
         )
         return buffer.getvalue()
@@ -214,6 +270,7 @@ class FaceTrack:
                 boxes=npz["boxes"],
                 landmarks=npz["landmarks"],
                 present=npz["present"],
+                jitter=npz["jitter"] if "jitter" in npz.files else None,
             )
 
     def save(self, path: Path) -> None:
@@ -225,7 +282,7 @@ class FaceTrack:
 
 
 # --- mediapipe ------------------------------------------------------------------------------
-_MAX_FACES = 3
+_MAX_FACES = 5
 _STATIC_LOCK = threading.Lock()
 
 
@@ -277,11 +334,60 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _pick(faces: list[np.ndarray], previous: np.ndarray | None) -> np.ndarray | None:
-    """The largest face, preferring one that overlaps the face picked in the last frame.
+@dataclass(frozen=True)
+class FaceHint:
+    """Which face to follow when a template shows several: where it is in a frame.
 
-    Without the overlap rule a second person of similar size could steal the track for a
-    frame, and the engine would paint a mouth onto the wrong face.
+    Coordinates are fractions of the frame (centre x, centre y, box width), so a hint
+    survives a different decoding size. ``time`` is the fraction of the video where it was
+    seen, used only to show the user which face they picked.
+    """
+
+    x: float
+    y: float
+    size: float
+    time: float = 0.0
+
+    def key(self) -> str:
+        return f"{self.x:.3f}_{self.y:.3f}_{self.size:.3f}"
+
+    def to_dict(self) -> dict[str, float]:
+        return {"x": self.x, "y": self.y, "size": self.size, "time": self.time}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaceHint:
+        return cls(
+            x=float(data["x"]),
+            y=float(data["y"]),
+            size=float(data["size"]),
+            time=float(data.get("time", 0.0)),
+        )
+
+
+def _hint_distance(box: np.ndarray, hint: FaceHint, shape: tuple[int, ...]) -> float:
+    """How far a face box is from a hint, in hint-sized units (position and size)."""
+    height, width = shape[0], shape[1]
+    cx, cy = (box[0] + box[2]) / 2.0 / width, (box[1] + box[3]) / 2.0 / height
+    size = (box[2] - box[0]) / width
+    reach = max(hint.size, 1e-3)
+    moved = float(np.hypot(cx - hint.x, (cy - hint.y) * height / width)) / reach
+    return moved + abs(math.log(max(size, 1e-4) / reach))
+
+
+def _pick(
+    faces: list[np.ndarray],
+    previous: np.ndarray | None,
+    *,
+    hint: FaceHint | None = None,
+    shape: tuple[int, ...] = (1, 1),
+) -> np.ndarray | None:
+    """The face to follow in one frame.
+
+    1. The face overlapping the one picked in the last frame, so a second person of
+       similar size cannot steal the track for a frame.
+    2. Otherwise, with a hint, the face nearest it; none when every face is far from it
+       (the chosen person is out of the picture: better no edit than the wrong face).
+    3. Otherwise the largest face.
     """
     if not faces:
         return None
@@ -291,24 +397,30 @@ def _pick(faces: list[np.ndarray], previous: np.ndarray | None) -> np.ndarray | 
         following = [i for i in order if _iou(boxes[i], previous) > 0.3]
         if following:
             return faces[following[0]]
+    if hint is not None:
+        distance = {i: _hint_distance(boxes[i], hint, shape) for i in order}
+        best = min(order, key=lambda i: distance[i])
+        return faces[best] if distance[best] < 1.5 else None
     return faces[order[0]]
 
 
-def detect_landmarks(frame: np.ndarray) -> np.ndarray | None:
-    """Landmarks (K x 2, image coordinates) of the largest face in one RGB frame, or None."""
+def detect_landmarks(frame: np.ndarray, *, hint: FaceHint | None = None) -> np.ndarray | None:
+    """Landmarks (K x 2, image coordinates) of the main face in one RGB frame, or None."""
     with _STATIC_LOCK:  # a mediapipe graph is not safe to call from two threads at once
         faces = _faces_in(_static_mesh(), frame)
-    face = _pick(faces, None)
+    face = _pick(faces, None, hint=hint, shape=frame.shape[:2])
     return None if face is None else face[list(MESH_IDS)]
 
 
-def track_frames(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray] | None]:
+def track_frames(
+    frames: Iterable[np.ndarray], *, hint: FaceHint | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray] | None]:
     """Yield (box, K x 2 landmarks) or None per frame, following one face through a video."""
     mesh = _new_mesh(static=False)
     previous: np.ndarray | None = None
     try:
         for frame in frames:
-            face = _pick(_faces_in(mesh, frame), previous)
+            face = _pick(_faces_in(mesh, frame), previous, hint=hint, shape=frame.shape[:2])
             if face is None:
                 previous = None
                 yield None
@@ -317,6 +429,118 @@ def track_frames(frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.
             yield previous, face[list(MESH_IDS)]
     finally:
         mesh.close()
+
+
+# --- which faces a template shows ------------------------------------------------------------
+@dataclass
+class FaceCandidate:
+    """One person seen in a template, for the user to pick who speaks."""
+
+    hint: FaceHint
+    visible: float  # share of the sampled frames showing this face
+    size: float  # median box width over frame width
+    turn: float  # median |yaw|: 0 frontal
+    score: float  # higher is a better default speaker
+    thumbnail: np.ndarray  # RGB uint8, THUMB x THUMB
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            **self.hint.to_dict(),
+            "visible": round(self.visible, 3),
+            "turn": round(self.turn, 3),
+            "score": round(self.score, 4),
+        }
+
+
+THUMB = 96
+_SAMPLES = 8
+
+
+def _thumbnail(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
+    import cv2
+
+    height, width = frame.shape[:2]
+    side = 1.5 * max(box[2] - box[0], box[3] - box[1])
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    x0, y0 = int(max(cx - side / 2, 0)), int(max(cy - side / 2, 0))
+    x1, y1 = int(min(cx + side / 2, width)), int(min(cy + side / 2, height))
+    crop = frame[y0 : max(y1, y0 + 1), x0 : max(x1, x0 + 1)]
+    return np.asarray(cv2.resize(crop, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
+
+
+def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
+    """The people seen in a few frames of a video, best default speaker first.
+
+    1. Find every face (up to five) in each frame with the still-image mesh.
+    2. Group sightings across frames: the same person stays near the same place and size.
+    3. Score each person by how often they are seen, how large and how frontal they are.
+    """
+    people: list[list[tuple[int, np.ndarray, float]]] = []  # (frame, box, |yaw|)
+    for index, frame in enumerate(frames):
+        with _STATIC_LOCK:
+            found = _faces_in(_static_mesh(), frame)
+        shape = frame.shape[:2]
+        for face in found:
+            box = _box(face)
+            turn = abs(yaw(face[list(MESH_IDS)]))
+            hint = _box_hint(box, shape)
+            near = [
+                (min(_hint_distance(box, _box_hint(b, shape), shape) for _, b, _ in sightings), k)
+                for k, sightings in enumerate(people)
+                if all(f != index for f, _, _ in sightings)
+            ]
+            near = [(d, k) for d, k in near if d < 1.0]
+            if near:
+                people[min(near)[1]].append((index, box, turn))
+            else:
+                people.append([(index, box, turn if np.isfinite(turn) else 1.0)])
+            del hint
+    out = []
+    for sightings in people:
+        boxes = np.stack([b for _, b, _ in sightings])
+        first_frame, first_box, _ = max(sightings, key=lambda s: _area(s[1]))
+        shape = frames[first_frame].shape[:2]
+        median_box = np.median(boxes, axis=0)
+        hint = _box_hint(median_box, shape)
+        visible = len(sightings) / max(len(frames), 1)
+        turn = float(np.median([t for _, _, t in sightings]))
+        frontal = float(np.clip(1.0 - turn / MAX_YAW, 0.05, 1.0))
+        out.append(
+            FaceCandidate(
+                hint=FaceHint(hint.x, hint.y, hint.size, first_frame / max(len(frames), 1)),
+                visible=visible,
+                size=hint.size,
+                turn=turn,
+                score=visible * hint.size * frontal,
+                thumbnail=_thumbnail(frames[first_frame], first_box),
+            )
+        )
+    return sorted(out, key=lambda c: c.score, reverse=True)
+
+
+def _box_hint(box: np.ndarray, shape: tuple[int, ...]) -> FaceHint:
+    height, width = shape[0], shape[1]
+    return FaceHint(
+        x=float((box[0] + box[2]) / 2.0 / width),
+        y=float((box[1] + box[3]) / 2.0 / height),
+        size=float((box[2] - box[0]) / width),
+    )
+
+
+def list_faces(
+    path: Path, *, limits: Limits | None = None, samples: int = _SAMPLES
+) -> list[FaceCandidate]:
+    """The people a template video shows, best default speaker first (empty: no face)."""
+    from rendering import media
+
+    limits = media.Limits() if limits is None else limits
+    info = media.probe_video(Path(path), limits=limits)
+    assert info.video is not None
+    # A low constant rate picks frames spread over the whole video (the decoder still reads
+    # every packet, but converts only the frames it keeps).
+    rate = max(samples / max(info.video.duration, 1e-3), 1e-3)
+    frames = list(media.iter_frames(Path(path), fps=rate, limits=limits))[:samples]
+    return faces_in_frames(frames)
 
 
 def _smooth(values: np.ndarray, present: np.ndarray, sigma: float) -> np.ndarray:
@@ -343,7 +567,13 @@ _NO_FACE = (
 )
 
 
-def track_arrays(frames: Iterable[np.ndarray], *, fps: float, content_hash: str = "") -> FaceTrack:
+def track_arrays(
+    frames: Iterable[np.ndarray],
+    *,
+    fps: float,
+    content_hash: str = "",
+    hint: FaceHint | None = None,
+) -> FaceTrack:
     """Track the main face through in-memory frames (the work behind :func:`track`)."""
     global TRACK_RUNS
     TRACK_RUNS += 1
@@ -359,14 +589,15 @@ def track_arrays(frames: Iterable[np.ndarray], *, fps: float, content_hash: str 
             height, width = frame.shape[:2]
             yield frame
 
-    for found in track_frames(remember_size(frames)):
+    for found in track_frames(remember_size(frames), hint=hint):
         boxes.append(nan_box if found is None else found[0])
         points.append(nan_points if found is None else found[1])
     present = np.array([not np.isnan(b[0]) for b in boxes], dtype=bool)
     if not present.any():
         raise FaceError(_NO_FACE, detail=f"no face in {len(boxes)} frames")
     n = len(boxes)
-    landmarks = _smooth(np.stack(points), present, _SMOOTH_SIGMA).astype(np.float32)
+    raw = np.stack(points)
+    landmarks = _smooth(raw, present, _SMOOTH_SIGMA).astype(np.float32)
     return FaceTrack(
         fps=float(fps),
         width=width,
@@ -376,7 +607,18 @@ def track_arrays(frames: Iterable[np.ndarray], *, fps: float, content_hash: str 
         boxes=_smooth(np.stack(boxes), present, _SMOOTH_SIGMA).astype(np.float32),
         landmarks=landmarks,
         present=present,
+        jitter=_jitter(raw, landmarks, present),
     )
+
+
+def _jitter(raw: np.ndarray, smooth: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per frame, how far the raw landmarks sat from the smoothed ones, in eye distances."""
+    out = np.zeros(len(raw), dtype=np.float32)
+    for i in np.flatnonzero(present):
+        eyes = smooth[i, K_EYE_OUTER_R] - smooth[i, K_EYE_OUTER_L]
+        scale = max(float(np.hypot(eyes[0], eyes[1])), 1e-3)
+        out[i] = float(np.median(np.hypot(*(raw[i] - smooth[i]).T))) / scale
+    return out
 
 
 def track(
@@ -385,13 +627,17 @@ def track(
     cache_dir: Path | None,
     fps: float | None = None,
     limits: Limits | None = None,
+    face: FaceHint | None = None,
 ) -> FaceTrack:
-    """Track the main face through a template video, using the cache when it can.
+    """Track one face through a template video, using the cache when it can.
 
     1. Probe the file (a clear MediaError for anything that is not a usable video).
-    2. Look the track up by the file's content hash, the frame rate and ``TRACK_VERSION``.
-    3. Otherwise decode at a constant frame rate, run the face mesh, pick and smooth.
-    4. Raise FaceError when no frame shows a face; store the track when one does.
+    2. Look the track up by the file's content hash, the frame rate, the chosen face and
+       ``TRACK_VERSION``.
+    3. Without a chosen face, pick the best default speaker (``list_faces``) when the video
+       shows more than one person, so a larger face in the back row never wins by chance.
+    4. Decode at a constant frame rate, run the face mesh, follow that face and smooth.
+    5. Raise FaceError when no frame shows it; store the track when one does.
     """
     from rendering import media
 
@@ -403,7 +649,7 @@ def track(
     # Decode at an explicit rate so the engine, decoding with track.fps, sees the same
     # frames. The rate is part of the key: the same file tracked at 25 and 30 fps differs.
     used_fps = float(fps) if fps else media.default_fps(info.video.fps)
-    key = f"{content_hash}-{used_fps:.6g}"
+    key = f"{content_hash}-{used_fps:.6g}" + (f"-{face.key()}" if face else "")
     if cache is not None:
         data = cache.load("face-track", key, TRACK_VERSION)
         if data is not None:
@@ -411,8 +657,12 @@ def track(
                 return FaceTrack.from_bytes(data)
             except ValueError:
                 pass  # an unreadable cache entry is recomputed and overwritten
+    if face is None:
+        candidates = list_faces(Path(path), limits=limits)
+        if len(candidates) > 1:
+            face = candidates[0].hint
     frames = media.iter_frames(Path(path), fps=used_fps, limits=limits)
-    result = track_arrays(frames, fps=used_fps, content_hash=content_hash)
+    result = track_arrays(frames, fps=used_fps, content_hash=content_hash, hint=face)
     if cache is not None:
         cache.store("face-track", key, TRACK_VERSION, result.to_bytes())
     return result

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rendering.errors import RenderCanceled, RenderingError
+from rendering import faces as faces_mod
+from rendering.errors import FaceError, RenderCanceled, RenderingError
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def render_batch(
     progress: Callable[[int, float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
     engine_options: dict[str, Any] | None = None,
+    face: int | None = None,
 ) -> BatchResult:
     """Lip-sync every template to ``audio`` and write ``out_dir/output_NNN.mp4``.
 
@@ -72,7 +74,9 @@ def render_batch(
     2. For each template: track its face (cached), render, record the outcome. A template
        that cannot be read or shows no face becomes a failed item with a sentence for the
        user; the others go on.
-    3. ``progress(index, fraction)`` reports the 1-based item and its fraction done;
+    3. ``face`` picks the N-th face of every template (see ``faces.list_faces``);
+       without it each template's best default speaker speaks.
+    4. ``progress(index, fraction)`` reports the 1-based item and its fraction done;
        ``should_cancel`` stops the batch with ``RenderCanceled`` between or inside items.
     """
     from rendering import audio as audio_mod
@@ -82,7 +86,10 @@ def render_batch(
     started = time.perf_counter()
     audio, out_dir = Path(audio), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    renderer = get_engine(engine, **(engine_options or {}))
+    options = dict(engine_options or {})
+    if engine == "classic":
+        options.setdefault("cache_dir", cache_dir)  # mouth libraries live beside the tracks
+    renderer = get_engine(engine, **options)
     # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.
     features = audio_mod.analyse(
         audio, cache_dir=cache_dir, whisper_model=renderer.whisper_model, transcribe=False
@@ -98,7 +105,7 @@ def render_batch(
             report = _item_progress(progress, index)
             report(0.0)
         try:
-            track = faces.track(template, cache_dir=cache_dir)
+            track = faces.track(template, cache_dir=cache_dir, face=_chosen_face(template, face))
             rendered = renderer.render(
                 template=template,
                 track=track,
@@ -127,6 +134,19 @@ def render_batch(
         result.items.append(item)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _chosen_face(template: Path, number: int | None) -> faces_mod.FaceHint | None:
+    """The ``number``-th face (1-based, as ``faces.list_faces`` orders them), or None."""
+    if number is None:
+        return None
+    found = faces_mod.list_faces(template)
+    if not 1 <= number <= len(found):
+        raise FaceError(
+            f"This video shows {len(found)} face(s), so there is no face number {number}. "
+            "Pick one of the faces listed for it."
+        )
+    return found[number - 1].hint
 
 
 def _item_progress(progress: Callable[[int, float], None], index: int) -> Callable[[float], None]:

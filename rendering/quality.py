@@ -155,3 +155,140 @@ def psnr_outside_lower_face(
     if count == 0 or squared == 0.0:
         return float("inf")
     return 10.0 * math.log10(255.0**2 / (squared / count))
+
+
+# --- the per-result report the worker stores -----------------------------------------------
+REVIEW_SYNC = 0.5  # below this offset-0 correlation the mouth does not visibly follow the words
+REVIEW_OFFSET = 2  # frames: a peak further off than this is a visible lag
+REVIEW_COVERAGE = 0.6  # share of frames edited: less means much of the video is unchanged
+REVIEW_PSNR = 30.0  # dB outside the lower face: less means something outside it changed
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What the worker measured on one finished result, and whether a person should look.
+
+    ``reasons`` are codes (the web layer words them): ``sync_low``, ``sync_offset``,
+    ``coverage_low``, ``changed_outside``. ``sync`` is None when the audio is too even
+    (music, silence) for the measure to mean anything.
+    """
+
+    sync: float | None
+    best_offset: int | None
+    confidence: float | None
+    psnr_outside: float | None
+    coverage: float
+    frames_measured: int
+    reasons: tuple[str, ...]
+
+    @property
+    def review(self) -> bool:
+        return bool(self.reasons)
+
+    def to_dict(self) -> dict[str, object]:
+        def rounded(value: float | None, digits: int) -> float | None:
+            if value is None or not math.isfinite(value):
+                return None
+            return round(value, digits)
+
+        return {
+            "sync": rounded(self.sync, 3),
+            "best_offset": self.best_offset,
+            "confidence": rounded(self.confidence, 3),
+            "psnr_outside": rounded(self.psnr_outside, 1),
+            "coverage": round(self.coverage, 3),
+            "frames_measured": self.frames_measured,
+            "review": self.review,
+            "reasons": list(self.reasons),
+        }
+
+
+def assess(
+    video: Path,
+    features: AudioFeatures,
+    *,
+    template: Path,
+    track: faces.FaceTrack,
+    coverage: float,
+    max_seconds: float = 20.0,
+    max_offset_frames: int = 6,
+    psnr_every: int = 5,
+) -> QualityReport:
+    """Measure a finished result cheaply enough to run after every render.
+
+    1. Decode at most ``max_seconds`` of the output (a long video's first part tells as
+       much as the whole, at a bounded cost) and find the lips in every frame.
+    2. Correlate the lip gap with the audio's energy at small offsets.
+    3. Every ``psnr_every``-th frame, compare the output with its template frame outside
+       the lower face (the template is read alongside, so memory stays flat).
+    4. Flag what a person should look at.
+    """
+    import itertools
+
+    from rendering import media
+    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
+
+    fps = track.fps
+    limit = max(1, int(max_seconds * fps))
+    out_frames = itertools.islice(media.iter_frames(Path(video), fps=fps), limit)
+    source = media.iter_frames(Path(template), fps=fps)
+    n_template = max(track.n_frames, 1)
+    gaps: list[float] = []
+    squared, count = 0.0, 0
+    mesh_frames: list[np.ndarray] = []
+    template_frame: np.ndarray | None = None
+    shown = -1
+    for j, frame in enumerate(out_frames):
+        mesh_frames.append(frame)
+        # While the output plays the template forward, template frame j is frame j.
+        i = ping_pong_index(j, n_template) if j >= n_template else j
+        if i == shown + 1:
+            template_frame = next(source, template_frame)
+            shown = i
+        if j % psnr_every or template_frame is None or i != shown:
+            continue
+        ref = template_frame
+        out = frame[: ref.shape[0], : ref.shape[1]]
+        keep = np.ones(ref.shape[:2], dtype=bool)
+        polygon = track.lower_face_polygon(min(i, track.n_frames - 1), chin_margin=CHIN_MARGIN)
+        if polygon is not None:
+            mask = np.zeros(ref.shape[:2], dtype=np.uint8)
+            cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
+            keep = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
+        diff = out[keep].astype(np.float64) - ref[keep].astype(np.float64)
+        squared += float(np.sum(diff * diff))
+        count += diff.size
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+    gaps = list(lip_gap_series(mesh_frames))
+    n = len(gaps)
+    envelope = energy_envelope(features, fps, n)
+    sync = offset = confidence = None
+    if n >= 3 * fps and float(np.std(envelope)) > 1e-3 * (float(np.mean(envelope)) + 1e-9):
+        corrs = offset_correlations(np.asarray(gaps), envelope, max_offset_frames)
+        peak = int(np.argmax(corrs))
+        sync = float(corrs[max_offset_frames])
+        offset = peak - max_offset_frames
+        confidence = float(corrs[peak] - np.median(corrs))
+    psnr = None
+    if count:
+        psnr = float("inf") if squared == 0 else 10 * math.log10(255.0**2 / (squared / count))
+    reasons = []
+    if sync is not None and sync < REVIEW_SYNC:
+        reasons.append("sync_low")
+    if offset is not None and abs(offset) > REVIEW_OFFSET:
+        reasons.append("sync_offset")
+    if coverage < REVIEW_COVERAGE:
+        reasons.append("coverage_low")
+    if psnr is not None and psnr < REVIEW_PSNR:
+        reasons.append("changed_outside")
+    return QualityReport(
+        sync=sync,
+        best_offset=offset,
+        confidence=confidence,
+        psnr_outside=psnr,
+        coverage=coverage,
+        frames_measured=n,
+        reasons=tuple(reasons),
+    )

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # How far under the chin (in face units, 1.0 = outer eye-corner distance) an engine may
 # repaint: the classic engine paints inside it, rendering.quality measures outside it.
-CHIN_MARGIN = 0.30
+CHIN_MARGIN = 0.24
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
@@ -32,6 +32,8 @@ class RenderResult:
     frames: int
     duration: float
     seconds: float
+    # Share of output frames whose face the engine edited (at half strength or more).
+    coverage: float = 1.0
 
 
 class Engine(ABC):

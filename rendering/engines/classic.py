@@ -24,21 +24,21 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from rendering import faces
+from rendering import faces, mouths
 from rendering.engines.base import (
-    CHIN_MARGIN,
     CancelCheck,
     Engine,
     ProgressCallback,
     RenderResult,
+    ping_pong_index,
 )
 from rendering.engines.playback import finished, template_output
-from rendering.errors import RenderCanceled
+from rendering.errors import FaceError, RenderCanceled
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -53,8 +53,9 @@ OUTER_LOWER_SHARE = 0.85  # the lower lip's body follows its inner edge
 JAW_SHARE = 0.6  # the chin drops a bit less than the lower lip
 WIDTH_GAIN = 0.16  # mouth half-width change across width 0..1
 ROUNDING_GAIN = 0.20  # narrowing at full rounding
+CHIN_PAD = 0.08  # beyond the chin's drop in this frame: room for the feathered edge
 TOP_MARGIN = 0.03  # repaint region starts this far under the nose base
-TEETH_HEIGHT = 0.05
+TEETH_HEIGHT = 0.065
 CHUNK = 12  # frames between cancel checks and progress reports
 
 
@@ -83,7 +84,11 @@ class MouthReference:
         return cls(half_width=float(np.median(widths)) if widths else 0.25)
 
 
-def _smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
+def _smoothstep(
+    edge0: float | np.floating[Any] | np.ndarray,
+    edge1: float | np.floating[Any] | np.ndarray,
+    x: np.ndarray,
+) -> np.ndarray:
     t = np.clip((x - edge0) / np.maximum(np.asarray(edge1) - edge0, 1e-6), 0.0, 1.0)
     return np.asarray(t * t * (3.0 - 2.0 * t))
 
@@ -131,8 +136,14 @@ class _MouthModel:
     def source_x(self, xr: np.ndarray) -> np.ndarray:
         """Horizontal backward map in the lip band (relative to the mouth centre)."""
         reach = self.reach
+        # Identity beyond the reach on both sides: np.interp holds its end values, which
+        # made every column past the reach copy the one at it (a smear over the cheek, hair
+        # or background beside a wide or tilted face).
+        far = 1e3
         return np.interp(
-            xr, [-reach, -self.c_dst, self.c_dst, reach], [-reach, -self.c_src, self.c_src, reach]
+            xr,
+            [-far, -reach, -self.c_dst, self.c_dst, reach, far],
+            [-far, -reach, -self.c_src, self.c_src, reach, far],
         )
 
     def knots(self, xr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +160,7 @@ class _MouthModel:
         jaw_delta = SEAM + self.gap - self.gap_src_centre
         jaw_weight = 1.0 - _smoothstep(self.c_dst, self.jaw_reach, np.abs(xr))
         top = np.full_like(xr, self.top)
-        bottom = s_ch + CHIN_MARGIN * 0.8
+        bottom = s_ch + JAW_SHARE * max(jaw_delta, 0.0) * jaw_weight + 0.6 * CHIN_PAD
         src = np.stack([top, s_ou, s_iu, s_il, s_ol, s_ch, bottom])
         dst = np.stack(
             [
@@ -186,6 +197,25 @@ class _MouthModel:
             y_src = np.where(inside, s0 + (y - t0) * (s1 - s0) / (t1 - t0), y_src)
         x_src = self.xm + xr + self.lip_band_weight(y) * (self.source_x(xr) - xr)
         return np.stack([x_src, y_src], axis=1)
+
+    def target_contours(self, samples: int = 11) -> np.ndarray:
+        """The wanted lip contours (outer upper, inner upper, inner lower, outer lower), each
+        sampled at ``samples`` evenly spaced columns, in image coordinates (4 x S x 2)."""
+        out = np.empty((4, samples, 2))
+        outer = np.linspace(-self.c_dst, self.c_dst, samples)
+        inner = np.linspace(-self.ci_dst, self.ci_dst, samples)
+        dst_outer, _ = self.knots(outer)
+        dst_inner, _ = self.knots(inner)
+        for k, (xr, row) in enumerate(
+            (
+                (outer, dst_outer[1]),
+                (inner, dst_inner[2]),
+                (inner, dst_inner[3]),
+                (outer, dst_outer[4]),
+            )
+        ):
+            out[k] = self.frame.to_image(np.stack([self.xm + xr, row], 1))
+        return out
 
     def inner_polygon(self, samples: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Target inner-lip contours sampled across the opening: xr, upper y, lower y."""
@@ -262,29 +292,52 @@ def _paint_interior(
     top = np.interp(pxr, xr, upper).astype(np.float32)
     across = np.minimum(np.abs(pxr) / np.float32(model.ci_dst), 1.0)
 
-    # Colours come from this frame's own lips, so the cavity matches the light and grade.
+    # Colours come from this frame's own lips, so the opening matches the light and grade:
+    # a fixed colour reads as painted on. From the lips inwards: the lips' wet inner
+    # surface (a darker lip colour), the upper teeth under the upper lip, the cavity (the
+    # lips' hue at depth) and, when the mouth is well open, the tongue's lighter floor.
     lip_colour = _lip_colour(source_roi, model, origin).astype(np.float32)
-    brightness = float(np.clip(lip_colour.mean() / 170.0, 0.4, 1.2))
-    # A fixed dark red-brown, lit like the lips: sampled colours would be grey on pale lips.
-    cavity = np.array([70.0, 24.0, 26.0], dtype=np.float32) * brightness
-    shade = 0.55 + 0.45 * across  # darker in the middle, towards the throat
+    # The lit skin's brightness (the region also holds shadow, beard, collar or background).
+    skin = float(np.percentile(source_roi.astype(np.float32).mean(axis=2), 80))
+    hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
+    hsv = hsv.astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
+    hsv[..., 2] = np.clip(hsv[..., 2] * 0.32, 18, 80)
+    cavity = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    bottom = np.interp(pxr, xr, lower).astype(np.float32)
+    gap = np.maximum(bottom - top, np.float32(1e-4))
+    below = py - top  # distance under the upper inner lip (face units)
+    depth = below / gap  # 0 at the upper lip, 1 at the lower
+    shade = (0.6 + 0.4 * across) * (0.7 + 0.3 * _smoothstep(0.0, 0.6, depth))
     colour = cavity * shade[..., None]
-    teeth_weight = float(np.clip((model.gap - 0.02) / 0.05, 0.0, 1.0))
+    tongue_weight = float(np.clip((model.gap - 0.05) / 0.08, 0.0, 0.6))
+    if tongue_weight > 0:  # the tongue's lighter floor when the mouth is well open
+        tongue = (_smoothstep(0.55, 1.0, depth) * tongue_weight)[..., None]
+        colour = colour * (1.0 - tongue) + (lip_colour * 0.62) * tongue
+    band = np.float32(min(0.012, 0.15 * float(model.gap + SEAM)))  # the lips' inner surface
+    teeth_weight = float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
     if teeth_weight > 0:
-        teeth_h = min(TEETH_HEIGHT, 0.45 * float(model.gap + SEAM))
-        teeth = (1.0 - _smoothstep(teeth_h * 0.7, teeth_h * 1.15, py - top)) * (
-            1.0 - _smoothstep(0.55, 0.85, across)
+        teeth_h = min(TEETH_HEIGHT, 0.42 * float(model.gap + SEAM))
+        teeth = (1.0 - _smoothstep(band + teeth_h * 0.8, band + teeth_h * 1.2, below)) * (
+            1.0 - _smoothstep(0.45, 0.8, across)
         )
+        # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
+        tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
+        lines = 1.0 - 0.22 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
-        teeth_colour = np.array([222.0, 216.0, 204.0], dtype=np.float32) * (brightness * 0.85)
-        teeth_colour = teeth_colour * (0.8 + 0.2 * (1.0 - across))[..., None]
+        level = float(np.clip(1.1 * skin + 35.0, 160.0, 235.0))
+        teeth_colour = np.array([0.97, 0.93, 0.86], dtype=np.float32) * level
+        # The upper lip shades the teeth's top; they turn away (darker) towards the corners.
+        lit = (0.8 + 0.2 * _smoothstep(band, band + teeth_h * 0.4, below)) * (
+            0.85 + 0.15 * (1 - across)
+        )
+        teeth_colour = teeth_colour * (lit * lines)[..., None]
         colour = colour * (1.0 - teeth) + teeth_colour * teeth
-    tongue_weight = float(np.clip((model.gap - 0.08) / 0.1, 0.0, 0.5))
-    if tongue_weight > 0:  # a slightly lighter floor (tongue) when the mouth is wide open
-        bottom = np.interp(pxr, xr, lower).astype(np.float32)
-        depth = (py - top) / np.maximum(bottom - top, 1e-4)
-        tongue = (_smoothstep(0.6, 1.0, depth) * tongue_weight)[..., None]
-        colour = colour * (1.0 - tongue) + (lip_colour * 0.55) * tongue
+    lips_inside = np.maximum(
+        1.0 - _smoothstep(0.0, band, below),
+        1.0 - _smoothstep(0.0, np.float32(1.4) * band, bottom - py),
+    )[..., None]
+    colour = colour * (1.0 - lips_inside) + (lip_colour * 0.72) * lips_inside
 
     # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
     # cavity colour turns into a darker shade of the lips themselves.
@@ -292,9 +345,30 @@ def _paint_interior(
     if closing > 0:
         colour = colour * (1.0 - closing) + (lip_colour * 0.5) * closing
     box = roi[lo[1] : hi[1], lo[0] : hi[0]]
-    painted = np.clip(colour, 0, 255).astype(np.uint8)
-    alpha *= 0.96
+    source_box = source_roi[lo[1] : hi[1], lo[0] : hi[0]]
+    painted = _match_texture(colour, source_box, frame.scale)
+    alpha *= 0.97
     roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
+
+
+def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.ndarray:
+    """A painted layer made no sharper and no cleaner than the face it goes into.
+
+    1. Blur by a share of the eye distance: a face's softness grows with its size in
+       pixels (lens, scaling, compression).
+    2. Lend it the template's own fine texture at the same place (its high frequencies,
+       damped): grain, compression blocks and skin detail of this very frame, so the
+       painted area carries the same noise as the face around it.
+    """
+    sigma = 0.35 + 0.008 * scale
+    soft = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), sigma)
+    if around.shape[:2] == soft.shape[:2]:
+        grey = cv2.cvtColor(around, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.2)
+        # Damped and scaled with the paint's brightness: dark areas show less grain.
+        gain = 0.6 * soft.mean(axis=2, keepdims=True) / max(float(grey.mean()), 1.0)
+        soft = soft + detail[..., None] * gain
+    return np.clip(soft, 0, 255).astype(np.uint8)
 
 
 def _lip_colour(roi: np.ndarray, model: _MouthModel, origin: np.ndarray) -> np.ndarray:
@@ -328,6 +402,77 @@ def _feathered_mask(
     return np.asarray(mask, dtype=np.float32) * np.float32(1.0 / 255.0)
 
 
+@dataclass(frozen=True)
+class Appearance:
+    """Where one output frame's mouth pixels come from: a library entry, or (``entry`` is
+    ``mouths.OWN``) the template frame's own mouth, warped."""
+
+    library: mouths.MouthLibrary | None = None
+    entry: int = mouths.OWN
+
+    @property
+    def gap(self) -> float | None:
+        if self.library is None or self.entry == mouths.OWN:
+            return None
+        return float(self.library.gap[self.entry])
+
+
+_OWN = Appearance()
+
+
+def _lip_masks(
+    shape: tuple[int, int], lips: np.ndarray, origin: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blend weight of a placed mouth (float32 0..1) and the ring (bool) to match light on.
+
+    Both come from one distance transform of the outer-lip polygon at reduced resolution
+    (the masks are smooth; a full-size dilation by a tenth of the face cost more than the
+    rest of the frame): the weight is 1 over the lips and falls off over the next ~0.1 eye
+    distance; the ring lies just beyond that, on skin the new mouth does not cover.
+    """
+    h, w = shape
+    down = max(1, round(scale / 60.0))
+    small = (max(1, math.ceil(h / down)), max(1, math.ceil(w / down)))
+    inside = _fill(small, lips / down, origin / down)
+    distance = cv2.distanceTransform(255 - inside, cv2.DIST_L2, 3) * np.float32(down / scale)
+    alpha = (1.0 - _smoothstep(0.02, 0.12, distance)).astype(np.float32)
+    ring = ((distance > 0.13) & (distance < 0.2)).astype(np.uint8)
+    if down > 1:
+        alpha = np.asarray(cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR))
+        ring = np.asarray(cv2.resize(ring, (w, h), interpolation=cv2.INTER_NEAREST))
+    return alpha, ring.astype(bool)
+
+
+def _place_appearance(
+    warped: np.ndarray,
+    model: _MouthModel,
+    landmarks: np.ndarray,
+    appearance: Appearance,
+    origin: np.ndarray,
+    step: float,
+) -> None:
+    """Replace the mouth in ``warped`` (the ROI, in place) with a library appearance.
+
+    1. Bend the patch so its lips land on the wanted lip contours (thin-plate spline).
+    2. Match its light to this frame on a ring around the lips.
+    3. Blend it in through a soft mask that covers the lips and a margin around them, so
+       nothing of the template's own mouth is left showing beside or below the new one.
+    """
+    library = appearance.library
+    assert library is not None
+    scale = model.frame.scale
+    h, w = warped.shape[:2]
+    target = model.target_contours()
+    matrix = library.to_image(landmarks)
+    patch = mouths.warp_patch(
+        library, appearance.entry, target, matrix, origin, (h, w), step=max(3.0, step)
+    )
+    lips = np.concatenate([target[0], target[3][::-1]])
+    alpha, ring = _lip_masks((h, w), lips, origin, scale)
+    patch = mouths.shade_match(patch, warped, ring)
+    warped[:] = cv2.blendLinear(patch, warped, alpha, 1.0 - alpha)
+
+
 def animate_frame(
     frame: np.ndarray,
     landmarks: np.ndarray,
@@ -335,15 +480,23 @@ def animate_frame(
     reference: MouthReference,
     *,
     inplace: bool = False,
+    appearance: Appearance = _OWN,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """The template frame with its lower face re-animated to ``pose``.
 
-    Returns a new array unless ``inplace`` (the caller will not need the original again).
+    ``appearance`` says whose mouth pixels to show (the template frame's own, warped, or
+    one of its library's); ``strength`` (0..1) fades the whole edit, for frames whose face
+    the engine does not fully trust. Returns a new array unless ``inplace`` (the caller
+    will not need the original again).
     """
     out = frame if inplace else frame.copy()
+    if strength <= 0.01:
+        return out
     try:
         model = _MouthModel(landmarks, pose, reference)
-        polygon = faces.lower_face_polygon(landmarks, chin_margin=CHIN_MARGIN)
+        drop = JAW_SHARE * max(model.gap + SEAM - model.gap_src_centre, 0.0)
+        polygon = faces.lower_face_polygon(landmarks, chin_margin=drop + CHIN_PAD)
     except ValueError:
         return out  # degenerate landmarks: leave the frame as it is
     scale = model.frame.scale
@@ -360,22 +513,116 @@ def animate_frame(
     w, h = x1 - x0, y1 - y0
     origin = np.array([x0, y0], dtype=np.float64)
 
-    maps = _grid_map(model, x0, y0, w, h, step=max(3.0, scale / 20.0))
+    step = max(3.0, scale / 20.0)
+    maps = _grid_map(model, x0, y0, w, h, step=step)
     warped = cv2.remap(
         frame, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     source_roi = frame[y0:y1, x0:x1]
-    _paint_interior(warped, model, origin, source_roi)
+    shown_gap = appearance.gap
+    if shown_gap is not None:
+        _place_appearance(warped, model, landmarks, appearance, origin, step)
+    # Paint an interior only where no real one is shown: the appearance (or the template
+    # frame) is closed but the audio asks for an opening.
+    source_gap = model.gap_src_centre if shown_gap is None else shown_gap
+    if source_gap < mouths.OPEN_ENOUGH and model.gap > 0.012:
+        _paint_interior(warped, model, origin, source_roi)
 
     alpha = _feathered_mask((h, w), polygon, origin, feather)
+    if strength < 0.999:
+        alpha *= np.float32(strength)
     # cv2.blendLinear does the weighted sum in C, ~10x faster than float numpy here.
     out[y0:y1, x0:x1] = cv2.blendLinear(warped, source_roi, alpha, 1.0 - alpha)
     return out
 
 
 # --- the engine -----------------------------------------------------------------------------
+MIN_COVERAGE = 0.25  # below this share of usable-face frames a render fails
+_FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
+
+
+def edit_strength(trust: np.ndarray) -> np.ndarray:
+    """Per-frame edit weight from per-frame trust: eroded in time, then ramped.
+
+    A frame next to one the engine cannot trust is weakened too, and the weight moves over
+    about five frames, so the edit fades out before a head turns away and back in after.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    if len(trust) == 0:
+        return trust
+    eroded = minimum_filter1d(trust.astype(np.float32), size=2 * _FADE + 1, mode="nearest")
+    return np.asarray(uniform_filter1d(eroded, size=2 * _FADE + 1, mode="nearest"), np.float32)
+
+
+@dataclass
+class FramePlan:
+    """What each output frame is made from: template frame, pose, appearance, strength."""
+
+    template_index: np.ndarray  # (n,) template frame (ping-pong)
+    poses: list[MouthPose]
+    choice: np.ndarray  # (n,) library entry or mouths.OWN
+    strength: np.ndarray  # (n,) 0..1
+    coverage: float  # share of output frames edited at half strength or more
+
+
+def plan_frames(
+    track: FaceTrack,
+    audio: AudioFeatures,
+    library: mouths.MouthLibrary | None,
+    n_out: int,
+) -> FramePlan:
+    """Decide, before decoding anything, what every output frame will show.
+
+    1. Poses from the audio, and the template frame each output frame plays (ping-pong).
+    2. Strength from the face's trust in that frame, faded in time.
+    3. Appearances: the wanted opening and width against the library's (and the template
+       frame's own), chosen for the whole video at once so they do not flicker.
+    """
+    controls = audio.mouth_controls(track.fps, n_out)
+    openness = np.asarray(controls.openness, dtype=np.float32)
+    width = np.asarray(controls.width, dtype=np.float32)
+    rounding = np.asarray(controls.rounding, dtype=np.float32)
+    n_template = max(track.n_frames, 1)
+    loops = n_out > n_template
+    index = np.array(
+        [ping_pong_index(j, n_template) if loops else min(j, n_template - 1) for j in range(n_out)],
+        dtype=np.intp,
+    )
+    poses = [
+        MouthPose(float(openness[j]), float(width[j]), float(rounding[j])) for j in range(n_out)
+    ]
+    strength = edit_strength(track.trust()[index])
+    coverage = float(np.mean(strength >= 0.5)) if n_out else 0.0
+    choice = np.full(n_out, mouths.OWN, dtype=np.int32)
+    if library is not None and len(library):
+        reference = MouthReference.from_track(track)
+        wanted_gap = MAX_OPEN * openness * (1.0 + 0.25 * rounding)
+        spread = 1.0 + WIDTH_GAIN * (width - 0.5) - ROUNDING_GAIN * rounding
+        wanted_width = reference.half_width * spread
+        own = np.full((n_template, 3), np.nan)
+        for i in np.flatnonzero(track.present):
+            own[i] = mouths.describe(track.landmarks[i])
+        own = own[index]
+        choice = mouths.choose(
+            library, wanted_gap, wanted_width, own[:, 0], own[:, 1], np.nan_to_num(own[:, 2])
+        )
+    return FramePlan(index, poses, choice, strength, coverage)
+
+
+_TOO_LITTLE_FACE = (
+    "The face is usable in only {percent} % of this video (too small, turned away or out of "
+    "the picture), so we did not render it. Use a clip where the speaker faces the camera "
+    "for most of the time."
+)
+
+
 class ClassicEngine(Engine):
-    """CPU lip-sync by warping, see the module docstring. Options: ``crf``, ``preset``.
+    """CPU lip-sync from the person's own mouths, see the module docstring.
+
+    Options: ``crf``, ``preset``, ``cache_dir`` (where template mouth libraries are kept;
+    None analyses each render afresh), ``library`` (False: only warp and paint, the old
+    behaviour, kept for comparison), ``min_coverage``.
 
     The default crf is 18, not the writer's 20: outputs re-encode already compressed
     templates, and at 20 the generation loss alone takes the untouched upper face below
@@ -384,9 +631,20 @@ class ClassicEngine(Engine):
 
     name = "classic"
 
-    def __init__(self, *, crf: int = 18, preset: str = "veryfast") -> None:
+    def __init__(
+        self,
+        *,
+        crf: int = 18,
+        preset: str = "veryfast",
+        cache_dir: Path | str | None = None,
+        library: bool = True,
+        min_coverage: float = MIN_COVERAGE,
+    ) -> None:
         self.crf = crf
         self.preset = preset
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.use_library = library
+        self.min_coverage = min_coverage
 
     def render(
         self,
@@ -401,20 +659,26 @@ class ClassicEngine(Engine):
     ) -> RenderResult:
         """Write the re-animated template to ``out_path``.
 
-        1. Work out the output length from the audio and the per-frame mouth poses.
+        1. Analyse the template's own mouths (cached) and plan every output frame: pose,
+           appearance, edit strength. Too little usable face fails here, before encoding.
         2. Decode the template at the track's frame rate (kept in memory or on disk when
            the output loops over it).
-        3. For each output frame: pick the ping-pong template frame, re-animate it when it
-           has a face, write it; every CHUNK frames report progress and check for cancel.
+        3. For each output frame: take its template frame, re-animate it, write it; every
+           CHUNK frames report progress and check for cancel.
         4. Mux the driving audio; publish the file only once it is complete.
         """
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
         n_out = max(1, round(audio.duration * track.fps))
-        controls = audio.mouth_controls(track.fps, n_out)
-        openness = np.asarray(controls.openness, dtype=np.float32)
-        width = np.asarray(controls.width, dtype=np.float32)
-        rounding = np.asarray(controls.rounding, dtype=np.float32)
+        library = (
+            mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
+        )
+        plan = plan_frames(track, audio, library, n_out)
+        if plan.coverage < self.min_coverage:
+            raise FaceError(
+                _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
+                detail=f"coverage {plan.coverage:.3f} < {self.min_coverage}",
+            )
         reference = MouthReference.from_track(track)
         with template_output(
             template=template,
@@ -434,10 +698,18 @@ class ClassicEngine(Engine):
                 i = out.template_index(j)
                 frame, owned = out.frames.get(i)
                 ti = min(i, track.n_frames - 1)
-                if track.present[ti]:
-                    pose = MouthPose(float(openness[j]), float(width[j]), float(rounding[j]))
+                k = min(j, n_out - 1)
+                if track.present[ti] and plan.strength[k] > 0.01:
                     frame = animate_frame(
-                        frame, track.landmarks[ti], pose, reference, inplace=owned
+                        frame,
+                        track.landmarks[ti],
+                        plan.poses[k],
+                        reference,
+                        inplace=owned,
+                        appearance=Appearance(library, int(plan.choice[k])),
+                        strength=float(plan.strength[k]),
                     )
                 out.writer.write(frame)
-        return finished(out, out_path, started, progress)
+        result = finished(out, out_path, started, progress)
+        result.coverage = plan.coverage
+        return result

@@ -194,7 +194,8 @@ def template_output(
 
     fps = track.fps
     n_out = max(1, round(audio.duration * fps))
-    samples = media.read_audio(Path(audio_path), sample_rate=16000)
+    # The result's sound is the upload's own (rate and channels), not the 16 kHz analysis copy.
+    samples, rate = media.read_audio_as_uploaded(Path(audio_path))
     n_template = max(track.n_frames, 1)
     loops = n_out > n_template
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,7 @@ def template_output(
             crf=crf,
             preset=preset,
             audio=samples,
-            audio_rate=16000,
+            audio_rate=rate,
         ) as writer:
             yield TemplateOutput(fps, n_out, n_template, loops, frames, writer)
         os.replace(partial, out_path)

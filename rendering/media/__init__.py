@@ -17,7 +17,13 @@ edit list, so the audio starts with the first frame.
 
 # probe, decode and encode were one module (rendering/media.py); every name it offered is
 # still importable from here, so `from rendering.media import X` keeps working.
-from rendering.media.decode import apply_rotation, iter_frames, read_audio, read_frames
+from rendering.media.decode import (
+    apply_rotation,
+    iter_frames,
+    read_audio,
+    read_audio_as_uploaded,
+    read_frames,
+)
 from rendering.media.encode import VideoWriter, transcode, write_thumbnail
 from rendering.media.probe import (
     DEFAULT_LIMITS,
@@ -47,6 +53,7 @@ __all__ = [
     "probe_audio",
     "probe_video",
     "read_audio",
+    "read_audio_as_uploaded",
     "read_frames",
     "transcode",
     "write_thumbnail",

@@ -173,14 +173,43 @@ def _too_long(limits: Limits, emitted: int, fps: float) -> None:
 def read_audio(
     path: str | Path, *, sample_rate: int = 16000, limits: Limits = DEFAULT_LIMITS
 ) -> np.ndarray:
-    """The first audio track as float32 mono in [-1, 1] at ``sample_rate``.
+    """The first audio track as float32 mono in [-1, 1] at ``sample_rate``: for analysis.
 
     Raises MediaError for a file with no audio, no samples (zero length) or more sound than
     the duration limit; silence is valid audio.
     """
+    samples = _decode_audio(path, rate=sample_rate, layout="mono", limits=limits)
+    return samples.reshape(-1)
+
+
+# AAC in MP4 plays everywhere at these rates; anything else is resampled to the nearest.
+_AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def read_audio_as_uploaded(
+    path: str | Path, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, int]:
+    """The first audio track as the upload has it, for the output's sound: ``(samples, rate)``.
+
+    ``samples`` is float32 in [-1, 1], shaped (n, channels): the upload's own sample rate
+    (one AAC supports everywhere: 96 kHz becomes 48 kHz) and channels (mono stays mono;
+    stereo stays stereo; more channels are mixed down to stereo). Analysis works on a
+    16 kHz mono copy; muxing that copy into the result made voices sound muffled.
+    """
     info = probe_audio(path, limits=limits)
-    max_samples = math.ceil((limits.max_duration + 1.0) * sample_rate)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    assert info.audio is not None
+    native = info.audio.sample_rate or 48000
+    rate = min(_AAC_RATES, key=lambda r: (abs(r - native), -r))
+    layout = "mono" if info.audio.channels == 1 else "stereo"
+    return _decode_audio(path, rate=rate, layout=layout, limits=limits), rate
+
+
+def _decode_audio(path: str | Path, *, rate: int, layout: str, limits: Limits) -> np.ndarray:
+    info = probe_audio(path, limits=limits)
+    channels = 1 if layout == "mono" else 2
+    max_samples = math.ceil((limits.max_duration + 1.0) * rate)
+    # Packed float ("flt"): one row of interleaved samples per frame, whatever the layout.
+    resampler = av.AudioResampler(format="flt", layout=layout, rate=rate)
     pieces: list[np.ndarray] = []
     total = 0
     container = _open(Path(info.path), hint=_AUDIO_HINT)
@@ -189,13 +218,13 @@ def read_audio(
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    piece = out.to_ndarray().reshape(-1)
+                    piece = out.to_ndarray().reshape(-1, channels)
                     pieces.append(piece)
-                    total += piece.size
+                    total += len(piece)
                 if total > max_samples:
-                    _check_duration(total / sample_rate, limits, what="audio")
+                    _check_duration(total / rate, limits, what="audio")
             for out in resampler.resample(None):
-                pieces.append(out.to_ndarray().reshape(-1))
+                pieces.append(out.to_ndarray().reshape(-1, channels))
         except av.FFmpegError as exc:
             raise MediaError(
                 f"This audio is damaged or incomplete: decoding stopped part-way. {_AUDIO_HINT}",
@@ -204,7 +233,7 @@ def read_audio(
             ) from exc
     finally:
         container.close()
-    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    samples = np.concatenate(pieces) if pieces else np.zeros((0, channels), dtype=np.float32)
     if samples.size == 0:
         raise MediaError(
             f"This audio file is empty (it has no sound in it). {_AUDIO_HINT}", code="audio_empty"

@@ -14,7 +14,13 @@ import cv2
 import numpy as np
 
 from rendering.errors import MediaError
-from rendering.media.decode import _decode, _output_fps, apply_rotation, iter_frames, read_audio
+from rendering.media.decode import (
+    _decode,
+    _output_fps,
+    apply_rotation,
+    iter_frames,
+    read_audio_as_uploaded,
+)
 from rendering.media.probe import _STANDARD_RATES, _VIDEO_HINT, _open, _video_stream, probe_video
 
 __all__ = ["VideoWriter", "transcode", "write_thumbnail"]
@@ -29,11 +35,14 @@ def _rate_fraction(fps: float) -> Fraction:
 
 
 class VideoWriter:
-    """Write RGB frames (and optionally one mono audio track) as an MP4 a browser plays.
+    """Write RGB frames (and optionally one audio track) as an MP4 a browser plays.
 
     ``with VideoWriter(path, width=w, height=h, fps=25, audio=samples) as out: out.write(f)``
 
-    - H.264 (libx264) yuv420p, ``crf``/``preset`` as given; AAC audio; ``+faststart``.
+    - H.264 (libx264) yuv420p, ``crf``/``preset`` as given; ``+faststart``.
+    - ``audio``: float32 samples, (n,) for mono or (n, channels) for mono/stereo, at
+      ``audio_rate``; encoded as AAC at 128 kb/s for mono and 192 kb/s for stereo (the
+      upload's own rate and channels are kept by the callers: see ``read_audio_as_uploaded``).
     - Odd sizes are padded to even by repeating the last row/column (yuv420p needs even).
     - Audio is encoded as frames arrive, so the file is interleaved, and trimmed to the
       video's length. FFmpeg's MP4 muxer writes an edit list for the AAC encoder's 1024
@@ -64,7 +73,14 @@ class VideoWriter:
         self.fps = fps
         self.crf = crf
         self.preset = preset
-        self.audio = None if audio is None else np.asarray(audio, dtype=np.float32).reshape(-1)
+        self.audio = None
+        if audio is not None:
+            shaped = np.asarray(audio, dtype=np.float32)
+            self.audio = shaped.reshape(len(shaped), -1) if shaped.ndim > 1 else shaped[:, None]
+            if self.audio.shape[1] not in (1, 2):
+                raise ValueError(
+                    f"audio must be mono or stereo, got {self.audio.shape[1]} channels"
+                )
         self.audio_rate = audio_rate
         self.frames_written = 0
         self._rate = _rate_fraction(fps)
@@ -86,8 +102,11 @@ class VideoWriter:
         video.options = {"crf": str(self.crf), "preset": self.preset}
         self._video = video
         if self.audio is not None and self.audio.size:
-            stream = self._container.add_stream("aac", rate=self.audio_rate, layout="mono")
-            stream.bit_rate = 64000 if self.audio_rate <= 24000 else 128000
+            stereo = self.audio.shape[1] == 2
+            stream = self._container.add_stream(
+                "aac", rate=self.audio_rate, layout="stereo" if stereo else "mono"
+            )
+            stream.bit_rate = 192000 if stereo else 128000
             self._audio_stream = stream
         return self
 
@@ -114,13 +133,15 @@ class VideoWriter:
     def _encode_audio_until(self, seconds: Fraction | float) -> None:
         if self._audio_stream is None or self.audio is None:
             return
-        end = min(self.audio.size, int(seconds * self.audio_rate))
+        end = min(len(self.audio), int(seconds * self.audio_rate))
         chunk = 4096
+        layout = "stereo" if self.audio.shape[1] == 2 else "mono"
         while self._audio_done < end:
             stop = min(end, self._audio_done + chunk)
+            # Packed float: one row of interleaved samples.
             piece = self.audio[self._audio_done : stop].reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(piece), format="flt", layout="mono"
+                np.ascontiguousarray(piece), format="flt", layout=layout
             )
             frame.sample_rate = self.audio_rate
             frame.pts = self._audio_done
@@ -181,7 +202,7 @@ def transcode(
     info = probe_video(src)
     assert info.video is not None
     out_fps = _output_fps(info.video, fps)
-    audio = read_audio(src, sample_rate=48000) if info.audio is not None else None
+    audio, rate = read_audio_as_uploaded(src) if info.audio is not None else (None, 48000)
     with VideoWriter(
         dst,
         width=info.video.width,
@@ -190,7 +211,7 @@ def transcode(
         crf=crf,
         preset=preset,
         audio=audio,
-        audio_rate=48000,
+        audio_rate=rate,
     ) as writer:
         for frame in iter_frames(src, fps=out_fps):
             writer.write(frame)
