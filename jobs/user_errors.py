@@ -94,6 +94,18 @@ SENTENCES: dict[str, Promise] = {
     "neural_not_configured": gettext_lazy(
         "The neural engine is not set up on this server. Start a new batch with the classic engine."
     ),
+    "neural_no_gpu": gettext_lazy(
+        "The neural engine needs a GPU, and the server that took this video has none. Retry "
+        "later, or start a new batch with the classic engine."
+    ),
+    "neural_model_invalid": gettext_lazy(
+        "The neural engine's model on this server is not usable. Tell the administrator, or "
+        "start a new batch with the classic engine."
+    ),
+    "no_such_face": gettext_lazy(
+        "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
+        "the faces listed for it."
+    ),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."
