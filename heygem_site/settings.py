@@ -14,6 +14,7 @@ from typing import Any
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from heygem_site.env import (
     env_bool,
@@ -201,7 +202,7 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "save_limit": 1000,
     "queue_limit": 50,
-    "label": "Task queue",
+    "label": _("Task queue"),
     "catch_up": False,
     "poll": 0.5,
 }
