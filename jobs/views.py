@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
@@ -241,7 +242,9 @@ def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
 def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(_user(request), batch_id)
     n = services.batch_cancel(batch=batch)
-    messages.info(request, _("Canceled %(n)d videos.") % {"n": n})
+    messages.info(
+        request, ngettext("Canceled %(n)d video.", "Canceled %(n)d videos.", n) % {"n": n}
+    )
     return redirect("batch_detail", batch.pk)
 
 
@@ -254,7 +257,11 @@ def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
     except ValidationError as exc:  # over the concurrent-jobs limit or the quota
         messages.error(request, _errors(exc))
         return redirect("batch_detail", batch.pk)
-    messages.info(request, _("%(n)d videos are back in the queue.") % {"n": n})
+    messages.info(
+        request,
+        ngettext("%(n)d video is back in the queue.", "%(n)d videos are back in the queue.", n)
+        % {"n": n},
+    )
     return redirect("batch_detail", batch.pk)
 
 
@@ -355,7 +362,15 @@ def batches_delete_selected(request: HttpRequest) -> HttpResponse:
     batches = list(Batch.objects.for_user(_user(request)).filter(pk__in=ids))
     for batch in batches:
         services.batch_delete(batch=batch)
-    messages.success(request, _("Deleted %(n)d batches and their videos.") % {"n": len(batches)})
+    messages.success(
+        request,
+        ngettext(
+            "Deleted %(n)d batch and its videos.",
+            "Deleted %(n)d batches and their videos.",
+            len(batches),
+        )
+        % {"n": len(batches)},
+    )
     return redirect("history")
 
 
