@@ -8,6 +8,8 @@ file.
 
 from __future__ import annotations
 
+import re
+
 from django.utils.translation import gettext, pgettext
 
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
@@ -38,8 +40,6 @@ _BINARY = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
 def parse_size(text: str) -> int:
     """'10 GB' -> 10_000_000_000 (decimal units; 'GiB' and friends are binary, as labelled).
     A bare number is bytes. Raises ValueError on anything else."""
-    import re
-
     match = re.fullmatch(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
     if match is None:
         raise ValueError(text)

@@ -65,3 +65,15 @@ def test_the_account_page_bar_has_a_legend(owner_client: Client) -> None:
     for label in ("Audio", "Templates", "Results", "Free"):
         assert f"</i>{label} " in html
     assert "decimal units" in html
+
+
+def test_staff_type_sizes_as_the_pages_show_them() -> None:
+    from heygem_site.formats import parse_size
+
+    assert parse_size("10 GB") == 10 * 1000**3
+    assert parse_size("500mb") == 500 * 1000**2
+    assert parse_size("2,5 GB") == 2_500_000_000
+    assert parse_size("1 GiB") == 1024**3  # binary only when labelled so
+    assert parse_size("123") == 123
+    with pytest.raises(ValueError):
+        parse_size("lots")
