@@ -461,16 +461,28 @@ def _place_appearance(
     library = appearance.library
     assert library is not None
     scale = model.frame.scale
-    h, w = warped.shape[:2]
     target = model.target_contours()
+    lips = np.concatenate([target[0], target[3][::-1]])
+    # Work in the box the blend and the light ring can reach (0.2 eye distances around the
+    # lips), not the whole lower face: half the pixels or fewer.
+    margin = 0.21 * scale
+    lo = np.maximum(np.floor(lips.min(axis=0) - origin - margin).astype(int), 0)
+    hi = np.minimum(
+        np.ceil(lips.max(axis=0) - origin + margin).astype(int),
+        [warped.shape[1], warped.shape[0]],
+    )
+    if np.any(hi - lo < 4):
+        return
+    box = warped[lo[1] : hi[1], lo[0] : hi[0]]
+    box_origin = origin + lo
+    h, w = box.shape[:2]
     matrix = library.to_image(landmarks)
     patch = mouths.warp_patch(
-        library, appearance.entry, target, matrix, origin, (h, w), step=max(3.0, step)
+        library, appearance.entry, target, matrix, box_origin, (h, w), step=max(3.0, step)
     )
-    lips = np.concatenate([target[0], target[3][::-1]])
-    alpha, ring = _lip_masks((h, w), lips, origin, scale)
-    patch = mouths.shade_match(patch, warped, ring)
-    warped[:] = cv2.blendLinear(patch, warped, alpha, 1.0 - alpha)
+    alpha, ring = _lip_masks((h, w), lips, box_origin, scale)
+    patch = mouths.shade_match(patch, box, ring)
+    box[:] = cv2.blendLinear(patch, box, alpha, 1.0 - alpha)
 
 
 def animate_frame(
@@ -495,7 +507,9 @@ def animate_frame(
         return out
     try:
         model = _MouthModel(landmarks, pose, reference)
-        drop = JAW_SHARE * max(model.gap + SEAM - model.gap_src_centre, 0.0)
+        # The chin moves down to open, or up to close a template that shows an open mouth;
+        # either way the region must reach past where the chin was and where it goes.
+        drop = JAW_SHARE * abs(model.gap + SEAM - model.gap_src_centre)
         polygon = faces.lower_face_polygon(landmarks, chin_margin=drop + CHIN_PAD)
     except ValueError:
         return out  # degenerate landmarks: leave the frame as it is
