@@ -98,7 +98,9 @@ def main() -> None:
         "RTF",
     ]
     print(table(header, rows))
-    print("\ntargets: render/transcode <= 1.5 at 512x512, <= 1.3 at 1920x1080 (the encoder is the floor)")
+    print(
+        "\ntargets: render/transcode <= 1.5 at 512x512, <= 1.3 at 1920x1080 (the encoder is the floor)"
+    )
 
 
 if __name__ == "__main__":

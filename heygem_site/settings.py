@@ -277,6 +277,13 @@ NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
 NEURAL_DEVICE = env_str("NEURAL_DEVICE", "auto")
 NEURAL_BATCH_SIZE = env_int("NEURAL_BATCH_SIZE", 0, minimum=0)
 NEURAL_COMPILE = env_bool("NEURAL_COMPILE", False)
+# MuseTalk's bbox_shift for the neural engine's crop, in pixels of a 256-pixel face box:
+# positive moves the crop's top down (the mouth opens more), negative up; 0 is MuseTalk's.
+NEURAL_BBOX_SHIFT = env_int("NEURAL_BBOX_SHIFT", 0, minimum=-64)
+if NEURAL_BBOX_SHIFT > 64:
+    raise ImproperlyConfigured(
+        f"NEURAL_BBOX_SHIFT={NEURAL_BBOX_SHIFT} is too large; it must lie between -64 and 64."
+    )
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
 
 

@@ -76,7 +76,17 @@ class TemplateAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Template]):
     list_filter = ("face_status", "created_at")
     search_fields = ("original_name", "owner__email", "content_hash")
     list_select_related = ("owner",)
-    readonly_fields = ("id", "content_hash", "file", "thumbnail", "size_bytes", "created_at")
+    # The face choice is the user's (template card, API): staff see it, services write it.
+    readonly_fields = (
+        "id",
+        "content_hash",
+        "file",
+        "thumbnail",
+        "size_bytes",
+        "faces",
+        "face_choice",
+        "created_at",
+    )
     raw_id_fields = ("owner",)
 
     @admin.display(description=_("resolution"))
@@ -277,6 +287,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
         "started_at",
         "finished_at",
         "heartbeat_at",
+        "quality",
         "log",
     )
 

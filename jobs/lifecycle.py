@@ -75,9 +75,16 @@ def job_fail(
 
 
 def job_succeed(
-    *, job: RenderJob, output_name: str, size: int, duration: float, log_text: str
+    *,
+    job: RenderJob,
+    output_name: str,
+    size: int,
+    duration: float,
+    log_text: str,
+    quality: dict[str, Any] | None = None,
 ) -> bool:
-    """Record a finished render; False when the job was canceled meanwhile (caller drops the file)."""
+    """Record a finished render (with its quality report, when measured); False when the
+    job was canceled meanwhile (the caller drops the file)."""
     sha256 = file_sha256(media_path(output_name))
     with transaction.atomic():
         n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
@@ -89,6 +96,7 @@ def job_succeed(
             progress=1.0,
             finished_at=timezone.now(),
             log=log_text,
+            quality=quality,
         )
         if n:
             usage_add(user_id=job.batch.owner_id, delta=size)
@@ -179,6 +187,7 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
             log="",
             output="",
             output_size=0,
+            quality=None,
             started_at=None,
             finished_at=None,
             heartbeat_at=None,

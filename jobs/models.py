@@ -168,6 +168,14 @@ class Template(models.Model):
     face_error_params = models.JSONField(
         default=dict, blank=True, verbose_name=_("face error parameters")
     )
+    # The people face analysis found, best default speaker first: each is
+    # rendering.faces.FaceCandidate.to_dict() plus "thumbnail", the stored name of a small
+    # JPEG of that face. None until analysed; [] when no face was found.
+    faces = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("faces"))
+    # Which of `faces` speaks (an index); None: the default, the best speaker (faces[0]).
+    face_choice = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("face that speaks")
+    )
     created_at = models.DateTimeField(
         default=timezone.now, db_index=True, verbose_name=_("created")
     )
@@ -188,6 +196,22 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+    @property
+    def face_list(self) -> list[dict[str, Any]]:
+        return list(self.faces or [])
+
+    @property
+    def speaker_index(self) -> int | None:
+        """Index in `faces` of the face that speaks in new batches (None: no face listed)."""
+        faces = self.face_list
+        if not faces:
+            return None
+        choice = self.face_choice
+        return choice if choice is not None and 0 <= choice < len(faces) else 0
+
+    def face_thumbnail_names(self) -> list[str]:
+        return [str(f["thumbnail"]) for f in self.face_list if f.get("thumbnail")]
 
 
 class Batch(models.Model):
@@ -314,6 +338,9 @@ class RenderJob(models.Model):
     estimated_output_bytes = models.BigIntegerField(
         default=0, verbose_name=_("estimated output size (bytes)")
     )
+    # What the worker measured on the finished result (rendering.quality.QualityReport
+    # .to_dict()); None before success, or when the measurement itself failed.
+    quality = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("quality"))
     deleting_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("deletion started")
     )

@@ -17,6 +17,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -221,6 +222,9 @@ def job_payload(job: RenderJob) -> dict[str, Any]:
         "output_size": job.output_size,
         "output_duration": job.output_duration,
         "finished_at": iso_utc(job.finished_at),
+        # rendering.quality.QualityReport.to_dict(): sync, best_offset, confidence,
+        # psnr_outside, coverage, frames_measured, review, reasons (codes); None when unmeasured.
+        "quality": job.quality,
     }
 
 
@@ -252,6 +256,30 @@ def job_get(user: User, job_id: object) -> RenderJob:
 
 def template_get(user: User, template_id: object) -> Template:
     return get_object_or_404(Template.objects.for_user(user), pk=template_id)
+
+
+FACE_FIELDS = ("x", "y", "size", "visible", "turn", "score")
+
+
+def template_faces(template: Template) -> list[dict[str, Any]]:
+    """The faces a template shows, best default speaker first, as pages and the API publish
+    them: where each is (fractions of the frame), how often seen, how turned, and whether
+    it is the one that speaks in new batches. Without thumbnail links (each surface adds
+    its own, through a view that checks the owner)."""
+    speaker = template.speaker_index
+    return [
+        {"index": i, **{k: face.get(k) for k in FACE_FIELDS}, "speaks": i == speaker}
+        for i, face in enumerate(template.face_list)
+    ]
+
+
+def template_face_thumbnail_name(template: Template, index: int) -> str:
+    """The stored name of one face's thumbnail; a missing face or picture is a 404."""
+    faces = template.face_list
+    name = str(faces[index].get("thumbnail") or "") if 0 <= index < len(faces) else ""
+    if not name:
+        raise Http404("No such face.")
+    return name
 
 
 def templates_for_user(user: User) -> QuerySet[Template]:

@@ -162,6 +162,39 @@ def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
     return template
 
 
+def template_face_choose(*, template: Template, face: int | None) -> Template:
+    """Choose which of a template's faces speaks in new batches (None: the default, the best
+    speaker). Finished results are untouched; the face is tracked again in the background,
+    so the next render finds it ready."""
+    faces = template.face_list
+    if face is not None:
+        if not faces:
+            raise ValidationError(
+                _(
+                    "This template's faces have not been found yet. Wait for its face check to finish."
+                )
+            )
+        if not 0 <= face < len(faces):
+            raise ValidationError(
+                ngettext(
+                    "This template shows %(n)d face; pick it or leave the default.",
+                    "This template shows %(n)d faces; pick one of them.",
+                    len(faces),
+                )
+                % {"n": len(faces)}
+            )
+    with transaction.atomic():
+        updated = Template.objects.filter(pk=template.pk).update(face_choice=face)
+        if updated and template.face_choice != face and faces:
+            enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
+    template.face_choice = face
+    log.info(
+        "template face chosen",
+        extra={"user_id": template.owner_id, "template_id": str(template.pk), "face": face},
+    )
+    return template
+
+
 def _save_with_file(
     row: AudioClip | Template,
     field: str,

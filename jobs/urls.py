@@ -30,6 +30,16 @@ urlpatterns = [
         views.template_thumbnail,
         name="template_thumbnail",
     ),
+    path(
+        "templates/<uuid:template_id>/faces/<int:index>.jpg",
+        views.template_face_thumbnail,
+        name="template_face_thumbnail",
+    ),
+    path(
+        "templates/<uuid:template_id>/face/",
+        views.template_face_choose,
+        name="template_face_choose",
+    ),
     path("templates/<uuid:template_id>/video", views.template_video, name="template_video"),
     path("audio/<uuid:audio_id>/file", views.audio_file, name="audio_file"),
     path("templates/<uuid:template_id>/delete/", views.template_delete, name="template_delete"),

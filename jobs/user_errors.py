@@ -102,6 +102,10 @@ SENTENCES: dict[str, Promise] = {
         "The neural engine's model on this server is not usable. Tell the administrator, or "
         "start a new batch with the classic engine."
     ),
+    "neural_bbox_shift": gettext_lazy(
+        "The neural engine's mouth-box shift on this server lies outside -%(limit)s to "
+        "%(limit)s. Tell the administrator, or start a new batch with the classic engine."
+    ),
     "no_such_face": gettext_lazy(
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
         "the faces listed for it."

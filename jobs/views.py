@@ -17,6 +17,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -116,6 +117,15 @@ def audio_json(clip: AudioClip) -> dict[str, Any]:
     }
 
 
+def template_faces_json(template: Template) -> list[dict[str, Any]]:
+    """The template's faces with links to their thumbnails (owner-checked)."""
+    return [
+        face
+        | {"thumbnail_url": reverse("template_face_thumbnail", args=[template.pk, face["index"]])}
+        for face in selectors.template_faces(template)
+    ]
+
+
 def template_json(template: Template) -> dict[str, Any]:
     return {
         "id": str(template.pk),
@@ -130,6 +140,9 @@ def template_json(template: Template) -> dict[str, Any]:
         "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
         if template.thumbnail
         else "",
+        "faces": template_faces_json(template),
+        "face_choice": template.face_choice,
+        "choose_face_url": reverse("template_face_choose", args=[template.pk]),
     }
 
 
@@ -162,6 +175,41 @@ def template_upload(request: HttpRequest) -> JsonResponse:
 # --- Batch page and its live progress -------------------------------------------------------
 
 
+def quality_reason_text(code: str) -> str:
+    """A quality reason code (rendering.quality) in words a user can act on."""
+    texts = {
+        "sync_low": _("The mouth does not follow the words closely."),
+        "sync_offset": _("The mouth moves noticeably before or after the sound."),
+        "coverage_low": _(
+            "Much of the video was left as it was: the face is too small, turned away or "
+            "out of the picture there."
+        ),
+        "changed_outside": _("Something outside the face changed more than it should."),
+    }
+    return texts.get(code, _("A measurement of this video looks unusual."))
+
+
+def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the batch page shows of a result's quality report: a sync figure and, when a
+    person should look, the reasons in words."""
+    if not report:
+        return None
+    sync = report.get("sync")
+    return {
+        "sync_label": _("Sync %(value)s") % {"value": f"{sync:.2f}"}
+        if isinstance(sync, int | float)
+        else _("Sync not measured"),
+        "sync_title": _(
+            "How closely the mouth follows the sound: 1 is perfect, 0.5 or more looks right."
+        )
+        if isinstance(sync, int | float)
+        else _("Too little speech to measure how the mouth follows it."),
+        "review": bool(report.get("review")),
+        "review_label": _("Please review"),
+        "reasons": [quality_reason_text(str(code)) for code in report.get("reasons") or []],
+    }
+
+
 def _job_json(job: RenderJob) -> dict[str, Any]:
     """The one job payload (selectors.job_payload) plus what the page needs to draw and act."""
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
@@ -179,6 +227,7 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
         "thumbnail_url": reverse("template_thumbnail", args=[job.template_id])
         if job.template_id and job.template and job.template.thumbnail
         else "",
+        "quality_view": quality_json(job.quality),
     }
 
 
@@ -440,6 +489,56 @@ def audio_file(request: HttpRequest, audio_id: str) -> HttpResponseBase:
     return serve_file(
         request, clip.file.name, download_name=clip.original_name, as_attachment=False
     )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def template_face_thumbnail(request: HttpRequest, template_id: str, index: int) -> HttpResponseBase:
+    template = selectors.template_get(_user(request), template_id)
+    name = selectors.template_face_thumbnail_name(template, index)
+    return serve_file(
+        request,
+        name,
+        download_name=f"face{index + 1}.jpg",
+        as_attachment=False,
+        content_type="image/jpeg",
+        within=_user(request).storage_prefix,
+    )
+
+
+@login_required
+@require_POST
+def template_face_choose(request: HttpRequest, template_id: str) -> HttpResponse:
+    """Choose which face speaks (POST ``face``: an index, or empty for the default).
+
+    Answers JSON (the template) to the page's script, else redirects back."""
+    template = selectors.template_get(_user(request), template_id)
+    raw = request.POST.get("face", "").strip()
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        try:
+            face = int(raw) if raw not in ("", "default") else None
+        except ValueError:
+            raise ValidationError(_("Pick one of the faces shown.")) from None
+        template = services.template_face_choose(template=template, face=face)
+    except ValidationError as exc:
+        if wants_json:
+            return JsonResponse({"error": {"code": "invalid", "message": _errors(exc)}}, status=400)
+        messages.error(request, _errors(exc))
+    else:
+        if wants_json:
+            return JsonResponse(template_json(template))
+        messages.success(
+            request,
+            _("New batches with “%(name)s” make this face speak.")
+            % {"name": template.original_name},
+        )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("template_library")
+    return redirect(back)
 
 
 @login_required

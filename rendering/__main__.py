@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--model-dir", type=Path, default=None, help="the neural engine's model directory"
     )
     parser.add_argument(
+        "--bbox-shift",
+        type=int,
+        default=0,
+        help="neural only: MuseTalk's crop adjustment, pixels of a 256-px face box (-64..64)",
+    )
+    parser.add_argument(
         "--cache-dir", type=Path, default=None, help="reuse audio analyses and face tracks"
     )
     parser.add_argument(
@@ -104,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             cache_dir=args.cache_dir,
             progress=bar,
-            engine_options={"model_dir": args.model_dir} if args.engine == "neural" else None,
+            engine_options=(
+                {"model_dir": args.model_dir, "bbox_shift": args.bbox_shift}
+                if args.engine == "neural"
+                else None
+            ),
             face=args.face,
         )
     except RenderingError as exc:

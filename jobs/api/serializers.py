@@ -19,7 +19,7 @@ from jobs.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state
+from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
 from jobs.user_errors import job_error_text, template_face_error_text
 
 
@@ -41,12 +41,30 @@ class AudioSerializer(serializers.ModelSerializer[AudioClip]):
         read_only_fields = fields
 
 
+class TemplateFaceSerializer(serializers.Serializer[Any]):
+    index = serializers.IntegerField(help_text="Position in `faces`; send it as `face_choice`.")
+    x = serializers.FloatField(help_text="Centre of the face, as a fraction of the width.")
+    y = serializers.FloatField(help_text="Centre of the face, as a fraction of the height.")
+    size = serializers.FloatField(help_text="Face width as a fraction of the frame width.")
+    visible = serializers.FloatField(help_text="Share of sampled frames showing this face.")
+    turn = serializers.FloatField(help_text="How far the head is turned (0 = frontal).")
+    score = serializers.FloatField(help_text="Higher is a better default speaker.")
+    speaks = serializers.BooleanField(help_text="The face new batches make speak.")
+    thumbnail_url = serializers.CharField(help_text="A small JPEG of this face.")
+
+
 class TemplateSerializer(serializers.ModelSerializer[Template]):
     name = serializers.CharField(source="original_name", read_only=True)
     face_error = serializers.SerializerMethodField(
         help_text="Why the face check failed, in the request's language (Accept-Language)."
     )
     face_error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
+    faces = serializers.SerializerMethodField()
+    face_choice = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Index in `faces` of the face chosen to speak; null: the default (the first).",
+    )
 
     @extend_schema_field(serializers.CharField())
     def get_face_error(self, template: Template) -> str:
@@ -66,9 +84,35 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
             "face_status",
             "face_error",
             "face_error_code",
+            "faces",
+            "face_choice",
             "created_at",
         )
         read_only_fields = fields
+
+    @extend_schema_field(TemplateFaceSerializer(many=True, allow_null=True))
+    def get_faces(self, template: Template) -> list[dict[str, Any]] | None:
+        """The people face analysis found, best default speaker first; null until it ran."""
+        if template.faces is None:
+            return None
+        return [
+            face
+            | {
+                "thumbnail_url": reverse(
+                    "api:template-face-thumbnail", args=[template.pk, face["index"]]
+                )
+            }
+            for face in template_faces(template)
+        ]
+
+
+class TemplateUpdateSerializer(serializers.Serializer[Any]):
+    face_choice = serializers.IntegerField(
+        allow_null=True,
+        min_value=0,
+        help_text="Index in the template's `faces` of the face that speaks in new batches; "
+        "null for the default (the best speaker).",
+    )
 
 
 class JobSerializer(serializers.ModelSerializer[RenderJob]):
@@ -79,6 +123,13 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
     )
     error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
     result_url = serializers.SerializerMethodField()
+    quality = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="Measured on the finished video: sync, best_offset, confidence, "
+        "psnr_outside, coverage, frames_measured, review, reasons (codes); null until "
+        "measured. See docs/api.md.",
+    )
 
     @extend_schema_field(serializers.CharField())
     def get_error(self, job: RenderJob) -> str:
@@ -99,6 +150,7 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
             "error_code",
             "output_size",
             "output_duration",
+            "quality",
             "result_url",
             "created_at",
             "started_at",

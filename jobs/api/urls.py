@@ -16,6 +16,11 @@ urlpatterns = [
     path("audio/<uuid:audio_id>/", api.AudioDetailView.as_view(), name="audio-detail"),
     path("templates/", api.TemplateListView.as_view(), name="template-list"),
     path("templates/<uuid:template_id>/", api.TemplateDetailView.as_view(), name="template-detail"),
+    path(
+        "templates/<uuid:template_id>/faces/<int:index>/thumbnail/",
+        api.TemplateFaceThumbnailView.as_view(),
+        name="template-face-thumbnail",
+    ),
     path("batches/", api.BatchListView.as_view(), name="batch-list"),
     path("batches/<uuid:batch_id>/", api.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<uuid:batch_id>/cancel/", api.BatchCancelView.as_view(), name="batch-cancel"),

@@ -43,6 +43,7 @@ from jobs.api.serializers import (
     NoticeSerializer,
     RetrySerializer,
     TemplateSerializer,
+    TemplateUpdateSerializer,
     UploadSerializer,
     UsageSerializer,
 )
@@ -149,12 +150,58 @@ class TemplateDetailView(APIView):
         return Response(TemplateSerializer(template).data)
 
     @extend_schema(
+        request=TemplateUpdateSerializer,
+        responses={200: TemplateSerializer, 400: ERROR, 404: ERROR},
+        summary="Choose which face speaks in new batches (finished results are untouched)",
+    )
+    def patch(self, request: Request, template_id: str) -> Response:
+        template = selectors.template_get(api_user(request), template_id)
+        incoming = TemplateUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        template = services.template_face_choose(
+            template=template, face=incoming.validated_data["face_choice"]
+        )
+        return Response(TemplateSerializer(template).data)
+
+    @extend_schema(
         responses={204: None, 400: ERROR, 404: ERROR},
         summary="Delete a template (finished results keep working)",
     )
     def delete(self, request: Request, template_id: str) -> Response:
         services.template_delete(template=selectors.template_get(api_user(request), template_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class JpegRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: image/jpeg``; the view answers with the file itself."""
+
+    media_type = "image/jpeg"
+    format = "jpg"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        return json.dumps(data).encode() if data is not None else b""
+
+
+class TemplateFaceThumbnailView(APIView):
+    renderer_classes = (JSONRenderer, JpegRenderer)
+
+    @extend_schema(
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: ERROR},
+        summary="A small JPEG of one face a template shows",
+    )
+    def get(self, request: Request, template_id: str, index: int) -> HttpResponseBase:
+        user = api_user(request)
+        template = selectors.template_get(user, template_id)
+        return serve_file(
+            request._request,
+            selectors.template_face_thumbnail_name(template, index),
+            download_name=f"face{index + 1}.jpg",
+            as_attachment=False,
+            content_type="image/jpeg",
+            within=user.storage_prefix,
+        )
 
 
 # --- Batches --------------------------------------------------------------------------------

@@ -228,6 +228,8 @@ def _sweep_orphans(result: SweepResult, *, now: datetime) -> None:
             ):
                 for row in qs.values_list(*names):
                     known.update(str(n) for n in row if n)
+            for template in Template.all_objects.filter(owner_id=owner_id).only("faces"):
+                known.update(template.face_thumbnail_names())
             busy = {
                 f"users/{folder.name}/batches/{batch_id.hex}"
                 for batch_id in RenderJob.objects.filter(

@@ -199,6 +199,8 @@ def purge_marked(*, owner_id: int | None = None) -> Purged:
     for template in Template.all_objects.filter(deleting_at__isnull=False, **scope):
         delete_file(template.file.name)
         delete_file(template.thumbnail.name)
+        for name in template.face_thumbnail_names():
+            delete_file(name)
         done.templates += Template.all_objects.filter(pk=template.pk).delete()[0]
 
     for clip in AudioClip.all_objects.filter(deleting_at__isnull=False, **scope):

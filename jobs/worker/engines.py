@@ -23,7 +23,12 @@ def engine_options(name: str) -> dict[str, Any]:
             "device": settings.NEURAL_DEVICE,
             "batch_size": settings.NEURAL_BATCH_SIZE or None,
             "compile": settings.NEURAL_COMPILE,
+            "bbox_shift": settings.NEURAL_BBOX_SHIFT,
         }
+    if name == "classic":
+        # Template mouth libraries are kept here (keyed by content and face track), so a
+        # template is analysed once (in template_analyse) and every batch reuses it.
+        return {"cache_dir": str(settings.RENDER_CACHE_DIR)}
     return {}
 
 

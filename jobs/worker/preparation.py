@@ -8,7 +8,7 @@ module (through jobs.tasks) and must not load them.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import enqueue_on_commit
 from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
-from jobs.worker.engines import analysis_options
+from jobs.worker.engines import analysis_options, engines_offered
 
 log = logging.getLogger("heygem.jobs")
 
@@ -59,18 +59,32 @@ def batch_prepare(*, batch_id: Any) -> int:
 
 
 def template_analyse(*, template_id: Any) -> str:
-    """Track the face in a template once (cached by content hash) and record the outcome."""
+    """Find who a template shows, track the face that speaks, and learn its mouths.
+
+    1. List the faces (``rendering.faces.list_faces``) once per template, best default
+       speaker first, and keep a small JPEG of each beside the template's own thumbnail.
+       A listing that exists is kept, so the user's choice (an index) stays meaningful.
+    2. Track the face that speaks (the user's choice, else the default), cached by content
+       hash and face, exactly as the worker will ask for it.
+    3. Build the template's mouth library (cached), so the first render does not pay for it.
+    4. Record the outcome on the template.
+    """
     from rendering import faces
     from rendering.errors import RenderingError
 
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
         return "missing"
+    path = media_path(template.file.name)
+    limits = media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS)
+    cache_dir = Path(settings.RENDER_CACHE_DIR)
     try:
-        faces.track(
-            media_path(template.file.name),
-            cache_dir=Path(settings.RENDER_CACHE_DIR),
-            limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
+        if template.faces is None:
+            template = template_faces_record(
+                template=template, found=faces.list_faces(path, limits=limits)
+            )
+        track = faces.track(
+            path, cache_dir=cache_dir, limits=limits, face=template_face_hint(template)
         )
     except RenderingError as exc:
         template_face_record(
@@ -82,7 +96,71 @@ def template_analyse(*, template_id: Any) -> str:
         )
         return FaceStatus.FAILED
     template_face_record(template_id=template.pk, error=None)
+    if "classic" in engines_offered():
+        _warm_mouth_library(template, path, track, cache_dir)
     return FaceStatus.READY
+
+
+def _warm_mouth_library(template: Template, path: Path, track: Any, cache_dir: Path) -> None:
+    """Analyse the template's own mouths now (cached); a failure here only costs the render
+    the time to do it again, so it is logged, never recorded as a face problem."""
+    from rendering import mouths
+
+    try:
+        mouths.analyse(path, track, cache_dir=cache_dir)
+    except Exception:
+        log.exception("mouth library not prepared", extra={"template_id": str(template.pk)})
+
+
+def template_face_hint(template: Template) -> Any:
+    """The ``rendering.faces.FaceHint`` of the face the user chose, or None for the default.
+
+    Preparation and the worker both ask through here, so they look up the same cached track.
+    """
+    from rendering.faces import FaceHint
+
+    faces = template.face_list
+    choice = template.face_choice
+    if choice is None or not 0 <= choice < len(faces):
+        return None
+    return FaceHint.from_dict(faces[choice])
+
+
+def template_speaker_hint(template: Template) -> Any:
+    """Where the face that speaks is (chosen or default) when the template shows several
+    people, else None: what the quality measure follows in the output."""
+    from rendering.faces import FaceHint
+
+    faces = template.face_list
+    index = template.speaker_index
+    if len(faces) < 2 or index is None:
+        return None
+    return FaceHint.from_dict(faces[index])
+
+
+def template_faces_record(*, template: Template, found: list[Any]) -> Template:
+    """Keep the faces a template shows (``FaceCandidate`` list): a JPEG of each beside the
+    template file, their descriptions on the row. Returns the refreshed template."""
+    import cv2
+
+    stem = PurePosixPath(str(template.file.name)).with_suffix("")
+    listed: list[dict[str, Any]] = []
+    for number, candidate in enumerate(found, start=1):
+        name = f"{stem}.face{number}.jpg"
+        ok, jpeg = cv2.imencode(
+            ".jpg",
+            cv2.cvtColor(candidate.thumbnail, cv2.COLOR_RGB2BGR),
+            [cv2.IMWRITE_JPEG_QUALITY, 85],
+        )
+        if ok:
+            target = media_path(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(jpeg.tobytes())
+        listed.append(candidate.to_dict() | {"thumbnail": name if ok else ""})
+    Template.objects.filter(pk=template.pk).update(faces=listed)
+    template.faces = listed
+    log.info("template faces listed", extra={"template_id": str(template.pk), "faces": len(listed)})
+    return template
 
 
 def template_face_record(

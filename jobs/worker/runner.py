@@ -6,8 +6,10 @@
 3. Render through the batch's engine into a temporary name beside the final one, writing
    progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
    the engine is busy, so the watchdog only requeues jobs whose worker really died.
-4. Move the file into place and record success with a conditional update; a job canceled
-   meanwhile keeps its canceled state and its file is dropped.
+4. Move the file into place, measure it (``rendering.quality``, on the face that was
+   edited; a measurement that breaks is logged and never fails the job) and record success
+   with its report in a conditional update; a job canceled meanwhile keeps its canceled
+   state and its file is dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
-from jobs.worker.preparation import template_face_record
+from jobs.worker.preparation import (
+    template_face_hint,
+    template_face_record,
+    template_speaker_hint,
+)
 
 log = logging.getLogger("heygem.jobs")
 
@@ -38,12 +44,18 @@ GENERIC_FAILURE = (
 )
 
 
-@cache
 def _engine(name: str) -> Any:
-    # One engine per process and name: neural weights load once per worker, not per job.
+    """The engine for ``name`` built from the current settings (see ``_built_engine``)."""
+    return _built_engine(name, tuple(sorted(engine_options(name).items())))
+
+
+@cache
+def _built_engine(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
+    # One engine per process, name and options: neural weights load once per worker, not
+    # per job; a changed setting (a test's own cache folder) builds a new one.
     from rendering.engines import get_engine
 
-    return get_engine(name, **engine_options(name))
+    return get_engine(name, **dict(options))
 
 
 class _JobLog:
@@ -143,11 +155,17 @@ def job_run_claimed(*, job_id: Any) -> str:
         )
         joblog.add(f"audio features ready ({features.duration:.1f} s)")
         template_path = media_path(job.template.file.name)
+        face = template_face_hint(job.template)
+        if face is not None:
+            joblog.add(
+                f"face {int(job.template.face_choice or 0) + 1} of {len(job.template.face_list)} (chosen)"
+            )
         try:
             track = faces.track(
                 template_path,
                 cache_dir=cache_dir,
                 limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
+                face=face,
             )
         except FaceError as exc:
             template_face_record(
@@ -171,12 +189,17 @@ def job_run_claimed(*, job_id: Any) -> str:
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
         partial.replace(final_path)
         size = final_path.stat().st_size
+        speaker = face if face is not None else template_speaker_hint(job.template)
+        report = _measure(
+            final_path, features, template_path, track, result, speaker, joblog=joblog, ids=ids
+        )
         if not lifecycle.job_succeed(
             job=job,
             output_name=final_name,
             size=size,
             duration=result.duration,
             log_text=joblog.text(),
+            quality=report,
         ):
             final_path.unlink(missing_ok=True)
             return JobStatus.CANCELED
@@ -205,3 +228,61 @@ def job_run_claimed(*, job_id: Any) -> str:
         heartbeat.join(timeout=5)
         partial.unlink(missing_ok=True)
         close_old_connections()
+
+
+# The measure streams the result's frames (memory stays flat); its first 20 s tell as
+# much as the whole and keep the cost bounded after a long render.
+QUALITY_SECONDS = 20.0
+
+
+def _measure(
+    video: Path,
+    features: Any,
+    template: Path,
+    track: Any,
+    result: Any,
+    face: Any,
+    *,
+    joblog: _JobLog,
+    ids: dict[str, Any],
+) -> dict[str, Any] | None:
+    """The result's quality report (``rendering.quality.assess``) as a dict, or None.
+
+    A measurement that breaks must never fail a video that rendered: it is logged and the
+    job simply has no report.
+    """
+    try:
+        from rendering import quality
+
+        report = quality.assess(
+            video,
+            features,
+            template=template,
+            track=track,
+            coverage=float(result.coverage),
+            face=face,
+            max_seconds=QUALITY_SECONDS,
+        ).to_dict()
+    except Exception as exc:
+        log.exception("quality not measured", extra=ids)
+        joblog.add(f"quality not measured: {type(exc).__name__}")
+        return None
+    sync = report.get("sync")
+    reasons: list[Any] = list(report.get("reasons") or [])  # type: ignore[call-overload]
+    joblog.add(
+        "quality: sync "
+        + (f"{sync:.2f}" if isinstance(sync, float) else "n/a")
+        + f", coverage {report['coverage']:.0%}"
+        + (f", review: {', '.join(str(r) for r in reasons)}" if report["review"] else "")
+    )
+    log.info(
+        "job quality measured",
+        extra=ids
+        | {
+            "sync": sync,
+            "coverage": report.get("coverage"),
+            "review": report.get("review"),
+            "reasons": report.get("reasons"),
+        },
+    )
+    return report

@@ -6,10 +6,11 @@ directory (see :mod:`rendering.neural.layout`) and renders templates in batches 
 1. Output length follows the audio (ping-pong over the template when it is longer).
 2. The audio's Whisper layers (computed once per batch by ``rendering.audio.analyse`` with
    the directory's checkpoint, ``engine.whisper_model``) become per-frame token windows.
-3. Per chunk of ``batch_size`` frames: a face-aligned crop of each frame with a face
-   (geometry from the cached face track), the generator repaints the lower half, the
-   colours are matched and the crop is pasted back through a soft mask; frames without a
-   face pass through untouched.
+3. Per chunk of ``batch_size`` frames: MuseTalk's crop box of each frame with a face
+   (from the cached face track's landmarks, see :mod:`rendering.neural.crop`), the
+   generator repaints its lower half, and the result is pasted back inside the lower-face
+   polygon only, feathered inwards with matched colours; frames without a face pass
+   through untouched.
 4. Frames are written with the driving audio; progress and cancel are checked per chunk.
 """
 
@@ -33,7 +34,6 @@ from rendering.errors import RenderCanceled, RenderingError
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
     from rendering.faces import FaceTrack
-    from rendering.neural.crop import CropGeometry
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 class NeuralEngine(Engine):
     """Options: ``model_dir`` (required), ``device`` ("auto", "cpu", "cuda", "cuda:1"),
     ``batch_size`` (frames per generator call; default 16 on CUDA, 4 on the CPU),
-    ``compile`` (``torch.compile`` on CUDA), ``crf`` and ``preset`` for the encoder."""
+    ``compile`` (``torch.compile`` on CUDA), ``bbox_shift`` (MuseTalk's crop adjustment,
+    pixels of a 256-px box, -64..64: positive moves the crop's top down and opens the
+    mouth more), ``crf`` and ``preset`` for the encoder."""
 
     name = "neural"
 
@@ -52,19 +54,36 @@ class NeuralEngine(Engine):
         device: str = "auto",
         batch_size: int | None = None,
         compile: bool = False,
+        bbox_shift: int = 0,
         crf: int = 18,
         preset: str = "veryfast",
     ) -> None:
         from rendering import media
+        from rendering.neural.crop import BBOX_SHIFT_LIMIT, CropGeometry
         from rendering.neural.generator import LatentInpainter
         from rendering.neural.layout import model_dir_problem, whisper_checkpoint
 
         problem = model_dir_problem(model_dir)
         if problem is not None or model_dir is None:
             raise RenderingError(problem or "", detail=str(model_dir), code="neural_not_configured")
+        if not -BBOX_SHIFT_LIMIT <= bbox_shift <= BBOX_SHIFT_LIMIT:
+            raise RenderingError(
+                f"The neural engine's bbox_shift must lie between -{BBOX_SHIFT_LIMIT} and "
+                f"{BBOX_SHIFT_LIMIT} (pixels of a 256-pixel face box). Set NEURAL_BBOX_SHIFT "
+                "to a value in that range; 0 is MuseTalk's default.",
+                detail=f"bbox_shift={bbox_shift}",
+                code="neural_bbox_shift",
+                params={"limit": BBOX_SHIFT_LIMIT},
+            )
         self.model_dir = Path(model_dir)
         self.generator = LatentInpainter.load(self.model_dir, device=device, compile=compile)
         self.config = self.generator.config
+        self.geometry = CropGeometry(
+            size=self.config.crop_size,
+            mask_top=self.config.mask_top,
+            bottom_margin=self.config.bottom_margin,
+            bbox_shift=float(bbox_shift),
+        )
         self.whisper_model: Path = whisper_checkpoint(self.model_dir)
         self.whisper_hash = media.file_sha256(self.whisper_model)
         on_gpu = self.generator.device.type == "cuda"
@@ -98,49 +117,53 @@ class NeuralEngine(Engine):
 
     # --- frames ----------------------------------------------------------------------------
 
-    def geometry(self, track: FaceTrack) -> CropGeometry:
-        from rendering.neural.crop import CropGeometry
-
-        return CropGeometry.from_track(
-            track,
-            size=self.config.crop_size,
-            mask_top=self.config.mask_top,
-            chin_margin=self.config.chin_margin,
-        )
-
     def render_frames(
         self,
         frames: list[np.ndarray],
         landmarks: list[np.ndarray | None],
         tokens: np.ndarray,
-        geometry: CropGeometry,
         reference: np.ndarray | None = None,
     ) -> list[np.ndarray]:
         """Repaint the lower face of each frame that has landmarks (one generator call).
 
         ``tokens`` holds one row of audio tokens per frame; ``reference`` is a crop used as
         every frame's reference, or None for "the frame itself". Frames without landmarks
-        come back as they are. New arrays are returned; the inputs are not modified.
+        (or whose landmarks give no crop box) come back as they are. New arrays are
+        returned; the inputs are not modified.
         """
-        from rendering.neural import crop as crops_mod
+        from rendering.neural import crop as crops
 
         out = list(frames)
-        todo = [k for k, points in enumerate(landmarks) if points is not None]
-        if not todo:
+        boxes: dict[int, crops.FaceBox] = {}
+        for k, points in enumerate(landmarks):
+            if points is None:
+                continue
+            try:
+                boxes[k] = self.geometry.box(points)
+            except ValueError:
+                log.debug("frame %d: landmarks give no crop box; left as it is", k)
+        if not boxes:
             return out
+        todo = list(boxes)
         size = self.config.crop_size
-        matrices = [geometry.affine(landmarks[k]) for k in todo]  # type: ignore[arg-type]
+        matrices = [boxes[k].affine() for k in todo]
         cut = np.stack(
-            [crops_mod.extract(frames[k], m, size) for k, m in zip(todo, matrices, strict=True)]
+            [crops.extract(frames[k], m, size) for k, m in zip(todo, matrices, strict=True)]
         )
         refs = None if reference is None else np.repeat(reference[None], len(todo), axis=0)
         generated = self.generator(
             cut, tokens[todo], refs, pad_to=self.batch_size if self.pad else None
         )
-        weight = geometry.mask()
         for n, (k, matrix) in enumerate(zip(todo, matrices, strict=True)):
-            matched = crops_mod.colour_match(generated[n], cut[n], weight)
-            out[k] = crops_mod.paste(frames[k], matched, matrix, weight)
+            points = landmarks[k]
+            assert points is not None
+            try:
+                region = crops.lower_face_region(points, boxes[k])
+            except ValueError:
+                continue
+            out[k] = crops.paste(
+                frames[k], generated[n], matrix, region, feather=crops.feather_px(boxes[k])
+            )
         return out
 
     def render(
@@ -161,7 +184,6 @@ class NeuralEngine(Engine):
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
         layers = self.audio_layers(audio, Path(audio_path))
-        geometry = self.geometry(track)
         with template_output(
             template=template,
             track=track,
@@ -173,7 +195,7 @@ class NeuralEngine(Engine):
             # The "closed" reference picks a template frame by index: keep them all.
             keep=self.config.reference == "closed",
         ) as out:
-            reference = self._reference(out.frames, track, geometry)
+            reference = self._reference(out.frames, track)
             for start in range(0, out.n_out, self.batch_size):
                 if should_cancel is not None and should_cancel():
                     raise RenderCanceled()
@@ -195,13 +217,11 @@ class NeuralEngine(Engine):
                     left=self.config.window_left,
                     right=self.config.window_right,
                 )
-                for frame in self.render_frames(chunk, points, tokens, geometry, reference):
+                for frame in self.render_frames(chunk, points, tokens, reference):
                     out.writer.write(frame)
         return finished(out, out_path, started, progress)
 
-    def _reference(
-        self, frames: Any, track: FaceTrack, geometry: CropGeometry
-    ) -> np.ndarray | None:
+    def _reference(self, frames: Any, track: FaceTrack) -> np.ndarray | None:
         """The crop of the template frame with the most closed mouth, for "closed"."""
         if self.config.reference != "closed":
             return None
@@ -211,4 +231,5 @@ class NeuralEngine(Engine):
         gaps[~track.present] = np.inf
         index = int(np.argmin(gaps))
         frame, _ = frames.get(min(index, frames.available - 1))
-        return extract(frame, geometry.affine(track.landmarks[index]), self.config.crop_size)
+        matrix = self.geometry.affine(track.landmarks[index])
+        return extract(frame, matrix, self.config.crop_size)

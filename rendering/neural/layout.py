@@ -25,6 +25,8 @@ from rendering.errors import RenderingError
 
 CONFIG_NAME = "heygem.json"
 FORMAT = "heygem-neural-1"
+# Keys older converters wrote that no longer mean anything: read and dropped.
+_RETIRED_KEYS = ("chin_margin",)
 _WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
 
 
@@ -32,7 +34,8 @@ _WEIGHT_NAMES = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model
 class NeuralConfig:
     """What ``heygem.json`` holds (defaults: MuseTalk 1.5's inference settings).
 
-    - ``crop_size``: side of the square, face-aligned crop the VAE sees (a multiple of 8).
+    - ``crop_size``: side of the crop the VAE sees (MuseTalk's box resized to a square; a
+      multiple of 8).
     - ``mask_top``: the crop is repainted from this fraction of its height down (0.5: the
       lower half, as MuseTalk was trained).
     - ``window_left`` / ``window_right``: video frames of audio context either side of the
@@ -41,7 +44,11 @@ class NeuralConfig:
     - ``positional_encoding``: add a sinusoidal position code to the audio tokens (MuseTalk).
     - ``reference``: ``"current"`` encodes the frame itself as the reference (MuseTalk's
       inference), ``"closed"`` uses the template frame with the most closed mouth.
-    - ``chin_margin``: how far under the chin the crop reaches, in eye distances.
+    - ``bottom_margin``: how far under the chin the crop reaches, as a share of the
+      landmark box's height (MuseTalk's 10 px of a 256-px box).
+
+    The crop itself is MuseTalk's box (see :mod:`rendering.neural.crop`); ``chin_margin``,
+    the square crop's setting before it, is still accepted in old files and ignored.
     """
 
     crop_size: int = 256
@@ -51,7 +58,7 @@ class NeuralConfig:
     whisper: str = "whisper/tiny.pt"
     positional_encoding: bool = True
     reference: str = "current"
-    chin_margin: float = 0.25
+    bottom_margin: float = 10 / 256  # 0.0390625
 
     @property
     def window_frames(self) -> int:
@@ -92,6 +99,8 @@ def load_config(model_dir: str | Path) -> NeuralConfig:
         raw: dict[str, Any] = json.loads(path.read_text())
         if raw.pop("format", FORMAT) != FORMAT:
             raise ValueError(f"format is not {FORMAT!r}")
+        for key in _RETIRED_KEYS:
+            raw.pop(key, None)
         known = set(NeuralConfig.__dataclass_fields__)
         unknown = set(raw) - known
         if unknown:
@@ -109,6 +118,8 @@ def load_config(model_dir: str | Path) -> NeuralConfig:
         raise _problem(f"{CONFIG_NAME}: mask_top must lie between 0 and 1.", path)
     if config.reference not in ("current", "closed"):
         raise _problem(f'{CONFIG_NAME}: reference must be "current" or "closed".', path)
+    if not 0.0 <= config.bottom_margin <= 0.5:
+        raise _problem(f"{CONFIG_NAME}: bottom_margin must lie between 0 and 0.5.", path)
     if config.window_left < 0 or config.window_right < 0:
         raise _problem(f"{CONFIG_NAME}: window_left and window_right must not be negative.", path)
     return config

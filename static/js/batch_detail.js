@@ -26,6 +26,20 @@
     return f;
   }
 
+  // The result's measured quality: a sync figure, and "please review" with reasons in words.
+  function quality(box, q) {
+    box.replaceChildren();
+    box.hidden = !q;
+    if (!q) return;
+    box.append(H.el("span", { class: "badge", title: q.sync_title, text: q.sync_label }));
+    if (q.review) {
+      box.append(H.el("span", { class: "badge review", "data-testid": "review-badge", text: q.review_label }));
+      const list = H.el("ul");
+      for (const reason of q.reasons) list.append(H.el("li", { text: reason }));
+      box.append(list);
+    }
+  }
+
   function card(job) {
     let c = byId.get(job.id);
     if (!c) {
@@ -35,13 +49,14 @@
         bar: H.el("div", { class: "progress" }, H.el("span", { style: "width:0%" })),
         media: H.el("div", { class: "media" }),
         error: H.el("p", { class: "field-error", role: "alert" }),
+        quality: H.el("div", { class: "quality", "data-testid": "job-quality" }),
         actions: H.el("div", { class: "row actions" }),
         log: H.el("pre", { class: "joblog" }),
         key: "",
       };
       const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template_name}` }), H.el("span", { class: "spacer" }), c.status);
       const details = H.el("details", {}, H.el("summary", { text: gettext("Log") }), c.log);
-      c.root.append(c.media, head, c.bar, c.error, c.actions, details);
+      c.root.append(c.media, head, c.bar, c.quality, c.error, c.actions, details);
       cards.append(c.root);
       byId.set(job.id, c);
     }
@@ -53,6 +68,7 @@
     c.error.textContent = job.error_message && job.status !== "succeeded" ? job.error_message : "";
     c.error.hidden = !c.error.textContent;
     c.log.textContent = job.log || gettext("(nothing yet)");
+    quality(c.quality, job.quality_view);
     // Rebuild media and buttons only when what they depend on changes (keeps the player playing).
     const key = `${job.status}|${job.video_url}|${job.retry_blocked || ""}`;
     if (key !== c.key) {

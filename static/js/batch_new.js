@@ -10,6 +10,12 @@
   let uploading = 0;
   const pendingFace = new Map();
   const NO_FACE = gettext("No usable face was found in this video, so it will not be in the batch. Upload another video of the person, facing the camera.");
+  const faceLabels = { who: form.dataset.faceWho, pick: form.dataset.facePick, face: form.dataset.faceFace };
+
+  function addPicker(badge, t) {
+    const picker = H.facePicker && H.facePicker(t, faceLabels);
+    if (picker) badge.after(picker);
+  }
 
   function refresh() {
     const hasAudio = !!form.querySelector("input[name=audio]:checked, input[name=audio][type=hidden]");
@@ -163,7 +169,7 @@
         const remove = H.el("button", { type: "button", class: "link-dark", text: gettext("Remove") });
         remove.onclick = () => { card.remove(); refresh(); };
         card.append(remove);
-        if (t.face_status === "pending") pendingFace.set(t.id, { badge, card });
+        if (t.face_status === "pending") pendingFace.set(t.id, { badge, card }); else addPicker(badge, t);
         if (t.face_status === "failed") markNoFace(card);
       } else {
         card.classList.add("rejected");
@@ -183,8 +189,10 @@
         for (const t of data.templates) {
           const waiting = pendingFace.get(t.id);
           if (waiting && t.face_status !== "pending") {
-            waiting.badge.replaceWith(faceBadge(t));
+            const fresh = faceBadge(t);
+            waiting.badge.replaceWith(fresh);
             pendingFace.delete(t.id);
+            addPicker(fresh, t);
             if (t.face_status === "failed") markNoFace(waiting.card);
           }
         }

@@ -52,6 +52,7 @@ def ids(light_batch: Batch, owner: User, settings) -> dict[str, str]:
         "batch_id": str(light_batch.pk),
         "job_id": str(job.pk),
         "webhook_id": str(hook.pk),
+        "index": "0",
     }
 
 
@@ -59,6 +60,7 @@ def _snapshot(owner: User) -> tuple:
     return (
         AudioClip.objects.for_user(owner).count(),
         Template.objects.for_user(owner).count(),
+        list(Template.objects.for_user(owner).values_list("face_choice", flat=True)),
         Batch.objects.for_user(owner).count(),
         sorted(RenderJob.objects.for_user(owner).values_list("status", flat=True)),
         list(Webhook.objects.for_user(owner).values_list("active", "secret")),

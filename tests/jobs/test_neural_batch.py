@@ -40,9 +40,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def neural_configured(settings, tiny_model: Path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
     settings.NEURAL_MODEL_DIR = str(tiny_model)
     settings.NEURAL_DEVICE = "cpu"
-    runner._engine.cache_clear()
+    runner._built_engine.cache_clear()
     yield tiny_model
-    runner._engine.cache_clear()
+    runner._built_engine.cache_clear()
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
     ]
     assert statuses == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
     assert runs + 1 == audio_analysis.ANALYSIS_RUNS  # once per batch, Whisper included
-    assert runner._engine.cache_info().misses == 1  # the model loaded once for both jobs
+    assert runner._built_engine.cache_info().misses == 1  # the model loaded once for both jobs
     engine = runner._engine("neural")
     assert engine.name == "neural" and engine.model_dir == neural_configured
 
@@ -145,3 +145,15 @@ def test_the_api_offers_neural_only_when_configured(
         format="json",
     )
     assert refused.status_code == 400 and "NEURAL_MODEL_DIR" in refused.json()["error"]["message"]
+
+
+def test_the_bbox_shift_setting_reaches_the_workers_engine(
+    neural_configured: Path,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    from jobs.worker.engines import engine_options
+
+    settings.NEURAL_BBOX_SHIFT = -6
+    runner._built_engine.cache_clear()
+    assert engine_options("neural")["bbox_shift"] == -6
+    assert runner._engine("neural").geometry.bbox_shift == -6.0

@@ -21,7 +21,7 @@ from rendering import audio, faces, media
 from rendering.engines import available_engines, engine_problem, get_engine
 from rendering.engines.neural import NeuralEngine
 from rendering.errors import RenderingError
-from rendering.neural import build, convert
+from rendering.neural import build
 from rendering.neural.features import frame_windows, window_starts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -75,7 +75,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def mask_line_rows(engine: NeuralEngine, track: faces.FaceTrack, index: int) -> int:
     """Image rows strictly above this are above the crop's mask line in frame ``index``."""
-    geometry = engine.geometry(track)
+    geometry = engine.geometry
     matrix = geometry.affine(track.landmarks[index])
     line = geometry.mask_top * geometry.size
     ends = np.array([[0, line], [geometry.size, line]]) @ matrix[:, :2].T + matrix[:, 2]
@@ -216,18 +216,17 @@ def test_it_leaves_the_upper_face_exactly_untouched_and_is_deterministic(
     frames = frames[:4]
     before = [f.copy() for f in frames]
     points = [track.landmarks[k] for k in range(4)]
-    geometry = engine.geometry(track)
     assert features.whisper_layers is not None
     tokens = frame_windows(features.whisper_layers, 25.0, np.arange(4), left=2, right=2)
 
-    painted = engine.render_frames(frames, list(points), tokens, geometry)
+    painted = engine.render_frames(frames, list(points), tokens)
     for k in range(4):
         assert np.array_equal(frames[k], before[k])  # inputs are not modified
         rows = mask_line_rows(engine, track, k)
         assert np.array_equal(painted[k][:rows], frames[k][:rows])
         assert not np.array_equal(painted[k], frames[k])
     # A frame without a face passes through as it is.
-    untouched = engine.render_frames(frames[:1], [None], tokens[:1], geometry)
+    untouched = engine.render_frames(frames[:1], [None], tokens[:1])
     assert untouched[0] is frames[0]
 
     # Same seed: the same weights, byte for byte, and the same frames.
@@ -237,69 +236,12 @@ def test_it_leaves_the_upper_face_exactly_untouched_and_is_deterministic(
         assert (again_dir / name).read_bytes() == (model_dir / name).read_bytes()
     again = get_engine("neural", model_dir=str(again_dir), device="cpu")
     assert isinstance(again, NeuralEngine)
-    repeat = again.render_frames(frames, list(points), tokens, geometry)
+    repeat = again.render_frames(frames, list(points), tokens)
     assert all(np.array_equal(a, b) for a, b in zip(painted, repeat, strict=True))
     # Another seed paints something else.
     other = get_engine(
         "neural", model_dir=str(build.build_random_model(tmp_path / "other", seed=1))
     )
     assert isinstance(other, NeuralEngine)
-    different = other.render_frames(frames, list(points), tokens, geometry)
+    different = other.render_frames(frames, list(points), tokens)
     assert not np.array_equal(different[0], painted[0])
-
-
-# --- MuseTalk conversion ----------------------------------------------------------------------
-
-
-def _hf_whisper_key(ours: str) -> str:
-    """Hugging Face's name for an openai-whisper weight: the converter's tables reversed."""
-    for hf, mine in convert._TOP_PARTS.items():
-        if ours == mine or ours.startswith(mine + "."):
-            return "model." + hf + ours[len(mine) :]
-    side, _, index, rest = ours.split(".", 3)
-    for hf, mine in convert._LAYER_PARTS:
-        if rest.startswith(mine + "."):
-            return f"model.{side}.layers.{index}.{hf}{rest[len(mine) :]}"
-    raise AssertionError(ours)
-
-
-def test_it_converts_musetalks_released_layout(
-    model_dir: Path, engine: NeuralEngine, tmp_path: Path
-) -> None:
-    """A MuseTalk-shaped ``models/`` folder made from the tiny model converts back to it."""
-    source = tmp_path / "MuseTalk" / "models"
-    unet_dir = source / "musetalkV15"
-    unet_dir.mkdir(parents=True)
-    unet = engine.generator.unet
-    config = {k: v for k, v in dict(unet.config).items() if not k.startswith("_")}
-    (unet_dir / "musetalk.json").write_text(json.dumps(config))
-    torch.save(unet.state_dict(), unet_dir / "unet.pth")
-    engine.generator.vae.save_pretrained(source / "sd-vae", safe_serialization=False)
-    checkpoint = torch.load(model_dir / "whisper" / "tiny.pt", weights_only=True)
-    dims = checkpoint["dims"]
-    (source / "whisper").mkdir()
-    hf_config = {
-        "num_mel_bins": dims["n_mels"],
-        "max_source_positions": dims["n_audio_ctx"],
-        "d_model": dims["n_audio_state"],
-        "encoder_attention_heads": dims["n_audio_head"],
-        "encoder_layers": dims["n_audio_layer"],
-        "vocab_size": dims["n_vocab"],
-        "max_target_positions": dims["n_text_ctx"],
-        "decoder_attention_heads": dims["n_text_head"],
-        "decoder_layers": dims["n_text_layer"],
-    }
-    (source / "whisper" / "config.json").write_text(json.dumps(hf_config))
-    hf_state = {_hf_whisper_key(k): v for k, v in checkpoint["model_state_dict"].items()}
-    torch.save(hf_state, source / "whisper" / "pytorch_model.bin")
-
-    out = convert.convert_musetalk(source.parent, tmp_path / "converted", crop_size=64)
-
-    converted = get_engine("neural", model_dir=str(out), device="cpu")
-    assert isinstance(converted, NeuralEngine)
-    mine = torch.load(out / "whisper" / "tiny.pt", weights_only=True)
-    assert mine["dims"] == dims
-    assert mine["model_state_dict"].keys() == checkpoint["model_state_dict"].keys()
-    crops = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
-    tokens = np.random.default_rng(1).standard_normal((2, 20, 32)).astype(np.float32)
-    assert np.array_equal(converted.generator(crops, tokens), engine.generator(crops, tokens))

@@ -51,6 +51,8 @@ def _start_with(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"REDIS_URL": "localhost:6379"}, "is not a Redis URL"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY is shorter than 50 characters"),
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, "SECRET_KEY_FILE points at '/nonexistent/key'"),
+        ({"NEURAL_BBOX_SHIFT": "65"}, "NEURAL_BBOX_SHIFT=65 is too large"),
+        ({"NEURAL_BBOX_SHIFT": "-65"}, "NEURAL_BBOX_SHIFT=-65 is too small"),
     ],
 )
 def test_it_refuses_to_start_with_a_bad_value(env: dict[str, str], sentence: str, tmp_path) -> None:

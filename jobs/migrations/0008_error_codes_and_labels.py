@@ -12,7 +12,7 @@ import jobs.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0006_storage_maintenance_schedule"),
+        ("jobs", "0007_template_faces_job_quality"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -624,5 +624,22 @@ class Migration(migrations.Migration):
                 to="jobs.webhook",
                 verbose_name="webhook",
             ),
+        ),
+        migrations.AlterField(
+            model_name="renderjob",
+            name="quality",
+            field=models.JSONField(blank=True, editable=False, null=True, verbose_name="quality"),
+        ),
+        migrations.AlterField(
+            model_name="template",
+            name="face_choice",
+            field=models.PositiveSmallIntegerField(
+                blank=True, null=True, verbose_name="face that speaks"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="template",
+            name="faces",
+            field=models.JSONField(blank=True, editable=False, null=True, verbose_name="faces"),
         ),
     ]

@@ -1,0 +1,17 @@
+"""Template helpers for the face picker on template cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag
+def template_faces(tpl: Any) -> list[dict[str, Any]]:
+    """The template's faces with their thumbnail links (jobs.views.template_faces_json)."""
+    from jobs.views import template_faces_json
+
+    return template_faces_json(tpl)
