@@ -102,6 +102,11 @@ SENTENCES: dict[str, Promise] = {
         "The neural engine's model on this server is not usable. Tell the administrator, or "
         "start a new batch with the classic engine."
     ),
+    "face_too_little": gettext_lazy(
+        "The face is usable in only %(percent)s %% of this video (too small, turned away or "
+        "out of the picture), so we did not render it. Use a clip where the speaker faces the "
+        "camera for most of the time."
+    ),
     "neural_bbox_shift": gettext_lazy(
         "The neural engine's mouth-box shift on this server lies outside -%(limit)s to "
         "%(limit)s. Tell the administrator, or start a new batch with the classic engine."
