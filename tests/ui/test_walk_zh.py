@@ -3,15 +3,16 @@
 The browser asks for zh-CN; the walk signs up, makes a batch from one audio and two template
 videos, watches the batch page reach "2/2 已完成", and finds it in History. Every page is in
 Chinese, with no English left in what a user reads. Then the same pages in English (switched
-in the header) and on a 390 px phone. The screenshots (``$TEST_ARTIFACTS/ui/walk/``) are the
-README's pictures in docs/screenshots/ (copy them there when the pages change).
+in the header) and on a 390 px phone. A second test reads the face picker (谁在说话？) and
+the quality report (同步, 请复查) in Chinese. The screenshots (``$TEST_ARTIFACTS/ui/walk/``)
+are the README's pictures in docs/screenshots/ (copy them there when the pages change).
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,17 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from accounts.models import User
 from heygem_site.formats import size_label
+from jobs import services
 from jobs.export import export_archive
-from jobs.models import Batch
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.worker import preparation
+from tests.jobs.test_template_faces import make_two_faces_video
+from tests.support.jobs import finish_job
 from tests.support.media import FACE, FACE_WITH_AUDIO, SPEECH
 from tests.ui.test_batch_flow import shot
+from tests.ui.test_export_flow import sign_in
 
 RENDER_TIMEOUT_MS = 240_000
 DESKTOP = {"width": 1280, "height": 860}
@@ -198,3 +205,59 @@ def _walk(page: Page, base: str, shots: Path) -> None:
     assert width <= PHONE["width"], f"the English batch page is {width} px wide on a phone"
     page.wait_for_timeout(700)
     shot(page, shots, "en-batch-phone", full_page=False)
+
+
+def test_who_speaks_and_the_quality_report_read_in_chinese(
+    live_server: Any,
+    zh_page: Page,
+    owner: User,
+    audio_clip: AudioClip,
+    make_template: Callable[..., Template],
+    tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """A template card with two faces asks 谁在说话？; the batch page says 同步 0.81 and, for a
+    weak result, 请复查 with its reasons in Chinese (server-made labels, no English left)."""
+    two = make_template(make_two_faces_video(tmp_path / "two.mp4"), name="two_people.mp4")
+    preparation.template_analyse(template_id=two.pk)
+    good = make_template(FACE, name="anna.mp4")
+    weak = make_template(FACE_WITH_AUDIO, name="anna_small.mp4")
+    batch = services.batch_create(
+        owner=owner, audio_id=audio_clip.pk, template_ids=[good.pk, weak.pk], name="质量检查"
+    )
+    User.objects.filter(pk=owner.pk).update(display_name="王小明")  # no Latin name on the page
+    reports = [
+        {"sync": 0.81, "review": False, "reasons": [], "coverage": 1.0},
+        {"sync": 0.32, "review": True, "reasons": ["sync_low", "coverage_low"], "coverage": 0.4},
+    ]
+    for job, report in zip(batch.jobs.order_by("position"), reports, strict=True):
+        finish_job(job, status=JobStatus.SUCCEEDED, source=FACE)
+        RenderJob.objects.filter(pk=job.pk).update(quality=report)
+    page = zh_page
+    sign_in(page, live_server.url, owner)
+    shots = artifacts_dir / "walk"
+    shots.mkdir(parents=True, exist_ok=True)
+
+    page.goto(f"{live_server.url}/templates/")
+    card = page.get_by_test_id("library-template").filter(has_text="two_people.mp4")
+    picker = card.get_by_test_id("face-picker")
+    expect(picker).to_contain_text("谁在说话？")
+    expect(picker.get_by_test_id("face-option")).to_have_count(2)
+    expect(picker.get_by_test_id("face-option").nth(0)).to_have_attribute(
+        "title", "说话人（自动选择）"
+    )
+    expect(picker.locator("img").nth(1)).to_have_attribute("alt", "人脸 2")
+    shot(page, shots, "zh-templates-faces-desktop", full_page=False)
+
+    page.goto(f"{live_server.url}/batches/{batch.pk}/")
+    cards = page.get_by_test_id("job-card")
+    expect(cards).to_have_count(2)
+    expect(cards.nth(0).get_by_test_id("job-quality")).to_contain_text("同步 0.81")
+    weak_quality = cards.nth(1).get_by_test_id("job-quality")
+    expect(weak_quality).to_contain_text("同步 0.32")
+    expect(weak_quality.get_by_test_id("review-badge")).to_have_text("请复查")
+    expect(weak_quality.locator("li").nth(0)).to_have_text("嘴型与语音不够贴合。")
+    assert_no_english(page, "batch (quality)")
+    page.wait_for_timeout(700)  # the bars' width transition
+    shot(page, shots, "zh-batch-quality-desktop")
+    assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
