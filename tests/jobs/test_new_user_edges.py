@@ -203,6 +203,26 @@ def test_a_render_error_reads_in_the_users_language_from_its_code(
     assert api["error_code"] == "fps_too_high" and "240 帧" in api["error"]
 
 
+def test_too_little_face_reads_in_the_users_language(
+    owner: User, owner_client: Client, audio_clip: AudioClip, template: Template
+) -> None:
+    """The classic engine's coverage refusal (rendering.engines.classic) carries its percent."""
+    from rendering.engines.classic import _TOO_LITTLE_FACE
+
+    batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
+    finish_job(
+        batch.jobs.get(),
+        status=JobStatus.FAILED,
+        error=_TOO_LITTLE_FACE.format(percent=23),
+        code="face_too_little",
+        params={"percent": 23},
+    )
+    zh = owner_client.get(reverse("batch_progress", args=[batch.pk]), **ZH).json()["jobs"][0]
+    assert zh["error_message"].startswith("这段视频中只有 23% 的画面可以使用人脸")
+    en = owner_client.get(reverse("batch_progress", args=[batch.pk])).json()["jobs"][0]
+    assert en["error_message"] == _TOO_LITTLE_FACE.format(percent=23)
+
+
 def test_api_errors_follow_accept_language(owner_client: Client) -> None:
     zh = owner_client.get("/api/v1/batches/", {"status": "bogus"}, **ZH)
     assert zh.status_code == 400
