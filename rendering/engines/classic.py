@@ -692,6 +692,8 @@ class ClassicEngine(Engine):
             raise FaceError(
                 _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
                 detail=f"coverage {plan.coverage:.3f} < {self.min_coverage}",
+                code="face_too_little",
+                params={"percent": round(100 * plan.coverage)},
             )
         reference = MouthReference.from_track(track)
         with template_output(
