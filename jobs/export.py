@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django.utils.translation import gettext
 from zipstream import ZipStream
 
 from accounts.models import User
@@ -241,7 +242,7 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
     manifest too; either way only finished videos are in the archive.
     """
     if not batches:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     several = len(batches) > 1
     taken: set[str] = set()
     folders = []
@@ -304,10 +305,11 @@ def _batches_for(user: User, batch_ids: Iterable[Any]) -> list[Batch]:
         if value not in ids:
             ids.append(value)
     if not ids:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     if len(ids) > MAX_BATCHES_PER_EXPORT:
         raise ValidationError(
-            f"One download can hold at most {MAX_BATCHES_PER_EXPORT} batches. Select fewer."
+            gettext("One download can hold at most %(n)d batches. Select fewer.")
+            % {"n": MAX_BATCHES_PER_EXPORT}
         )
     found = {b.pk: b for b in Batch.objects.for_user(user).filter(pk__in=ids)}
     if len(found) != len(ids):
@@ -363,6 +365,37 @@ def export_link_open(*, token: str) -> ExportArchive:
         extra={"user_id": user.pk, "batch_ids": ",".join(archive.batch_ids), "bytes": archive.size},
     )
     return archive
+
+
+@dataclass(frozen=True)
+class ExpiredLink:
+    """What a link that no longer works was for (its signature is ours; only its age failed)."""
+
+    user_id: int
+    batch_ids: tuple[str, ...]
+    finished_only: bool
+
+
+def export_link_expired(*, token: str) -> ExpiredLink | None:
+    """The link's contents when its signature is good but it is past its max age; else None
+    (tampered, unreadable, or still valid)."""
+    try:
+        _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
+    except signing.SignatureExpired:
+        pass
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    else:
+        return None
+    try:
+        payload = _Signer().unsign_object(token)
+        return ExpiredLink(
+            user_id=int(payload["u"]),
+            batch_ids=tuple(str(uuid.UUID(str(b))) for b in payload["b"]),
+            finished_only=bool(payload.get("f")),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
 
 
 def export_archive_for_admin(*, batches: QuerySet[Batch]) -> ExportArchive:

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from jobs.export import (
     MAX_BATCHES_PER_EXPORT,
     ExportArchive,
     export_link_create,
+    export_link_expired,
     export_link_open,
 )
 from jobs.names import content_disposition
@@ -110,6 +111,32 @@ def batches_export_selected(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def export_download(request: HttpRequest) -> HttpResponseBase:
-    """No session needed: the signed token in the link is the credential (it works from curl)."""
-    archive = export_link_open(token=request.GET.get("token", ""))
+    """No session needed: the signed token in the link is the credential (it works from curl).
+
+    A link that no longer works answers 404 with a page that says so; the signed-in owner of
+    an expired link gets a button that makes a new one for the same batches."""
+    token = request.GET.get("token", "")
+    try:
+        archive = export_link_open(token=token)
+    except Http404:
+        return _link_not_working(request, token)
     return export_response(request, archive)
+
+
+def _link_not_working(request: HttpRequest, token: str) -> HttpResponse:
+    expired = export_link_expired(token=token)
+    renew_ids: list[str] = []
+    if expired is not None and request.user.is_authenticated and request.user.pk == expired.user_id:
+        mine = selectors.batches_for_user(_user(request)).filter(pk__in=expired.batch_ids)
+        renew_ids = [str(pk) for pk in mine.values_list("pk", flat=True)]
+    return render(
+        request,
+        "jobs/export_link.html",
+        {
+            "expired": expired is not None,
+            "renew_ids": renew_ids,
+            "finished_only": bool(expired and expired.finished_only),
+            "minutes": max(1, settings.EXPORT_LINK_MAX_AGE // 60),
+        },
+        status=404,
+    )

@@ -8,6 +8,7 @@ PY=.venv/bin/python
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 
+$PY manage.py catalogs compile >/dev/null  # .po -> .mo in pure Python: no GNU gettext needed
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput -v 0
 demo_line=$($PY manage.py ensure_demo_user)

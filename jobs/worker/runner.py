@@ -119,6 +119,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message="The template video was deleted before this job ran.",
             log_text=joblog.text(),
+            code="template_deleted",
         )
         return JobStatus.FAILED
 
@@ -167,7 +168,9 @@ def job_run_claimed(*, job_id: Any) -> str:
                 face=face,
             )
         except FaceError as exc:
-            template_face_record(template_id=job.template.pk, error=exc.message)
+            template_face_record(
+                template_id=job.template.pk, error=exc.message, code=exc.code, params=exc.params
+            )
             raise
         if job.template.face_status != FaceStatus.READY:
             template_face_record(template_id=job.template.pk, error=None)
@@ -215,7 +218,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         return JobStatus.CANCELED
     except RenderingError as exc:
         joblog.add(f"failed: {exc}")
-        lifecycle.job_fail(job=job, message=exc.message, log_text=joblog.text())
+        lifecycle.job_fail(
+            job=job, message=exc.message, log_text=joblog.text(), code=exc.code, params=exc.params
+        )
         return JobStatus.FAILED
     except Exception:
         joblog.add("failed: unexpected error")
@@ -224,6 +229,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message=GENERIC_FAILURE,
             log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
+            code="unexpected",
         )
         return JobStatus.FAILED
     finally:

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from heygem_site.formats import size_label
 from jobs import services
 from jobs.models import AudioClip, Batch, RenderJob, Template
 from tests.support.media import FACE_WITH_AUDIO, files_under, uploaded
@@ -54,8 +55,8 @@ def test_it_refuses_a_batch_that_would_not_fit_and_creates_nothing(
     with pytest.raises(ValidationError) as caught:
         services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
     message = caught.value.messages[0]
-    used = f"{owner.storage_used_bytes / 1024:.1f}\xa0KB"
-    quota = f"{owner.storage_quota_bytes / 1024:.1f}\xa0KB"
+    used = size_label(owner.storage_used_bytes)
+    quota = size_label(owner.storage_quota_bytes)
     assert message.startswith(f"You are using {used} of {quota}; this batch needs about ")
     assert "this batch needs about" in message
     assert not Batch.objects.exists() and not RenderJob.objects.exists()
