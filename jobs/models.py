@@ -235,15 +235,31 @@ class Batch(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canceled"))
 
     # Words (jobs.transcripts): asked for at batch start...
-    language = models.CharField(max_length=8, default="auto")  # a Whisper code, or auto
-    script = models.TextField(blank=True)  # the user's own text; subtitles use its words
-    captions = models.CharField(max_length=8, blank=True)  # "" off, else bottom/middle/top
-    caption_size = models.CharField(max_length=8, default="medium")
+    language = models.CharField(  # a Whisper code, or auto
+        max_length=8, default="auto", verbose_name=_("language")
+    )
+    script = models.TextField(  # the user's own text; subtitles use its words
+        blank=True, verbose_name=_("script")
+    )
+    captions = models.CharField(  # "" off, else bottom/middle/top
+        max_length=8, blank=True, verbose_name=_("burned-in captions")
+    )
+    caption_size = models.CharField(max_length=8, default="medium", verbose_name=_("caption size"))
     # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
-    # ([{"start", "end", "lines"}]), or why there are none.
-    transcript = models.JSONField(null=True, blank=True, editable=False)
-    subtitle_cues = models.JSONField(null=True, blank=True, editable=False)
-    transcript_note = models.TextField(blank=True, editable=False)
+    # ([{"start", "end", "lines"}]), or why there are none: an English sentence for the
+    # admin and logs, and its code (jobs.user_errors) for pages and the API.
+    transcript = models.JSONField(
+        null=True, blank=True, editable=False, verbose_name=_("transcript")
+    )
+    subtitle_cues = models.JSONField(
+        null=True, blank=True, editable=False, verbose_name=_("subtitle cues")
+    )
+    transcript_note = models.TextField(
+        blank=True, editable=False, verbose_name=_("why there is no transcript")
+    )
+    transcript_note_code = models.CharField(
+        max_length=40, blank=True, editable=False, verbose_name=_("transcript note code")
+    )
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext, pgettext_lazy
 
 from jobs.models import Batch
+from jobs.user_errors import error_text
 
 # Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
 # imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
@@ -45,6 +48,16 @@ MAX_SCRIPT_CHARS = 20_000
 SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
 CAPTION_POSITIONS = ("bottom", "middle", "top")
 CAPTION_SIZES = ("small", "medium", "large")
+CAPTION_POSITION_LABELS: dict[str, Promise] = {
+    "bottom": pgettext_lazy("caption position", "at the bottom"),
+    "middle": pgettext_lazy("caption position", "in the middle"),
+    "top": pgettext_lazy("caption position", "at the top"),
+}
+CAPTION_SIZE_LABELS: dict[str, Promise] = {
+    "small": pgettext_lazy("caption size", "small"),
+    "medium": pgettext_lazy("caption size", "medium"),
+    "large": pgettext_lazy("caption size", "large"),
+}
 
 _NOTHING_HEARD = (
     "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
@@ -56,13 +69,24 @@ _FAILED = (
 
 
 def languages() -> dict[str, str]:
-    """Language codes a batch may ask for, with their labels (``auto`` first)."""
-    return dict(LANGUAGES)
+    """Language codes a batch may ask for, with their labels (``auto`` first).
+
+    Each language is named in itself (中文, English...); "auto" in the reader's language.
+    """
+    return {**dict(LANGUAGES), "auto": gettext("Auto-detect")}
 
 
 def transcripts_problem() -> str | None:
-    """Why this server makes no transcripts (a sentence), or None when it does."""
+    """Why this server makes no transcripts (an English sentence naming the model's path,
+    for logs and the admin), or None when it does."""
     return model_problem(settings.WHISPER_MODEL_DIR or None)
+
+
+def transcripts_off_text() -> str | None:
+    """That this server makes no transcripts, in the reader's language; None when it does."""
+    if transcripts_problem() is None:
+        return None
+    return gettext("Transcripts are off on this server: no speech recognition model is installed.")
 
 
 @cache
@@ -89,8 +113,7 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     model = transcriber()
     if model is None:
         note = transcripts_problem() or ""
-        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
-        batch.transcript_note = note
+        _store_note(batch, note, "transcripts_off")
         return False
     try:
         transcript = transcribe(
@@ -104,19 +127,33 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
             "transcription failed",
             extra={"user_id": batch.owner_id, "batch_id": str(batch.pk), "reason": str(exc)},
         )
-        note = exc.message if exc.message.startswith("Transcripts are off") else _FAILED
-        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
-        batch.transcript_note = note
+        if exc.code == "transcripts_off":
+            _store_note(batch, exc.message, "transcripts_off")
+        else:
+            _store_note(batch, _FAILED, "transcription_failed")
         return False
     cues = build_cues(subtitle_words(transcript.words, batch.script or None))
     data = transcript.to_dict()
     stored = cues_to_json(cues) or None
-    note = "" if stored else _NOTHING_HEARD
+    note, code = ("", "") if stored else (_NOTHING_HEARD, "nothing_heard")
     Batch.objects.filter(pk=batch.pk).update(
-        transcript=data, subtitle_cues=stored, transcript_note=note
+        transcript=data, subtitle_cues=stored, transcript_note=note, transcript_note_code=code
     )
-    batch.transcript, batch.subtitle_cues, batch.transcript_note = data, stored, note
+    batch.transcript, batch.subtitle_cues = data, stored
+    batch.transcript_note, batch.transcript_note_code = note, code
     return True
+
+
+def _store_note(batch: Batch, note: str, code: str) -> None:
+    Batch.objects.filter(pk=batch.pk).update(transcript_note=note, transcript_note_code=code)
+    batch.transcript_note, batch.transcript_note_code = note, code
+
+
+def note_text(batch: Batch) -> str:
+    """Why the batch has no transcript, in the reader's language ("" when it has one)."""
+    if not batch.transcript_note and not batch.transcript_note_code:
+        return ""
+    return error_text(batch.transcript_note_code, {}, batch.transcript_note)
 
 
 def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
@@ -168,7 +205,14 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
         "language": batch.language or "auto",
         "script": bool(batch.script),
         "captions": (
-            {"position": batch.captions, "size": batch.caption_size} if batch.captions else None
+            {
+                "position": batch.captions,
+                "size": batch.caption_size,
+                "position_label": str(CAPTION_POSITION_LABELS.get(batch.captions, batch.captions)),
+                "size_label": str(CAPTION_SIZE_LABELS.get(batch.caption_size, batch.caption_size)),
+            }
+            if batch.captions
+            else None
         ),
         "transcript": data,
         "subtitles": bool(batch.subtitle_cues),
@@ -178,7 +222,7 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
             if batch.script
             else ""
         ),
-        "note": batch.transcript_note or "",
+        "note": note_text(batch),
     }
 
 
@@ -189,26 +233,32 @@ def validate_words_options(
     language = (language or "auto").strip() or "auto"
     if language not in languages():
         raise ValidationError(
-            f'There is no transcript language "{language}". Choose one of: '
-            + ", ".join(languages())
-            + "."
+            gettext('There is no transcript language "%(language)s". Choose one of: %(codes)s.')
+            % {"language": language, "codes": ", ".join(languages())}
         )
     script = (script or "").strip()
     if len(script) > MAX_SCRIPT_CHARS:
         raise ValidationError(
-            f"The script is {len(script):,} characters long; at most {MAX_SCRIPT_CHARS:,} fit. "
-            "Shorten it or leave it out."
+            gettext(
+                "The script is %(length)s characters long; at most %(limit)s fit. "
+                "Shorten it or leave it out."
+            )
+            % {"length": f"{len(script):,}", "limit": f"{MAX_SCRIPT_CHARS:,}"}
         )
     captions = (captions or "").strip()
     if captions in ("off", "none", "false", "0"):
         captions = ""
     if captions and captions not in CAPTION_POSITIONS:
         raise ValidationError(
-            f'Captions go at the "bottom", "middle" or "top" of the picture, not "{captions}".'
+            gettext(
+                'Captions go at the "bottom", "middle" or "top" of the picture, not "%(value)s".'
+            )
+            % {"value": captions}
         )
     caption_size = (caption_size or "medium").strip() or "medium"
     if caption_size not in CAPTION_SIZES:
         raise ValidationError(
-            f'Caption size is "small", "medium" or "large", not "{caption_size}".'
+            gettext('Caption size is "small", "medium" or "large", not "%(value)s".')
+            % {"value": caption_size}
         )
     return language, script, captions, caption_size

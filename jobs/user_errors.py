@@ -115,6 +115,25 @@ SENTENCES: dict[str, Promise] = {
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
         "the faces listed for it."
     ),
+    # The words (jobs.transcripts): why a batch has no transcript, and caption failures.
+    "transcripts_off": gettext_lazy(
+        "Transcripts are off on this server, so this batch has no transcript, subtitles or "
+        "captions. Its videos render as usual."
+    ),
+    "transcription_failed": gettext_lazy(
+        "The audio could not be transcribed, so this batch has no transcript or subtitles; "
+        "its videos render as usual."
+    ),
+    "nothing_heard": gettext_lazy(
+        "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
+    ),
+    "unknown_language": gettext_lazy(
+        "There is no transcript language “%(language)s”. Start a new batch with another language."
+    ),
+    "caption_font_missing": gettext_lazy(
+        "Captions cannot be drawn: the caption font is not installed on this server. Tell the "
+        "administrator, or start a new batch without captions."
+    ),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."

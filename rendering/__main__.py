@@ -218,7 +218,7 @@ def _word_options(args: argparse.Namespace) -> dict[str, Any]:
     model_dir = args.whisper_model_dir or os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
     transcriber = Transcriber(model_dir, cpu_threads=args.cpu_threads)
     if transcriber.problem is not None:
-        raise TranscriptionError(transcriber.problem)
+        raise TranscriptionError(transcriber.problem, code="transcripts_off")
     script = None
     if args.script is not None:
         try:

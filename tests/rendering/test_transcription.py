@@ -170,6 +170,7 @@ def test_a_missing_model_directory_says_what_to_do(tmp_path: Path) -> None:
 
     assert raised.value.message.startswith("Transcripts are off: no Whisper model was found")
     assert "WHISPER_MODEL_DIR" in raised.value.message
+    assert raised.value.code == "transcripts_off"  # worded by jobs.user_errors
     assert model_problem(None) is not None
 
 
