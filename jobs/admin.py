@@ -151,6 +151,7 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
         "finished_at",
         "canceled_at",
         "transcript_note",
+        "transcript_note_code",
         "transcript",
     )
     raw_id_fields = ("owner", "audio")
