@@ -12,11 +12,9 @@ import pytest
 import srt as srt_parser
 
 from tests.rendering.helpers_r2 import FACE, decode, has_audio
-from tests.support.speech import espeak_available, words_with_gaps, write_wav
+from tests.support.speech import words_with_gaps, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng (see .ci/run)")
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -25,14 +25,12 @@ from rendering.transcription import (
     TranscriptionError,
     model_problem,
 )
-from tests.support.speech import espeak_available, words_with_gaps, write_wav
+from tests.support.speech import words_with_gaps, write_wav
 
 ENGLISH = ["please", "remember", "to", "charge", "your", "battery", "before", "leaving", "home"]
 # espeak-ng reads characters as pinyin; only its cmn-latn-pinyin voice then says them as
 # Mandarin (plain "cmn" reads the pinyin as English).
 MANDARIN = ["我们", "今天", "介绍", "新的", "相机"]
-
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng (see .ci/run)")
 
 
 def model_dir() -> Path:
