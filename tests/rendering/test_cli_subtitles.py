@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import srt as srt_parser
 
 from tests.rendering.helpers_r2 import FACE, decode, has_audio
