@@ -174,6 +174,44 @@ def main() -> None:
     for row in [header, *rows]:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
     print("\ntargets: <= 0.3 s of compute per audio second; median word-start error <= 0.15 s")
+    captions()
+
+
+def captions() -> None:
+    """The burned-in caption pass (decode, paint, encode) against a plain transcode."""
+    import tempfile
+
+    from _common import FACE, SPEECH, full_hd, make_variant, upscale
+
+    from rendering import media
+    from rendering.captions import burn_captions
+    from rendering.subtitles import Cue
+
+    cues = [Cue(0.0, 1.5, ("大家好，欢迎收看今天的节目",)), Cue(1.5, 3.0, ("Welcome to the show",))]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for label, template in (
+            ("256x256", FACE),
+            ("512x512", make_variant(FACE, tmp / "t512.mp4", upscale(512))),
+            ("1920x1080", make_variant(FACE, tmp / "t1080.mp4", full_hd)),
+        ):
+            transcode_s = burn_s = float("inf")
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                media.transcode(template, tmp / "plain.mp4", crf=18)
+                transcode_s = min(transcode_s, time.perf_counter() - started)
+                started = time.perf_counter()
+                burn_captions(template, tmp / "captioned.mp4", cues, audio_path=SPEECH)
+                burn_s = min(burn_s, time.perf_counter() - started)
+            rows.append(
+                (label, f"{transcode_s:.2f}", f"{burn_s:.2f}", f"{burn_s / transcode_s:.2f}")
+            )
+    print("\ncaption pass over a finished 3 s video (seconds, best of", REPEATS, ")")
+    header = ("size", "transcode s", "burn captions s", "ratio")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":
