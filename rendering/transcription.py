@@ -201,13 +201,24 @@ def is_cjk(char: str) -> bool:
     )
 
 
+def _unspaced(char: str) -> bool:
+    """Scripts written without spaces between words: CJK, Thai, Lao, Myanmar, Khmer."""
+    code = ord(char)
+    return (
+        is_cjk(char)
+        or 0x0E00 <= code <= 0x0EFF
+        or 0x1000 <= code <= 0x109F
+        or 0x1780 <= code <= 0x17FF
+    )
+
+
 def join_words(words: list[str]) -> str:
-    """Join words with a space between them, except where either side is CJK."""
+    """Join words with a space between them, except where either side is written unspaced."""
     out = ""
     for word in words:
         if not word:
             continue
-        if out and not (is_cjk(out[-1]) or is_cjk(word[0])):
+        if out and not (_unspaced(out[-1]) or _unspaced(word[0])):
             out += " "
         out += word
     return out
