@@ -8,6 +8,7 @@ joined with known gaps (0.15-0.6 s, seeded), so every word's true start is known
   for greedy decoding (the product's setting) and a beam of 5. Target: <= 0.3.
 - word-start error: recognised units matched to the true words by text (difflib), the
   absolute difference of start times; median and 90th percentile. Target median <= 0.15 s.
+  The "untightened" row shows Whisper's own word times, before ``tighten_to_speech``.
 - the same after joining the words with no gaps at all (connected speech, times from
   espeak's own word lengths are then unknown, so only speed is reported for it).
 
@@ -107,7 +108,12 @@ def _errors(truth: list[str], starts: list[float], words: list) -> list[float]: 
 
 
 def main() -> None:
-    from rendering.transcription import Transcriber, join_words
+    from rendering import transcription
+    from rendering.transcription import Transcriber, join_words, tighten_to_speech
+
+    def _as_is(words: list, samples: object) -> list:  # type: ignore[type-arg]
+        return words
+
     from tests.support.speech import espeak, words_with_gaps
 
     model_dir = _model_dir()
@@ -125,9 +131,14 @@ def main() -> None:
         )
         for style, samples, beam in (
             ("words + gaps", gapped, 1),
+            ("words + gaps, untightened", gapped, 1),
             ("words + gaps", gapped, 5),
             ("connected", connected, 1),
         ):
+            # "untightened": Whisper's own word times, before tighten_to_speech.
+            transcription.tighten_to_speech = (
+                _as_is if style.endswith("untightened") else tighten_to_speech
+            )
             duration = samples.size / 16000
             transcriber = Transcriber(model_dir, cpu_threads=2, beam_size=beam)
             started = time.perf_counter()
@@ -140,6 +151,7 @@ def main() -> None:
                 best = min(best, transcript.seconds)
             assert transcript is not None
             errors = _errors(words, starts, transcript.words) if style != "connected" else []
+            transcription.tighten_to_speech = tighten_to_speech
             median = statistics.median(errors) if errors else float("nan")
             p90 = float(np.percentile(errors, 90)) if errors else float("nan")
             rows.append(
