@@ -209,3 +209,26 @@ def test_the_packaged_model_assembles_to_the_same_bytes(tmp_path: Path) -> None:
     mtime = (dest / "model.bin").stat().st_mtime_ns
     transcription.assemble_packaged_model(dest)
     assert (dest / "model.bin").stat().st_mtime_ns == mtime
+
+
+def test_word_times_are_tightened_to_their_sound() -> None:
+    from rendering.audio import Word
+    from rendering.transcription import tighten_to_speech
+
+    rate = 16000
+    samples = np.zeros(3 * rate, np.float32)
+    t = np.arange(rate // 2) / rate
+    samples[rate // 2 : rate] = 0.3 * np.sin(2 * np.pi * 220 * t)  # word 1: 0.5-1.0 s
+    samples[int(1.6 * rate) : int(2.1 * rate)] = 0.3 * np.sin(2 * np.pi * 330 * t)  # 1.6-2.1 s
+    # Whisper-like spans: the first from 0 (the lead silence given to it), the second
+    # starting inside the first word's tail and ending inside the silence after it.
+    heard = [Word("one", 0.0, 0.9, 1.0), Word("two", 0.9, 2.4, 1.0)]
+
+    tightened = tighten_to_speech(heard, samples)
+
+    assert tightened[0].start == pytest.approx(0.5, abs=0.011)
+    assert tightened[0].end == pytest.approx(0.9)  # the span's own end: nothing to trim
+    assert tightened[1].start == pytest.approx(1.6, abs=0.011)
+    assert tightened[1].end == pytest.approx(2.1, abs=0.011)
+    # A word with no sound in its span keeps Whisper's times.
+    assert tighten_to_speech([Word("x", 2.5, 2.9, 1.0)], samples)[0].start == 2.5

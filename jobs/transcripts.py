@@ -1,0 +1,209 @@
+"""Transcripts, subtitles and burned-in captions for batches.
+
+Settings become a :class:`rendering.transcription.Transcriber` here, once per process (the
+model loads once per worker). ``batch_transcribe`` runs in the batch's preparation step:
+it transcribes the audio once (cached by content hash in ``RENDER_CACHE_DIR``, so a second
+batch with the same audio transcribes nothing), builds the subtitle cues from the user's
+script or the recognised words, and stores both on the batch. Pages, the API and the ZIP
+export turn the stored cues into SRT / WebVTT text on request: there are no subtitle
+files to store, count against quotas or delete.
+
+A missing or broken model never stops a batch: its videos render, and the batch says
+why there is no transcript (``Batch.transcript_note``).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from jobs.models import Batch
+
+if TYPE_CHECKING:
+    from rendering.captions import CaptionStyle
+    from rendering.subtitles import Cue
+    from rendering.transcription import Transcriber
+
+log = logging.getLogger("heygem.jobs")
+
+MAX_SCRIPT_CHARS = 20_000
+SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
+CAPTION_POSITIONS = ("bottom", "middle", "top")
+CAPTION_SIZES = ("small", "medium", "large")
+
+_FAILED = (
+    "The audio could not be transcribed, so this batch has no transcript or subtitles; "
+    "its videos render as usual."
+)
+
+
+def languages() -> dict[str, str]:
+    """Language codes a batch may ask for, with their labels (``auto`` first)."""
+    from rendering.transcription import LANGUAGES
+
+    return dict(LANGUAGES)
+
+
+def transcripts_problem() -> str | None:
+    """Why this server makes no transcripts (a sentence), or None when it does."""
+    from rendering.transcription import model_problem
+
+    return model_problem(settings.WHISPER_MODEL_DIR or None)
+
+
+@cache
+def _transcriber(model_dir: str, threads: int) -> Transcriber:
+    from rendering.transcription import Transcriber
+
+    return Transcriber(model_dir, cpu_threads=threads)
+
+
+def transcriber() -> Transcriber | None:
+    """The process's transcriber, or None when transcripts are off."""
+    if transcripts_problem() is not None:
+        return None
+    return _transcriber(str(settings.WHISPER_MODEL_DIR), settings.WHISPER_CPU_THREADS)
+
+
+def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
+    """Transcribe the batch's audio (cached) and store the transcript and subtitle cues.
+
+    1. Without a usable model, store the sentence saying so and return False.
+    2. Transcribe in the batch's language (cache hit for audio heard before).
+    3. Cues from the batch's script aligned to the words, or from the words.
+    4. One conditional update; a failure is logged and noted, never raised: the videos
+       do not need the words.
+    """
+    from rendering.errors import RenderingError
+    from rendering.subtitles import build_cues, subtitle_words
+    from rendering.transcription import transcribe
+
+    model = transcriber()
+    if model is None:
+        note = transcripts_problem() or ""
+        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
+        batch.transcript_note = note
+        return False
+    try:
+        transcript = transcribe(
+            audio_path,
+            model,
+            cache_dir=Path(settings.RENDER_CACHE_DIR),
+            language=batch.language or None,
+        )
+    except RenderingError as exc:
+        log.warning(
+            "transcription failed",
+            extra={"user_id": batch.owner_id, "batch_id": str(batch.pk), "reason": str(exc)},
+        )
+        note = exc.message if exc.message.startswith("Transcripts are off") else _FAILED
+        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
+        batch.transcript_note = note
+        return False
+    cues = build_cues(subtitle_words(transcript.words, batch.script or None))
+    data = transcript.to_dict()
+    stored = cues_to_json(cues)
+    Batch.objects.filter(pk=batch.pk).update(
+        transcript=data, subtitle_cues=stored, transcript_note=""
+    )
+    batch.transcript, batch.subtitle_cues, batch.transcript_note = data, stored, ""
+    return True
+
+
+def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
+    return [
+        {"start": round(c.start, 3), "end": round(c.end, 3), "lines": list(c.lines)} for c in cues
+    ]
+
+
+def batch_cues(batch: Batch) -> list[Cue]:
+    """The batch's subtitle cues (empty when it has no transcript)."""
+    from rendering.subtitles import Cue
+
+    return [
+        Cue(float(c["start"]), float(c["end"]), tuple(str(line) for line in c["lines"]))
+        for c in batch.subtitle_cues or []
+    ]
+
+
+def subtitles_text(batch: Batch, kind: str) -> str | None:
+    """The batch's subtitles as SRT (``kind="srt"``) or WebVTT text; None without cues."""
+    from rendering.subtitles import srt, vtt
+
+    cues = batch_cues(batch)
+    if not cues:
+        return None
+    return srt(cues) if kind == "srt" else vtt(cues)
+
+
+def caption_style(batch: Batch) -> CaptionStyle | None:
+    """How the batch burns captions into its videos, or None when it does not."""
+    if not batch.captions or not batch.subtitle_cues:
+        return None
+    from rendering.captions import CaptionStyle
+
+    return CaptionStyle(position=batch.captions, size=batch.caption_size or "medium")
+
+
+def burn_batch_captions(*, batch: Batch, video: Path, audio_path: Path) -> bool:
+    """Burn the batch's captions into ``video`` in place; False when it has none."""
+    style = caption_style(batch)
+    if style is None:
+        return False
+    from rendering.captions import burn_captions
+
+    burn_captions(video, video, batch_cues(batch), audio_path=audio_path, style=style)
+    return True
+
+
+def transcript_payload(batch: Batch) -> dict[str, Any]:
+    """What pages and the API show of a batch's words: the transcript, or why there is none."""
+    data = batch.transcript or None
+    return {
+        "language": batch.language or "auto",
+        "script": bool(batch.script),
+        "captions": (
+            {"position": batch.captions, "size": batch.caption_size} if batch.captions else None
+        ),
+        "transcript": data,
+        "subtitles": bool(batch.subtitle_cues),
+        "note": batch.transcript_note or "",
+    }
+
+
+def validate_words_options(
+    *, language: str, script: str, captions: str, caption_size: str
+) -> tuple[str, str, str, str]:
+    """Clean the batch-start options; raise ValidationError with a sentence when wrong."""
+    from django.core.exceptions import ValidationError
+
+    language = (language or "auto").strip() or "auto"
+    if language not in languages():
+        raise ValidationError(
+            f'There is no transcript language "{language}". Choose one of: '
+            + ", ".join(languages())
+            + "."
+        )
+    script = (script or "").strip()
+    if len(script) > MAX_SCRIPT_CHARS:
+        raise ValidationError(
+            f"The script is {len(script):,} characters long; at most {MAX_SCRIPT_CHARS:,} fit. "
+            "Shorten it or leave it out."
+        )
+    captions = (captions or "").strip()
+    if captions in ("off", "none", "false", "0"):
+        captions = ""
+    if captions and captions not in CAPTION_POSITIONS:
+        raise ValidationError(
+            f'Captions go at the "bottom", "middle" or "top" of the picture, not "{captions}".'
+        )
+    caption_size = (caption_size or "medium").strip() or "medium"
+    if caption_size not in CAPTION_SIZES:
+        raise ValidationError(
+            f'Caption size is "small", "medium" or "large", not "{caption_size}".'
+        )
+    return language, script, captions, caption_size
