@@ -9,7 +9,7 @@ import pytest
 
 from rendering.captions import CaptionPainter, CaptionStyle, burn_captions, find_font
 from rendering.subtitles import Cue
-from tests.rendering.helpers_r2 import decode, has_audio, write_video, write_wav
+from tests.rendering.plain_av import decode, has_audio, write_video, write_wav
 
 CUES = [
     Cue(0.0, 1.0, ("大家好，今天天气很好",)),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import srt as srt_parser
 
-from tests.rendering.helpers_r2 import FACE, decode, has_audio
+from tests.rendering.plain_av import FACE, decode, has_audio
 from tests.support.speech import words_with_gaps, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
