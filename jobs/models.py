@@ -234,6 +234,17 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
     canceled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canceled"))
 
+    # Words (jobs.transcripts): asked for at batch start...
+    language = models.CharField(max_length=8, default="auto")  # a Whisper code, or auto
+    script = models.TextField(blank=True)  # the user's own text; subtitles use its words
+    captions = models.CharField(max_length=8, blank=True)  # "" off, else bottom/middle/top
+    caption_size = models.CharField(max_length=8, default="medium")
+    # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
+    # ([{"start", "end", "lines"}]), or why there are none.
+    transcript = models.JSONField(null=True, blank=True, editable=False)
+    subtitle_cues = models.JSONField(null=True, blank=True, editable=False)
+    transcript_note = models.TextField(blank=True, editable=False)
+
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("deletion started")

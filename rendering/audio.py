@@ -36,6 +36,7 @@ import numpy as np
 
 from rendering import media
 from rendering.cache import Cache
+from rendering.words import Word
 
 if TYPE_CHECKING:
     from rendering.transcription import Transcriber, Transcript
@@ -81,14 +82,6 @@ _OPEN_SIGMA_HOPS = 1.5  # 15 ms: removes flicker, keeps closures visible
 _DIP_START_DB = 5.0
 _DIP_FULL_DB = 12.0
 _DIP_REACH_HOPS = 8
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float
-    end: float
-    probability: float
 
 
 @dataclass(frozen=True, eq=False)

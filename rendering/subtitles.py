@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rendering.audio import Word
 from rendering.transcription import is_cjk, join_words
+from rendering.words import Word
 
 __all__ = [
     "Cue",

@@ -4,7 +4,8 @@
 faster-whisper reads: ``config.json``, ``model.bin``, ``tokenizer.json``, ``vocabulary.*``).
 It never downloads anything: faster-whisper fetches from a hub when given a model *name* or
 a directory without ``tokenizer.json``, so :func:`model_problem` checks the files first and
-the transcriber refuses to start without them.
+the transcriber refuses to start without them. Importing this module loads neither PyAV
+nor faster-whisper (the web process reads ``LANGUAGES`` and :func:`model_problem`).
 
 :func:`transcribe` caches the :class:`Transcript` (language, words with start/end times) by
 the audio's SHA-256, the model's own hash and the requested language, beside the audio
@@ -28,14 +29,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rendering import media
-from rendering.audio import Word
 from rendering.cache import Cache
 from rendering.errors import RenderingError
+from rendering.words import Word
+
+if TYPE_CHECKING:
+    from rendering.media import Limits
 
 __all__ = [
     "DEFAULT_MODEL_DIR",
@@ -255,6 +258,8 @@ def model_problem(model_dir: str | Path | None) -> str | None:
 
 def _model_hash(model_dir: Path) -> str:
     """SHA-256 over the model's files (names and bytes), so a changed model misses the cache."""
+    from rendering import media
+
     digest = hashlib.sha256()
     for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
         if name.startswith("."):
@@ -507,7 +512,7 @@ def transcribe(
     language: str | None = None,
     samples: np.ndarray | None = None,
     content_hash: str | None = None,
-    limits: media.Limits = media.DEFAULT_LIMITS,
+    limits: Limits | None = None,
 ) -> Transcript:
     """The transcript of an audio file, from the cache when this audio, model and language
     were transcribed before.
@@ -516,6 +521,8 @@ def transcribe(
     caller has them (the audio analysis does). An unreadable cache entry is recomputed.
     """
     global TRANSCRIBE_RUNS
+    from rendering import media
+
     content_hash = content_hash or media.file_sha256(path)
     wanted = "auto" if language in (None, "", "auto") else str(language)
     key = f"{content_hash}-{transcriber.model_hash[:16]}-{wanted}"
@@ -529,7 +536,9 @@ def transcribe(
                 log.warning("discarding unreadable transcript cache entry %s", key)
                 cache.discard("transcript", key, TRANSCRIPT_VERSION)
     if samples is None:
-        samples = media.read_audio(path, sample_rate=SAMPLE_RATE, limits=limits)
+        samples = media.read_audio(
+            path, sample_rate=SAMPLE_RATE, limits=limits or media.DEFAULT_LIMITS
+        )
     fresh = transcriber.transcribe_samples(samples, language=None if wanted == "auto" else wanted)
     TRANSCRIBE_RUNS += 1
     data = fresh.to_json()

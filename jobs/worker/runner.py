@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from jobs import lifecycle
+from jobs import lifecycle, transcripts
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
@@ -187,6 +187,10 @@ def job_run_claimed(*, job_id: Any) -> str:
             should_cancel=should_cancel,
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        if transcripts.burn_batch_captions(
+            batch=batch, video=partial, audio_path=media_path(batch.audio.file.name)
+        ):
+            joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
         partial.replace(final_path)
         size = final_path.stat().st_size
         speaker = face if face is not None else template_speaker_hint(job.template)
