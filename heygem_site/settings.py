@@ -490,4 +490,12 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One name per choice set that several fields and components share (batch list, batch
+    # detail with its transcript, batch create, jobs).
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": ["queued", "running", "done", "done with failures", "canceled"],
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "CaptionPositionEnum": ["bottom", "middle", "top"],
+        "CaptionSizeEnum": ["small", "medium", "large"],
+    },
 }
