@@ -35,6 +35,9 @@ SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
 CAPTION_POSITIONS = ("bottom", "middle", "top")
 CAPTION_SIZES = ("small", "medium", "large")
 
+_NOTHING_HEARD = (
+    "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
+)
 _FAILED = (
     "The audio could not be transcribed, so this batch has no transcript or subtitles; "
     "its videos render as usual."
@@ -106,11 +109,12 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
         return False
     cues = build_cues(subtitle_words(transcript.words, batch.script or None))
     data = transcript.to_dict()
-    stored = cues_to_json(cues)
+    stored = cues_to_json(cues) or None
+    note = "" if stored else _NOTHING_HEARD
     Batch.objects.filter(pk=batch.pk).update(
-        transcript=data, subtitle_cues=stored, transcript_note=""
+        transcript=data, subtitle_cues=stored, transcript_note=note
     )
-    batch.transcript, batch.subtitle_cues, batch.transcript_note = data, stored, ""
+    batch.transcript, batch.subtitle_cues, batch.transcript_note = data, stored, note
     return True
 
 

@@ -204,7 +204,10 @@ def align_script(script: str, words: Sequence[Word]) -> list[Word]:
 
 def subtitle_words(words: Sequence[Word], script: str | None = None) -> list[Word]:
     """What subtitles show: the script aligned to ``words`` when there is one, else the
-    recognised words cut into units."""
+    recognised words cut into units. Nothing when nothing was heard: a script cannot be
+    timed to silence."""
+    if not words:
+        return []
     if script is not None and script.strip():
         return align_script(script, words)
     return timed_units(words)

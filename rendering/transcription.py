@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -413,10 +414,15 @@ class Transcriber:
         )
 
 
-def _to_simplified(text: str) -> str:
+@lru_cache(maxsize=1)
+def _t2s() -> Any:
     import opencc
 
-    return str(opencc.OpenCC("t2s").convert(text))
+    return opencc.OpenCC("t2s")
+
+
+def _to_simplified(text: str) -> str:
+    return str(_t2s().convert(text))
 
 
 def _simplified(words: list[Word]) -> list[Word]:

@@ -242,3 +242,19 @@ def test_the_zip_carries_the_subtitles_beside_the_videos_and_the_transcript(
     assert manifest["subtitles"] == ["subtitles.srt", "subtitles.vtt"]
     assert manifest["transcript"]["words"][0]["text"].lower().startswith("hello")
     assert {"start", "end"} <= set(manifest["transcript"]["words"][0])
+
+
+def test_silence_gives_a_transcript_without_subtitles_and_says_so(
+    transcripts_on: Path, owner: User, template: Template, tmp_path: Path
+) -> None:
+    from tests.support.media import uploaded
+    from tests.support.speech import write_wav
+
+    quiet = write_wav(tmp_path / "quiet.wav", np.zeros(32000, np.float32) + 1e-4)
+    audio = services.audio_upload(owner=owner, uploaded=uploaded(quiet))
+
+    batch = _prepared(_batch(owner, audio, template, script="Nobody says this.", captions="top"))
+
+    assert batch.transcript is not None and batch.transcript["words"] == []
+    assert batch.subtitle_cues is None and transcripts.caption_style(batch) is None
+    assert batch.transcript_note.startswith("Whisper heard no speech")

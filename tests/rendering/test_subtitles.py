@@ -184,3 +184,8 @@ def test_timestamps_pass_an_hour() -> None:
 
     assert "01:02:05,500 --> 01:02:06,300" in srt(cues)
     assert "01:02:05.500 --> 01:02:06.300" in vtt(cues)
+
+
+def test_nothing_heard_gives_no_subtitles_even_with_a_script() -> None:
+    assert subtitle_words([], "A script nobody said.") == []
+    assert build_cues([]) == []
