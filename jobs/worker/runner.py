@@ -183,7 +183,11 @@ def job_run_claimed(*, job_id: Any) -> str:
             audio=features,
             audio_path=media_path(batch.audio.file.name),
             out_path=partial,
-            progress=progress,
+            # The caption pass after the render costs about one transcode, the render about
+            # 1.3 (bench/render.py, bench/transcribe.py): the render's share is 0.6.
+            progress=(lambda f: progress(0.6 * f))
+            if transcripts.caption_style(batch)
+            else progress,
             should_cancel=should_cancel,
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
