@@ -271,17 +271,17 @@ def burn_captions(
     1. Probe the video for its size, rate and audio sample rate.
     2. Decode every frame, paint the cue showing at the frame's middle, encode (H.264,
        ``crf``; 18 is what the engines write, so the second generation stays faint).
-    3. Mux the audio from ``audio_path`` (the batch's original) at the video's own audio
-       rate, as the engines do, rather than re-encoding the AAC a second time.
+    3. Mux the audio from ``audio_path`` (the batch's upload) at its own rate and channels,
+       as the engines do (``read_audio_as_uploaded``), rather than re-encoding the AAC a
+       second time.
     ``out_path`` may be ``video`` itself: the writer renames into place only at the end.
     """
     info = media.probe_video(video)
     if info.video is None:  # probe_video guarantees one; this satisfies the type checker
         raise RenderingError("This video has no picture to caption.")
     width, height, fps = info.video.width, info.video.height, info.video.fps
-    rate = info.audio.sample_rate if info.audio is not None else 16000
     painter = CaptionPainter(cues, width, height, style)
-    samples = media.read_audio(audio_path, sample_rate=rate)
+    samples, rate = media.read_audio_as_uploaded(Path(audio_path))
     frames = 0
     with media.VideoWriter(
         out_path,

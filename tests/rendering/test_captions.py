@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from rendering.captions import CaptionPainter, CaptionStyle, burn_captions, find_font
 from rendering.subtitles import Cue
-from tests.rendering.plain_av import decode, has_audio, write_video, write_wav
+from tests.rendering.plain_av import decode, has_audio, write_video
 
 CUES = [
     Cue(0.0, 1.0, ("大家好，今天天气很好",)),
@@ -107,7 +109,13 @@ def smooth(height: int, width: int, k: int) -> np.ndarray:
 def test_burning_captions_into_a_video_keeps_the_rest_of_the_picture(tmp_path: Path) -> None:
     frames = [smooth(128, 160, k) for k in range(50)]  # 2 s at 25 fps
     video = write_video(tmp_path / "in.mp4", frames)
-    speech = write_wav(tmp_path / "speech.wav", 0.2 * np.sin(np.arange(32000) / 8.0))
+    speech = tmp_path / "stereo48k.wav"
+    tone = (0.2 * np.sin(np.arange(96000) / 8.0) * 32767).astype(np.int16)
+    with wave.open(str(speech), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(48000)
+        wav.writeframes(np.stack([tone, tone // 2], axis=1).tobytes())
 
     count = burn_captions(video, tmp_path / "out.mp4", CUES, audio_path=speech)
 
@@ -115,6 +123,11 @@ def test_burning_captions_into_a_video_keeps_the_rest_of_the_picture(tmp_path: P
     before, after = decode(video), decode(tmp_path / "out.mp4")
     assert len(after) == 50
     assert has_audio(tmp_path / "out.mp4")
+    with av.open(
+        str(tmp_path / "out.mp4")
+    ) as container:  # the upload's own sound, as engines keep it
+        stream = container.streams.audio[0]
+        assert (stream.rate, stream.channels) == (48000, 2)
     painter = CaptionPainter(CUES, 160, 128)
     y0, y1 = painter.band
     for k in (5, 30):
