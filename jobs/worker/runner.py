@@ -191,16 +191,17 @@ def job_run_claimed(*, job_id: Any) -> str:
             should_cancel=should_cancel,
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        speaker = face if face is not None else template_speaker_hint(job.template)
+        # Measured before the captions go in: their pixels are not the engine's edit.
+        report = _measure(
+            partial, features, template_path, track, result, speaker, joblog=joblog, ids=ids
+        )
         if transcripts.burn_batch_captions(
             batch=batch, video=partial, audio_path=media_path(batch.audio.file.name)
         ):
             joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
         partial.replace(final_path)
         size = final_path.stat().st_size
-        speaker = face if face is not None else template_speaker_hint(job.template)
-        report = _measure(
-            final_path, features, template_path, track, result, speaker, joblog=joblog, ids=ids
-        )
         if not lifecycle.job_succeed(
             job=job,
             output_name=final_name,
