@@ -145,7 +145,14 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
     list_filter = (BatchStatusFilter, "engine", "created_at")
     search_fields = ("name", "owner__email")
     list_select_related = ("owner",)
-    readonly_fields = ("id", "created_at", "finished_at", "canceled_at")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "finished_at",
+        "canceled_at",
+        "transcript_note",
+        "transcript",
+    )
     raw_id_fields = ("owner", "audio")
     inlines = (RenderJobInline,)
     actions = ("retry_failed", "cancel", "delete_with_files", "export_zip")

@@ -258,3 +258,14 @@ def test_silence_gives_a_transcript_without_subtitles_and_says_so(
     assert batch.transcript is not None and batch.transcript["words"] == []
     assert batch.subtitle_cues is None and transcripts.caption_style(batch) is None
     assert batch.transcript_note.startswith("Whisper heard no speech")
+
+
+def test_the_admin_shows_why_a_batch_has_no_transcript(
+    admin_client: Client, owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    batch = _prepared(_batch(owner, audio_clip, template))
+
+    page = admin_client.get(reverse("admin:jobs_batch_change", args=[batch.pk]))
+
+    assert page.status_code == 200
+    assert "Transcripts are off" in page.content.decode()
