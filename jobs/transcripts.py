@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from jobs.models import Batch
+from rendering.transcription import join_words
 
 if TYPE_CHECKING:
     from rendering.captions import CaptionStyle
@@ -175,6 +176,12 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
         ),
         "transcript": data,
         "subtitles": bool(batch.subtitle_cues),
+        # What the subtitles say, when it is not simply the transcript (a script was given).
+        "subtitle_text": (
+            join_words([line for cue in batch.subtitle_cues or [] for line in cue["lines"]])
+            if batch.script
+            else ""
+        ),
         "note": batch.transcript_note or "",
     }
 
