@@ -20,14 +20,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from jobs.models import Batch
-from rendering.transcription import join_words
+
+# Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
+# imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
+from rendering.errors import RenderingError
+from rendering.subtitles import Cue, build_cues, srt, subtitle_words, vtt
+from rendering.transcription import (
+    LANGUAGES,
+    Transcriber,
+    join_words,
+    model_problem,
+    transcribe,
+)
 
 if TYPE_CHECKING:
     from rendering.captions import CaptionStyle
-    from rendering.subtitles import Cue
-    from rendering.transcription import Transcriber
 
 log = logging.getLogger("heygem.jobs")
 
@@ -47,22 +57,16 @@ _FAILED = (
 
 def languages() -> dict[str, str]:
     """Language codes a batch may ask for, with their labels (``auto`` first)."""
-    from rendering.transcription import LANGUAGES
-
     return dict(LANGUAGES)
 
 
 def transcripts_problem() -> str | None:
     """Why this server makes no transcripts (a sentence), or None when it does."""
-    from rendering.transcription import model_problem
-
     return model_problem(settings.WHISPER_MODEL_DIR or None)
 
 
 @cache
 def _transcriber(model_dir: str, threads: int) -> Transcriber:
-    from rendering.transcription import Transcriber
-
     return Transcriber(model_dir, cpu_threads=threads)
 
 
@@ -79,13 +83,9 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     1. Without a usable model, store the sentence saying so and return False.
     2. Transcribe in the batch's language (cache hit for audio heard before).
     3. Cues from the batch's script aligned to the words, or from the words.
-    4. One conditional update; a failure is logged and noted, never raised: the videos
-       do not need the words.
+    4. One update of the batch row; a failure is logged and noted, never raised: the
+       videos do not need the words.
     """
-    from rendering.errors import RenderingError
-    from rendering.subtitles import build_cues, subtitle_words
-    from rendering.transcription import transcribe
-
     model = transcriber()
     if model is None:
         note = transcripts_problem() or ""
@@ -127,8 +127,6 @@ def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
 
 def batch_cues(batch: Batch) -> list[Cue]:
     """The batch's subtitle cues (empty when it has no transcript)."""
-    from rendering.subtitles import Cue
-
     return [
         Cue(float(c["start"]), float(c["end"]), tuple(str(line) for line in c["lines"]))
         for c in batch.subtitle_cues or []
@@ -137,8 +135,6 @@ def batch_cues(batch: Batch) -> list[Cue]:
 
 def subtitles_text(batch: Batch, kind: str) -> str | None:
     """The batch's subtitles as SRT (``kind="srt"``) or WebVTT text; None without cues."""
-    from rendering.subtitles import srt, vtt
-
     cues = batch_cues(batch)
     if not cues:
         return None
@@ -190,8 +186,6 @@ def validate_words_options(
     *, language: str, script: str, captions: str, caption_size: str
 ) -> tuple[str, str, str, str]:
     """Clean the batch-start options; raise ValidationError with a sentence when wrong."""
-    from django.core.exceptions import ValidationError
-
     language = (language or "auto").strip() or "auto"
     if language not in languages():
         raise ValidationError(
