@@ -20,8 +20,8 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
-from jobs.user_errors import job_error_text, template_face_error_text
 from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS
+from jobs.user_errors import job_error_text, template_face_error_text
 from rendering.transcription import LANGUAGES
 
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0007_template_faces_job_quality"),
+        ("jobs", "0008_error_codes_and_labels"),
     ]
 
     operations = [
