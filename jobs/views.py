@@ -90,7 +90,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "templates": selectors.templates_for_user(user)[:100],
             "max_upload": settings.MAX_UPLOAD_SIZE,
             "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
-            "languages": transcripts.languages(),
+            "transcript_languages": transcripts.languages(),
             "transcripts_off": transcripts.transcripts_problem(),
             "posted": request.POST if request.method == "POST" else {},
         },
