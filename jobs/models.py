@@ -240,10 +240,10 @@ class Batch(models.Model):
     captions = models.CharField(max_length=8, blank=True)  # "" off, else bottom/middle/top
     caption_size = models.CharField(max_length=8, default="medium")
     # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
-    # ([{"start", "end", "lines"}]), or why there are none.
+    # ([{"start", "end", "lines"}]), and why there are none (a code: jobs.transcripts).
     transcript = models.JSONField(null=True, blank=True, editable=False)
     subtitle_cues = models.JSONField(null=True, blank=True, editable=False)
-    transcript_note = models.TextField(blank=True, editable=False)
+    transcript_status = models.CharField(max_length=16, blank=True, editable=False)
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(

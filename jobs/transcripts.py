@@ -9,7 +9,7 @@ export turn the stored cues into SRT / WebVTT text on request: there are no subt
 files to store, count against quotas or delete.
 
 A missing or broken model never stops a batch: its videos render, and the batch says
-why there is no transcript (``Batch.transcript_note``).
+why there is no transcript (``Batch.transcript_status``, worded by ``transcript_note``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Batch
 
@@ -46,18 +47,54 @@ SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
 CAPTION_POSITIONS = ("bottom", "middle", "top")
 CAPTION_SIZES = ("small", "medium", "large")
 
-_NOTHING_HEARD = (
-    "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
-)
-_FAILED = (
-    "The audio could not be transcribed, so this batch has no transcript or subtitles; "
-    "its videos render as usual."
-)
+# Why a batch has no transcript or no subtitles (Batch.transcript_status), in the reader's
+# language. The operator's sentence (with the model's path) goes to the log, never to users.
+NOTES = {
+    "off": _(
+        "Transcripts are off on this server: no Whisper model is installed. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "broken": _(
+        "Transcripts are off on this server: its Whisper model is damaged. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "failed": _(
+        "The audio could not be transcribed, so this batch has no transcript, subtitles or "
+        "captions; its videos render as usual."
+    ),
+    "silent": _(
+        "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
+    ),
+}
+
+
+# The reader's words for each language Whisper is offered in (rendering.transcription keeps
+# the codes, and endonyms for the command line).
+_LANGUAGE_NAMES = {
+    "auto": _("Detect automatically"),
+    "zh": _("Chinese"),
+    "en": _("English"),
+    "ja": _("Japanese"),
+    "ko": _("Korean"),
+    "yue": _("Cantonese"),
+    "es": _("Spanish"),
+    "fr": _("French"),
+    "de": _("German"),
+    "pt": _("Portuguese"),
+    "ru": _("Russian"),
+    "it": _("Italian"),
+    "ar": _("Arabic"),
+    "hi": _("Hindi"),
+    "id": _("Indonesian"),
+    "vi": _("Vietnamese"),
+    "th": _("Thai"),
+}
 
 
 def languages() -> dict[str, str]:
-    """Language codes a batch may ask for, with their labels (``auto`` first)."""
-    return dict(LANGUAGES)
+    """Language codes a batch may ask for, with their names in the reader's language
+    (``auto`` first)."""
+    return {code: str(_LANGUAGE_NAMES.get(code, label)) for code, label in LANGUAGES.items()}
 
 
 def transcripts_problem() -> str | None:
@@ -80,7 +117,8 @@ def transcriber() -> Transcriber | None:
 def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     """Transcribe the batch's audio (cached) and store the transcript and subtitle cues.
 
-    1. Without a usable model, store the sentence saying so and return False.
+    1. Without a usable model, log the operator's sentence, store why ("off" / "broken")
+       and return False.
     2. Transcribe in the batch's language (cache hit for audio heard before).
     3. Cues from the batch's script aligned to the words, or from the words.
     4. One update of the batch row; a failure is logged and noted, never raised: the
@@ -88,9 +126,9 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     """
     model = transcriber()
     if model is None:
-        note = transcripts_problem() or ""
-        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
-        batch.transcript_note = note
+        problem = transcripts_problem() or ""
+        log.warning("transcripts are off", extra=_ids(batch) | {"reason": problem})
+        _set_status(batch, _off_status())
         return False
     try:
         transcript = transcribe(
@@ -100,23 +138,47 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
             language=batch.language or None,
         )
     except RenderingError as exc:
-        log.warning(
-            "transcription failed",
-            extra={"user_id": batch.owner_id, "batch_id": str(batch.pk), "reason": str(exc)},
-        )
-        note = exc.message if exc.message.startswith("Transcripts are off") else _FAILED
-        Batch.objects.filter(pk=batch.pk).update(transcript_note=note)
-        batch.transcript_note = note
+        log.warning("transcription failed", extra=_ids(batch) | {"reason": str(exc)})
+        off = exc.message.startswith("Transcripts are off")  # the model, not the audio
+        _set_status(batch, "broken" if off else "failed")
         return False
     cues = build_cues(subtitle_words(transcript.words, batch.script or None))
     data = transcript.to_dict()
     stored = cues_to_json(cues) or None
-    note = "" if stored else _NOTHING_HEARD
+    status = "" if stored else "silent"
     Batch.objects.filter(pk=batch.pk).update(
-        transcript=data, subtitle_cues=stored, transcript_note=note
+        transcript=data, subtitle_cues=stored, transcript_status=status
     )
-    batch.transcript, batch.subtitle_cues, batch.transcript_note = data, stored, note
+    batch.transcript, batch.subtitle_cues, batch.transcript_status = data, stored, status
     return True
+
+
+def _ids(batch: Batch) -> dict[str, Any]:
+    return {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
+
+
+def _off_status() -> str:
+    """ "off" when no model directory is there at all, "broken" when one is but is unusable."""
+    configured = settings.WHISPER_MODEL_DIR
+    return "broken" if configured and Path(configured).is_dir() else "off"
+
+
+def _set_status(batch: Batch, status: str) -> None:
+    Batch.objects.filter(pk=batch.pk).update(transcript_status=status)
+    batch.transcript_status = status
+
+
+def transcript_note(batch: Batch) -> str:
+    """Why the batch has no transcript or subtitles, in the reader's language ("" if it has)."""
+    note = NOTES.get(batch.transcript_status)
+    return str(note) if note is not None else ""
+
+
+def new_batch_note() -> str | None:
+    """What the new-batch page says when this server makes no transcripts, else None."""
+    if transcripts_problem() is None:
+        return None
+    return str(NOTES[_off_status()])
 
 
 def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
@@ -178,7 +240,7 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
             if batch.script
             else ""
         ),
-        "note": batch.transcript_note or "",
+        "note": transcript_note(batch),
     }
 
 

@@ -91,7 +91,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "max_upload": settings.MAX_UPLOAD_SIZE,
             "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
             "transcript_languages": transcripts.languages(),
-            "transcripts_off": transcripts.transcripts_problem(),
+            "transcripts_off": transcripts.new_batch_note(),
             "posted": request.POST if request.method == "POST" else {},
         },
     )

@@ -20,7 +20,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
-from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS
+from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
 from jobs.user_errors import job_error_text, template_face_error_text
 from rendering.transcription import LANGUAGES
 
@@ -279,8 +279,8 @@ class BatchDetailSerializer(BatchSerializer):
     """One batch: what the list says, plus the script and the transcript with word times."""
 
     transcript = serializers.SerializerMethodField()
-    transcript_note = serializers.CharField(
-        read_only=True, help_text="Why there is no transcript (empty when there is one)."
+    transcript_note = serializers.SerializerMethodField(
+        help_text="Why there is no transcript or subtitles (empty when there are)."
     )
 
     class Meta(BatchSerializer.Meta):
@@ -291,6 +291,10 @@ class BatchDetailSerializer(BatchSerializer):
             "transcript_note",
         )
         read_only_fields: tuple[str, ...] = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_transcript_note(self, batch: Batch) -> str:
+        return transcript_note(batch)
 
     @extend_schema_field(TranscriptSerializer(allow_null=True))
     def get_transcript(self, batch: Batch) -> dict[str, Any] | None:

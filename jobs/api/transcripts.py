@@ -60,7 +60,7 @@ def subtitles_response(batch: Any, kind: str) -> HttpResponse | None:
 
 
 def not_ready(batch: Any) -> Response:
-    note = batch.transcript_note or _(
+    note = transcripts.transcript_note(batch) or _(
         "The transcript is not ready yet: it is made before the first video renders."
     )
     return Response(error_body("not_ready", _("This batch has no subtitles. ") + note), status=404)

@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="batch",
-            name="transcript_note",
-            field=models.TextField(blank=True, editable=False),
+            name="transcript_status",
+            field=models.CharField(blank=True, editable=False, max_length=16),
         ),
     ]
