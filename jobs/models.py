@@ -246,19 +246,15 @@ class Batch(models.Model):
     )
     caption_size = models.CharField(max_length=8, default="medium", verbose_name=_("caption size"))
     # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
-    # ([{"start", "end", "lines"}]), or why there are none: an English sentence for the
-    # admin and logs, and its code (jobs.user_errors) for pages and the API.
+    # ([{"start", "end", "lines"}]), and why there are none (a code: jobs.transcripts).
     transcript = models.JSONField(
         null=True, blank=True, editable=False, verbose_name=_("transcript")
     )
     subtitle_cues = models.JSONField(
         null=True, blank=True, editable=False, verbose_name=_("subtitle cues")
     )
-    transcript_note = models.TextField(
-        blank=True, editable=False, verbose_name=_("why there is no transcript")
-    )
-    transcript_note_code = models.CharField(
-        max_length=40, blank=True, editable=False, verbose_name=_("transcript note code")
+    transcript_status = models.CharField(
+        max_length=16, blank=True, editable=False, verbose_name=_("transcript status")
     )
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.

@@ -9,7 +9,7 @@ export turn the stored cues into SRT / WebVTT text on request: there are no subt
 files to store, count against quotas or delete.
 
 A missing or broken model never stops a batch: its videos render, and the batch says
-why there is no transcript (``Batch.transcript_note``).
+why there is no transcript (``Batch.transcript_status``, worded by ``transcript_note``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.functional import Promise
 from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from jobs.models import Batch
-from jobs.user_errors import error_text
 
 # Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
 # imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
@@ -59,34 +59,59 @@ CAPTION_SIZE_LABELS: dict[str, Promise] = {
     "large": pgettext_lazy("caption size", "large"),
 }
 
-_NOTHING_HEARD = (
-    "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
-)
-_FAILED = (
-    "The audio could not be transcribed, so this batch has no transcript or subtitles; "
-    "its videos render as usual."
-)
+# Why a batch has no transcript or no subtitles (Batch.transcript_status), in the reader's
+# language. The operator's sentence (with the model's path) goes to the log, never to users.
+NOTES = {
+    "off": _(
+        "Transcripts are off on this server: no Whisper model is installed. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "broken": _(
+        "Transcripts are off on this server: its Whisper model is damaged. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "failed": _(
+        "The audio could not be transcribed, so this batch has no transcript, subtitles or "
+        "captions; its videos render as usual."
+    ),
+    "silent": _(
+        "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
+    ),
+}
+
+
+# The reader's words for each language Whisper is offered in (rendering.transcription keeps
+# the codes, and endonyms for the command line).
+_LANGUAGE_NAMES = {
+    "auto": _("Detect automatically"),
+    "zh": _("Chinese"),
+    "en": _("English"),
+    "ja": _("Japanese"),
+    "ko": _("Korean"),
+    "yue": _("Cantonese"),
+    "es": _("Spanish"),
+    "fr": _("French"),
+    "de": _("German"),
+    "pt": _("Portuguese"),
+    "ru": _("Russian"),
+    "it": _("Italian"),
+    "ar": _("Arabic"),
+    "hi": _("Hindi"),
+    "id": _("Indonesian"),
+    "vi": _("Vietnamese"),
+    "th": _("Thai"),
+}
 
 
 def languages() -> dict[str, str]:
-    """Language codes a batch may ask for, with their labels (``auto`` first).
-
-    Each language is named in itself (中文, English...); "auto" in the reader's language.
-    """
-    return {**dict(LANGUAGES), "auto": gettext("Auto-detect")}
+    """Language codes a batch may ask for, with their names in the reader's language
+    (``auto`` first)."""
+    return {code: str(_LANGUAGE_NAMES.get(code, label)) for code, label in LANGUAGES.items()}
 
 
 def transcripts_problem() -> str | None:
-    """Why this server makes no transcripts (an English sentence naming the model's path,
-    for logs and the admin), or None when it does."""
+    """Why this server makes no transcripts (a sentence), or None when it does."""
     return model_problem(settings.WHISPER_MODEL_DIR or None)
-
-
-def transcripts_off_text() -> str | None:
-    """That this server makes no transcripts, in the reader's language; None when it does."""
-    if transcripts_problem() is None:
-        return None
-    return gettext("Transcripts are off on this server: no speech recognition model is installed.")
 
 
 @cache
@@ -104,7 +129,8 @@ def transcriber() -> Transcriber | None:
 def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     """Transcribe the batch's audio (cached) and store the transcript and subtitle cues.
 
-    1. Without a usable model, store the sentence saying so and return False.
+    1. Without a usable model, log the operator's sentence, store why ("off" / "broken")
+       and return False.
     2. Transcribe in the batch's language (cache hit for audio heard before).
     3. Cues from the batch's script aligned to the words, or from the words.
     4. One update of the batch row; a failure is logged and noted, never raised: the
@@ -112,8 +138,9 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     """
     model = transcriber()
     if model is None:
-        note = transcripts_problem() or ""
-        _store_note(batch, note, "transcripts_off")
+        problem = transcripts_problem() or ""
+        log.warning("transcripts are off", extra=_ids(batch) | {"reason": problem})
+        _set_status(batch, _off_status())
         return False
     try:
         transcript = transcribe(
@@ -123,37 +150,47 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
             language=batch.language or None,
         )
     except RenderingError as exc:
-        log.warning(
-            "transcription failed",
-            extra={"user_id": batch.owner_id, "batch_id": str(batch.pk), "reason": str(exc)},
-        )
-        if exc.code == "transcripts_off":
-            _store_note(batch, exc.message, "transcripts_off")
-        else:
-            _store_note(batch, _FAILED, "transcription_failed")
+        log.warning("transcription failed", extra=_ids(batch) | {"reason": str(exc)})
+        off = exc.message.startswith("Transcripts are off")  # the model, not the audio
+        _set_status(batch, "broken" if off else "failed")
         return False
     cues = build_cues(subtitle_words(transcript.words, batch.script or None))
     data = transcript.to_dict()
     stored = cues_to_json(cues) or None
-    note, code = ("", "") if stored else (_NOTHING_HEARD, "nothing_heard")
+    status = "" if stored else "silent"
     Batch.objects.filter(pk=batch.pk).update(
-        transcript=data, subtitle_cues=stored, transcript_note=note, transcript_note_code=code
+        transcript=data, subtitle_cues=stored, transcript_status=status
     )
-    batch.transcript, batch.subtitle_cues = data, stored
-    batch.transcript_note, batch.transcript_note_code = note, code
+    batch.transcript, batch.subtitle_cues, batch.transcript_status = data, stored, status
     return True
 
 
-def _store_note(batch: Batch, note: str, code: str) -> None:
-    Batch.objects.filter(pk=batch.pk).update(transcript_note=note, transcript_note_code=code)
-    batch.transcript_note, batch.transcript_note_code = note, code
+def _ids(batch: Batch) -> dict[str, Any]:
+    return {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
 
 
-def note_text(batch: Batch) -> str:
-    """Why the batch has no transcript, in the reader's language ("" when it has one)."""
-    if not batch.transcript_note and not batch.transcript_note_code:
-        return ""
-    return error_text(batch.transcript_note_code, {}, batch.transcript_note)
+def _off_status() -> str:
+    """ "off" when no model directory is there at all, "broken" when one is but is unusable."""
+    configured = settings.WHISPER_MODEL_DIR
+    return "broken" if configured and Path(configured).is_dir() else "off"
+
+
+def _set_status(batch: Batch, status: str) -> None:
+    Batch.objects.filter(pk=batch.pk).update(transcript_status=status)
+    batch.transcript_status = status
+
+
+def transcript_note(batch: Batch) -> str:
+    """Why the batch has no transcript or subtitles, in the reader's language ("" if it has)."""
+    note = NOTES.get(batch.transcript_status)
+    return str(note) if note is not None else ""
+
+
+def new_batch_note() -> str | None:
+    """What the new-batch page says when this server makes no transcripts, else None."""
+    if transcripts_problem() is None:
+        return None
+    return str(NOTES[_off_status()])
 
 
 def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
@@ -222,7 +259,7 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
             if batch.script
             else ""
         ),
-        "note": note_text(batch),
+        "note": transcript_note(batch),
     }
 
 

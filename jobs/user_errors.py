@@ -115,18 +115,7 @@ SENTENCES: dict[str, Promise] = {
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
         "the faces listed for it."
     ),
-    # The words (jobs.transcripts): why a batch has no transcript, and caption failures.
-    "transcripts_off": gettext_lazy(
-        "Transcripts are off on this server, so this batch has no transcript, subtitles or "
-        "captions. Its videos render as usual."
-    ),
-    "transcription_failed": gettext_lazy(
-        "The audio could not be transcribed, so this batch has no transcript or subtitles; "
-        "its videos render as usual."
-    ),
-    "nothing_heard": gettext_lazy(
-        "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
-    ),
+    # The words (jobs.transcripts; why a batch has no transcript is its NOTES): caption failures.
     "unknown_language": gettext_lazy(
         "There is no transcript language “%(language)s”. Start a new batch with another language."
     ),

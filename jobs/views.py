@@ -90,9 +90,8 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "templates": selectors.templates_for_user(user)[:100],
             "max_upload": settings.MAX_UPLOAD_SIZE,
             "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
-            # Not "languages": base.html names the header's language list so.
             "transcript_languages": transcripts.languages(),
-            "transcripts_off": transcripts.transcripts_off_text(),
+            "transcripts_off": transcripts.new_batch_note(),
             "posted": request.POST if request.method == "POST" else {},
         },
     )

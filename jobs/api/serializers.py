@@ -9,7 +9,6 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobs import transcripts
 from jobs.models import (
     AudioClip,
     Batch,
@@ -21,7 +20,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
-from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS
+from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
 from jobs.user_errors import job_error_text, template_face_error_text
 from rendering.transcription import LANGUAGES
 
@@ -281,12 +280,7 @@ class BatchDetailSerializer(BatchSerializer):
 
     transcript = serializers.SerializerMethodField()
     transcript_note = serializers.SerializerMethodField(
-        help_text="Why there is no transcript, in the request's language (empty when there is one)."
-    )
-    transcript_note_code = serializers.CharField(
-        read_only=True,
-        help_text="A stable code for transcript_note: transcripts_off, transcription_failed, "
-        "nothing_heard (empty when there is a transcript).",
+        help_text="Why there is no transcript or subtitles (empty when there are)."
     )
 
     class Meta(BatchSerializer.Meta):
@@ -295,12 +289,12 @@ class BatchDetailSerializer(BatchSerializer):
             "script",
             "transcript",
             "transcript_note",
-            "transcript_note_code",
         )
         read_only_fields: tuple[str, ...] = fields
 
+    @extend_schema_field(serializers.CharField())
     def get_transcript_note(self, batch: Batch) -> str:
-        return transcripts.note_text(batch)
+        return transcript_note(batch)
 
     @extend_schema_field(TranscriptSerializer(allow_null=True))
     def get_transcript(self, batch: Batch) -> dict[str, Any] | None:

@@ -60,7 +60,7 @@ def subtitles_response(batch: Any, kind: str) -> HttpResponse | None:
 
 
 def not_ready(batch: Any) -> Response:
-    note = transcripts.note_text(batch) or _(
+    note = transcripts.transcript_note(batch) or _(
         "The transcript is not ready yet: it is made before the first video renders."
     )
     return Response(

@@ -45,16 +45,9 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="batch",
-            name="transcript_note",
-            field=models.TextField(
-                blank=True, editable=False, verbose_name="why there is no transcript"
-            ),
-        ),
-        migrations.AddField(
-            model_name="batch",
-            name="transcript_note_code",
+            name="transcript_status",
             field=models.CharField(
-                blank=True, editable=False, max_length=40, verbose_name="transcript note code"
+                blank=True, editable=False, max_length=16, verbose_name="transcript status"
             ),
         ),
     ]

@@ -104,7 +104,8 @@ def test_without_a_model_the_batch_says_why_it_has_no_transcript(
     detail = api.get(f"/api/v1/batches/{created['id']}/").json()
 
     assert detail["transcript"] is None and detail["subtitles"] is None
-    assert detail["transcript_note"].startswith("Transcripts are off")
+    assert detail["transcript_note"].startswith("Transcripts are off on this server")
+    assert "/" not in detail["transcript_note"]  # no server path
     missing = api.get(f"/api/v1/batches/{created['id']}/subtitles.vtt")
     assert (
         missing.status_code == 404 and "Transcripts are off" in missing.json()["error"]["message"]

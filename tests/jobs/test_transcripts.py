@@ -62,7 +62,7 @@ def test_the_audio_is_transcribed_once_and_a_second_batch_transcribes_nothing(
     starts = [w["start"] for w in first.transcript["words"]]
     assert starts == sorted(starts) and 0.2 < starts[0] < 0.6  # 0.3 s of silence first
     assert first.transcript["language"] == "en" and not first.transcript["detected"]
-    assert first.subtitle_cues and first.transcript_note == ""
+    assert first.subtitle_cues and first.transcript_status == ""
 
 
 def test_the_script_gives_the_subtitles_their_words(
@@ -86,7 +86,10 @@ def test_without_a_model_the_videos_still_render_and_the_pages_say_why(
     batch = _prepared(_batch(owner, audio_clip, template, captions="bottom"))
 
     assert batch.transcript is None and batch.subtitle_cues is None
-    assert batch.transcript_note.startswith("Transcripts are off: no Whisper model was found")
+    assert batch.transcript_status == "off"
+    assert transcripts.transcript_note(batch).startswith(
+        "Transcripts are off on this server: no Whisper model is installed."
+    )
     assert batch.jobs.get().status == JobStatus.QUEUED
     page = owner_client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
     assert "Transcripts are off" in page and "subtitles.srt" not in page
@@ -110,7 +113,9 @@ def test_a_broken_model_is_noted_and_never_fails_the_batch(
     batch = _prepared(_batch(owner, audio_clip, template))
 
     assert batch.transcript is None
-    assert "incomplete or damaged" in batch.transcript_note
+    assert batch.transcript_status == "broken"
+    assert "its Whisper model is damaged" in transcripts.transcript_note(batch)
+    assert str(broken) not in transcripts.transcript_note(batch)  # no server path for users
     assert batch.jobs.get().status == JobStatus.QUEUED
 
 
@@ -257,7 +262,7 @@ def test_silence_gives_a_transcript_without_subtitles_and_says_so(
 
     assert batch.transcript is not None and batch.transcript["words"] == []
     assert batch.subtitle_cues is None and transcripts.caption_style(batch) is None
-    assert batch.transcript_note.startswith("Whisper heard no speech")
+    assert transcripts.transcript_note(batch).startswith("Whisper heard no speech")
 
 
 def test_the_admin_shows_why_a_batch_has_no_transcript(
@@ -277,15 +282,14 @@ def test_the_words_read_in_chinese_for_a_chinese_reader(
     zh = "zh-CN,zh;q=0.9"
     batch = _prepared(_batch(owner, audio_clip, template, captions="bottom"))
 
-    assert batch.transcript_note_code == "transcripts_off"
+    assert batch.transcript_status == "off"
     new = owner_client.get(reverse("batch_new"), HTTP_ACCEPT_LANGUAGE=zh).content.decode()
     assert '<option value="auto"' in new and ">自动</option>" in new
     assert '<option value="zh"' in new and ">中文</option>" in new and ">English</option>" in new
     assert "讲解词" in new and "烧录字幕" in new and "此服务器未开启文字稿" in new
     page = owner_client.get(reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh)
-    assert "此服务器未开启文字稿，所以本批次没有文字稿、字幕和烧录字幕。" in page.content.decode()
+    assert "本批次没有文字稿、字幕和烧录字幕；视频照常生成。" in page.content.decode()
     api = owner_client.get(f"/api/v1/batches/{batch.pk}/", HTTP_ACCEPT_LANGUAGE=zh).json()
-    assert api["transcript_note_code"] == "transcripts_off"
     assert api["transcript_note"].startswith("此服务器未开启文字稿")
     missing = owner_client.get(
         reverse("api:batch-subtitles-srt", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh
