@@ -49,9 +49,9 @@ SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
 CAPTION_POSITIONS = ("bottom", "middle", "top")
 CAPTION_SIZES = ("small", "medium", "large")
 CAPTION_POSITION_LABELS: dict[str, Promise] = {
-    "bottom": pgettext_lazy("caption position", "at the bottom"),
-    "middle": pgettext_lazy("caption position", "in the middle"),
-    "top": pgettext_lazy("caption position", "at the top"),
+    "bottom": pgettext_lazy("caption position", "bottom"),
+    "middle": pgettext_lazy("caption position", "middle"),
+    "top": pgettext_lazy("caption position", "top"),
 }
 CAPTION_SIZE_LABELS: dict[str, Promise] = {
     "small": pgettext_lazy("caption size", "small"),
