@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from jobs import lifecycle
+from jobs import lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import enqueue_on_commit
 from jobs.storage.paths import media_path
@@ -24,7 +24,8 @@ log = logging.getLogger("heygem.jobs")
 
 
 def batch_prepare(*, batch_id: Any) -> int:
-    """Analyse the batch's audio once (cached by content hash), then queue each job's render.
+    """Analyse and transcribe the batch's audio once (both cached by content hash), then
+    queue each job's render.
 
     Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
     """
@@ -39,9 +40,10 @@ def batch_prepare(*, batch_id: Any) -> int:
     ]
     if not job_ids:
         return 0
+    audio_path = media_path(batch.audio.file.name)
     try:
         audio_analysis.analyse(
-            media_path(batch.audio.file.name),
+            audio_path,
             cache_dir=Path(settings.RENDER_CACHE_DIR),
             **analysis_options(batch.engine),
         )
@@ -52,6 +54,8 @@ def batch_prepare(*, batch_id: Any) -> int:
         )
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return 0
+    # The words: once per audio content (cached); without a model the videos still render.
+    transcripts.batch_transcribe(batch=batch, audio_path=Path(audio_path))
     for job_id in job_ids:
         enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
     log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
