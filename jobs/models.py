@@ -266,6 +266,10 @@ class RenderJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # While queued: when someone alive last vouched for the job (its task was sent, or its
+    # batch's preparation is still working). A queued job silent for JOB_STALE_AFTER has
+    # lost its task (a worker host died holding it) and the watchdog sends it again.
+    queued_at = models.DateTimeField(default=timezone.now)
     # What the result is expected to weigh, counted against the quota while the job is
     # queued or running, so parallel batches cannot together overrun it.
     estimated_output_bytes = models.BigIntegerField(default=0)
@@ -289,6 +293,8 @@ class RenderJob(models.Model):
             models.Index(fields=["batch", "status"], name="job_batch_status"),
             # The watchdog: running jobs whose heartbeat stopped.
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            # The watchdog: queued jobs whose task was lost with its worker.
+            models.Index(fields=["status", "queued_at"], name="job_status_queued"),
         ]
 
     def __str__(self) -> str:
