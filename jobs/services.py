@@ -32,7 +32,7 @@ from jobs.models import (
     RenderJob,
     Template,
 )
-from jobs.names import clean_display_name
+from jobs.names import clean_display_name, clean_text_name
 from jobs.queue import enqueue_on_commit
 from jobs.storage import deletion, usage
 from jobs.storage.paths import delete_file, media_path
@@ -276,7 +276,9 @@ def batch_create(
             for tid, t in templates.items()
         }
         usage.storage_check(user=locked, needed=sum(estimates.values()), what="this batch")
-        batch = Batch.objects.create(owner=locked, audio=audio, name=name, engine=engine)
+        batch = Batch.objects.create(
+            owner=locked, audio=audio, name=clean_text_name(name), engine=engine
+        )
         RenderJob.objects.bulk_create(
             RenderJob(
                 batch=batch,
