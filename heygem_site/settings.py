@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
@@ -60,9 +61,16 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The site's public address. Its scheme decides the HTTPS-only settings below (secure
+# cookies, SSL redirect, HSTS), not DEBUG: the one-command start runs with DEBUG off on
+# plain http://127.0.0.1, and a deployment behind TLS sets SITE_URL=https://... (or HTTPS=1).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+HTTPS = env_bool("HTTPS", SITE_URL.startswith("https://"))
+_site_host = urlsplit(SITE_URL).hostname or "127.0.0.1"
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _site_host]))
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
@@ -355,9 +363,9 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 
 
-# --- Security (production values whenever DEBUG is off) ------------------------------------
+# --- Security (HTTPS-only values whenever the site is served over HTTPS) --------------------
 
-_secure = not DEBUG
+_secure = HTTPS
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _secure)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _secure)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _secure)

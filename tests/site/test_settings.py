@@ -74,6 +74,7 @@ def test_it_passes_the_deploy_check_with_production_variables(tmp_path) -> None:
             "DEBUG": "0",
             "SECRET_KEY_FILE": str(key_file),
             "ALLOWED_HOSTS": "studio.example.com",
+            "SITE_URL": "https://studio.example.com",
         },
         capture_output=True,
         text=True,
