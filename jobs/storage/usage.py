@@ -61,9 +61,14 @@ def storage_check(*, user: User, needed: int, what: str) -> None:
         "quota refused",
         extra={"user_id": user.pk, "used": used, "reserved": reserved, "needed": needed},
     )
+    # Rounded sizes alone ("20.8 MB of 23.8 MB (plus 2.8 MB); needs 125.6 KB") can read as
+    # if it fits: say how much is free and how much is missing, each computed exactly.
+    free = max(quota - used - reserved, 0)
+    short = used + reserved + needed - quota
     raise ValidationError(
-        f"You are using {filesizeformat(used)} of {filesizeformat(quota)}{pending}; "
-        f"{what} needs about {filesizeformat(needed)}. Delete older batches or templates "
+        f"You are using {filesizeformat(used)} of {filesizeformat(quota)}{pending}, so "
+        f"{filesizeformat(free)} is free; {what} needs about {filesizeformat(needed)}, "
+        f"{filesizeformat(short)} more than is free. Delete older batches or templates "
         "to make room, or ask us for a larger quota."
     )
 

@@ -185,6 +185,8 @@ def job_run_claimed(*, job_id: Any) -> str:
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
         partial.replace(final_path)
+        # The encoder creates files under the umask (0644); results are as private as uploads.
+        final_path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
         size = final_path.stat().st_size
         speaker = face if face is not None else template_speaker_hint(job.template)
         report = _measure(

@@ -56,8 +56,10 @@ def test_it_refuses_a_batch_that_would_not_fit_and_creates_nothing(
     message = caught.value.messages[0]
     used = f"{owner.storage_used_bytes / 1024:.1f}\xa0KB"
     quota = f"{owner.storage_quota_bytes / 1024:.1f}\xa0KB"
-    assert message.startswith(f"You are using {used} of {quota}; this batch needs about ")
-    assert "this batch needs about" in message
+    assert message.startswith(f"You are using {used} of {quota}, so 10\xa0bytes is free; ")
+    needed = template.size_bytes * audio_clip.duration / template.duration
+    short = f"{(needed - 10) / 1024:.1f}\xa0KB more than is free"
+    assert "this batch needs about" in message and short in message
     assert not Batch.objects.exists() and not RenderJob.objects.exists()
 
 

@@ -252,6 +252,26 @@ def test_a_paused_webhook_gets_no_pending_retries(owner: User, receiver: Receive
     assert receiver.requests == []
 
 
+def test_pausing_a_webhook_stops_a_pending_test_pings_retries(
+    owner: User, receiver: Receiver, settings
+) -> None:
+    settings.WEBHOOK_RETRY_DELAYS = [10, 60]
+    receiver.answers = [500]
+    hook = _hook(owner, receiver)
+    delivery = webhooks.webhook_ping(webhook=hook)
+    assert run_queued_webhook_tasks() == ["retrying"]  # attempt 1 fails; a retry is pending
+    webhooks.webhook_update(webhook=hook, active=False)
+    assert run_due_webhook_schedules(seconds=10) == ["failed"]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and "paused" in delivery.last_error
+    assert len(receiver.requests) == 1  # the retry was not sent
+    # A ping asked for while paused still goes out, once.
+    receiver.answers = [204]
+    webhooks.webhook_ping(webhook=hook)
+    assert run_queued_webhook_tasks() == ["succeeded"]
+    assert len(receiver.requests) == 2
+
+
 def test_rotating_the_secret_signs_later_deliveries_with_the_new_one(
     owner: User, receiver: Receiver
 ) -> None:
