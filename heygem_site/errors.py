@@ -128,12 +128,16 @@ def _api_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
-def _page(request: HttpRequest | None, status: int, title: str, message: str) -> HttpResponse:
-    # A standalone page: no base template, so it renders even when the database is down.
+def error_page(status: int, title: str, message: str) -> HttpResponse:
+    """A standalone page (no base template, so it renders even when the database is down)."""
     body = loader.render_to_string(
         "error.html", {"status": status, "title": title, "message": message}
     )
     return HttpResponse(body, status=status)
+
+
+def _page(request: HttpRequest | None, status: int, title: str, message: str) -> HttpResponse:
+    return error_page(status, title, message)
 
 
 def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:

@@ -407,3 +407,39 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class ExportToken(models.Model):
+    """A download link for a ZIP of some of a user's batches: an opaque random token (only its
+    SHA-256 is stored), short-lived, listed on the owner's account page while valid, and
+    revocable there by the owner or in the admin."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_tokens"
+    )
+    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    batch_ids = models.JSONField(default=list)  # UUID strings, in the archive's order
+    finished_only = models.BooleanField(default=False)
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)  # when the link was made
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["owner", "expires_at"], name="export_owner_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.owner_id})"
+
+    def is_valid(self, now: Any = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

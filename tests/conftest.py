@@ -95,4 +95,5 @@ def queue_name(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 # Media fixtures (audio clips, templates, generated videos) shared by several test folders.
+from tests.support.export import make_batch  # noqa: E402, F401
 from tests.support.media import audio_clip, make_template, no_face_video, template  # noqa: E402, F401
