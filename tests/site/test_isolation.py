@@ -14,7 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts.models import User
 from accounts.services import api_key_create
 from jobs import services
-from jobs.models import AudioClip, Batch, JobStatus, Template, Webhook
+from jobs.export import export_link_create
+from jobs.models import AudioClip, Batch, ExportToken, JobStatus, Template, Webhook
 from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ ID_KINDS = {
     "template_id": "template",
     "webhook_id": "webhook",
     "key_id": "api_key",
+    "link_id": "export_link",
 }
 NOT_HERE = {"admin", "api"}  # staff pages; the API is tested in tests/api
 # Other URL arguments, and the value each gets (the fixture makes it exist for the owner).
@@ -87,7 +89,9 @@ def objects(
     finish_job(job, status=JobStatus.SUCCEEDED, content=b"mp4")
     webhook = Webhook.objects.create(owner=owner, url="https://example.com/h", secret="whsec_t")
     api_key, _ = api_key_create(user=owner, name="script")
+    link = export_link_create(user=owner, batch_ids=[batch.pk])
     return {
+        "export_link": ExportToken.objects.get(pk=link.id),
         "batch": batch,
         "job": job,
         "api_key": api_key,
