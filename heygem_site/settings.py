@@ -177,9 +177,24 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         f"REDIS_URL={REDIS_URL!r} is not a Redis URL. Write redis://host:6379/0."
     )
 
+
+def _next_redis_database(url: str) -> str:
+    """The same Redis server, the next database: clearing the cache (``flushdb``) must never
+    take the task queue with it."""
+    parts = urlsplit(url)
+    current = parts.path.strip("/")
+    number = int(current) if current.isdigit() else 0
+    return parts._replace(path=f"/{(number + 1) % 16}").geturl()
+
+
+# The cache gets its own Redis database (REDIS_CACHE_URL, default: REDIS_URL's next one).
+REDIS_CACHE_URL = env_str("REDIS_CACHE_URL", _next_redis_database(REDIS_URL) if REDIS_URL else "")
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+        }
     }
 else:
     # A file cache is shared by every process on the machine (web workers and the
