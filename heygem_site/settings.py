@@ -8,6 +8,7 @@ DEBUG=0 and the other variables documented in the README; nothing lives only in 
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,10 @@ def _databases() -> dict[str, dict[str, Any]]:
                     "timeout": 30,
                     "transaction_mode": "IMMEDIATE",
                 },
-                # A file, not :memory:, so a real worker process can share the test database.
-                "TEST": {"NAME": str(path.with_name(f"test_{path.stem}.sqlite3"))},
+                # A file, not :memory:, so a real worker process can share the test database
+                # (it is handed the path); one per test run, so two runs in one checkout
+                # never write to the same file.
+                "TEST": {"NAME": str(path.with_name(f"test_{path.stem}_{os.getpid()}.sqlite3"))},
             }
         }
     options: dict[str, Any] = dict(db.options)
