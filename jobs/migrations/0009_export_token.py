@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0007_renderjob_queued_at"),
+        ("jobs", "0008_renderjob_queued_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

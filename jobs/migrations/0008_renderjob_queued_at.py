@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0006_storage_maintenance_schedule"),
+        ("jobs", "0007_template_faces_job_quality"),
     ]
 
     operations = [
