@@ -154,6 +154,6 @@ def test_the_bbox_shift_setting_reaches_the_workers_engine(
     from jobs.worker.engines import engine_options
 
     settings.NEURAL_BBOX_SHIFT = -6
-    runner._engine.cache_clear()
+    runner._built_engine.cache_clear()
     assert engine_options("neural")["bbox_shift"] == -6
     assert runner._engine("neural").geometry.bbox_shift == -6.0
