@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Max, QuerySet
 from django.http import HttpRequest
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from accounts.forms import UserAdminForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_revoke
+from heygem_site.formats import percent_label, size_label
 from jobs import services
 from jobs.storage.cleanup import quota_cleanup
 from jobs.storage.usage import usage_recompute
@@ -18,6 +20,7 @@ from jobs.storage.usage import usage_recompute
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminForm
     ordering = ("email",)
     list_display = (
         "email",
@@ -32,11 +35,11 @@ class UserAdmin(DjangoUserAdmin):
     )
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "display_name", "storage_id")
-    readonly_fields = ("storage_id", "storage_used_bytes", "last_login", "date_joined")
+    readonly_fields = ("storage_id", "storage_used", "last_login", "date_joined")
     fieldsets = (
-        (None, {"fields": ("email", "password", "display_name")}),
+        (None, {"fields": ("email", "password", "display_name", "language")}),
         (_("Limits"), {"fields": ("storage_quota_bytes", "max_concurrent_jobs", "retention_days")}),
-        (_("Usage"), {"fields": ("storage_id", "storage_used_bytes")}),
+        (_("Usage"), {"fields": ("storage_id", "storage_used")}),
         (
             _("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -61,11 +64,15 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("storage used / quota"), ordering="storage_used_bytes")
     def usage(self, user: User) -> str:
-        percent = 100 * user.storage_used_bytes / max(1, user.storage_quota_bytes)
+        share = 100 * user.storage_used_bytes / max(1, user.storage_quota_bytes)
         return (
-            f"{filesizeformat(user.storage_used_bytes)} / {filesizeformat(user.storage_quota_bytes)}"
-            f" ({percent:.0f} %)"
+            f"{size_label(user.storage_used_bytes)} / {size_label(user.storage_quota_bytes)}"
+            f" ({percent_label(share)})"
         )
+
+    @admin.display(description=_("storage used"))
+    def storage_used(self, user: User) -> str:
+        return size_label(user.storage_used_bytes)
 
     @admin.display(description=_("last activity"), ordering="last_batch_at")
     def last_activity(self, user: User) -> Any:
@@ -80,8 +87,15 @@ class UserAdmin(DjangoUserAdmin):
             if result.removed:
                 self.message_user(
                     request,
-                    f"{obj.email} was over the new quota: removed {len(result.removed)} items "
-                    f"({filesizeformat(result.freed_bytes)}); they will see a notice.",
+                    _(
+                        "%(email)s was over the new quota: removed %(n)d items (%(size)s); "
+                        "they will see a notice."
+                    )
+                    % {
+                        "email": obj.email,
+                        "n": len(result.removed),
+                        "size": size_label(result.freed_bytes),
+                    },
                 )
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
@@ -103,11 +117,19 @@ class UserAdmin(DjangoUserAdmin):
             drift = usage_recompute(user_id=user.pk, fix=True)
             self.message_user(
                 request,
-                f"{drift.email}: recorded {filesizeformat(drift.recorded)}, on disk "
-                f"{filesizeformat(drift.on_disk)}"
-                + (
-                    f" (fixed, {drift.rows_fixed} rows corrected)" if drift.drift else " (no drift)"
-                ),
+                (
+                    _(
+                        "%(email)s: recorded %(recorded)s, on disk %(on_disk)s (fixed, %(rows)d rows corrected)"
+                    )
+                    if drift.drift
+                    else _("%(email)s: recorded %(recorded)s, on disk %(on_disk)s (no drift)")
+                )
+                % {
+                    "email": drift.email,
+                    "recorded": size_label(drift.recorded),
+                    "on_disk": size_label(drift.on_disk),
+                    "rows": drift.rows_fixed,
+                },
             )
 
     @admin.action(
@@ -115,7 +137,9 @@ class UserAdmin(DjangoUserAdmin):
     )
     def apply_quota(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         removed = sum(len(quota_cleanup(user_id=u.pk).removed) for u in queryset)
-        self.message_user(request, f"Removed {removed} items to bring users under their quota.")
+        self.message_user(
+            request, _("Removed %(n)d items to bring users under their quota.") % {"n": removed}
+        )
 
     @admin.action(
         description=_("Delete all their data (keep the accounts)"), permissions=["change"]
@@ -123,14 +147,23 @@ class UserAdmin(DjangoUserAdmin):
     def delete_all_data(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         freed = sum(services.user_data_delete(user=u) for u in queryset)
         self.message_user(
-            request, f"Deleted all data of the selected users ({filesizeformat(freed)})."
+            request,
+            _("Deleted all data of the selected users (%(size)s).") % {"size": size_label(freed)},
         )
 
     @admin.action(description=_("Delete accounts with all their files"), permissions=["delete"])
     def delete_with_files(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         users = list(queryset)
         self.delete_queryset(request, queryset)
-        self.message_user(request, f"Deleted {len(users)} accounts and their files.")
+        self.message_user(
+            request,
+            ngettext(
+                "Deleted %(n)d account and its files.",
+                "Deleted %(n)d accounts and their files.",
+                len(users),
+            )
+            % {"n": len(users)},
+        )
 
 
 @admin.register(ApiKey)
@@ -154,4 +187,12 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         keys = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
         for key in keys:
             api_key_revoke(key=key)
-        self.message_user(request, f"Revoked {len(keys)} API keys; scripts using them get 401.")
+        self.message_user(
+            request,
+            ngettext(
+                "Revoked %(n)d API key; scripts using it get 401.",
+                "Revoked %(n)d API keys; scripts using them get 401.",
+                len(keys),
+            )
+            % {"n": len(keys)},
+        )

@@ -79,6 +79,15 @@ class User(AbstractUser):
     storage_used_bytes = models.BigIntegerField(
         _("storage used (bytes)"), default=0, editable=False
     )
+    # Empty: follow the browser. Set by the language switch in the header.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        blank=True,
+        default="",
+        choices=[("zh-hans", "简体中文"), ("en", "English")],
+        help_text=_("Empty: the language the browser asks for."),
+    )
     # Set (with is_active=False) when the account's deletion starts; the sweeper finishes
     # the deletion of a marked account whose removal was interrupted.
     deleting_at = models.DateTimeField(_("deletion started"), null=True, blank=True, editable=False)
@@ -130,19 +139,24 @@ class ApiKey(models.Model):
     key is high-entropy random, so a fast hash is enough and lookups stay one index probe."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("user"),
     )
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(
         _("prefix"), max_length=16, help_text=_("The start of the key, to recognise it.")
     )
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("key hash (SHA-256)")
+    )
     scope = models.CharField(
         _("scope"), max_length=8, choices=ApiKeyScope.choices, default=ApiKeyScope.WRITE
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked"))
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -164,15 +178,20 @@ class IdempotencyRecord(models.Model):
     script that retries after a timeout gets the same batch instead of a second one."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="idempotency_records",
+        verbose_name=_("user"),
     )
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    status_code = models.PositiveSmallIntegerField(verbose_name=_("HTTP status"))
+    body = models.JSONField(verbose_name=_("answer body"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_per_user")
         ]

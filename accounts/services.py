@@ -9,6 +9,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiKey, ApiKeyScope, User
 
@@ -31,6 +32,16 @@ def user_create(
     )
     log.info("user created", extra={"user_id": user.pk, "storage_id": user.storage_id})
     return user
+
+
+def user_language_set(*, user: User, language: str) -> None:
+    """Remember the language a user picked in the header ("" = follow the browser)."""
+    from django.conf import settings
+
+    if language and language not in dict(settings.LANGUAGES):
+        raise ValidationError(_("Unknown language."), code="invalid")
+    User.objects.filter(pk=user.pk).update(language=language)
+    user.language = language
 
 
 @transaction.atomic
@@ -59,14 +70,17 @@ def api_key_create(*, user: User, name: str, scope: str = ApiKeyScope.WRITE) -> 
     name = " ".join(name.split())[:100]
     if not name:
         raise ValidationError(
-            "Give the key a name, for example the script or server that will use it."
+            _("Give the key a name, for example the script or server that will use it.")
         )
     if scope not in ApiKeyScope.values:
-        raise ValidationError("Choose whether the key may only read or may also create and delete.")
+        raise ValidationError(
+            _("Choose whether the key may only read or may also create and delete.")
+        )
     user_lock(user.pk)  # serialises the count below
     if ApiKey.objects.for_user(user).live().count() >= MAX_API_KEYS:
         raise ValidationError(
-            f"You already have {MAX_API_KEYS} active API keys. Revoke one you no longer use first."
+            _("You already have %(n)d active API keys. Revoke one you no longer use first.")
+            % {"n": MAX_API_KEYS}
         )
     raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(

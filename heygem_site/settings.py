@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "heygem_site.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -117,7 +118,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "heygem_site.context_processors.site",
+                "django.template.context_processors.i18n",
             ],
+            # Sizes, durations and status labels in one unit system on every page.
+            "builtins": ["heygem_site.templatetags.formats"],
         },
     },
 ]
@@ -224,7 +228,7 @@ Q_CLUSTER: dict[str, Any] = {
     "ack_failures": True,
     "save_limit": 1000,
     "queue_limit": 50,
-    "label": "Task queue",
+    "label": _("Task queue"),
     "catch_up": False,
     "poll": 0.5,
 }
@@ -262,6 +266,8 @@ DEFAULT_RETENTION_DAYS = env_int("DEFAULT_RETENTION_DAYS", 7, minimum=1)
 MAX_TEMPLATES_PER_BATCH = env_int("MAX_TEMPLATES_PER_BATCH", 50, minimum=1)
 MAX_UPLOAD_SIZE = env_size("MAX_UPLOAD_SIZE", 500 * 1000**2)
 MAX_AUDIO_SECONDS = env_float("MAX_AUDIO_SECONDS", 600.0, minimum=1.0)
+# Shorter audio cannot carry a word: it is refused at upload with a sentence.
+MIN_AUDIO_SECONDS = env_float("MIN_AUDIO_SECONDS", 0.5, minimum=0.0)
 MAX_TEMPLATE_SECONDS = env_float("MAX_TEMPLATE_SECONDS", 300.0, minimum=1.0)
 MAX_VIDEO_PIXELS = env_int("MAX_VIDEO_PIXELS", 3840 * 2160, minimum=64 * 64)
 MAX_VIDEO_FPS = env_float("MAX_VIDEO_FPS", 120.0, minimum=1.0)
@@ -373,10 +379,24 @@ FILE_X_ACCEL_PREFIX = "/" + env_str("FILE_X_ACCEL_PREFIX", "/_protected-media/")
 
 # --- Internationalisation -------------------------------------------------------------------
 
-LANGUAGE_CODE = "en"
-LANGUAGES = [("en", _("English"))]
+# Simplified Chinese and English. The language follows the browser (Accept-Language, through
+# LocaleMiddleware), can be switched in the header, and is remembered per signed-in user
+# (User.language, applied by heygem_site.middleware.UserLanguageMiddleware). LANGUAGE_CODE is
+# only the fallback for a browser that asks for neither.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE={LANGUAGE_CODE!r} is not one of this site's languages: use zh-hans or en."
+    )
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
+# The compiled catalogs (.mo) are built from the committed .po files by a pure-Python step
+# (`manage.py catalogs compile`, run by scripts/run.sh and the test suite), so no GNU gettext
+# is needed to run the product.
+LANGUAGE_COOKIE_NAME = "heygem_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 

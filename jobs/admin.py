@@ -7,12 +7,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from heygem_site.formats import batch_status_label, size_label
 from jobs import services
 from jobs.export import export_archive_for_admin, export_link_revoke
 from jobs.export_views import export_response
@@ -20,6 +21,7 @@ from jobs.models import (
     AudioClip,
     Batch,
     ExportToken,
+    JobStatus,
     RenderJob,
     Template,
     Webhook,
@@ -63,7 +65,7 @@ class AudioClipAdmin(DeleteWithFilesMixin, admin.ModelAdmin[AudioClip]):
 
     @admin.display(description=_("size"), ordering="size_bytes")
     def size(self, clip: AudioClip) -> str:
-        return filesizeformat(clip.size_bytes)
+        return size_label(clip.size_bytes)
 
     def _delete_one(self, obj: Any) -> None:
         services.audio_delete(clip=obj)
@@ -103,7 +105,7 @@ class TemplateAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Template]):
 
     @admin.display(description=_("size"), ordering="size_bytes")
     def size(self, template: Template) -> str:
-        return filesizeformat(template.size_bytes)
+        return size_label(template.size_bytes)
 
     def _delete_one(self, obj: Any) -> None:
         services.template_delete(template=obj)
@@ -132,7 +134,7 @@ class BatchStatusFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
-            (s, s)
+            (s, batch_status_label(s))
             for s in (
                 BatchStatus.QUEUED,
                 BatchStatus.RUNNING,
@@ -178,12 +180,18 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
                 n += services.batch_retry_failed(batch=batch)
             except ValidationError as exc:  # the owner's limits apply to staff retries too
                 messages.error(request, f"{batch.name} ({batch.owner}): {' '.join(exc.messages)}")
-        self.message_user(request, f"{n} videos are back in the queue.")
+        self.message_user(
+            request,
+            ngettext("%(n)d video is back in the queue.", "%(n)d videos are back in the queue.", n)
+            % {"n": n},
+        )
 
     @admin.action(description=_("Cancel queued and running videos"), permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Batch]) -> None:
         n = sum(services.batch_cancel(batch=b) for b in queryset.select_related("owner"))
-        self.message_user(request, f"Canceled {n} videos.")
+        self.message_user(
+            request, ngettext("Canceled %(n)d video.", "Canceled %(n)d videos.", n) % {"n": n}
+        )
 
     @admin.action(description=_("Delete with their files"), permissions=["delete"])
     def delete_with_files(
@@ -192,7 +200,15 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
         batches = list(queryset.select_related("owner"))
         for batch in batches:
             services.batch_delete(batch=batch)
-        self.message_user(request, f"Deleted {len(batches)} batches and their videos.")
+        self.message_user(
+            request,
+            ngettext(
+                "Deleted %(n)d batch and its videos.",
+                "Deleted %(n)d batches and their videos.",
+                len(batches),
+            )
+            % {"n": len(batches)},
+        )
         return None
 
     def _delete_one(self, obj: Any) -> None:
@@ -206,29 +222,77 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
     @admin.display(description=_("status"))
     def progress(self, batch: Batch) -> str:
         counts = batch_counts(batch)
-        return f"{counts.status} · {counts.succeeded}/{counts.total} done, {counts.failed} failed"
+        return _("%(status)s · %(done)d/%(total)d done, %(failed)d failed") % {
+            "status": batch_status_label(counts.status),
+            "done": counts.succeeded,
+            "total": counts.total,
+            "failed": counts.failed,
+        }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Batch]:
         return with_job_counts(super().get_queryset(request))
 
 
+class AttemptsFilter(admin.SimpleListFilter):
+    title = _("attempts")
+    parameter_name = "attempts"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("1", _("one")), ("2+", _("more than one"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "1":
+            return queryset.filter(attempts__lte=1)
+        if self.value() == "2+":
+            return queryset.filter(attempts__gte=2)
+        return queryset
+
+
 @admin.register(RenderJob)
 class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
+    """Render jobs for staff: find them by owner, batch, template or error; retry and cancel go
+    through the same services as the user's buttons, so limits and the lifecycle hold. The
+    status is never typed by hand (the worker and the services own it)."""
+
     list_display = (
         "template_name",
+        "owner",
+        "batch_link",
+        "status",
+        "progress_percent",
+        "attempts",
+        "error_short",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", AttemptsFilter, "error_code", "batch__engine", "created_at")
+    search_fields = (
+        "template_name",
+        "batch__name",
+        "batch__owner__email",
+        "error_message",
+        "error_code",
+    )
+    list_select_related = ("batch", "batch__owner")
+    date_hierarchy = "created_at"
+    actions = ("retry", "cancel", "delete_with_files")
+    readonly_fields = (
+        "id",
         "batch",
+        "template",
+        "template_name",
         "position",
         "status",
         "progress",
         "attempts",
-        "started_at",
-        "finished_at",
-    )
-    list_filter = ("status", "batch__engine")
-    search_fields = ("template_name", "batch__name", "batch__owner__email")
-    list_select_related = ("batch",)
-    readonly_fields = (
-        "id",
+        "error_message",
+        "error_code",
+        "error_params",
+        "output",
+        "output_size",
+        "output_duration",
+        "output_sha256",
+        "estimated_output_bytes",
         "created_at",
         "started_at",
         "finished_at",
@@ -236,7 +300,67 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
         "quality",
         "log",
     )
-    raw_id_fields = ("batch", "template")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # jobs are made by starting a batch
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "delete with files" goes through the services
+        return actions
+
+    @admin.display(description=_("owner"), ordering="batch__owner__email")
+    def owner(self, job: RenderJob) -> str:
+        return str(job.batch.owner)
+
+    @admin.display(description=_("batch"), ordering="batch__name")
+    def batch_link(self, job: RenderJob) -> str:
+        url = reverse("admin:jobs_batch_change", args=[job.batch_id])
+        return format_html('<a href="{}">{}</a>', url, job.batch.name)
+
+    @admin.display(description=_("progress"), ordering="progress")
+    def progress_percent(self, job: RenderJob) -> str:
+        return f"{round(job.progress * 100)} %"
+
+    @admin.display(description=_("error"), ordering="error_code")
+    def error_short(self, job: RenderJob) -> str:
+        text = job.error_message
+        return text if len(text) <= 90 else text[:89] + "…"
+
+    @admin.action(description=_("Retry (failed or canceled ones)"), permissions=["change"])
+    def retry(self, request: HttpRequest, queryset: QuerySet[RenderJob]) -> None:
+        n = 0
+        for job in queryset.select_related("batch", "batch__owner", "template"):
+            if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+                continue
+            try:
+                n += int(services.job_retry(job=job))
+            except ValidationError as exc:  # the owner's limits apply to staff retries too
+                messages.error(
+                    request, f"{job.template_name} ({job.batch.owner}): {' '.join(exc.messages)}"
+                )
+        self.message_user(
+            request,
+            ngettext("%(n)d video is back in the queue.", "%(n)d videos are back in the queue.", n)
+            % {"n": n},
+        )
+
+    @admin.action(description=_("Cancel (queued or running ones)"), permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[RenderJob]) -> None:
+        n = services.jobs_cancel(jobs=queryset)
+        self.message_user(
+            request, ngettext("Canceled %(n)d video.", "Canceled %(n)d videos.", n) % {"n": n}
+        )
+
+    @admin.action(description=_("Delete with their files"), permissions=["delete"])
+    def delete_with_files(self, request: HttpRequest, queryset: QuerySet[RenderJob]) -> None:
+        jobs = list(queryset.select_related("batch"))
+        for job in jobs:
+            services.job_delete(job=job)
+        self.message_user(
+            request,
+            ngettext("Deleted %(n)d video.", "Deleted %(n)d videos.", len(jobs)) % {"n": len(jobs)},
+        )
 
     def _delete_one(self, obj: Any) -> None:
         services.job_delete(job=obj)
@@ -324,7 +448,7 @@ class ExportTokenAdmin(admin.ModelAdmin[ExportToken]):
     """Download links: who made them, for what, until when; an admin can revoke them. The
     token itself is never stored (only its SHA-256), so it cannot be shown here."""
 
-    list_display = ("filename", "owner", "size", "created_at", "expires_at", "revoked_at")
+    list_display = ("filename", "owner", "archive_size", "created_at", "expires_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("owner__email", "filename")
     readonly_fields = (
@@ -344,8 +468,15 @@ class ExportTokenAdmin(admin.ModelAdmin[ExportToken]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @admin.display(description=_("size"), ordering="size")
+    def archive_size(self, link: ExportToken) -> str:
+        return size_label(link.size)
+
     @admin.action(description=_("Revoke the selected download links"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[ExportToken]) -> None:
         user: Any = request.user
         n = sum(export_link_revoke(link=link, by=user) for link in queryset)
-        self.message_user(request, f"Revoked {n} download links.")
+        self.message_user(
+            request,
+            ngettext("Revoked %(n)d download link.", "Revoked %(n)d download links.", n) % {"n": n},
+        )

@@ -47,6 +47,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from zipstream import ZipStream
 
 from accounts.models import User
@@ -283,7 +284,7 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
     manifest too; either way only finished videos are in the archive.
     """
     if not batches:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     several = len(batches) > 1
     taken: set[str] = set()
     folders = []
@@ -326,11 +327,14 @@ class ExportLink:
 
 
 class ExportLinkGone(Exception):
-    """The link existed but no longer works; ``message`` says why, for a 410 page."""
+    """The link existed but no longer works (a 410 page): ``reason`` is ``"revoked"``,
+    ``"expired"`` or ``"deleted"`` (a batch in it was deleted); ``link`` is its row, so the
+    page can offer its signed-in owner a new link for the same batches."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str, link: ExportToken) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.link = link
 
 
 def _token_sha256(token: str) -> str:
@@ -348,10 +352,11 @@ def _batches_for(user: User, batch_ids: Iterable[Any]) -> list[Batch]:
         if value not in ids:
             ids.append(value)
     if not ids:
-        raise ValidationError("Select at least one batch to download.")
+        raise ValidationError(gettext("Select at least one batch to download."))
     if len(ids) > MAX_BATCHES_PER_EXPORT:
         raise ValidationError(
-            f"One download can hold at most {MAX_BATCHES_PER_EXPORT} batches. Select fewer."
+            gettext("One download can hold at most %(n)d batches. Select fewer.")
+            % {"n": MAX_BATCHES_PER_EXPORT}
         )
     found = {b.pk: b for b in Batch.objects.for_user(user).filter(pk__in=ids)}
     if len(found) != len(ids):
@@ -401,7 +406,7 @@ def export_link_create(
 
 def export_link_open(*, token: str) -> ExportArchive:
     """The archive a token grants. An unknown token is a 404 (a guess learns nothing); a
-    revoked, expired or orphaned one raises :class:`ExportLinkGone` with a sentence."""
+    revoked, expired or orphaned one raises :class:`ExportLinkGone` saying which."""
     if not token or len(token) > 200:
         raise Http404
     row = (
@@ -411,20 +416,14 @@ def export_link_open(*, token: str) -> ExportArchive:
     )
     if row is None:
         raise Http404
-    again = "Make a new one from your batches."
     if row.revoked_at is not None or not row.owner.is_active:
-        raise ExportLinkGone(f"This download link was revoked. {again}")
+        raise ExportLinkGone("revoked", row)
     if row.expires_at <= timezone.now():
-        minutes = max(1, settings.EXPORT_LINK_MAX_AGE // 60)
-        raise ExportLinkGone(
-            f"This download link has expired (links last {minutes} minutes). {again}"
-        )
+        raise ExportLinkGone("expired", row)
     try:
         batches = _batches_for(row.owner, row.batch_ids)
     except (Http404, ValidationError):
-        raise ExportLinkGone(
-            f"A batch in this download was deleted, so the link no longer works. {again}"
-        ) from None
+        raise ExportLinkGone("deleted", row) from None
     archive = export_archive(batches=batches, finished_only=row.finished_only)
     log.info(
         "export downloaded",

@@ -12,15 +12,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from heygem_site.errors import error_page
 from jobs import selectors
 from jobs.export import (
     MAX_BATCHES_PER_EXPORT,
@@ -30,6 +29,7 @@ from jobs.export import (
     export_link_open,
     export_link_revoke,
 )
+from jobs.models import ExportToken
 from jobs.names import content_disposition
 
 
@@ -157,12 +157,46 @@ def batches_export_selected(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def export_download(request: HttpRequest) -> HttpResponseBase:
-    """No session needed: the token in the link is the credential (it works from curl)."""
+    """No session needed: the token in the link is the credential (it works from curl).
+
+    An unknown token answers 404 with a page saying the link does not work; a revoked or
+    expired one, or one whose batches were deleted, 410 with a page that says which. The
+    signed-in owner of a revoked or expired link gets a button that makes a new one for the
+    same batches (those that still exist)."""
+    token = request.GET.get("token", "")
     try:
-        archive = export_link_open(token=request.GET.get("token", ""))
+        archive = export_link_open(token=token)
+    except Http404:
+        return _link_not_working(request, reason="unknown", link=None, status=404)
     except ExportLinkGone as gone:
-        return error_page(410, _("Link no longer valid"), gone.message)
+        return _link_not_working(request, reason=gone.reason, link=gone.link, status=410)
     return export_response(request, archive)
+
+
+def _link_not_working(
+    request: HttpRequest, *, reason: str, link: ExportToken | None, status: int
+) -> HttpResponse:
+    renew_ids: list[str] = []
+    if (
+        link is not None
+        and reason in ("revoked", "expired")
+        and request.user.is_authenticated
+        and request.user.pk == link.owner_id
+    ):
+        mine = selectors.batches_for_user(_user(request)).filter(pk__in=link.batch_ids)
+        found = {str(pk) for pk in mine.values_list("pk", flat=True)}
+        renew_ids = [str(b) for b in link.batch_ids if str(b) in found]
+    return render(
+        request,
+        "jobs/export_link.html",
+        {
+            "reason": reason,
+            "renew_ids": renew_ids,
+            "finished_only": bool(link and link.finished_only),
+            "minutes": max(1, settings.EXPORT_LINK_MAX_AGE // 60),
+        },
+        status=status,
+    )
 
 
 @login_required

@@ -60,11 +60,21 @@ def job_claim(*, job_id: Any) -> bool:
     return claimed == 1
 
 
-def job_fail(*, job: RenderJob, message: str, log_text: str = "") -> bool:
+def job_fail(
+    *,
+    job: RenderJob,
+    message: str,
+    log_text: str = "",
+    code: str = "",
+    params: dict[str, Any] | None = None,
+) -> bool:
+    """`code` and `params` name the failure for translation (rendering.errors' codes, or ours)."""
     with transaction.atomic():
         n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.FAILED,
             error_message=message,
+            error_code=code,
+            error_params=params or {},
             finished_at=timezone.now(),
             log=log_text if log_text else F("log"),
         )
@@ -136,7 +146,13 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
                 "Try a shorter or smaller video, or retry later."
             )
             with transaction.atomic():
-                if base.update(status=JobStatus.FAILED, error_message=message, finished_at=now):
+                if base.update(
+                    status=JobStatus.FAILED,
+                    error_message=message,
+                    error_code="worker_lost",
+                    error_params={"attempts": job.attempts},
+                    finished_at=now,
+                ):
                     failed += 1
                     webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
                     batch_finish_if_done(job.batch_id)
@@ -188,7 +204,11 @@ def jobs_cancel(jobs: QuerySet[RenderJob], *, now: Any = None) -> int:
     heartbeat). The caller finishes their batches (batch_finish_if_done)."""
     return int(
         jobs.filter(status__in=ACTIVE_STATUSES).update(
-            status=JobStatus.CANCELED, finished_at=now or timezone.now(), error_message="Canceled."
+            status=JobStatus.CANCELED,
+            finished_at=now or timezone.now(),
+            error_message="Canceled.",
+            error_code="canceled",
+            error_params={},
         )
     )
 
@@ -206,6 +226,8 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
             attempts=0,
             progress=0.0,
             error_message="",
+            error_code="",
+            error_params={},
             log="",
             output="",
             output_size=0,
@@ -218,12 +240,18 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
     )
 
 
-def jobs_fail_queued(batch: Batch, message: str) -> None:
+def jobs_fail_queued(
+    batch: Batch, message: str, *, code: str = "", params: dict[str, Any] | None = None
+) -> None:
     """Fail a batch's queued jobs at once (its audio could not be analysed)."""
     now = timezone.now()
     with transaction.atomic():
         batch.jobs.filter(status=JobStatus.QUEUED).update(
-            status=JobStatus.FAILED, error_message=message, finished_at=now
+            status=JobStatus.FAILED,
+            error_message=message,
+            error_code=code,
+            error_params=params or {},
+            finished_at=now,
         )
         batch_finish_if_done(batch.pk)
 

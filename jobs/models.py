@@ -87,27 +87,40 @@ class LiveOwnedManager(models.Manager[Any]):
 
 
 class AudioClip(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audio_clips"
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
     )
-    file = models.FileField(upload_to=audio_upload_to, max_length=255)
-    original_name = models.CharField(max_length=255)
-    content_hash = models.CharField(max_length=64, db_index=True)
-    size_bytes = models.BigIntegerField(default=0)
-    duration = models.FloatField(help_text=_("seconds"))
-    sample_rate = models.PositiveIntegerField()
-    channels = models.PositiveSmallIntegerField(default=1)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="audio_clips",
+        verbose_name=_("owner"),
+    )
+    file = models.FileField(upload_to=audio_upload_to, max_length=255, verbose_name=_("file"))
+    original_name = models.CharField(max_length=255, verbose_name=_("name"))
+    content_hash = models.CharField(
+        max_length=64, db_index=True, verbose_name=_("content hash (SHA-256)")
+    )
+    size_bytes = models.BigIntegerField(default=0, verbose_name=_("size (bytes)"))
+    duration = models.FloatField(help_text=_("seconds"), verbose_name=_("duration"))
+    sample_rate = models.PositiveIntegerField(verbose_name=_("sample rate"))
+    channels = models.PositiveSmallIntegerField(default=1, verbose_name=_("channels"))
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created")
+    )
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
-    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleting_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("deletion started")
+    )
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
     all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
+        verbose_name = _("audio clip")
+        verbose_name_plural = _("audio clips")
         indexes = [models.Index(fields=["owner", "-created_at"], name="audio_owner_created")]
 
     def __str__(self) -> str:
@@ -121,39 +134,64 @@ class FaceStatus(models.TextChoices):
 
 
 class Template(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="templates"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="templates",
+        verbose_name=_("owner"),
     )
-    file = models.FileField(upload_to=template_upload_to, max_length=255)
-    original_name = models.CharField(max_length=255)
-    content_hash = models.CharField(max_length=64, db_index=True)
-    size_bytes = models.BigIntegerField(default=0)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    fps = models.FloatField()
-    duration = models.FloatField(help_text=_("seconds"))
-    thumbnail = models.FileField(upload_to=thumbnail_upload_to, max_length=255, blank=True)
+    file = models.FileField(upload_to=template_upload_to, max_length=255, verbose_name=_("file"))
+    original_name = models.CharField(max_length=255, verbose_name=_("name"))
+    content_hash = models.CharField(
+        max_length=64, db_index=True, verbose_name=_("content hash (SHA-256)")
+    )
+    size_bytes = models.BigIntegerField(default=0, verbose_name=_("size (bytes)"))
+    width = models.PositiveIntegerField(verbose_name=_("width"))
+    height = models.PositiveIntegerField(verbose_name=_("height"))
+    fps = models.FloatField(verbose_name=_("frames per second"))
+    duration = models.FloatField(help_text=_("seconds"), verbose_name=_("duration"))
+    thumbnail = models.FileField(
+        upload_to=thumbnail_upload_to, max_length=255, blank=True, verbose_name=_("thumbnail")
+    )
     face_status = models.CharField(
-        max_length=16, choices=FaceStatus.choices, default=FaceStatus.PENDING
+        max_length=16,
+        choices=FaceStatus.choices,
+        default=FaceStatus.PENDING,
+        verbose_name=_("face status"),
     )
-    face_error = models.TextField(blank=True)
+    face_error = models.TextField(blank=True, verbose_name=_("face error"))
+    # What went wrong, as rendering.errors names it, so pages say it in the user's language.
+    face_error_code = models.CharField(max_length=40, blank=True, verbose_name=_("face error code"))
+    face_error_params = models.JSONField(
+        default=dict, blank=True, verbose_name=_("face error parameters")
+    )
     # The people face analysis found, best default speaker first: each is
     # rendering.faces.FaceCandidate.to_dict() plus "thumbnail", the stored name of a small
     # JPEG of that face. None until analysed; [] when no face was found.
-    faces = models.JSONField(null=True, blank=True, editable=False)
+    faces = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("faces"))
     # Which of `faces` speaks (an index); None: the default, the best speaker (faces[0]).
-    face_choice = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    face_choice = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("face that speaks")
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created")
+    )
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
-    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleting_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("deletion started")
+    )
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
     all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
         indexes = [models.Index(fields=["owner", "-created_at"], name="template_owner_created")]
 
     def __str__(self) -> str:
@@ -177,27 +215,37 @@ class Template(models.Model):
 
 
 class Batch(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="batches",
+        verbose_name=_("owner"),
     )
     # PROTECT: an audio clip outlives every batch that it drives.
-    audio = models.ForeignKey(AudioClip, on_delete=models.PROTECT, related_name="batches")
-    name = models.CharField(max_length=120)
-    engine = models.CharField(max_length=32, default="classic")
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    canceled_at = models.DateTimeField(null=True, blank=True)
+    audio = models.ForeignKey(
+        AudioClip, on_delete=models.PROTECT, related_name="batches", verbose_name=_("audio")
+    )
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    engine = models.CharField(max_length=32, default="classic", verbose_name=_("engine"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    canceled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canceled"))
 
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
-    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleting_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("deletion started")
+    )
 
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
     all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name_plural = "batches"
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
         indexes = [
             # The history page: a user's batches newest first, and its name search.
             models.Index(fields=["owner", "-created_at"], name="batch_owner_created"),
@@ -242,47 +290,72 @@ class LiveRenderJobManager(models.Manager["RenderJob"]):
 
 
 class RenderJob(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="jobs")
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, related_name="jobs", verbose_name=_("batch")
+    )
     # SET_NULL: deleting a template from the library keeps finished results; the
     # name is copied so the result still says what it was made from.
     template = models.ForeignKey(
-        Template, on_delete=models.SET_NULL, null=True, blank=True, related_name="render_jobs"
+        Template,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="render_jobs",
+        verbose_name=_("template"),
     )
-    template_name = models.CharField(max_length=255)
-    position = models.PositiveIntegerField()
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    progress = models.FloatField(default=0.0)
-    attempts = models.PositiveIntegerField(default=0)
-    error_message = models.TextField(blank=True)
-    log = models.TextField(blank=True)
-    output = models.FileField(upload_to=output_upload_to, max_length=255, blank=True)
-    output_size = models.BigIntegerField(default=0)
-    output_duration = models.FloatField(null=True, blank=True)
+    template_name = models.CharField(max_length=255, verbose_name=_("template name"))
+    position = models.PositiveIntegerField(verbose_name=_("position"))
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, verbose_name=_("status")
+    )
+    progress = models.FloatField(default=0.0, verbose_name=_("progress"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    # English, as stored for logs, webhooks and the admin; pages and the API say it in the
+    # reader's language from error_code and error_params (jobs.user_errors).
+    error_message = models.TextField(blank=True, verbose_name=_("error message"))
+    error_code = models.CharField(max_length=40, blank=True, verbose_name=_("error code"))
+    error_params = models.JSONField(default=dict, blank=True, verbose_name=_("error parameters"))
+    log = models.TextField(blank=True, verbose_name=_("log"))
+    output = models.FileField(
+        upload_to=output_upload_to, max_length=255, blank=True, verbose_name=_("output")
+    )
+    output_size = models.BigIntegerField(default=0, verbose_name=_("output size (bytes)"))
+    output_duration = models.FloatField(
+        null=True, blank=True, verbose_name=_("output duration (seconds)")
+    )
     # SHA-256 of the output, taken once when the render succeeds, so the ZIP export's
     # manifest costs no second read of every video (empty for rows from before it existed).
-    output_sha256 = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    output_sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("output SHA-256"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last heartbeat"))
     # While queued: when someone alive last vouched for the job (its task was sent, or its
     # batch's preparation is still working). A queued job silent for JOB_STALE_AFTER has
     # lost its task (a worker host died holding it) and the watchdog sends it again.
-    queued_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now, verbose_name=_("queued since"))
     # What the result is expected to weigh, counted against the quota while the job is
     # queued or running, so parallel batches cannot together overrun it.
-    estimated_output_bytes = models.BigIntegerField(default=0)
+    estimated_output_bytes = models.BigIntegerField(
+        default=0, verbose_name=_("estimated output size (bytes)")
+    )
     # What the worker measured on the finished result (rendering.quality.QualityReport
     # .to_dict()); None before success, or when the measurement itself failed.
-    quality = models.JSONField(null=True, blank=True, editable=False)
-    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+    quality = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("quality"))
+    deleting_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("deletion started")
+    )
 
     objects: ClassVar[RenderJobQuerySet] = LiveRenderJobManager()  # type: ignore[assignment]
     all_objects: ClassVar[RenderJobQuerySet] = RenderJobQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("batch", "position")
+        verbose_name = _("render job")
+        verbose_name_plural = _("render jobs")
         constraints = [
             models.UniqueConstraint(fields=["batch", "position"], name="job_unique_position"),
             models.CheckConstraint(
@@ -321,23 +394,30 @@ WEBHOOK_PING_EVENT = "ping"
 class Webhook(models.Model):
     """A URL of the user's that receives signed event deliveries."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks"
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
     )
-    url = models.URLField(max_length=2000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+        verbose_name=_("owner"),
+    )
+    url = models.URLField(max_length=2000, verbose_name=_("URL"))
     # A list of WebhookEvent values; matched in Python (a user has a handful of webhooks),
     # which works the same on SQLite and PostgreSQL.
-    events = models.JSONField(default=list)
+    events = models.JSONField(default=list, verbose_name=_("events"))
     # Kept in clear: we need it to sign every delivery, and the user may look at it again.
-    secret = models.CharField(max_length=80)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    secret = models.CharField(max_length=80, verbose_name=_("secret"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
 
     objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("created_at",)
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
         indexes = [models.Index(fields=["owner", "active"], name="webhook_owner_active")]
 
     def __str__(self) -> str:
@@ -358,26 +438,36 @@ class WebhookDeliveryQuerySet(models.QuerySet["WebhookDelivery"]):
 class WebhookDelivery(models.Model):
     """One event sent (or being sent) to one webhook, with the outcome of its last attempt."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=40)
-    payload = models.JSONField()
-    status = models.CharField(
-        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook")
+    )
+    event = models.CharField(max_length=32, verbose_name=_("event"))
+    event_id = models.CharField(max_length=40, verbose_name=_("event ID"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    status = models.CharField(
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.PENDING,
+        verbose_name=_("status"),
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_status_code = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("last HTTP status")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered"))
 
     objects: ClassVar[WebhookDeliveryQuerySet] = WebhookDeliveryQuerySet.as_manager()  # type: ignore[assignment]
 
     class Meta:
         ordering = ("-created_at",)
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             # One event reaches one webhook once, however often its emission is replayed.
             models.UniqueConstraint(fields=["webhook", "event_id"], name="delivery_unique_event")
@@ -395,14 +485,19 @@ class Notice(models.Model):
     shown once on their next page view."""
 
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        verbose_name=_("owner"),
     )
-    message = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-    shown_at = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(verbose_name=_("message"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    shown_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shown"))
 
     class Meta:
         ordering = ("created_at",)
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
         indexes = [models.Index(fields=["owner", "shown_at"], name="notice_owner_shown")]
 
     def __str__(self) -> str:
@@ -414,29 +509,41 @@ class ExportToken(models.Model):
     SHA-256 is stored), short-lived, listed on the owner's account page while valid, and
     revocable there by the owner or in the admin."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="export_tokens"
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
     )
-    token_sha256 = models.CharField(max_length=64, unique=True, editable=False)
-    batch_ids = models.JSONField(default=list)  # UUID strings, in the archive's order
-    finished_only = models.BooleanField(default=False)
-    filename = models.CharField(max_length=255)
-    size = models.BigIntegerField(default=0)  # when the link was made
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_tokens",
+        verbose_name=_("owner"),
+    )
+    token_sha256 = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("token SHA-256")
+    )
+    # UUID strings, in the archive's order
+    batch_ids = models.JSONField(default=list, verbose_name=_("batch IDs"))
+    finished_only = models.BooleanField(default=False, verbose_name=_("finished videos only"))
+    filename = models.CharField(max_length=255, verbose_name=_("file name"))
+    # when the link was made
+    size = models.BigIntegerField(default=0, verbose_name=_("size (bytes)"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    expires_at = models.DateTimeField(verbose_name=_("expires"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked"))
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("revoked by"),
     )
 
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["owner", "expires_at"], name="export_owner_expires")]
+        verbose_name = _("export link")
+        verbose_name_plural = _("export links")
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.owner_id})"

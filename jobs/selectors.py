@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -101,7 +110,16 @@ def batches_for_user(user: User, *, search: str = "") -> QuerySet[Batch]:
         "-created_at"
     )
     if search:
-        qs = qs.filter(name__icontains=search.strip())
+        # A batch is found by its own name, its audio's or any of its templates' names.
+        term = search.strip()
+        matching_jobs = RenderJob.objects.filter(
+            batch=OuterRef("pk"), template_name__icontains=term
+        )
+        qs = qs.filter(
+            Q(name__icontains=term)
+            | Q(audio__original_name__icontains=term)
+            | Q(Exists(matching_jobs))
+        )
     return qs
 
 

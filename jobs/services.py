@@ -16,18 +16,19 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
 from accounts.services import user_lock
+from heygem_site.formats import size_label
 from jobs import lifecycle
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
     Batch,
+    FaceStatus,
     JobStatus,
     RenderJob,
     Template,
@@ -37,6 +38,7 @@ from jobs.queue import enqueue_on_commit
 from jobs.storage import deletion, usage
 from jobs.storage.paths import delete_file, media_path
 from jobs.uploads import media_limits
+from jobs.user_errors import error_text, media_error_text, retry_blocked_reason
 from jobs.worker.engines import engine_problem, engines_offered
 from rendering.cache import file_sha256
 
@@ -56,13 +58,16 @@ def _uploaded_path(uploaded: UploadedFile) -> Path:
 def _too_big(uploaded: UploadedFile) -> None:
     if uploaded.size is not None and uploaded.size > settings.MAX_UPLOAD_SIZE:
         raise ValidationError(
-            f"This file is {filesizeformat(uploaded.size)}; the upload limit is "
-            f"{filesizeformat(settings.MAX_UPLOAD_SIZE)}. Upload a shorter or smaller file."
+            _(
+                "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
+            )
+            % {"size": size_label(uploaded.size), "limit": size_label(settings.MAX_UPLOAD_SIZE)},
+            code="too_large",
         )
 
 
 def _media_error(exc: Exception) -> ValidationError:
-    return ValidationError(getattr(exc, "message", str(exc)))
+    return ValidationError(media_error_text(exc), code=getattr(exc, "code", "invalid"))
 
 
 def _probed_upload(
@@ -100,6 +105,17 @@ def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
         model=AudioClip,
         what="audio",
     )
+    if info.duration < settings.MIN_AUDIO_SECONDS:
+        # A 50 ms file made a 10 KB "Done" video: too short to speak anything, so say so.
+        log.info("audio rejected", extra={"user_id": owner.pk, "reason": "too short"})
+        raise ValidationError(
+            error_text(
+                "audio_too_short",
+                {"seconds": info.duration, "minimum": settings.MIN_AUDIO_SECONDS},
+                "",
+            ),
+            code="audio_too_short",
+        )
     if existing is not None:
         return existing
     clip = AudioClip(
@@ -192,7 +208,7 @@ def _save_with_file(
 
     # Refuse before copying anything; the exact check is repeated under the lock below.
     usage.storage_check(
-        user=usage.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what="this file"
+        user=usage.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what=_("this file")
     )
     written: list[str] = []
     try:
@@ -210,7 +226,7 @@ def _save_with_file(
             usage.storage_check(
                 user=user_lock(row.owner_id),
                 needed=row.size_bytes,
-                what="this file",
+                what=_("this file"),
             )
             row.save()
             usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
@@ -240,15 +256,16 @@ def batch_create(
     if engine not in engines_offered():
         problem = engine_problem(engine)
         raise ValidationError(
-            f"The engine {engine!r} is not available on this server."
+            _("The engine “%(engine)s” is not available on this server.") % {"engine": engine}
             + (f" {problem}" if problem else "")
         )
     ids = list(dict.fromkeys(str(t) for t in template_ids))
     if not ids:
-        raise ValidationError("Pick at least one template video.")
+        raise ValidationError(_("Pick at least one template video."))
     if len(ids) > settings.MAX_TEMPLATES_PER_BATCH:
         raise ValidationError(
-            f"A batch can hold at most {settings.MAX_TEMPLATES_PER_BATCH} templates; you picked {len(ids)}."
+            _("A batch can hold at most %(limit)d templates; you picked %(n)d.")
+            % {"limit": settings.MAX_TEMPLATES_PER_BATCH, "n": len(ids)}
         )
     name = (name or "").strip()[:120] or default_batch_name()
 
@@ -258,24 +275,46 @@ def batch_create(
         locked = user_lock(owner.pk)
         audio = AudioClip.objects.for_user(locked).filter(pk=audio_id).first()
         if audio is None:
-            raise ValidationError("That audio file is no longer available. Upload it again.")
+            raise ValidationError(_("That audio file is no longer available. Upload it again."))
         templates = {str(t.pk): t for t in Template.objects.for_user(locked).filter(pk__in=ids)}
         missing = [i for i in ids if i not in templates]
         if missing:
             raise ValidationError(
-                f"{len(missing)} of the chosen templates are no longer available. Refresh the page and pick again."
+                ngettext(
+                    "%(n)d of the chosen templates is no longer available. Refresh the page and pick again.",
+                    "%(n)d of the chosen templates are no longer available. Refresh the page and pick again.",
+                    len(missing),
+                )
+                % {"n": len(missing)}
+            )
+        # A template whose face check failed can only fail: refuse it before the start, by name.
+        faceless = [
+            templates[i].original_name for i in ids if templates[i].face_status == FaceStatus.FAILED
+        ]
+        if faceless:
+            raise ValidationError(
+                ngettext(
+                    "No usable face was found in %(names)s, so it cannot be in a batch. Remove it and start again, or upload another video of the person.",
+                    "No usable face was found in %(names)s, so they cannot be in a batch. Remove them and start again, or upload other videos of the person.",
+                    len(faceless),
+                )
+                % {"names": "、".join(f"“{n}”" for n in faceless)},
+                code="no_face",
             )
         active = RenderJob.objects.for_user(locked).active().count()
         if active + len(ids) > locked.max_concurrent_jobs:
             raise ValidationError(
-                f"You have {active} videos queued or rendering and your limit is {locked.max_concurrent_jobs} "
-                f"at once; this batch adds {len(ids)}. Wait for some to finish, or pick fewer templates."
+                _(
+                    "You have %(active)d videos queued or rendering and your limit is %(limit)d at "
+                    "once; this batch adds %(n)d. Wait for some to finish, or pick fewer templates."
+                )
+                % {"active": active, "limit": locked.max_concurrent_jobs, "n": len(ids)}
             )
         estimates = {
             tid: usage.estimate_output_bytes(audio=audio, template=t)
             for tid, t in templates.items()
         }
-        usage.storage_check(user=locked, needed=sum(estimates.values()), what="this batch")
+        usage.storage_check(user=locked, needed=sum(estimates.values()), what=_("this batch"))
         batch = Batch.objects.create(
             owner=locked, audio=audio, name=clean_text_name(name), engine=engine
         )
@@ -308,15 +347,50 @@ def batch_cancel(*, batch: Batch) -> int:
     return n
 
 
-def batch_retry_failed(*, batch: Batch) -> int:
-    """Put failed and canceled jobs back in the queue with a fresh attempt count.
+def jobs_retryable(jobs: Any) -> Any:
+    """The failed or canceled ones among `jobs` that a retry may fix (not a faceless or deleted
+    template: those would fail the same way)."""
+    return (
+        jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED), template__isnull=False)
+        .exclude(template__face_status=FaceStatus.FAILED)
+        .exclude(error_code__in=("no_face", "template_deleted"))
+    )
 
-    Refused (ValidationError) when they would pass the concurrent-jobs limit or the quota."""
+
+def jobs_cancel(*, jobs: Any) -> int:
+    """Cancel the queued or running ones among `jobs` (the admin's action on single videos);
+    running ones stop at their next frame chunk. Their batches finish if nothing is left."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch_ids = set(jobs.filter(status__in=ACTIVE_STATUSES).values_list("batch_id", flat=True))
+        n = lifecycle.jobs_cancel(jobs.model.objects.filter(pk__in=jobs.values("pk")), now=now)
+        for batch_id in batch_ids:
+            lifecycle.batch_finish_if_done(batch_id)
+    log.info("jobs canceled", extra={"jobs": n})
+    return n
+
+
+def batch_retry_failed(*, batch: Batch) -> int:
+    """Put failed and canceled jobs back in the queue with a fresh attempt count; jobs a retry
+    cannot fix (jobs_retryable) stay as they are.
+
+    Refused (ValidationError) when they would pass the concurrent-jobs limit or the quota, or
+    when no job could be fixed by a retry."""
     with transaction.atomic():
         # The owner's lock makes check + requeue one step, as in batch_create.
         locked = user_lock(batch.owner_id)
-        jobs = batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED))
-        usage.retry_check(user=locked, jobs=jobs, what="retrying this batch")
+        finished = batch.jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED))
+        jobs = jobs_retryable(finished)
+        if finished.exists() and not jobs.exists():
+            raise ValidationError(
+                _(
+                    "Nothing was retried: every failed video here has a template with no usable "
+                    "face (or a deleted one), so it would fail the same way. Start a new batch with "
+                    "other videos of the person."
+                ),
+                code="not_retryable",
+            )
+        usage.retry_check(user=locked, jobs=jobs, what=_("retrying this batch"))
         n = lifecycle.jobs_requeue(jobs, owner_id=batch.owner_id)
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
@@ -326,13 +400,18 @@ def batch_retry_failed(*, batch: Batch) -> int:
 
 
 def job_retry(*, job: RenderJob) -> bool:
-    """Put one failed or canceled job back in the queue (limits checked as for a batch)."""
+    """Put one failed or canceled job back in the queue (limits checked as for a batch).
+
+    Refused with the reason when a retry cannot succeed (retry_blocked_reason)."""
+    reason = retry_blocked_reason(job)
+    if reason and job.status in (JobStatus.FAILED, JobStatus.CANCELED):
+        raise ValidationError(reason, code="not_retryable")
     with transaction.atomic():
         locked = user_lock(job.batch.owner_id)
         jobs = RenderJob.objects.filter(
             pk=job.pk, status__in=(JobStatus.FAILED, JobStatus.CANCELED)
         )
-        usage.retry_check(user=locked, jobs=jobs, what="retrying this video")
+        usage.retry_check(user=locked, jobs=jobs, what=_("retrying this video"))
         n = lifecycle.jobs_requeue(jobs, owner_id=job.batch.owner_id)
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
@@ -362,7 +441,9 @@ def template_delete(*, template: Template) -> None:
     """Remove a template from the library. Finished results keep working (they copied its name)."""
     if template.render_jobs.filter(status__in=ACTIVE_STATUSES).exists():
         raise ValidationError(
-            "This template is used by a batch that is still rendering. Wait for it to finish or cancel it first."
+            _(
+                "This template is used by a batch that is still rendering. Wait for it to finish or cancel it first."
+            )
         )
     deletion.templates_mark(owner_id=template.owner_id, template_ids=[template.pk])
     log.info(
@@ -375,8 +456,12 @@ def audio_delete(*, clip: AudioClip) -> None:
     used = Batch.objects.filter(audio=clip).count()
     if used:
         raise ValidationError(
-            f"This audio drives {used} batch{'es' if used != 1 else ''} in your history. Delete "
-            f"{'those batches' if used != 1 else 'that batch'} first, or keep the audio."
+            ngettext(
+                "This audio drives %(n)d batch in your history. Delete that batch first, or keep the audio.",
+                "This audio drives %(n)d batches in your history. Delete those batches first, or keep the audio.",
+                used,
+            )
+            % {"n": used}
         )
     deletion.audio_mark(owner_id=clip.owner_id, audio_ids=[clip.pk])
     log.info("audio deleted", extra={"user_id": clip.owner_id, "audio_id": str(clip.pk)})

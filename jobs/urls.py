@@ -46,5 +46,6 @@ urlpatterns = [
         name="template_face_choose",
     ),
     path("templates/<uuid:template_id>/video", views.template_video, name="template_video"),
+    path("audio/<uuid:audio_id>/file", views.audio_file, name="audio_file"),
     path("templates/<uuid:template_id>/delete/", views.template_delete, name="template_delete"),
 ]

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
@@ -28,6 +29,7 @@ from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
+from jobs.user_errors import job_error_text, retry_blocked_reason, template_face_error_text
 from jobs.worker.engines import engines_offered
 
 
@@ -134,7 +136,7 @@ def template_json(template: Template) -> dict[str, Any]:
         "fps": round(template.fps, 2),
         "size": template.size_bytes,
         "face_status": template.face_status,
-        "face_error": template.face_error,
+        "face_error": template_face_error_text(template),
         "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
         if template.thumbnail
         else "",
@@ -211,7 +213,10 @@ def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
 def _job_json(job: RenderJob) -> dict[str, Any]:
     """The one job payload (selectors.job_payload) plus what the page needs to draw and act."""
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
+    failed = job.status in (JobStatus.FAILED, JobStatus.CANCELED)
     return selectors.job_payload(job) | {
+        "error_message": job_error_text(job),
+        "retry_blocked": retry_blocked_reason(job) if failed else "",
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),
         "log": job.log,
@@ -230,6 +235,7 @@ def batch_state(batch: Batch) -> dict[str, Any]:
     """The batch page's JSON, drawn from the one read model (selectors.batch_state)."""
     state = selectors.batch_state(batch)
     counts = state.counts
+    jobs = [_job_json(j) for j in state.jobs]
     return {
         "id": str(batch.pk),
         "name": batch.name,
@@ -243,7 +249,14 @@ def batch_state(batch: Batch) -> dict[str, Any]:
         "progress": state.progress,
         "eta_seconds": state.eta_seconds(now=timezone.now()),
         "output_bytes": state.output_bytes,
-        "jobs": [_job_json(j) for j in state.jobs],
+        # The ZIP's exact size now: the 📦 button's label follows it while videos finish.
+        "export_bytes": export_size(batch),
+        # "Retry failed" shows only when a retry could fix at least one video.
+        "retryable": any(
+            j["status"] in (JobStatus.FAILED, JobStatus.CANCELED) and not j["retry_blocked"]
+            for j in jobs
+        ),
+        "jobs": jobs,
     }
 
 
@@ -251,14 +264,15 @@ def batch_state(batch: Batch) -> dict[str, Any]:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(_user(request), batch_id)
+    state_json = batch_state(batch)
     return render(
         request,
         "jobs/batch_detail.html",
         {
             "batch": batch,
-            "state": batch_state(batch),
+            "state": state_json,
             "nav": "history",
-            "export_bytes": export_size(batch),
+            "export_bytes": state_json["export_bytes"],
         },
     )
 
@@ -277,7 +291,9 @@ def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
 def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(_user(request), batch_id)
     n = services.batch_cancel(batch=batch)
-    messages.info(request, _("Canceled %(n)d videos.") % {"n": n})
+    messages.info(
+        request, ngettext("Canceled %(n)d video.", "Canceled %(n)d videos.", n) % {"n": n}
+    )
     return redirect("batch_detail", batch.pk)
 
 
@@ -290,7 +306,11 @@ def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
     except ValidationError as exc:  # over the concurrent-jobs limit or the quota
         messages.error(request, _errors(exc))
         return redirect("batch_detail", batch.pk)
-    messages.info(request, _("%(n)d videos are back in the queue.") % {"n": n})
+    messages.info(
+        request,
+        ngettext("%(n)d video is back in the queue.", "%(n)d videos are back in the queue.", n)
+        % {"n": n},
+    )
     return redirect("batch_detail", batch.pk)
 
 
@@ -391,7 +411,15 @@ def batches_delete_selected(request: HttpRequest) -> HttpResponse:
     batches = list(Batch.objects.for_user(_user(request)).filter(pk__in=ids))
     for batch in batches:
         services.batch_delete(batch=batch)
-    messages.success(request, _("Deleted %(n)d batches and their videos.") % {"n": len(batches)})
+    messages.success(
+        request,
+        ngettext(
+            "Deleted %(n)d batch and its videos.",
+            "Deleted %(n)d batches and their videos.",
+            len(batches),
+        )
+        % {"n": len(batches)},
+    )
     return redirect("history")
 
 
@@ -450,6 +478,16 @@ def template_thumbnail(request: HttpRequest, template_id: str) -> HttpResponseBa
         download_name="thumbnail.jpg",
         as_attachment=False,
         content_type="image/jpeg",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def audio_file(request: HttpRequest, audio_id: str) -> HttpResponseBase:
+    """The user's uploaded audio, to listen to before starting a batch."""
+    clip = selectors.audio_get(_user(request), audio_id)
+    return serve_file(
+        request, clip.file.name, download_name=clip.original_name, as_attachment=False
     )
 
 

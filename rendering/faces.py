@@ -594,7 +594,7 @@ def track_arrays(
         points.append(nan_points if found is None else found[1])
     present = np.array([not np.isnan(b[0]) for b in boxes], dtype=bool)
     if not present.any():
-        raise FaceError(_NO_FACE, detail=f"no face in {len(boxes)} frames")
+        raise FaceError(_NO_FACE, detail=f"no face in {len(boxes)} frames", code="no_face")
     n = len(boxes)
     raw = np.stack(points)
     landmarks = _smooth(raw, present, _SMOOTH_SIGMA).astype(np.float32)

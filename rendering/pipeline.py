@@ -144,7 +144,9 @@ def _chosen_face(template: Path, number: int | None) -> faces_mod.FaceHint | Non
     if not 1 <= number <= len(found):
         raise FaceError(
             f"This video shows {len(found)} face(s), so there is no face number {number}. "
-            "Pick one of the faces listed for it."
+            "Pick one of the faces listed for it.",
+            code="no_such_face",
+            params={"faces": len(found), "number": number},
         )
     return found[number - 1].hint
 

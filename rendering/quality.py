@@ -17,6 +17,7 @@ correlated with the audio's energy envelope at offsets of -N..N frames.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,14 +45,15 @@ def lip_gap_series(frames: list[np.ndarray], *, face: faces.FaceHint | None = No
     """Mouth opening per frame (eye-distance units); frames without a face are filled in.
 
     ``face``: which face to follow when the video shows several (the one that was edited)."""
-    gaps = np.full(len(frames), np.nan, dtype=np.float64)
-    for i, found in enumerate(faces.track_frames(frames, hint=face)):
-        if found is not None:
-            gaps[i] = faces.lip_gap(found[1])
+    return _gaps(faces.track_frames(frames, hint=face))
+
+
+def _gaps(found: Iterable[tuple[np.ndarray, np.ndarray] | None]) -> np.ndarray:
+    gaps = np.array([np.nan if f is None else faces.lip_gap(f[1]) for f in found], dtype=np.float64)
     known = np.flatnonzero(~np.isnan(gaps))
     if len(known) == 0:
-        return np.zeros(len(frames))
-    return np.interp(np.arange(len(frames)), known, gaps[known])
+        return np.zeros(len(gaps))
+    return np.asarray(np.interp(np.arange(len(gaps)), known, gaps[known]))
 
 
 def energy_envelope(features: AudioFeatures, fps: float, n_frames: int) -> np.ndarray:
@@ -238,35 +240,40 @@ def assess(
     out_frames = itertools.islice(media.iter_frames(Path(video), fps=fps), limit)
     source = media.iter_frames(Path(template), fps=fps)
     n_template = max(track.n_frames, 1)
-    gaps: list[float] = []
     squared, count = 0.0, 0
-    mesh_frames: list[np.ndarray] = []
     template_frame: np.ndarray | None = None
     shown = -1
-    for j, frame in enumerate(out_frames):
-        mesh_frames.append(frame)
-        # While the output plays the template forward, template frame j is frame j.
-        i = ping_pong_index(j, n_template) if j >= n_template else j
-        if i == shown + 1:
-            template_frame = next(source, template_frame)
-            shown = i
-        if j % psnr_every or template_frame is None or i != shown:
-            continue
-        ref = template_frame
-        out = frame[: ref.shape[0], : ref.shape[1]]
-        keep = np.ones(ref.shape[:2], dtype=bool)
-        polygon = track.lower_face_polygon(min(i, track.n_frames - 1), chin_margin=CHIN_MARGIN)
-        if polygon is not None:
-            mask = np.zeros(ref.shape[:2], dtype=np.uint8)
-            cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
-            keep = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
-        diff = out[keep].astype(np.float64) - ref[keep].astype(np.float64)
-        squared += float(np.sum(diff * diff))
-        count += diff.size
+
+    def measured_frames() -> Iterator[np.ndarray]:
+        """The output's frames, streamed to the face mesh; PSNR accumulated on the way."""
+        nonlocal squared, count, template_frame, shown
+        for j, frame in enumerate(out_frames):
+            # While the output plays the template forward, template frame j is frame j.
+            i = ping_pong_index(j, n_template) if j >= n_template else j
+            if i == shown + 1:
+                template_frame = next(source, template_frame)
+                shown = i
+            if j % psnr_every == 0 and template_frame is not None and i == shown:
+                ref = template_frame
+                out = frame[: ref.shape[0], : ref.shape[1]]
+                keep = np.ones(ref.shape[:2], dtype=bool)
+                polygon = track.lower_face_polygon(
+                    min(i, track.n_frames - 1), chin_margin=CHIN_MARGIN
+                )
+                if polygon is not None:
+                    mask = np.zeros(ref.shape[:2], dtype=np.uint8)
+                    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
+                    keep = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
+                diff = out[keep].astype(np.float64) - ref[keep].astype(np.float64)
+                squared += float(np.sum(diff * diff))
+                count += diff.size
+            yield frame
+
+    # Frames flow through one at a time: memory stays flat whatever the resolution.
+    gaps = list(_gaps(faces.track_frames(measured_frames(), hint=face)))
     close = getattr(source, "close", None)
     if close is not None:
         close()
-    gaps = list(lip_gap_series(mesh_frames, face=face))
     n = len(gaps)
     envelope = energy_envelope(features, fps, n)
     sync = offset = confidence = None

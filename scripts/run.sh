@@ -18,6 +18,7 @@ PORT="${PORT:-8000}"
 export DEBUG="${DEBUG:-0}"
 export SITE_URL="${SITE_URL:-http://$HOST:$PORT}"
 
+$PY manage.py catalogs compile >/dev/null  # .po -> .mo in pure Python: no GNU gettext needed
 $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput -v 0
 demo_line=$($PY manage.py ensure_demo_user)

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import User
+from heygem_site.catalogs import compile_catalogs
+
+# The .mo files are built from the committed .po files (pure Python, no GNU gettext), as
+# scripts/run.sh does; Django reads them when the first translation is activated.
+compile_catalogs()
 
 PASSWORD = "correct horse battery staple"
 
@@ -23,6 +31,15 @@ def _fast_password_hashing(settings) -> None:
     # PBKDF2's million rounds cost about a second per user on a busy 2-core machine, and
     # most tests create two or three users. Tests check logins work, not hash strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _language_reset() -> Iterator[None]:
+    # A request leaves its language active in the thread (LocaleMiddleware activates and never
+    # deactivates); a later test calling a service directly must not inherit a Chinese one.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.request import Request
@@ -50,7 +51,10 @@ def date_param(request: Request, name: str, *, end_of_day: bool = False) -> Any:
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationError(
-            f"{name} must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
+            gettext(
+                "%(name)s must be a date (2026-11-21) or a date and time (2026-11-21T09:30:00Z)."
+            )
+            % {"name": name}
         ) from None
 
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,7 +35,7 @@ def idempotent(request: Request, create: Callable[[], Response]) -> Response:
     if not key:
         return create()
     if len(key) > 255:
-        raise ValidationError("An Idempotency-Key may be at most 255 characters long.")
+        raise ValidationError(gettext("An Idempotency-Key may be at most 255 characters long."))
     body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
     fingerprint = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
     user = api_user(request)

@@ -21,6 +21,7 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
+from jobs.user_errors import job_error_text, template_face_error_text
 
 
 class AudioSerializer(serializers.ModelSerializer[AudioClip]):
@@ -55,12 +56,20 @@ class TemplateFaceSerializer(serializers.Serializer[Any]):
 
 class TemplateSerializer(serializers.ModelSerializer[Template]):
     name = serializers.CharField(source="original_name", read_only=True)
+    face_error = serializers.SerializerMethodField(
+        help_text="Why the face check failed, in the request's language (Accept-Language)."
+    )
+    face_error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
     faces = serializers.SerializerMethodField()
     face_choice = serializers.IntegerField(
         read_only=True,
         allow_null=True,
         help_text="Index in `faces` of the face chosen to speak; null: the default (the first).",
     )
+
+    @extend_schema_field(serializers.CharField())
+    def get_face_error(self, template: Template) -> str:
+        return template_face_error_text(template)
 
     class Meta:
         model = Template
@@ -75,6 +84,7 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
             "content_hash",
             "face_status",
             "face_error",
+            "face_error_code",
             "faces",
             "face_choice",
             "created_at",
@@ -109,7 +119,10 @@ class TemplateUpdateSerializer(serializers.Serializer[Any]):
 class JobSerializer(serializers.ModelSerializer[RenderJob]):
     batch = serializers.UUIDField(source="batch_id", read_only=True)
     template = serializers.UUIDField(source="template_id", read_only=True, allow_null=True)
-    error = serializers.CharField(source="error_message", read_only=True)
+    error = serializers.SerializerMethodField(
+        help_text="Why the job failed, in the request's language (Accept-Language)."
+    )
+    error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
     result_url = serializers.SerializerMethodField()
     quality = serializers.JSONField(
         read_only=True,
@@ -118,6 +131,10 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
         "psnr_outside, coverage, frames_measured, review, reasons (codes); null until "
         "measured. See docs/api.md.",
     )
+
+    @extend_schema_field(serializers.CharField())
+    def get_error(self, job: RenderJob) -> str:
+        return job_error_text(job)
 
     class Meta:
         model = RenderJob
@@ -131,6 +148,7 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
             "progress",
             "attempts",
             "error",
+            "error_code",
             "output_size",
             "output_duration",
             "quality",

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -60,7 +61,9 @@ def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]
     if message is not None:
         return Response(error_body("too_large", message), status=413)
     if uploaded is None:
-        raise ValidationError("Send the media file in a multipart form field named “file”.")
+        raise ValidationError(
+            gettext("Send the media file in a multipart form field named “file”.")
+        )
     item = service(owner=api_user(request), uploaded=uploaded)
     return Response(serializer(item).data, status=status.HTTP_201_CREATED)
 
@@ -213,7 +216,10 @@ class BatchListView(generics.ListAPIView[Batch]):
         wanted = self.request.query_params.get("status", "")
         if wanted:
             if wanted not in BATCH_STATUSES:
-                raise ValidationError(f"status must be one of: {', '.join(BATCH_STATUSES)}.")
+                raise ValidationError(
+                    gettext("status must be one of: %(values)s.")
+                    % {"values": ", ".join(BATCH_STATUSES)}
+                )
             qs = selectors.batches_with_status(qs, wanted)
         search = self.request.query_params.get("search", "").strip()
         if search:

@@ -14,11 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import User
 from accounts.services import user_lock
+from heygem_site.formats import size_label
 from jobs import selectors
 from jobs.housekeeping import HousekeepingResult, housekeeping_run
 from jobs.models import (
@@ -49,8 +50,17 @@ class QuotaCleanup:
     still_over: bool = False
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def _counted(n_results: int, n_templates: int, n_audio: int) -> str:
+    parts = [
+        text % {"n": n}
+        for n, text in (
+            (n_results, ngettext("%(n)d older result", "%(n)d older results", n_results)),
+            (n_templates, ngettext("%(n)d template", "%(n)d templates", n_templates)),
+            (n_audio, ngettext("%(n)d audio file", "%(n)d audio files", n_audio)),
+        )
+        if n
+    ]
+    return gettext(", ").join(parts)
 
 
 def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
@@ -104,28 +114,21 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
         result.still_over = result.freed_bytes < excess
 
         if result.removed:
-            what = [
-                _plural(n, word)
-                for n, word in (
-                    (n_results, "older result"),
-                    (len(template_ids), "template"),
-                    (len(audio_ids), "audio file"),
-                )
-                if n
-            ]
-            Notice.objects.create(
-                owner_id=user_id,
-                message=(
-                    f"Your storage was over your {filesizeformat(user.storage_quota_bytes)} quota, "
-                    f"so we removed {' and '.join(what)} ({filesizeformat(result.freed_bytes)}): "
-                    + "; ".join(result.removed[:10])
-                    + (
-                        f"; and {len(result.removed) - 10} more."
-                        if len(result.removed) > 10
-                        else "."
-                    )
-                ),
-            )
+            # Written once, in the language the user chose (the notice is stored as text).
+            with translation.override(user.language or settings.LANGUAGE_CODE):
+                names = gettext("; ").join(result.removed[:10])
+                if len(result.removed) > 10:
+                    names += gettext("; and %(n)d more") % {"n": len(result.removed) - 10}
+                message = gettext(
+                    "Your storage was over your %(quota)s quota, so we removed %(what)s "
+                    "(%(size)s): %(names)s."
+                ) % {
+                    "quota": size_label(user.storage_quota_bytes),
+                    "what": _counted(n_results, len(template_ids), len(audio_ids)),
+                    "size": size_label(result.freed_bytes),
+                    "names": names,
+                }
+            Notice.objects.create(owner_id=user_id, message=message)
     log.info(
         "quota cleanup",
         extra={"user_id": user_id, "removed": len(result.removed), "bytes": result.freed_bytes},
@@ -158,7 +161,7 @@ class SweepResult:
         return (
             f"purged {self.purged}; rows whose file was gone: {self.lost_results} results, "
             f"{self.lost_uploads} uploads; orphan files removed: {self.orphan_files} "
-            f"({filesizeformat(self.orphan_bytes)})"
+            f"({size_label(self.orphan_bytes)})"
         )
 
 

@@ -13,10 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import User
+from heygem_site.formats import size_label
 from jobs import selectors
 from jobs.models import ACTIVE_STATUSES, Batch, Notice
 from jobs.storage import deletion
@@ -34,7 +36,7 @@ class RetentionResult:
     def __str__(self) -> str:
         return (
             f"{self.batches} batches, {self.templates} templates, {self.audio} audio clips "
-            f"({filesizeformat(self.freed_bytes)})"
+            f"({size_label(self.freed_bytes)})"
         )
 
 
@@ -80,13 +82,30 @@ def retention_apply(*, now: datetime | None = None, user_id: int | None = None) 
             mine.freed_bytes += deletion.audio_mark(owner_id=user.pk, audio_ids=audio_ids, now=now)
             mine.audio = len(audio_ids)
         if mine.batches or mine.templates or mine.audio:
-            Notice.objects.create(
-                owner_id=user.pk,
-                message=(
-                    f"Your files are kept for {user.retention_days} days, so we removed "
-                    f"{mine} that were older."
-                ),
-            )
+            # Written once, in the language the user chose (the notice is stored as text).
+            with translation.override(user.language or settings.LANGUAGE_CODE):
+                what = gettext(", ").join(
+                    text % {"n": n}
+                    for n, text in (
+                        (mine.batches, ngettext("%(n)d batch", "%(n)d batches", mine.batches)),
+                        (
+                            mine.templates,
+                            ngettext("%(n)d template", "%(n)d templates", mine.templates),
+                        ),
+                        (mine.audio, ngettext("%(n)d audio clip", "%(n)d audio clips", mine.audio)),
+                    )
+                    if n
+                )
+                message = ngettext(
+                    "Your files are kept for %(days)d day, so we removed %(what)s (%(size)s) that were older.",
+                    "Your files are kept for %(days)d days, so we removed %(what)s (%(size)s) that were older.",
+                    user.retention_days,
+                ) % {
+                    "days": user.retention_days,
+                    "what": what,
+                    "size": size_label(mine.freed_bytes),
+                }
+            Notice.objects.create(owner_id=user.pk, message=message)
             log.info(
                 "retention applied",
                 extra={"user_id": user.pk, "batches": mine.batches, "bytes": mine.freed_bytes},

@@ -15,10 +15,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
-from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import user_lock
+from heygem_site.formats import size_label
 from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
 from jobs.storage.paths import media_path
 
@@ -53,7 +54,8 @@ def storage_check(*, user: User, needed: int, what: str) -> None:
     if used + reserved + needed <= quota:
         return
     pending = (
-        f" (plus about {filesizeformat(reserved)} set aside for videos still rendering)"
+        _(" (plus about %(reserved)s set aside for videos still rendering)")
+        % {"reserved": size_label(reserved)}
         if reserved
         else ""
     )
@@ -66,10 +68,21 @@ def storage_check(*, user: User, needed: int, what: str) -> None:
     free = max(quota - used - reserved, 0)
     short = used + reserved + needed - quota
     raise ValidationError(
-        f"You are using {filesizeformat(used)} of {filesizeformat(quota)}{pending}, so "
-        f"{filesizeformat(free)} is free; {what} needs about {filesizeformat(needed)}, "
-        f"{filesizeformat(short)} more than is free. Delete older batches or templates "
-        "to make room, or ask us for a larger quota."
+        _(
+            "You are using %(used)s of %(quota)s%(pending)s, so %(free)s is free; %(what)s "
+            "needs about %(needed)s, %(short)s more than is free. Delete older batches or "
+            "templates to make room, or ask us for a larger quota."
+        )
+        % {
+            "used": size_label(used),
+            "quota": size_label(quota),
+            "pending": pending,
+            "free": size_label(free),
+            "what": what,
+            "needed": size_label(needed),
+            "short": size_label(short),
+        },
+        code="over_quota",
     )
 
 
@@ -163,9 +176,11 @@ def retry_check(*, user: User, jobs: Any, what: str) -> None:
             extra={"user_id": user.pk, "active": active, "adds": n},
         )
         raise ValidationError(
-            f"You have {active} videos queued or rendering and your limit is "
-            f"{user.max_concurrent_jobs} at once; {what} adds {n}. Wait for some to finish, "
-            "then retry."
+            _(
+                "You have %(active)d videos queued or rendering and your limit is %(limit)d at "
+                "once; %(what)s adds %(n)d. Wait for some to finish, then retry."
+            )
+            % {"active": active, "limit": user.max_concurrent_jobs, "what": what, "n": n}
         )
     totals = jobs.aggregate(needed=Sum("estimated_output_bytes"), freed=Sum("output_size"))
     needed = int(totals["needed"] or 0) - int(totals["freed"] or 0)

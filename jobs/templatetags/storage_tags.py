@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from jobs.selectors import batch_expires_at
 from jobs.storage.cleanup import notices_take
@@ -20,9 +20,9 @@ def expires_in(batch: Any, user: Any) -> str:
     left = batch_expires_at(batch, retention_days=user.retention_days) - timezone.now()
     days = left.days
     if left.total_seconds() <= 0:
-        return "expires soon"
+        return gettext("expires soon")
     if days < 1:
-        return "expires today"
+        return gettext("expires today")
     return ngettext("expires in %(n)d day", "expires in %(n)d days", days) % {"n": days}
 
 
@@ -33,3 +33,11 @@ def take_notices(user: Any) -> list[str]:
         return []
 
     return notices_take(user=user)
+
+
+@register.filter
+def face_error_text(template: Any) -> str:
+    """Why a template's face check failed, in the reader's language."""
+    from jobs.user_errors import template_face_error_text
+
+    return template_face_error_text(template)

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django_q.models import Schedule
 from django_q.tasks import schedule
 
@@ -60,7 +61,7 @@ class WebhookTarget:
     addresses: tuple[str, ...]
 
 
-_EXAMPLE = "Write it like https://example.com/hooks/heygem."
+_EXAMPLE = gettext_lazy("Write it like https://example.com/hooks/heygem.")
 
 
 def _address_problem(address: str) -> str | None:
@@ -71,19 +72,19 @@ def _address_problem(address: str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
     if ip.is_unspecified:
-        return "an unspecified address"
+        return gettext("an unspecified address")
     if ip.is_loopback:
-        return "a loopback address (the server itself)"
+        return gettext("a loopback address (the server itself)")
     if ip.is_link_local:
-        return "a link-local address"
+        return gettext("a link-local address")
     if ip.is_multicast:
-        return "a multicast address"
+        return gettext("a multicast address")
     if ip.is_reserved:  # before is_private, which also covers 240.0.0.0/4
-        return "a reserved address"
+        return gettext("a reserved address")
     if ip.is_private:
-        return "a private network address"
+        return gettext("a private network address")
     if not ip.is_global:
-        return "an address that is not on the public internet"
+        return gettext("an address that is not on the public internet")
     return None
 
 
@@ -98,43 +99,63 @@ def webhook_target(url: str) -> WebhookTarget:
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise ValidationError(
-            f"This URL is longer than {MAX_URL_LENGTH} characters. Use a shorter one."
+            gettext("This URL is longer than %(n)d characters. Use a shorter one.")
+            % {"n": MAX_URL_LENGTH}
         )
     try:
         parts = urlsplit(url)
         explicit_port = parts.port
     except ValueError:
-        raise ValidationError(f"This is not a URL we can read. {_EXAMPLE}") from None
+        raise ValidationError(gettext("This is not a URL we can read.") + f" {_EXAMPLE}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ValidationError(f"Webhook URLs must start with https:// or http://. {_EXAMPLE}")
+        raise ValidationError(
+            gettext("Webhook URLs must start with https:// or http://.") + f" {_EXAMPLE}"
+        )
     if parts.username is not None or parts.password is not None:
         raise ValidationError(
-            "Remove the user name and password from the URL. To know a delivery is ours, "
-            "check its X-HeyGem-Signature header."
+            gettext(
+                "Remove the user name and password from the URL. To know a delivery is ours, "
+                "check its X-HeyGem-Signature header."
+            )
         )
     host = parts.hostname or ""
     if not host:
-        raise ValidationError(f"This URL has no host name. {_EXAMPLE}")
+        raise ValidationError(gettext("This URL has no host name.") + f" {_EXAMPLE}")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise ValidationError(f"This URL contains spaces or control characters. {_EXAMPLE}")
+        raise ValidationError(
+            gettext("This URL contains spaces or control characters.") + f" {_EXAMPLE}"
+        )
     port = explicit_port or (443 if scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise ValidationError(
-            f"We could not find the host {host}. Check its spelling and that its DNS record exists."
+            gettext(
+                "We could not find the host %(host)s. Check its spelling and that its DNS record exists."
+            )
+            % {"host": host}
         ) from None
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
         for address in addresses:
             problem = _address_problem(address)
             if problem:
-                where = f"{host} is" if host == address else f"{host} resolves to {address},"
+                if host == address:
+                    where = gettext("%(host)s is %(problem)s.") % {"host": host, "problem": problem}
+                else:
+                    where = gettext("%(host)s resolves to %(address)s, %(problem)s.") % {
+                        "host": host,
+                        "address": address,
+                        "problem": problem,
+                    }
                 raise ValidationError(
-                    f"{where} {problem}. Webhooks can only be sent to addresses on the public "
-                    "internet; use a public URL."
+                    where
+                    + " "
+                    + gettext(
+                        "Webhooks can only be sent to addresses on the public internet; use a public URL."
+                    )
                 )
     return WebhookTarget(scheme=scheme, host=host, port=port, path=path, addresses=addresses)
 

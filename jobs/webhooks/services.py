@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from accounts.services import user_lock
@@ -71,11 +72,12 @@ def _new_secret() -> str:
 def _clean_events(events: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(str(e).strip() for e in events if str(e).strip()))
     if not chosen:
-        raise ValidationError("Pick at least one event to receive.")
+        raise ValidationError(gettext("Pick at least one event to receive."))
     unknown = [e for e in chosen if e not in EVENT_NAMES]
     if unknown:
         raise ValidationError(
-            f"{unknown[0]!r} is not an event we send. Pick from {', '.join(EVENT_NAMES)}."
+            gettext("“%(event)s” is not an event we send. Pick from %(events)s.")
+            % {"event": unknown[0], "events": ", ".join(EVENT_NAMES)}
         )
     return [e for e in EVENT_NAMES if e in chosen]  # one stable order
 
@@ -90,7 +92,8 @@ def webhook_create(*, owner: User, url: str, events: Iterable[str]) -> Webhook:
         locked = user_lock(owner.pk)
         if Webhook.objects.for_user(locked).count() >= settings.WEBHOOK_MAX_PER_USER:
             raise ValidationError(
-                f"You can have at most {settings.WEBHOOK_MAX_PER_USER} webhooks. Delete one you no longer use first."
+                gettext("You can have at most %(n)d webhooks. Delete one you no longer use first.")
+                % {"n": settings.WEBHOOK_MAX_PER_USER}
             )
         webhook = Webhook.objects.create(owner=locked, url=url, events=chosen, secret=_new_secret())
     log.info("webhook created", extra={"user_id": owner.pk, "webhook_id": str(webhook.pk)})

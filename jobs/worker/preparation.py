@@ -52,7 +52,9 @@ def batch_prepare(*, batch_id: Any) -> int:
             )
     except RenderingError as exc:
         message = f"The audio could not be analysed: {exc.message}"
-        lifecycle.jobs_fail_queued(batch, message)
+        lifecycle.jobs_fail_queued(
+            batch, message, code="audio_analysis", params={"code": exc.code} | exc.params
+        )
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return 0
     lifecycle.jobs_vouch_queued(batch_id=batch.pk)
@@ -113,7 +115,9 @@ def template_analyse(*, template_id: Any) -> str:
             path, cache_dir=cache_dir, limits=limits, face=template_face_hint(template)
         )
     except RenderingError as exc:
-        template_face_record(template_id=template.pk, error=exc.message)
+        template_face_record(
+            template_id=template.pk, error=exc.message, code=exc.code, params=exc.params
+        )
         log.info(
             "template has no usable face",
             extra={"template_id": str(template.pk), "reason": str(exc)},
@@ -187,13 +191,22 @@ def template_faces_record(*, template: Template, found: list[Any]) -> Template:
     return template
 
 
-def template_face_record(*, template_id: Any, error: str | None) -> None:
+def template_face_record(
+    *,
+    template_id: Any,
+    error: str | None,
+    code: str = "no_face",
+    params: dict[str, Any] | None = None,
+) -> None:
     """Record whether a template's face could be tracked (None: it could)."""
     if error is None:
         Template.objects.filter(pk=template_id).exclude(face_status=FaceStatus.READY).update(
-            face_status=FaceStatus.READY, face_error=""
+            face_status=FaceStatus.READY, face_error="", face_error_code="", face_error_params={}
         )
     else:
         Template.objects.filter(pk=template_id).update(
-            face_status=FaceStatus.FAILED, face_error=error
+            face_status=FaceStatus.FAILED,
+            face_error=error,
+            face_error_code=code,
+            face_error_params=params or {},
         )

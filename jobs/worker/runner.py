@@ -119,6 +119,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message="The template video was deleted before this job ran.",
             log_text=joblog.text(),
+            code="template_deleted",
         )
         return JobStatus.FAILED
 
@@ -167,7 +168,9 @@ def job_run_claimed(*, job_id: Any) -> str:
                 face=face,
             )
         except FaceError as exc:
-            template_face_record(template_id=job.template.pk, error=exc.message)
+            template_face_record(
+                template_id=job.template.pk, error=exc.message, code=exc.code, params=exc.params
+            )
             raise
         if job.template.face_status != FaceStatus.READY:
             template_face_record(template_id=job.template.pk, error=None)
@@ -208,7 +211,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         return JobStatus.CANCELED
     except RenderingError as exc:
         joblog.add(f"failed: {exc}")
-        lifecycle.job_fail(job=job, message=exc.message, log_text=joblog.text())
+        lifecycle.job_fail(
+            job=job, message=exc.message, log_text=joblog.text(), code=exc.code, params=exc.params
+        )
         return JobStatus.FAILED
     except Exception:
         joblog.add("failed: unexpected error")
@@ -217,6 +222,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             job=job,
             message=GENERIC_FAILURE,
             log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
+            code="unexpected",
         )
         return JobStatus.FAILED
     finally:
@@ -226,16 +232,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         close_old_connections()
 
 
-# The measure keeps the decoded frames it reads in memory: bound them, so a long 1080p
-# result is judged on its first seconds (20 s at 512x512, about 6 s at 1080p25).
-QUALITY_FRAME_BYTES = 1_000_000_000
-QUALITY_SECONDS = (4.0, 20.0)
-
-
-def _measured_seconds(track: Any) -> float:
-    per_second = max(int(track.width) * int(track.height) * 3 * float(track.fps), 1.0)
-    low, high = QUALITY_SECONDS
-    return max(low, min(high, QUALITY_FRAME_BYTES / per_second))
+# The measure streams the result's frames (memory stays flat); its first 20 s tell as
+# much as the whole and keep the cost bounded after a long render.
+QUALITY_SECONDS = 20.0
 
 
 def _measure(
@@ -264,7 +263,7 @@ def _measure(
             track=track,
             coverage=float(result.coverage),
             face=face,
-            max_seconds=_measured_seconds(track),
+            max_seconds=QUALITY_SECONDS,
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)

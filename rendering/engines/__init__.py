@@ -86,7 +86,9 @@ def get_engine(name: str, **options: Any) -> Engine:
     if factory is None:
         known = ", ".join(available_engines())
         raise RenderingError(
-            f'There is no rendering engine called "{name}". Choose one of: {known}.'
+            f'There is no rendering engine called "{name}". Choose one of: {known}.',
+            code="unknown_engine",
+            params={"engine": name},
         )
     try:
         return factory(**options)
@@ -94,4 +96,6 @@ def get_engine(name: str, **options: Any) -> Engine:
         raise RenderingError(
             f'The "{name}" engine does not accept these options. Check the engine settings.',
             detail=str(exc),
+            code="engine_options",
+            params={"engine": name},
         ) from exc

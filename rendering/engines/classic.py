@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from rendering.faces import FaceTrack
 
 # --- shape constants (face units: 1.0 = outer eye-corner distance) -----------------------
-MAX_OPEN = 0.20  # inner-lip gap at openness 1 (~18 mm on an adult face)
+MAX_OPEN = 0.18  # inner-lip gap at openness 1 (~16 mm on an adult face: a clear spoken "ah")
 SEAM = 0.008  # gap left between closed lips: reads as the dark lip line
 UPPER_SHARE = 0.15  # share of the opening taken by the upper lip moving up
 OUTER_UPPER_SHARE = 0.08
@@ -692,6 +692,8 @@ class ClassicEngine(Engine):
             raise FaceError(
                 _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
                 detail=f"coverage {plan.coverage:.3f} < {self.min_coverage}",
+                code="face_too_little",
+                params={"percent": round(100 * plan.coverage)},
             )
         reference = MouthReference.from_track(track)
         with template_output(

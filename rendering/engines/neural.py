@@ -65,13 +65,15 @@ class NeuralEngine(Engine):
 
         problem = model_dir_problem(model_dir)
         if problem is not None or model_dir is None:
-            raise RenderingError(problem or "", detail=str(model_dir))
+            raise RenderingError(problem or "", detail=str(model_dir), code="neural_not_configured")
         if not -BBOX_SHIFT_LIMIT <= bbox_shift <= BBOX_SHIFT_LIMIT:
             raise RenderingError(
                 f"The neural engine's bbox_shift must lie between -{BBOX_SHIFT_LIMIT} and "
                 f"{BBOX_SHIFT_LIMIT} (pixels of a 256-pixel face box). Set NEURAL_BBOX_SHIFT "
                 "to a value in that range; 0 is MuseTalk's default.",
                 detail=f"bbox_shift={bbox_shift}",
+                code="neural_bbox_shift",
+                params={"limit": BBOX_SHIFT_LIMIT},
             )
         self.model_dir = Path(model_dir)
         self.generator = LatentInpainter.load(self.model_dir, device=device, compile=compile)

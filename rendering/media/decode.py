@@ -131,7 +131,9 @@ def _resampled_frames(
                 yield from emit_until((held_time + t) / 2.0)
             held, held_time = frame, t
         if held is None:
-            raise MediaError(f"This video has no picture we can decode. {_VIDEO_HINT}")
+            raise MediaError(
+                f"This video has no picture we can decode. {_VIDEO_HINT}", code="no_picture"
+            )
         if held.duration and held.time_base:
             last_duration = float(held.duration * held.time_base)
         end = held_time + last_duration
@@ -148,6 +150,7 @@ def _decode(container: Any, stream: Any) -> Iterator[Any]:
         raise MediaError(
             f"This video is damaged or incomplete: decoding stopped part-way. {_VIDEO_HINT}",
             detail=str(exc),
+            code="video_damaged",
         ) from exc
 
 
@@ -155,11 +158,15 @@ def _too_long(limits: Limits, emitted: int, fps: float) -> None:
     if limits.max_frames is not None and emitted >= limits.max_frames:
         raise MediaError(
             f"This video has more than {limits.max_frames} frames; the limit is "
-            f"{limits.max_frames}. Upload a shorter clip."
+            f"{limits.max_frames}. Upload a shorter clip.",
+            code="too_many_frames",
+            params={"frames": limits.max_frames + 1, "max_frames": limits.max_frames},
         )
     raise MediaError(
         f"This video is longer than its header says, and longer than the limit of "
-        f"{_human_duration(limits.max_duration)}. Trim it and upload it again."
+        f"{_human_duration(limits.max_duration)}. Trim it and upload it again.",
+        code="too_long",
+        params={"kind": "video", "seconds": None, "max_seconds": limits.max_duration},
     )
 
 
@@ -222,12 +229,15 @@ def _decode_audio(path: str | Path, *, rate: int, layout: str, limits: Limits) -
             raise MediaError(
                 f"This audio is damaged or incomplete: decoding stopped part-way. {_AUDIO_HINT}",
                 detail=str(exc),
+                code="audio_damaged",
             ) from exc
     finally:
         container.close()
     samples = np.concatenate(pieces) if pieces else np.zeros((0, channels), dtype=np.float32)
     if samples.size == 0:
-        raise MediaError(f"This audio file is empty (it has no sound in it). {_AUDIO_HINT}")
+        raise MediaError(
+            f"This audio file is empty (it has no sound in it). {_AUDIO_HINT}", code="audio_empty"
+        )
     return np.clip(samples.astype(np.float32, copy=False), -1.0, 1.0)
 
 

@@ -236,7 +236,9 @@ def write_thumbnail(video_path: str | Path, out_path: str | Path, *, size: int =
     finally:
         container.close()
     if picked is None:
-        raise MediaError(f"This video has no picture we can decode. {_VIDEO_HINT}")
+        raise MediaError(
+            f"This video has no picture we can decode. {_VIDEO_HINT}", code="no_picture"
+        )
     image = apply_rotation(picked.to_ndarray(format="rgb24"), info.video.rotation)
     height, width = image.shape[:2]
     scale = min(1.0, size / max(height, width))
@@ -247,7 +249,7 @@ def write_thumbnail(video_path: str | Path, out_path: str | Path, *, size: int =
         ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
     )
     if not ok:
-        raise MediaError("We could not make a preview picture of this video.")
+        raise MediaError("We could not make a preview picture of this video.", code="no_thumbnail")
     out = Path(out_path)
     tmp = out.with_name(f".{out.name}.partial")
     tmp.write_bytes(encoded.tobytes())

@@ -88,6 +88,8 @@ _CONTAINER_OPTIONS = {
 _VIDEO_HINT = "Upload an MP4, MOV or WebM file."
 _AUDIO_HINT = "Upload a WAV, MP3, M4A, FLAC or OGG file."
 _ANY_HINT = "Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."
+# What a hint asks for, as an error parameter (an application words the hint in its own language).
+_HINT_KIND = {_VIDEO_HINT: "video", _AUDIO_HINT: "audio", _ANY_HINT: "any"}
 # How many packets we read to find the first frame (H.264 may hold a few back for reordering).
 _FIRST_FRAME_PACKETS = 256
 # How many timestamps we look at to tell variable frame rate from constant.
@@ -129,6 +131,8 @@ def _probe(path: str | Path, limits: Limits, *, hint: str) -> MediaInfo:
             raise MediaError(
                 f"This file is not a format we accept. {hint}",
                 detail=f"demuxer {container.format.name!r}",
+                code="format_not_accepted",
+                params={"hint": _HINT_KIND.get(hint, "any")},
             )
         vstream = _video_stream(container)
         astream = container.streams.audio[0] if container.streams.audio else None
@@ -157,11 +161,13 @@ def probe_video(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaIn
     info = _probe(path, limits, hint=_VIDEO_HINT)
     if info.container not in _VIDEO_DEMUXERS:
         raise MediaError(
-            f"This file is not a video we can read (it is an audio-only format). {_VIDEO_HINT}"
+            f"This file is not a video we can read (it is an audio-only format). {_VIDEO_HINT}",
+            code="audio_only",
         )
     if info.video is None:
         raise MediaError(
-            f"This file is not a video we can read (no video stream found). {_VIDEO_HINT}"
+            f"This file is not a video we can read (no video stream found). {_VIDEO_HINT}",
+            code="no_video_stream",
         )
     return info
 
@@ -170,9 +176,14 @@ def probe_audio(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaIn
     """Like :func:`probe`, but the file must carry sound (a video's audio track counts)."""
     info = _probe(path, limits, hint=_AUDIO_HINT)
     if info.audio is None:
-        raise MediaError(f"This file has no sound we can use (no audio track found). {_AUDIO_HINT}")
+        raise MediaError(
+            f"This file has no sound we can use (no audio track found). {_AUDIO_HINT}",
+            code="no_audio_stream",
+        )
     if info.audio.duration <= 0.0:
-        raise MediaError(f"This audio file is empty (it lasts 0 seconds). {_AUDIO_HINT}")
+        raise MediaError(
+            f"This audio file is empty (it lasts 0 seconds). {_AUDIO_HINT}", code="audio_empty"
+        )
     return info
 
 
@@ -199,16 +210,26 @@ def default_fps(probed_fps: float) -> float:
 def _local_file(path: str | Path) -> Path:
     text = os.fspath(path)
     if "://" in text or text.startswith(("file:", "pipe:", "data:")):
-        raise MediaError("We can only read files stored on this server, not links.", detail=text)
+        raise MediaError(
+            "We can only read files stored on this server, not links.",
+            detail=text,
+            code="not_local",
+        )
     local = Path(text).absolute()
     try:
         mode = local.stat().st_mode
     except OSError as exc:
-        raise MediaError("We could not find this file. Upload it again.", detail=str(exc)) from exc
+        raise MediaError(
+            "We could not find this file. Upload it again.", detail=str(exc), code="file_missing"
+        ) from exc
     if not stat.S_ISREG(mode):
-        raise MediaError("This is not a file we can read. Upload it again.", detail=text)
+        raise MediaError(
+            "This is not a file we can read. Upload it again.", detail=text, code="not_a_file"
+        )
     if local.stat().st_size == 0:
-        raise MediaError("This file is empty (0 bytes). Upload it again.", detail=text)
+        raise MediaError(
+            "This file is empty (0 bytes). Upload it again.", detail=text, code="file_empty"
+        )
     return local
 
 
@@ -221,6 +242,8 @@ def _open(local: Path, *, hint: str) -> Any:
             f"We could not read this file: it is damaged, incomplete or not a media file we "
             f"accept. {hint}",
             detail=f"{local.name}: {exc}",
+            code="unreadable",
+            params={"hint": _HINT_KIND.get(hint, "any")},
         ) from exc
 
 
@@ -258,13 +281,20 @@ def _video_info(container: Any, stream: Any, duration: float | None, limits: Lim
     width, height = int(ctx.width or 0), int(ctx.height or 0)
     if width <= 0 or height <= 0:
         raise MediaError(
-            f"This file is not a video we can read (its picture size is missing). {_VIDEO_HINT}"
+            f"This file is not a video we can read (its picture size is missing). {_VIDEO_HINT}",
+            code="no_picture_size",
         )
     if width * height > limits.max_pixels:
         raise MediaError(
             f"This video is {width}x{height} pixels; the limit is "
             f"{limits.max_pixels / 1e6:.1f} million pixels (3840x2160 is 8.3 million). "
-            "Export it at a smaller size and upload it again."
+            "Export it at a smaller size and upload it again.",
+            code="too_many_pixels",
+            params={
+                "width": width,
+                "height": height,
+                "max_megapixels": round(limits.max_pixels / 1e6, 1),
+            },
         )
     timestamps = _video_timestamps(container, stream)
     seconds = _stream_duration(stream) or duration
@@ -281,7 +311,9 @@ def _video_info(container: Any, stream: Any, duration: float | None, limits: Lim
     if fps > limits.max_fps:
         raise MediaError(
             f"This video runs at {fps:.0f} frames per second; the limit is "
-            f"{limits.max_fps:.0f}. Export it at 30 or 60 frames per second."
+            f"{limits.max_fps:.0f}. Export it at 30 or 60 frames per second.",
+            code="fps_too_high",
+            params={"fps": round(fps), "max_fps": round(limits.max_fps)},
         )
     if seconds is None and len(timestamps) > 1 and fps > 0:
         # No duration in the header (live MKV/WebM): the sampled frames are a lower bound.
@@ -294,7 +326,9 @@ def _video_info(container: Any, stream: Any, duration: float | None, limits: Lim
     if limits.max_frames is not None and frame_count > limits.max_frames:
         raise MediaError(
             f"This video has {frame_count} frames; the limit is {limits.max_frames}. "
-            "Upload a shorter clip."
+            "Upload a shorter clip.",
+            code="too_many_frames",
+            params={"frames": frame_count, "max_frames": limits.max_frames},
         )
     first = _first_frame(container, stream)
     rotation = _clockwise_rotation(first)
@@ -334,7 +368,9 @@ def _check_duration(seconds: float, limits: Limits, *, what: str) -> None:
         kind = "video" if what == "video" else "audio file"
         raise MediaError(
             f"This {kind} is {_human_duration(seconds)} long; the limit is "
-            f"{_human_duration(limits.max_duration)}. Trim it and upload it again."
+            f"{_human_duration(limits.max_duration)}. Trim it and upload it again.",
+            code="too_long",
+            params={"kind": what, "seconds": round(seconds, 1), "max_seconds": limits.max_duration},
         )
 
 
@@ -401,8 +437,9 @@ def _first_frame(container: Any, stream: Any) -> Any:
         raise MediaError(
             f"This video is damaged: we could not decode its first frame. {_VIDEO_HINT}",
             detail=str(exc),
+            code="video_damaged",
         ) from exc
-    raise MediaError(f"This video has no picture we can decode. {_VIDEO_HINT}")
+    raise MediaError(f"This video has no picture we can decode. {_VIDEO_HINT}", code="no_picture")
 
 
 def _clockwise_rotation(frame: Any) -> int:

@@ -46,7 +46,8 @@ def pick_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RenderingError(
             "The neural engine is set to run on a GPU, but this worker has no CUDA device. "
-            "Set NEURAL_DEVICE=cpu or run the worker on a GPU host."
+            "Set NEURAL_DEVICE=cpu or run the worker on a GPU host.",
+            code="neural_no_gpu",
         )
     return device
 
@@ -81,6 +82,7 @@ class LatentInpainter:
                 "The neural model's UNet does not take two VAE latents (masked frame + "
                 "reference). Use a MuseTalk-style UNet with 8 input channels.",
                 detail=f"in_channels={unet.config.in_channels}, latent={vae.config.latent_channels}",
+                code="neural_model_invalid",
             )
         self._unet_call: Any = self._run_unet
         self._vae_encode: Any = self._encode
@@ -98,7 +100,7 @@ class LatentInpainter:
         """Load ``vae/`` and ``unet/`` with ``from_pretrained`` from a local directory only."""
         problem = model_dir_problem(model_dir)
         if problem is not None:
-            raise RenderingError(problem, detail=str(model_dir))
+            raise RenderingError(problem, detail=str(model_dir), code="neural_not_configured")
         _offline()
         import torch
         from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -117,6 +119,7 @@ class LatentInpainter:
                 "The neural model's weights could not be loaded. Check the vae/ and unet/ "
                 "folders against docs/rendering-neural.md.",
                 detail=f"{root}: {exc}",
+                code="neural_model_invalid",
             ) from exc
         return cls(vae, unet, config, device=device, compile=compile)
 
@@ -172,6 +175,7 @@ class LatentInpainter:
                 "from its cross_attention_dim). Use the Whisper checkpoint that came with "
                 "the model.",
                 detail=f"context {context.shape}, cross_attention_dim {self.context_dim}",
+                code="neural_model_invalid",
             )
         if pad_to is not None and n < pad_to:
             extra = pad_to - n

@@ -5,11 +5,15 @@
   const url = document.getElementById("batch-script").dataset.progressUrl;
   const cards = document.getElementById("job-cards");
   const byId = new Map();
+  const STATUS = {
+    queued: gettext("Queued"), running: gettext("Rendering"), done: gettext("Done"),
+    "done with failures": gettext("Done with failures"), canceled: gettext("Canceled"),
+  };
 
   function summary(s) {
-    let text = `${s.done} / ${s.total} done`;
-    if (s.failed) text += `, ${s.failed} failed`;
-    if (s.canceled) text += `, ${s.canceled} canceled`;
+    let text = interpolate(gettext("%(done)s / %(total)s done"), { done: s.done, total: s.total }, true);
+    if (s.failed) text += interpolate(ngettext(", %(n)s failed", ", %(n)s failed", s.failed), { n: s.failed }, true);
+    if (s.canceled) text += interpolate(ngettext(", %(n)s canceled", ", %(n)s canceled", s.canceled), { n: s.canceled }, true);
     return text;
   }
 
@@ -51,7 +55,7 @@
         key: "",
       };
       const head = H.el("div", { class: "row" }, H.el("strong", { text: `#${job.position} ${job.template_name}` }), H.el("span", { class: "spacer" }), c.status);
-      const details = H.el("details", {}, H.el("summary", { text: "Log" }), c.log);
+      const details = H.el("details", {}, H.el("summary", { text: gettext("Log") }), c.log);
       c.root.append(c.media, head, c.bar, c.quality, c.error, c.actions, details);
       cards.append(c.root);
       byId.set(job.id, c);
@@ -63,10 +67,10 @@
     c.bar.className = `progress ${job.status === "succeeded" ? "ok" : job.status === "failed" ? "bad" : ""}`;
     c.error.textContent = job.error_message && job.status !== "succeeded" ? job.error_message : "";
     c.error.hidden = !c.error.textContent;
-    c.log.textContent = job.log || "(nothing yet)";
+    c.log.textContent = job.log || gettext("(nothing yet)");
     quality(c.quality, job.quality_view);
     // Rebuild media and buttons only when what they depend on changes (keeps the player playing).
-    const key = `${job.status}|${job.video_url}`;
+    const key = `${job.status}|${job.video_url}|${job.retry_blocked || ""}`;
     if (key !== c.key) {
       c.key = key;
       c.media.replaceChildren();
@@ -76,21 +80,36 @@
         c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
       }
       c.actions.replaceChildren();
-      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: `Download (${H.size(job.output_size)})` }));
-      if (job.status === "failed" || job.status === "canceled") c.actions.append(postButton(job.retry_url, "Retry"));
-      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, "Delete", "danger", "Delete this result?"));
+      if (job.download_url) c.actions.append(H.el("a", { class: "button", href: job.download_url, text: interpolate(gettext("Download (%s)"), [H.size(job.output_size)]) }));
+      if (job.status === "failed" || job.status === "canceled") {
+        // A retry that cannot succeed (the template has no usable face) is not offered; the card says why.
+        if (job.retry_blocked) c.actions.append(H.el("small", { class: "muted", "data-testid": "retry-blocked", text: job.retry_blocked }));
+        else c.actions.append(postButton(job.retry_url, gettext("Retry")));
+      }
+      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, gettext("Delete"), "danger", gettext("Delete this result?")));
     }
   }
 
   function render(s) {
     document.getElementById("batch-count").textContent = summary(s);
     const st = document.getElementById("batch-status");
-    st.textContent = s.status; st.className = `badge ${s.status.replace(/ /g, "-")}`;
+    st.textContent = STATUS[s.status] || s.status; st.dataset.status = s.status;
+    st.className = `badge ${s.status.replace(/ /g, "-")}`;
     document.querySelector("#batch-progress > span").style.width = `${Math.round(s.progress * 100)}%`;
+    // Finished: green when every video is done, red when some failed (blue while rendering).
+    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : ""}`;
     const eta = document.getElementById("batch-eta");
-    eta.textContent = s.active ? (s.eta_seconds == null ? "Estimating time left…" : `About ${H.duration(s.eta_seconds)} left`) : `${H.size(s.output_bytes)} of videos`;
+    eta.textContent = s.active
+      ? (s.eta_seconds == null ? gettext("Estimating time left…") : interpolate(gettext("About %s left"), [H.duration(s.eta_seconds)]))
+      : interpolate(gettext("%s of videos"), [H.size(s.output_bytes)]);
+    // The ZIP's size moves as videos finish or are deleted: keep the button's label true.
+    if (s.export_bytes != null) {
+      const all = document.getElementById("download-all");
+      all.dataset.size = String(s.export_bytes);
+      document.getElementById("export-size").textContent = `(${H.size(s.export_bytes)})`;
+    }
     document.getElementById("cancel-batch").hidden = !s.active;
-    document.getElementById("retry-failed").hidden = !(s.failed || s.canceled);
+    document.getElementById("retry-failed").hidden = !(s.retryable != null ? s.retryable : (s.failed || s.canceled));
     const seen = new Set();
     for (const job of s.jobs) { card(job); seen.add(job.id); }
     for (const [id, c] of byId) if (!seen.has(id)) { c.root.remove(); byId.delete(id); }

@@ -1,5 +1,6 @@
-// New batch page: drag-and-drop uploads with per-file progress, server-side probing,
-// and a "Start batch" button that waits for uploads to finish.
+// New batch page: drag-and-drop uploads with per-file progress, server-side probing, local
+// previews (play the audio, play a template), and a "Start batch" button that waits for
+// uploads to finish and counts exactly the templates that will be rendered.
 (() => {
   const H = window.HeyGem;
   const form = document.getElementById("batch-form");
@@ -8,6 +9,7 @@
   const maxUpload = Number(form.dataset.maxUpload);
   let uploading = 0;
   const pendingFace = new Map();
+  const NO_FACE = gettext("No usable face was found in this video, so it will not be in the batch. Upload another video of the person, facing the camera.");
   const faceLabels = { who: form.dataset.faceWho, pick: form.dataset.facePick, face: form.dataset.faceFace };
 
   function addPicker(badge, t) {
@@ -19,10 +21,10 @@
     const hasAudio = !!form.querySelector("input[name=audio]:checked, input[name=audio][type=hidden]");
     const nTemplates = form.querySelectorAll("input[name=templates]:checked").length;
     start.disabled = uploading > 0 || !hasAudio || nTemplates === 0;
-    hint.textContent = uploading > 0 ? `Waiting for ${uploading} upload(s) to finish…`
-      : !hasAudio ? "Add an audio file to start."
-      : nTemplates === 0 ? "Add at least one template video."
-      : `${nTemplates} video(s) will speak this audio.`;
+    hint.textContent = uploading > 0 ? interpolate(ngettext("Waiting for %s upload to finish…", "Waiting for %s uploads to finish…", uploading), [uploading])
+      : !hasAudio ? gettext("Add an audio file to start.")
+      : nTemplates === 0 ? gettext("Add at least one template video.")
+      : interpolate(ngettext("%s video will speak this audio.", "%s videos will speak this audio.", nTemplates), [nTemplates]);
   }
 
   function upload(url, file, onProgress) {
@@ -37,21 +39,27 @@
         let body = {};
         try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
         if (xhr.status >= 200 && xhr.status < 300) resolve({ ok: true, body });
-        else resolve({ ok: false, message: (body.error && body.error.message) || `Upload failed (HTTP ${xhr.status}). Try again.` });
+        else resolve({ ok: false, message: (body.error && body.error.message) || interpolate(gettext("Upload failed (HTTP %s). Try again."), [xhr.status]) });
       };
-      xhr.onerror = () => resolve({ ok: false, message: "The connection dropped during the upload. Check your network and try again." });
+      xhr.onerror = () => resolve({ ok: false, message: gettext("The connection dropped during the upload. Check your network and try again.") });
       xhr.send(data);
     });
   }
 
   function tooBig(file) {
     return file.size > maxUpload
-      ? `This file is ${H.size(file.size)}; the upload limit is ${H.size(maxUpload)}. Upload a shorter or smaller file.` : "";
+      ? interpolate(gettext("This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."), { size: H.size(file.size), limit: H.size(maxUpload) }, true) : "";
   }
 
   function progressBar() {
     const bar = H.el("div", { class: "progress" }, H.el("span", { style: "width:0%" }));
     return { bar, set: (f) => { bar.firstChild.style.width = `${Math.round(f * 100)}%`; } };
+  }
+
+  function dismissButton(card) {
+    const dismiss = H.el("button", { type: "button", class: "link-dark", text: gettext("Dismiss") });
+    dismiss.onclick = () => card.remove();
+    return dismiss;
   }
 
   // --- audio ---
@@ -70,6 +78,8 @@
     if (res.ok) {
       p.set(1); p.bar.classList.add("ok");
       item.append(H.el("small", { class: "muted", text: ` ${H.duration(res.body.duration)} · ${res.body.sample_rate} Hz · ${H.size(res.body.size)}` }));
+      // Listen before starting: the browser plays the file it already has, no download.
+      item.append(H.el("audio", { controls: "", preload: "metadata", src: URL.createObjectURL(file), "data-testid": "audio-preview" }));
       form.querySelectorAll("input[name=audio][type=radio]").forEach((r) => { r.checked = false; });
       form.append(H.el("input", { type: "hidden", name: "audio", value: res.body.id }));
     } else {
@@ -88,8 +98,49 @@
   }
 
   function faceBadge(t) {
-    const labels = { pending: "Checking the face…", ready: "Face found", failed: "No usable face" };
+    const labels = { pending: gettext("Checking the face…"), ready: gettext("Face found"), failed: gettext("No usable face") };
     return H.el("span", { class: `badge ${t.face_status}`, title: t.face_error || "", text: labels[t.face_status] || t.face_status });
+  }
+
+  // A template whose face check failed cannot be rendered: take it out of the batch and say so.
+  function markNoFace(card) {
+    const box = card.querySelector("input[name=templates]");
+    if (box) box.checked = false;
+    card.classList.add("rejected");
+    if (!card.querySelector("[data-testid=no-face]")) {
+      card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: NO_FACE }));
+    }
+    refresh();
+  }
+
+  function preview(card, file, t) {
+    const attrs = { class: "thumb", controls: "", preload: "metadata", playsinline: "", muted: "", src: URL.createObjectURL(file), "data-testid": "template-preview" };
+    if (t.thumbnail_url) attrs.poster = t.thumbnail_url;
+    card.prepend(H.el("video", attrs));
+  }
+
+  function alreadyHere(card, p, file, t, existing) {
+    p.bar.remove();
+    const pick = existing.closest(".pick");
+    if (pick) {
+      // Already in the library (the server stored it once): dropping it again selects it.
+      preview(card, file, t);
+      card.append(H.el("small", { class: "muted", text: `${H.duration(t.duration)} · ${t.width}×${t.height} · ${H.size(t.size)} ` }), faceBadge(t));
+      if (t.face_status === "failed") { markNoFace(card); card.append(dismissButton(card)); return; }
+      existing.checked = true;
+      card.append(H.el("p", { class: "muted", "data-testid": "library-selected", text: interpolate(gettext("Already in your library as “%s”: selected for this batch."), [t.name]) }));
+      const remove = H.el("button", { type: "button", class: "link-dark", text: gettext("Remove") });
+      remove.onclick = () => { existing.checked = false; card.remove(); refresh(); };
+      card.append(remove);
+      card.dataset.templateId = t.id;
+      return;
+    }
+    // The same content dropped twice on this page: it is in the batch once.
+    const first = existing.closest(".card");
+    const firstName = first && first.querySelector(".name") ? first.querySelector(".name").textContent : t.name;
+    if (!existing.disabled && !(first && first.classList.contains("rejected"))) existing.checked = true;
+    card.classList.add("rejected");
+    card.append(H.el("p", { class: "muted", text: interpolate(gettext("Same video as “%s”, already added."), [firstName]) }), dismissButton(card));
   }
 
   function addTemplate(file) {
@@ -103,36 +154,27 @@
     queue.push(async () => {
       const res = await upload(form.dataset.templateUrl, file, p.set);
       uploading--;
-      if (res.ok && form.querySelector(`input[name=templates][value="${res.body.id}"]`)) {
-        // Same content as a template already on the page: the server stored it once.
-        const first = form.querySelector(`input[name=templates][value="${res.body.id}"]`).closest(".card");
-        const firstName = first && first.querySelector(".name") ? first.querySelector(".name").textContent : res.body.name;
-        p.bar.remove();
-        card.classList.add("rejected");
-        card.append(H.el("p", { class: "muted", text: `Same video as “${firstName}”, already added.` }));
-        const dismiss = H.el("button", { type: "button", class: "link-dark", text: "Dismiss" });
-        dismiss.onclick = () => card.remove();
-        card.append(dismiss);
+      const existing = res.ok ? form.querySelector(`input[name=templates][value="${res.body.id}"]`) : null;
+      if (existing) {
+        alreadyHere(card, p, file, res.body, existing);
       } else if (res.ok) {
         const t = res.body;
         p.bar.remove();
-        if (t.thumbnail_url) card.prepend(H.el("img", { class: "thumb", src: t.thumbnail_url, alt: "" }));
+        preview(card, file, t);
         const badge = faceBadge(t);
         card.append(
           H.el("small", { class: "muted", text: `${H.duration(t.duration)} · ${t.width}×${t.height} · ${H.size(t.size)} ` }), badge,
           H.el("input", { type: "checkbox", name: "templates", value: t.id, checked: "checked", hidden: "hidden" }),
         );
-        const remove = H.el("button", { type: "button", class: "link-dark", text: "Remove" });
+        const remove = H.el("button", { type: "button", class: "link-dark", text: gettext("Remove") });
         remove.onclick = () => { card.remove(); refresh(); };
         card.append(remove);
-        if (t.face_status === "pending") pendingFace.set(t.id, badge); else addPicker(badge, t);
+        if (t.face_status === "pending") pendingFace.set(t.id, { badge, card }); else addPicker(badge, t);
+        if (t.face_status === "failed") markNoFace(card);
       } else {
         card.classList.add("rejected");
         p.bar.classList.add("bad");
-        card.append(H.el("p", { class: "field-error", role: "alert", text: res.message }));
-        const dismiss = H.el("button", { type: "button", class: "link-dark", text: "Dismiss" });
-        dismiss.onclick = () => card.remove();
-        card.append(dismiss);
+        card.append(H.el("p", { class: "field-error", role: "alert", text: res.message }), dismissButton(card));
       }
       refresh();
     });
@@ -145,10 +187,13 @@
       try {
         const data = await (await fetch(url, { credentials: "same-origin" })).json();
         for (const t of data.templates) {
-          const badge = pendingFace.get(t.id);
-          if (badge && t.face_status !== "pending") {
+          const waiting = pendingFace.get(t.id);
+          if (waiting && t.face_status !== "pending") {
             const fresh = faceBadge(t);
-            badge.replaceWith(fresh); pendingFace.delete(t.id); addPicker(fresh, t);
+            waiting.badge.replaceWith(fresh);
+            pendingFace.delete(t.id);
+            addPicker(fresh, t);
+            if (t.face_status === "failed") markNoFace(waiting.card);
           }
         }
       } catch (_) { /* try again next tick */ }
@@ -168,7 +213,7 @@
   wireDrop("audio-drop", "audio-input", (files) => files[0] && addAudio(files[0]));
   wireDrop("template-drop", "template-input", (files) => files.forEach(addTemplate));
   form.addEventListener("change", refresh);
-  form.addEventListener("submit", (e) => { if (start.disabled) e.preventDefault(); else start.textContent = "Starting…"; });
+  form.addEventListener("submit", (e) => { if (start.disabled) e.preventDefault(); else start.textContent = gettext("Starting…"); });
   refresh();
   pollFaces();
 })();

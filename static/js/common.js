@@ -1,17 +1,49 @@
-// Small shared helpers (no build step).
+// Small shared helpers (no build step). Strings go through Django's JavaScript catalog
+// (gettext, ngettext, interpolate: /jsi18n/, loaded by base.html before this file).
 window.HeyGem = {
+  lang: document.documentElement.lang || "en",
   csrf() { const el = document.querySelector("input[name=csrfmiddlewaretoken]"); return el ? el.value : ""; },
+  // Decimal units (1 KB = 1000 bytes), the same rule as heygem_site/formats.py, so the
+  // pages and this script never show two numbers for one file.
   size(bytes) {
-    if (!bytes) return "0 B";
-    const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0;
-    // Same unit as Django's filesizeformat (1 KB = 1024 bytes), so pages never disagree.
-    while (bytes >= 1024 && i < u.length - 1) { bytes /= 1024; i++; }
-    return bytes.toFixed(i ? 1 : 0) + " " + u[i];
+    let value = Number(bytes) || 0;
+    if (value < 1000) return `${Math.round(value)}\u00a0B`;
+    const units = ["B", "KB", "MB", "GB", "TB", "PB"]; let i = 0;
+    while (value >= 999.95 && i < units.length - 1) { value /= 1000; i++; }
+    return `${value.toFixed(1).replace(/\.0$/, "")}\u00a0${units[i]}`;
   },
   duration(s) {
     if (s == null) return "";
-    s = Math.round(s); const m = Math.floor(s / 60);
-    return m ? `${m} min ${s % 60} s` : `${s} s`;
+    s = Math.max(0, Number(s));
+    if (s < 10 && s !== Math.round(s)) return interpolate(pgettext("duration", "%(s)s s"), { s: s.toFixed(1) }, true);
+    const whole = Math.round(s);
+    if (whole < 60) return interpolate(pgettext("duration", "%(s)s s"), { s: whole }, true);
+    const m = Math.floor(whole / 60); const sec = whole % 60;
+    if (m < 60) {
+      return sec ? interpolate(pgettext("duration", "%(m)s min %(s)s s"), { m, s: sec }, true)
+        : interpolate(pgettext("duration", "%(m)s min"), { m }, true);
+    }
+    return interpolate(pgettext("duration", "%(h)s h %(m)s min"), { h: Math.floor(m / 60), m: m % 60 }, true);
+  },
+  // "3 minutes ago" that keeps moving: every <time data-relative datetime="…"> on the page.
+  ago(date) {
+    const seconds = (date.getTime() - Date.now()) / 1000;
+    const fmt = new Intl.RelativeTimeFormat(this.lang, { numeric: "auto" });
+    const steps = [[60, "second"], [3600, "minute"], [86400, "hour"], [604800, "day"], [2629800, "week"], [31557600, "month"], [Infinity, "year"]];
+    const sizes = { second: 1, minute: 60, hour: 3600, day: 86400, week: 604800, month: 2629800, year: 31557600 };
+    for (const [limit, unit] of steps) {
+      if (Math.abs(seconds) < limit) {
+        if (unit === "second" && Math.abs(seconds) < 45) return gettext("just now");
+        return fmt.format(Math.round(seconds / sizes[unit]), unit);
+      }
+    }
+    return "";
+  },
+  refreshTimes() {
+    document.querySelectorAll("time[data-relative]").forEach((t) => {
+      const when = new Date(t.getAttribute("datetime"));
+      if (!Number.isNaN(when.getTime())) t.textContent = this.ago(when);
+    });
   },
   el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
@@ -22,3 +54,5 @@ window.HeyGem = {
     return node;
   },
 };
+window.HeyGem.refreshTimes();
+setInterval(() => window.HeyGem.refreshTimes(), 15000);

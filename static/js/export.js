@@ -8,10 +8,11 @@
   function show(data) {
     const minutes = Math.round(data.expires_in / 60);
     const link = H.el("a", { class: "button primary", href: data.url, id: "export-link", "data-size": String(data.size) },
-      data.warning ? "Download anyway" : "Download");
+      data.warning ? gettext("Download anyway") : gettext("Download"));
     panel.replaceChildren(
       H.el("p", { id: "export-summary" },
-        H.el("strong", { text: data.filename }), ` · ${data.size_label} · link valid for ${minutes} min`),
+        H.el("strong", { text: data.filename }), " · ",
+        interpolate(gettext("%(size)s · link valid for %(minutes)s min"), { size: H.size(data.size), minutes }, true)),
       // replaceChildren() would write a null out as the text "null": leave it out instead.
       ...(data.warning ? [H.el("p", { class: "warning", id: "export-warning", text: data.warning })] : []),
       link,
@@ -23,14 +24,14 @@
 
   async function mint(url, body) {
     panel.hidden = false;
-    panel.replaceChildren(H.el("p", { class: "muted", text: "Preparing your download link…" }));
+    panel.replaceChildren(H.el("p", { class: "muted", text: gettext("Preparing your download link…") }));
     const response = await fetch(url, {
       method: "POST", body, credentials: "same-origin",
       headers: { "X-CSRFToken": H.csrf(), Accept: "application/json" },
     });
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const message = (data.error && data.error.message) || "The download link could not be made. Reload the page and try again.";
+      const message = (data.error && data.error.message) || gettext("The download link could not be made. Reload the page and try again.");
       panel.replaceChildren(H.el("p", { class: "error", text: message }));
       return;
     }
@@ -49,16 +50,16 @@
       body.append("finished_only", onlyFinished ? "1" : "0");
       mint(action, body);
     };
-    const only = H.el("button", { type: "button", class: "primary", id: "export-finished-only" }, `Only finished (${finished})`);
-    const every = H.el("button", { type: "button", id: "export-everything" }, `Everything (${cards.length})`);
+    const only = H.el("button", { type: "button", class: "primary", id: "export-finished-only" }, interpolate(gettext("Only finished (%s)"), [finished]));
+    const every = H.el("button", { type: "button", id: "export-everything" }, interpolate(gettext("Everything (%s)"), [cards.length]));
     if (!finished) only.disabled = true;
     only.addEventListener("click", () => choose(true));
     every.addEventListener("click", () => choose(false));
     panel.replaceChildren(
-      H.el("p", { id: "export-question", text: `This batch is still rendering: ${finished} of ${cards.length} videos are finished. What should the download hold?` }),
+      H.el("p", { id: "export-question", text: interpolate(gettext("This batch is still rendering: %(finished)s of %(total)s videos are finished. What should the download hold?"), { finished, total: cards.length }, true) }),
       H.el("ul", { class: "muted" },
-        H.el("li", { text: "Only finished: the finished videos, with a manifest that lists only them." }),
-        H.el("li", { text: `Everything: the same videos, with a manifest that also lists the ${pending} unfinished one(s) as not ready yet.` })),
+        H.el("li", { text: gettext("Only finished: the finished videos, with a manifest that lists only them.") }),
+        H.el("li", { text: interpolate(ngettext("Everything: the same videos, with a manifest that also lists the %s unfinished one as not ready yet.", "Everything: the same videos, with a manifest that also lists the %s unfinished ones as not ready yet.", pending), [pending]) })),
       H.el("div", { class: "row" }, only, every),
     );
     panel.hidden = false;
@@ -70,11 +71,19 @@
     all.closest("form").addEventListener("submit", (e) => {
       e.preventDefault();
       const action = all.closest("form").action;
-      const status = (document.getElementById("batch-status").textContent || "").trim();
+      const status = document.getElementById("batch-status").dataset.status || "";
       if (status === "queued" || status === "running") ask(action);
       else mint(action, new FormData());
     });
   }
+
+  // History: one click on a row's 📦 mints that batch's link and starts the download.
+  document.querySelectorAll("button[data-export-url]").forEach((button) => {
+    button.addEventListener("click", () => {
+      panel.scrollIntoView({ block: "nearest" });
+      mint(button.dataset.exportUrl, new FormData());
+    });
+  });
 
   const selected = document.getElementById("download-selected");
   if (selected) {

@@ -54,7 +54,7 @@ def test_the_revoke_action_stops_the_key_at_once(owner: User, admin_client: Clie
         follow=True,
     )
     assert response.status_code == 200
-    assert "Revoked 1 API keys" in response.content.decode()
+    assert "Revoked 1 API key;" in response.content.decode()
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert _client(raw).get("/api/v1/usage/").status_code == 401

@@ -85,7 +85,7 @@ def test_it_keeps_a_user_within_their_concurrent_jobs_limit(
 def test_it_refuses_an_unknown_engine(
     owner: User, audio_clip: AudioClip, template: Template
 ) -> None:
-    with pytest.raises(ValidationError, match="engine 'warp9' is not available"):
+    with pytest.raises(ValidationError, match="engine “warp9” is not available"):
         services.batch_create(
             owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk], engine="warp9"
         )

@@ -101,7 +101,8 @@ def test_the_user_is_told_once_what_was_removed(
     _lower_quota_by(owner, 5 * KB)
     assert quota_cleanup_all() == 1
     page = owner_client.get(reverse("history")).content.decode()
-    assert "so we removed 1 older result (10.0\xa0KB): oldest: a.mp4." in page
+    # Sizes in decimal units (heygem_site.formats): 10 KiB reads 10.2 KB.
+    assert "so we removed 1 older result (10.2\xa0KB): oldest: a.mp4." in page
     assert "so we removed" not in owner_client.get(reverse("history")).content.decode()
     assert "so we removed" not in other_client.get(reverse("history")).content.decode()
     assert Notice.objects.get().shown_at is not None
@@ -132,3 +133,13 @@ def test_lowering_the_quota_in_the_admin_cleans_up_at_once(
     owner.refresh_from_db()
     assert owner.storage_used_bytes <= owner.storage_quota_bytes
     assert Notice.objects.filter(owner=owner).exists()
+
+
+def test_the_notice_is_written_in_the_users_language(
+    owner: User, owner_client: Client, results: dict[str, Path]
+) -> None:
+    User.objects.filter(pk=owner.pk).update(language="zh-hans")
+    _lower_quota_by(owner, 5 * KB)
+    assert quota_cleanup_all() == 1
+    page = owner_client.get(reverse("history")).content.decode()
+    assert "你的存储超出了" in page and "1 个较早的成片" in page

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from heygem_site.formats import size_label
 from jobs import services
 from jobs.models import AudioClip, Batch, RenderJob, Template
 from tests.support.media import FACE_WITH_AUDIO, files_under, uploaded
@@ -54,11 +55,11 @@ def test_it_refuses_a_batch_that_would_not_fit_and_creates_nothing(
     with pytest.raises(ValidationError) as caught:
         services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
     message = caught.value.messages[0]
-    used = f"{owner.storage_used_bytes / 1024:.1f}\xa0KB"
-    quota = f"{owner.storage_quota_bytes / 1024:.1f}\xa0KB"
-    assert message.startswith(f"You are using {used} of {quota}, so 10\xa0bytes is free; ")
-    needed = template.size_bytes * audio_clip.duration / template.duration
-    short = f"{(needed - 10) / 1024:.1f}\xa0KB more than is free"
+    used = size_label(owner.storage_used_bytes)
+    quota = size_label(owner.storage_quota_bytes)
+    assert message.startswith(f"You are using {used} of {quota}, so {size_label(10)} is free; ")
+    needed = int(template.size_bytes * audio_clip.duration / template.duration)
+    short = f"{size_label(needed - 10)} more than is free"
     assert "this batch needs about" in message and short in message
     assert not Batch.objects.exists() and not RenderJob.objects.exists()
 

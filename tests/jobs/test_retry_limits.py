@@ -164,6 +164,6 @@ def test_the_admin_action_reports_each_refusal_and_retries_the_rest(
     assert response.status_code == 200
     page = response.content.decode()
     assert "Failed twice (owner@example.com): You have 0 videos queued" in page
-    assert "1 videos are back in the queue." in page
+    assert "1 video is back in the queue." in page
     assert _statuses(failed_batch) == ["failed", "failed"]
     assert _statuses(ok) == ["queued"]

@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from heygem_site.formats import size_label
 from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from tests.support.jobs import finish_job
@@ -82,11 +83,12 @@ def test_the_user_list_shows_usage_and_recomputes_it(
     User.objects.filter(pk=owner.pk).update(storage_used_bytes=1)  # drifted
     url = reverse("admin:accounts_user_changelist")
     page = admin_client.get(url).content.decode()
-    assert "1\xa0byte / 9.3\xa0GB (0 %)" in page
+    # Decimal units, as the pages show them: the default 10 GB quota reads 10 GB.
+    assert "1\xa0B / 10\xa0GB (&lt; 0.1 %)" in page
     admin_client.post(url, {"action": "recompute_usage", "_selected_action": [owner.pk]})
     owner.refresh_from_db()
     assert owner.storage_used_bytes > 1
-    assert f"{owner.storage_used_bytes / 1024:.1f}\xa0KB / 9.3\xa0GB" in (
+    assert f"{size_label(owner.storage_used_bytes)} / 10\xa0GB" in (
         admin_client.get(url).content.decode()
     )
 

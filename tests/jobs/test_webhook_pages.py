@@ -104,3 +104,12 @@ def test_another_user_gets_404_on_every_webhook_id(
 def test_actions_need_post(owner_client: Client, hook: Webhook) -> None:
     for action in ("ping", "toggle", "secret", "delete"):
         assert owner_client.get(f"{PAGE}{hook.pk}/{action}/").status_code == 405
+
+
+def test_it_explains_signatures_in_the_app_not_in_the_readme(owner_client: Client) -> None:
+    html = owner_client.get(reverse("webhooks")).content.decode()
+    assert 'data-testid="signature-help"' in html
+    assert "HMAC-SHA256" in html and "def verify_heygem_signature" in html
+    assert "README" not in html
+    zh = owner_client.get(reverse("webhooks"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "如何校验签名" in zh

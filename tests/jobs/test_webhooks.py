@@ -274,7 +274,7 @@ def test_it_checks_events_and_the_number_of_webhooks(
 ) -> None:
     with pytest.raises(ValidationError, match="Pick at least one event"):
         webhooks.webhook_create(owner=owner, url=receiver.url, events=[])
-    with pytest.raises(ValidationError, match=r"'batch\.started' is not an event we send"):
+    with pytest.raises(ValidationError, match=r"“batch\.started” is not an event we send"):
         webhooks.webhook_create(owner=owner, url=receiver.url, events=["batch.started"])
     settings.WEBHOOK_MAX_PER_USER = 2
     hook = webhooks.webhook_create(

@@ -119,7 +119,9 @@ def test_it_moves_the_mouth_and_leaves_the_rest_of_the_picture_alone(
     assert len(gaps_out) == len(out) == 75
     # The astronaut smiles still; the output's mouth opens and closes with the words.
     assert np.ptp(gaps_out) > 0.06
-    assert np.ptp(gaps_out) > 4 * np.ptp(gaps_in)
+    # The widest opening is a clear spoken "ah" (MAX_OPEN 0.18 eye distances), not a yawn:
+    # still several times what the template's own mouth does.
+    assert np.ptp(gaps_out) > 3 * np.ptp(gaps_in)
     # Outside the lower face only the codec touched the pixels.
     for i in (0, 30, 60):
         keep = np.ones(out[i].shape[:2], np.uint8)

@@ -227,6 +227,8 @@ def test_too_little_usable_face_fails_with_a_sentence(face_frames, speech, tmp_p
             out_path=tmp_path / "o.mp4",
         )
     assert "usable in only" in caught.value.message
+    assert caught.value.code == "face_too_little"
+    assert f"only {caught.value.params['percent']} %" in caught.value.message
     assert not (tmp_path / "o.mp4").exists()
 
 

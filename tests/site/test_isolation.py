@@ -28,6 +28,7 @@ ID_KINDS = {
     "webhook_id": "webhook",
     "key_id": "api_key",
     "link_id": "export_link",
+    "audio_id": "audio",
 }
 NOT_HERE = {"admin", "api"}  # staff pages; the API is tested in tests/api
 # Other URL arguments, and the value each gets (the fixture makes it exist for the owner).

@@ -18,6 +18,8 @@ def finish_job(
     content: bytes = b"",
     source: Path | None = None,
     error: str = "",
+    code: str = "",
+    params: dict[str, object] | None = None,
     duration: float = 2.0,
     finished_at: datetime | None = None,
 ) -> Path | None:
@@ -26,7 +28,7 @@ def finish_job(
     1. Claim it (queued -> running), as the worker does before rendering.
     2. succeeded: write the result where the worker writes it (`content`, or a copy of
        `source`) and record it with lifecycle.job_succeed (size, checksum, usage);
-       failed: lifecycle.job_fail with `error`; canceled: lifecycle.jobs_cancel;
+       failed: lifecycle.job_fail with `error` (and its `code` and `params`); canceled: lifecycle.jobs_cancel;
        running: nothing more.
     3. `finished_at`, when given, backdates the finish (for retention and cleanup order).
 
@@ -55,7 +57,7 @@ def finish_job(
                 log_text="",
             )
         elif status == JobStatus.FAILED:
-            assert lifecycle.job_fail(job=row, message=error)
+            assert lifecycle.job_fail(job=row, message=error, code=code, params=params)
         else:
             assert status == JobStatus.RUNNING, f"finish_job cannot make a job {status!r}"
     if finished_at is not None:

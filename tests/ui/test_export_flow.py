@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.template.defaultfilters import filesizeformat
 from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Download, Page, expect
 
 from accounts.models import User
+from heygem_site.formats import size_label as filesizeformat
 from jobs import services
 from jobs.export import export_archive
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
@@ -117,7 +117,7 @@ def test_it_downloads_a_batch_and_two_selected_batches_as_zips(
     def walk() -> None:
         # 1. The batch page: "Download all" carries the exact size of the archive.
         page.goto(f"{live_server.url}/batches/{launch.pk}/")
-        expect(page.locator("#batch-status")).to_have_text("done")
+        expect(page.locator("#batch-status")).to_have_text("Done")
         size, label = export_button_size(page)
         assert size == export_archive(batches=[launch]).size
         assert label == f"({filesizeformat(size)})"
@@ -222,7 +222,7 @@ def test_it_asks_what_to_pack_while_rendering_and_warns_before_a_large_download(
 
     def walk() -> None:
         page.goto(f"{live_server.url}/batches/{batch.pk}/")
-        expect(page.locator("#batch-status")).to_have_text("running")
+        expect(page.locator("#batch-status")).to_have_attribute("data-status", "running")
         expect(page.get_by_test_id("batch-count")).to_have_text("1 / 2 done")
 
         # 1. "Download all" asks in the page, one labelled button per choice; nothing yet.

@@ -6,14 +6,18 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0007_template_faces_job_quality"),
+        # TEMPORARY for test runs before issue 13 lands: the final commit depends on
+        # ("jobs", "0009_batch_words").
+        ("jobs", "0008_error_codes_and_labels"),
     ]
 
     operations = [
         migrations.AddField(
             model_name="renderjob",
             name="queued_at",
-            field=models.DateTimeField(default=django.utils.timezone.now),
+            field=models.DateTimeField(
+                default=django.utils.timezone.now, verbose_name="queued since"
+            ),
         ),
         migrations.AddIndex(
             model_name="renderjob",

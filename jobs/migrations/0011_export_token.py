@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0008_renderjob_queued_at"),
+        ("jobs", "0010_renderjob_queued_at"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -21,23 +21,39 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.UUIDField(
-                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                        default=uuid.uuid4,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
                     ),
                 ),
-                ("token_sha256", models.CharField(editable=False, max_length=64, unique=True)),
-                ("batch_ids", models.JSONField(default=list)),
-                ("finished_only", models.BooleanField(default=False)),
-                ("filename", models.CharField(max_length=255)),
-                ("size", models.BigIntegerField(default=0)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("expires_at", models.DateTimeField()),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "token_sha256",
+                    models.CharField(
+                        editable=False, max_length=64, unique=True, verbose_name="token SHA-256"
+                    ),
+                ),
+                ("batch_ids", models.JSONField(default=list, verbose_name="batch IDs")),
+                (
+                    "finished_only",
+                    models.BooleanField(default=False, verbose_name="finished videos only"),
+                ),
+                ("filename", models.CharField(max_length=255, verbose_name="file name")),
+                ("size", models.BigIntegerField(default=0, verbose_name="size (bytes)")),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="created"),
+                ),
+                ("expires_at", models.DateTimeField(verbose_name="expires")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked")),
                 (
                     "owner",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="export_tokens",
                         to=settings.AUTH_USER_MODEL,
+                        verbose_name="owner",
                     ),
                 ),
                 (
@@ -48,11 +64,14 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.SET_NULL,
                         related_name="+",
                         to=settings.AUTH_USER_MODEL,
+                        verbose_name="revoked by",
                     ),
                 ),
             ],
             options={
                 "ordering": ("-created_at",),
+                "verbose_name": "export link",
+                "verbose_name_plural": "export links",
                 "indexes": [
                     models.Index(fields=["owner", "expires_at"], name="export_owner_expires")
                 ],

@@ -1,0 +1,204 @@
+"""Failures in the reader's language.
+
+The rendering library raises English sentences with a ``code`` and ``params``
+(rendering.errors); the worker stores all three on the job or template. Pages and the API
+say the failure with the sentence below for its code, in the active language. A code this
+table does not know (a newer library, an older row) falls back to the stored English
+sentence, or, in another language, to a general sentence for its kind of failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy
+
+from heygem_site.formats import duration_label
+
+HINTS: dict[str, Promise] = {
+    "video": gettext_lazy("Upload an MP4, MOV or WebM file."),
+    "audio": gettext_lazy("Upload a WAV, MP3, M4A, FLAC or OGG file."),
+    "any": gettext_lazy("Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."),
+}
+
+# Sentences by code. "%(hint)s" is one of HINTS; durations arrive already worded.
+SENTENCES: dict[str, Promise] = {
+    "format_not_accepted": gettext_lazy("This file is not a format we accept. %(hint)s"),
+    "unreadable": gettext_lazy(
+        "We could not read this file: it is damaged, incomplete or not a media file we accept. %(hint)s"
+    ),
+    "audio_only": gettext_lazy(
+        "This file is not a video we can read (it is an audio-only format). %(hint)s"
+    ),
+    "no_video_stream": gettext_lazy(
+        "This file is not a video we can read (no video stream found). %(hint)s"
+    ),
+    "no_picture_size": gettext_lazy(
+        "This file is not a video we can read (its picture size is missing). %(hint)s"
+    ),
+    "no_audio_stream": gettext_lazy(
+        "This file has no sound we can use (no audio track found). %(hint)s"
+    ),
+    "audio_empty": gettext_lazy("This audio file is empty (it has no sound in it). %(hint)s"),
+    "audio_too_short": gettext_lazy(
+        "This audio is only %(seconds)s long; a video needs at least %(minimum)s of speech. "
+        "Upload a longer recording."
+    ),
+    "not_local": gettext_lazy("We can only read files stored on this server, not links."),
+    "file_missing": gettext_lazy("We could not find this file. Upload it again."),
+    "not_a_file": gettext_lazy("This is not a file we can read. Upload it again."),
+    "file_empty": gettext_lazy("This file is empty (0 bytes). Upload it again."),
+    "too_many_pixels": gettext_lazy(
+        "This video is %(width)s×%(height)s pixels; the limit is %(max_megapixels)s million "
+        "pixels (3840×2160 is 8.3 million). Export it at a smaller size and upload it again."
+    ),
+    "fps_too_high": gettext_lazy(
+        "This video runs at %(fps)s frames per second; the limit is %(max_fps)s. "
+        "Export it at 30 or 60 frames per second."
+    ),
+    "too_many_frames": gettext_lazy(
+        "This video has %(frames)s frames; the limit is %(max_frames)s. Upload a shorter clip."
+    ),
+    "too_long": gettext_lazy(
+        "This file is longer than the limit of %(max_duration)s. Trim it and upload it again."
+    ),
+    "video_damaged": gettext_lazy(
+        "This video is damaged or incomplete: we could not decode it. %(hint)s"
+    ),
+    "audio_damaged": gettext_lazy(
+        "This audio is damaged or incomplete: decoding stopped part-way. %(hint)s"
+    ),
+    "no_picture": gettext_lazy("This video has no picture we can decode. %(hint)s"),
+    "no_thumbnail": gettext_lazy("We could not make a preview picture of this video."),
+    "no_face": gettext_lazy(
+        "We could not find one clear face in this video. Use a video where one person faces "
+        "the camera, well lit, for most of the clip."
+    ),
+    "canceled": pgettext_lazy("job error", "Canceled."),
+    "template_deleted": gettext_lazy("The template video was deleted before this job ran."),
+    "worker_lost": gettext_lazy(
+        "The renderer stopped while working on this video %(attempts)s times, so we gave up. "
+        "Try a shorter or smaller video, or retry later."
+    ),
+    "audio_analysis": gettext_lazy(
+        "The audio could not be analysed. Upload the audio again, or another recording."
+    ),
+    "unknown_engine": gettext_lazy(
+        "This server has no rendering engine called “%(engine)s”. Start a new batch with another engine."
+    ),
+    "engine_options": gettext_lazy(
+        "The “%(engine)s” engine is not set up correctly on this server. Tell the administrator."
+    ),
+    "neural_not_configured": gettext_lazy(
+        "The neural engine is not set up on this server. Start a new batch with the classic engine."
+    ),
+    "neural_no_gpu": gettext_lazy(
+        "The neural engine needs a GPU, and the server that took this video has none. Retry "
+        "later, or start a new batch with the classic engine."
+    ),
+    "neural_model_invalid": gettext_lazy(
+        "The neural engine's model on this server is not usable. Tell the administrator, or "
+        "start a new batch with the classic engine."
+    ),
+    "face_too_little": gettext_lazy(
+        "The face is usable in only %(percent)s %% of this video (too small, turned away or "
+        "out of the picture), so we did not render it. Use a clip where the speaker faces the "
+        "camera for most of the time."
+    ),
+    "neural_bbox_shift": gettext_lazy(
+        "The neural engine's mouth-box shift on this server lies outside -%(limit)s to "
+        "%(limit)s. Tell the administrator, or start a new batch with the classic engine."
+    ),
+    "no_such_face": gettext_lazy(
+        "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
+        "the faces listed for it."
+    ),
+    "unexpected": gettext_lazy(
+        "Something went wrong while rendering this video. Retry it; if it fails again, try "
+        "another template or contact support."
+    ),
+}
+
+# For a code this table does not know, in a language other than English.
+GENERAL: dict[str, Promise] = {
+    "media_invalid": gettext_lazy("We could not use this file. Upload another one."),
+    "rendering_failed": gettext_lazy(
+        "Rendering this video failed. Retry it; if it fails again, try another template."
+    ),
+}
+
+# Failures a retry cannot fix: the same template or audio would fail the same way.
+PERMANENT = {"no_face", "template_deleted"}
+
+
+# The hint a sentence ends with, when the stored row did not name one.
+_HINT_OF = {
+    "audio_only": "video",
+    "no_video_stream": "video",
+    "no_picture_size": "video",
+    "video_damaged": "video",
+    "no_picture": "video",
+    "no_audio_stream": "audio",
+    "audio_empty": "audio",
+    "audio_damaged": "audio",
+}
+
+
+def _worded(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(params)
+    kind = str(values.get("hint") or _HINT_OF.get(code, "any"))
+    values["hint"] = str(HINTS.get(kind, HINTS["any"]))
+    if "max_seconds" in values:
+        values["max_duration"] = duration_label(values["max_seconds"])
+    for key in ("seconds", "minimum"):
+        if isinstance(values.get(key), int | float):
+            values[key] = duration_label(values[key])
+    return values
+
+
+def error_text(code: str, params: Mapping[str, Any] | None, fallback: str) -> str:
+    """The failure `code` (with `params`) as a sentence in the active language."""
+    sentence = SENTENCES.get(code or "")
+    if sentence is not None:
+        try:
+            return str(sentence) % _worded(code, params or {})
+        except (KeyError, TypeError, ValueError):
+            pass  # params from an older row: say it the general way below
+    if fallback and (get_language() or "en").startswith("en"):
+        return fallback
+    return str(GENERAL.get(code or "", GENERAL["rendering_failed"]))
+
+
+def job_error_text(job: Any) -> str:
+    """A failed or canceled job's error, for pages and the API."""
+    if not job.error_message and not job.error_code:
+        return ""
+    return error_text(job.error_code, job.error_params, job.error_message)
+
+
+def template_face_error_text(template: Any) -> str:
+    if not template.face_error and not template.face_error_code:
+        return ""
+    return error_text(template.face_error_code, template.face_error_params, template.face_error)
+
+
+def media_error_text(exc: Any) -> str:
+    """A rendering.errors.MediaError raised while probing an upload, for the uploader."""
+    return error_text(
+        getattr(exc, "code", ""), getattr(exc, "params", {}), getattr(exc, "message", str(exc))
+    )
+
+
+def retry_blocked_reason(job: Any) -> str:
+    """Why retrying this job cannot help, or "" when a retry may succeed."""
+    template = getattr(job, "template", None)
+    if job.template_id is None or job.error_code == "template_deleted":
+        return gettext("Its template video was deleted, so it cannot be made again.")
+    if job.error_code == "no_face" or (template is not None and template.face_status == "failed"):
+        return gettext(
+            "Not retried: this template has no usable face, so it would fail the same way. "
+            "Start a new batch with another video of the person."
+        )
+    return ""
