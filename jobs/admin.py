@@ -297,6 +297,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
         "started_at",
         "finished_at",
         "heartbeat_at",
+        "queued_at",
         "quality",
         "log",
     )
