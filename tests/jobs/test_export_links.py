@@ -5,7 +5,6 @@ with a byte range (issue #15, item 5)."""
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import time
 import zipfile
@@ -22,7 +21,7 @@ from accounts.models import User
 from jobs.export import export_link_create
 from jobs.models import Batch, ExportToken
 from tests.support.export import mint, path_of
-from tests.support.processes import ROOT, child_env, stop_process_group, wait_for
+from tests.support.processes import gunicorn
 
 pytestmark = pytest.mark.django_db
 
@@ -113,36 +112,14 @@ def test_the_archive_is_the_same_bytes_every_time_and_serves_byte_ranges(
     assert zipfile.ZipFile(io.BytesIO(whole)).testzip() is None
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_curl_resumes_a_broken_download_through_gunicorn(
     make_batch: Callable[..., Batch], owner: User, tmp_path: Path
 ) -> None:
     link = export_link_create(user=owner, batch_ids=[make_batch().pk])
-    port = _port()
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "heygem_site.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2",
-         "--control-socket", str(tmp_path / "gunicorn.ctl"),
-         "--error-logfile", str(tmp_path / "error.log")],
-        cwd=ROOT, env=child_env(LOG_DIR=str(tmp_path / "log")), start_new_session=True,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}{link.url}"
-
-        def up() -> bool:
-            try:
-                return requests.head(url, timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, timeout=60, what="gunicorn to answer")
+    with gunicorn(tmp_path, "--error-logfile", str(tmp_path / "error.log")) as base:
+        url = base + link.url
         whole = requests.get(url, timeout=30).content
         assert len(whole) == link.size
         # The connection broke after 40 % of the archive: curl -C - asks for the rest.
@@ -156,5 +133,3 @@ def test_curl_resumes_a_broken_download_through_gunicorn(
             ["unzip", "-t", str(target)], capture_output=True, text=True, check=False
         )
         assert tested.returncode == 0 and "No errors detected" in tested.stdout, tested.stdout
-    finally:
-        stop_process_group(proc)
