@@ -64,8 +64,8 @@ def test_run_sh_serves_safe_error_pages_and_restarts_a_dead_worker(tmp_path: Pat
         def up() -> bool:
             try:
                 return requests.get(f"{base}/healthz", timeout=2).ok
-            except requests.ConnectionError:
-                return False
+            except (requests.ConnectionError, requests.Timeout):
+                return False  # not listening yet, or still starting (slow on a busy machine)
 
         wait_for(up, timeout=240, what="run.sh to serve the site")
         page = requests.get(f"{base}/no-such-page/", timeout=10, allow_redirects=False)
