@@ -6,9 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        # TEMPORARY for test runs before issue 13 lands: the final commit depends on
-        # ("jobs", "0009_batch_words").
-        ("jobs", "0008_error_codes_and_labels"),
+        ("jobs", "0009_batch_words"),  # issue 13's, which lands on main first
     ]
 
     operations = [
