@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -311,6 +312,14 @@ if NEURAL_BBOX_SHIFT > 64:
         f"NEURAL_BBOX_SHIFT={NEURAL_BBOX_SHIFT} is too large; it must lie between -64 and 64."
     )
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
+# Transcripts, subtitles and captions: a faster-whisper model directory. The default is
+# where scripts/bootstrap.sh assembles Whisper base inside the environment (the same path as
+# rendering.transcription.DEFAULT_MODEL_DIR, not imported: it would load PyAV here). An empty
+# value turns transcripts off.
+WHISPER_MODEL_DIR = env_str(
+    "WHISPER_MODEL_DIR", str(Path(sys.prefix) / "share" / "heygem" / "whisper-base")
+)
+WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 2, minimum=0)
 
 
 # --- Webhooks -------------------------------------------------------------------------------
@@ -512,4 +521,12 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One name per choice set that several fields and components share (batch list, batch
+    # detail with its transcript, batch create, jobs).
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": ["queued", "running", "done", "done with failures", "canceled"],
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "CaptionPositionEnum": ["bottom", "middle", "top"],
+        "CaptionSizeEnum": ["small", "medium", "large"],
+    },
 }

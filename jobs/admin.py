@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from heygem_site.formats import batch_status_label, size_label
-from jobs import services
+from jobs import services, transcripts
 from jobs.export import export_archive_for_admin, export_link_revoke
 from jobs.export_views import export_response
 from jobs.models import (
@@ -155,10 +155,21 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
     list_filter = (BatchStatusFilter, "engine", "created_at")
     search_fields = ("name", "owner__email")
     list_select_related = ("owner",)
-    readonly_fields = ("id", "created_at", "finished_at", "canceled_at")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "finished_at",
+        "canceled_at",
+        "transcript_note",
+        "transcript",
+    )
     raw_id_fields = ("owner", "audio")
     inlines = (RenderJobInline,)
     actions = ("retry_failed", "cancel", "delete_with_files", "export_zip")
+
+    @admin.display(description=_("Why there is no transcript"))
+    def transcript_note(self, batch: Batch) -> str:
+        return transcripts.transcript_note(batch)
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)

@@ -54,6 +54,7 @@ from accounts.models import User
 from jobs.models import FINISHED_STATUSES, Batch, ExportToken, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage.paths import media_path
+from jobs.transcripts import SUBTITLE_KINDS, subtitles_text
 
 log = logging.getLogger("heygem.jobs")
 
@@ -118,6 +119,10 @@ class ExportFolder:
         # A BOM so spreadsheet programs read the UTF-8 template names right.
         return ("\ufeff" + out.getvalue()).encode()
 
+    def subtitle_files(self) -> list[tuple[str, bytes]]:
+        """``subtitles.srt`` and ``subtitles.vtt`` with their bytes, when the batch has cues."""
+        return _subtitle_files(self.batch)
+
     def manifest_json(self) -> bytes:
         doc = {
             "batch": {
@@ -127,6 +132,10 @@ class ExportFolder:
                 "engine": self.batch.engine,
             },
             "items": self.manifest_rows(),
+            # The words (jobs.transcripts): what was heard, with word times, and the
+            # subtitle files beside the videos; null and [] when there is no transcript.
+            "transcript": self.batch.transcript or None,
+            "subtitles": [name for name, _ in self.subtitle_files()],
         }
         return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
 
@@ -152,6 +161,15 @@ class _PinnedClock:
 
 _CLOCK = _PinnedClock()
 zipstream.ng.time = _CLOCK
+
+
+def _subtitle_files(batch: Batch) -> list[tuple[str, bytes]]:
+    files = []
+    for kind in SUBTITLE_KINDS:
+        text = subtitles_text(batch, kind)
+        if text is not None:
+            files.append((f"subtitles.{kind}", text.encode("utf-8")))
+    return files
 
 
 def _deferred(render: Callable[[], bytes]) -> Iterator[bytes]:
@@ -184,6 +202,8 @@ class ExportArchive:
             for item in folder.items:
                 if item.arcname and item.path is not None and item.size is not None:
                     zs.add(self._read(item), item.arcname, size=item.size)
+            for name, data in folder.subtitle_files():
+                zs.add(data, folder.prefix + name)
             # Sized before the stream starts: hex checksums have a fixed width, so the
             # placeholder rendering has exactly the final length.
             for name, render in (

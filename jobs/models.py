@@ -234,6 +234,29 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
     canceled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canceled"))
 
+    # Words (jobs.transcripts): asked for at batch start...
+    language = models.CharField(  # a Whisper code, or auto
+        max_length=8, default="auto", verbose_name=_("language")
+    )
+    script = models.TextField(  # the user's own text; subtitles use its words
+        blank=True, verbose_name=_("script")
+    )
+    captions = models.CharField(  # "" off, else bottom/middle/top
+        max_length=8, blank=True, verbose_name=_("burned-in captions")
+    )
+    caption_size = models.CharField(max_length=8, default="medium", verbose_name=_("caption size"))
+    # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
+    # ([{"start", "end", "lines"}]), and why there are none (a code: jobs.transcripts).
+    transcript = models.JSONField(
+        null=True, blank=True, editable=False, verbose_name=_("transcript")
+    )
+    subtitle_cues = models.JSONField(
+        null=True, blank=True, editable=False, verbose_name=_("subtitle cues")
+    )
+    transcript_status = models.CharField(
+        max_length=16, blank=True, editable=False, verbose_name=_("transcript status")
+    )
+
     # Set when deletion starts (mark, commit, delete files, delete rows): see jobs.storage.deletion.
     deleting_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("deletion started")

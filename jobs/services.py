@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.formats import size_label
-from jobs import lifecycle
+from jobs import lifecycle, transcripts
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -250,8 +250,20 @@ def batch_create(
     template_ids: Sequence[Any],
     name: str = "",
     engine: str = "",
+    language: str = "auto",
+    script: str = "",
+    captions: str = "",
+    caption_size: str = "medium",
 ) -> Batch:
-    """Create a batch and one render job per template, all or nothing, and queue it."""
+    """Create a batch and one render job per template, all or nothing, and queue it.
+
+    ``language`` (a Whisper code or ``auto``), ``script`` (the user's text for the
+    subtitles) and ``captions`` (``""`` off, or ``bottom``/``middle``/``top``, with
+    ``caption_size``) are checked by ``jobs.transcripts.validate_words_options``.
+    """
+    language, script, captions, caption_size = transcripts.validate_words_options(
+        language=language, script=script, captions=captions, caption_size=caption_size
+    )
     engine = engine or settings.RENDER_ENGINE_DEFAULT
     if engine not in engines_offered():
         problem = engine_problem(engine)
@@ -316,7 +328,14 @@ def batch_create(
         }
         usage.storage_check(user=locked, needed=sum(estimates.values()), what=_("this batch"))
         batch = Batch.objects.create(
-            owner=locked, audio=audio, name=clean_text_name(name), engine=engine
+            owner=locked,
+            audio=audio,
+            name=clean_text_name(name),
+            engine=engine,
+            language=language,
+            script=script,
+            captions=captions,
+            caption_size=caption_size,
         )
         RenderJob.objects.bulk_create(
             RenderJob(

@@ -115,6 +115,14 @@ SENTENCES: dict[str, Promise] = {
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
         "the faces listed for it."
     ),
+    # The words (jobs.transcripts; why a batch has no transcript is its NOTES): caption failures.
+    "unknown_language": gettext_lazy(
+        "There is no transcript language “%(language)s”. Start a new batch with another language."
+    ),
+    "caption_font_missing": gettext_lazy(
+        "Captions cannot be drawn: the caption font is not installed on this server. Tell the "
+        "administrator, or start a new batch without captions."
+    ),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."

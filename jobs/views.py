@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jobs import selectors, services
+from jobs import selectors, services, transcripts
 from jobs.export import export_size
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.names import result_download_name
@@ -68,6 +68,10 @@ def batch_new(request: HttpRequest) -> HttpResponse:
                 template_ids=request.POST.getlist("templates"),
                 name=request.POST.get("name", ""),
                 engine=request.POST.get("engine", ""),
+                language=request.POST.get("language", "auto"),
+                script=request.POST.get("script", ""),
+                captions=request.POST.get("captions", ""),
+                caption_size=request.POST.get("caption_size", "medium"),
             )
         except ValidationError as exc:
             error = _errors(exc)
@@ -86,6 +90,9 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "templates": selectors.templates_for_user(user)[:100],
             "max_upload": settings.MAX_UPLOAD_SIZE,
             "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
+            "transcript_languages": transcripts.languages(),
+            "transcripts_off": transcripts.new_batch_note(),
+            "posted": request.POST if request.method == "POST" else {},
         },
     )
 
@@ -273,6 +280,8 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
             "state": state_json,
             "nav": "history",
             "export_bytes": state_json["export_bytes"],
+            "words": transcripts.transcript_payload(batch),
+            "language_name": transcripts.languages().get(batch.language, batch.language),
         },
     )
 

@@ -1,6 +1,8 @@
 """Command line: ``python -m rendering --audio speech.wav --out outputs/ t1.mp4 t2.mp4``.
 
 Renders one batch without Django: handy for trying templates and for the benchmarks.
+``--subtitles`` also writes ``subtitles.srt`` / ``subtitles.vtt`` (``--language``,
+``--script FILE``); ``--captions [bottom|middle|top]`` burns them into every video.
 Exit status 0 when every template rendered, 1 when any failed, 2 for bad arguments or
 when the batch could not start (unreadable audio, unknown engine).
 """
@@ -8,17 +10,20 @@ when the batch could not start (unreadable audio, unknown engine).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rendering.errors import RenderingError
 
 
 def _parser() -> argparse.ArgumentParser:
+    from rendering.captions import POSITIONS, SIZES
     from rendering.engines import known_engines
+    from rendering.transcription import LANGUAGES
 
     parser = argparse.ArgumentParser(
         prog="python -m rendering",
@@ -53,6 +58,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--list-faces", action="store_true", help="list the faces in each template and stop"
+    )
+    words = parser.add_argument_group(
+        "words", "transcribe the audio once (faster-whisper) for subtitles and captions"
+    )
+    words.add_argument(
+        "--subtitles",
+        action="store_true",
+        help="write subtitles.srt and subtitles.vtt into the output folder",
+    )
+    words.add_argument(
+        "--captions",
+        nargs="?",
+        const="bottom",
+        choices=POSITIONS,
+        default=None,
+        help="burn the subtitles into every video (position; default bottom)",
+    )
+    words.add_argument(
+        "--caption-size", default="medium", choices=tuple(SIZES), help="caption text size"
+    )
+    words.add_argument(
+        "--language",
+        default="auto",
+        choices=tuple(LANGUAGES),
+        help="the speech's language (default: detected)",
+    )
+    words.add_argument(
+        "--script",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="UTF-8 text of what is said: subtitles use its words, timed to the audio",
+    )
+    words.add_argument(
+        "--whisper-model-dir",
+        type=Path,
+        default=None,
+        help="faster-whisper model directory (default: $WHISPER_MODEL_DIR, else the "
+        "base model scripts/bootstrap.sh assembles)",
+    )
+    words.add_argument(
+        "--cpu-threads", type=int, default=2, help="CPU threads for transcription (default 2)"
     )
     parser.add_argument("templates", type=Path, nargs="+", help="template videos")
     return parser
@@ -103,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     bar = ProgressBar(len(names), names, sys.stderr)
     started = time.perf_counter()
     try:
+        words = _word_options(args)
         result = render_batch(
             args.audio,
             list(args.templates),
@@ -116,10 +164,17 @@ def main(argv: list[str] | None = None) -> int:
                 else None
             ),
             face=args.face,
+            **words,
         )
     except RenderingError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    if result.transcript is not None:
+        transcript = result.transcript
+        how = "detected" if transcript.detected else "chosen"
+        print(f"\ntranscript ({transcript.language}, {how}): {transcript.text}")
+    for path in result.subtitles:
+        print(f"subtitles: {path}")
     rows = [("#", "template", "result", "seconds")]
     for item in result.items:
         outcome = str(item.output) if item.ok else f"FAILED: {item.error}"
@@ -151,6 +206,36 @@ def _list_faces(templates: list[Path]) -> int:
                 f"turned {face.turn:.2f}"
             )
     return 0
+
+
+def _word_options(args: argparse.Namespace) -> dict[str, Any]:
+    """render_batch's transcription options from the flags (none unless words are wanted)."""
+    from rendering.captions import CaptionStyle
+    from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber, TranscriptionError
+
+    if not (args.subtitles or args.captions or args.script):
+        return {}
+    model_dir = args.whisper_model_dir or os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
+    transcriber = Transcriber(model_dir, cpu_threads=args.cpu_threads)
+    if transcriber.problem is not None:
+        raise TranscriptionError(transcriber.problem, code="transcripts_off")
+    script = None
+    if args.script is not None:
+        try:
+            script = args.script.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RenderingError(
+                "The script file cannot be read. Give a UTF-8 text file.", detail=str(exc)
+            ) from exc
+    return {
+        "transcriber": transcriber,
+        "language": args.language,
+        "script": script,
+        "subtitles": args.subtitles,
+        "captions": (
+            CaptionStyle(position=args.captions, size=args.caption_size) if args.captions else None
+        ),
+    }
 
 
 if __name__ == "__main__":

@@ -30,12 +30,16 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rendering import media
 from rendering.cache import Cache
+from rendering.words import Word
+
+if TYPE_CHECKING:
+    from rendering.transcription import Transcriber, Transcript
 
 __all__ = [
     "ANALYSIS_RUNS",
@@ -80,14 +84,6 @@ _DIP_FULL_DB = 12.0
 _DIP_REACH_HOPS = 8
 
 
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float
-    end: float
-    probability: float
-
-
 @dataclass(frozen=True, eq=False)
 class MouthControls:
     """One value per video frame, each float32 in [0, 1].
@@ -119,6 +115,9 @@ class AudioFeatures:
     whisper_layers: np.ndarray | None = None
     words: list[Word] | None = None
     whisper_model: str | None = None  # SHA-256 of the checkpoint the features came from
+    # faster-whisper's transcript (language, timed words) when analyse() had a transcriber;
+    # cached in its own entry, not in these arrays. ``words`` then holds its words.
+    transcript: Transcript | None = None
     _hop_controls: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     # --- mouth controls ------------------------------------------------------------------
@@ -239,6 +238,8 @@ def analyse(
     whisper_model: str | Path | None = None,
     transcribe: bool = True,
     limits: media.Limits = media.DEFAULT_LIMITS,
+    transcriber: Transcriber | None = None,
+    language: str | None = None,
 ) -> AudioFeatures:
     """Analyse an audio file (or a video's audio track), using the cache when it can.
 
@@ -247,6 +248,8 @@ def analyse(
        transcribed: the neural engine needs only the encoder) and look in the cache;
        an entry that does not deserialise is discarded and recomputed.
     3. Otherwise decode to 16 kHz mono, analyse, count the run and store the result.
+    4. With a ``transcriber`` (faster-whisper), attach the transcript in ``language`` (None:
+       detected), itself cached by content hash beside the analysis, and its ``words``.
     """
     global ANALYSIS_RUNS
     media.probe_audio(path, limits=limits)
@@ -257,22 +260,38 @@ def analyse(
     if model_hash is not None and not transcribe:
         key += "-encoder"
     cache = Cache(Path(cache_dir)) if cache_dir is not None else None
+    features: AudioFeatures | None = None
+    samples: np.ndarray | None = None
     if cache is not None:
         data = cache.load("audio", key, ANALYSIS_VERSION)
         if data is not None:
             try:
-                return AudioFeatures.from_bytes(data)
+                features = AudioFeatures.from_bytes(data)
             except ValueError:
                 log.warning("discarding unreadable audio cache entry %s", key)
                 cache.discard("audio", key, ANALYSIS_VERSION)
-    samples = media.read_audio(path, sample_rate=SAMPLE_RATE, limits=limits)
-    features = analyse_samples(
-        samples, content_hash=content_hash, whisper_model=model_path, transcribe=transcribe
-    )
-    features.whisper_model = model_hash
-    ANALYSIS_RUNS += 1
-    if cache is not None:
-        cache.store("audio", key, ANALYSIS_VERSION, features.to_bytes())
+    if features is None:
+        samples = media.read_audio(path, sample_rate=SAMPLE_RATE, limits=limits)
+        features = analyse_samples(
+            samples, content_hash=content_hash, whisper_model=model_path, transcribe=transcribe
+        )
+        features.whisper_model = model_hash
+        ANALYSIS_RUNS += 1
+        if cache is not None:
+            cache.store("audio", key, ANALYSIS_VERSION, features.to_bytes())
+    if transcriber is not None:
+        from rendering.transcription import transcribe as transcribe_words
+
+        features.transcript = transcribe_words(
+            path,
+            transcriber,
+            cache_dir=cache_dir,
+            language=language,
+            samples=samples,
+            content_hash=content_hash,
+            limits=limits,
+        )
+        features.words = features.transcript.words
     return features
 
 

