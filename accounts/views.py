@@ -18,6 +18,7 @@ from accounts import services
 from accounts.forms import EmailAuthenticationForm, SignupForm
 from accounts.models import ApiKey, ApiKeyScope
 from jobs import services as job_services
+from jobs.export import export_links_valid
 from jobs.selectors import usage_for_user
 
 
@@ -62,6 +63,7 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "account": request.user,
             "usage": usage_for_user(request.user),  # type: ignore[arg-type]
+            "export_links": export_links_valid(request.user),  # type: ignore[arg-type]
             "nav": "account",
             "limits": {
                 "max_upload": settings.MAX_UPLOAD_SIZE,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler
 
 from accounts.models import ApiKey
+from heygem_site.errors import drain_refused_body, request_error_response
 
 _CODES = {
     400: "invalid",
@@ -52,6 +54,12 @@ def _first_message(detail: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every error answers ``{"error": {"code", "message", "fields"?}}`` with the right status."""
+    refused = request_error_response(exc)
+    if refused is not None:  # Django refused the body (too large, too many fields)
+        code_status, code, message = refused
+        if isinstance(exc, RequestDataTooBig) and context.get("request") is not None:
+            drain_refused_body(context["request"]._request)
+        return Response(error_body(code, message), status=code_status)
     if isinstance(exc, DjangoValidationError):
         message = " ".join(str(m) for m in exc.messages)
         return Response(error_body("invalid", message), status=status.HTTP_400_BAD_REQUEST)

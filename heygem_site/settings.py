@@ -8,10 +8,12 @@ DEBUG=0 and the other variables documented in the README; nothing lives only in 
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
@@ -61,9 +63,16 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The site's public address. Its scheme decides the HTTPS-only settings below (secure
+# cookies, SSL redirect, HSTS), not DEBUG: the one-command start runs with DEBUG off on
+# plain http://127.0.0.1, and a deployment behind TLS sets SITE_URL=https://... (or HTTPS=1).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+HTTPS = env_bool("HTTPS", SITE_URL.startswith("https://"))
+_site_host = urlsplit(SITE_URL).hostname or "127.0.0.1"
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", _site_host]))
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
@@ -142,8 +151,10 @@ def _databases() -> dict[str, dict[str, Any]]:
                     "timeout": 30,
                     "transaction_mode": "IMMEDIATE",
                 },
-                # A file, not :memory:, so a real worker process can share the test database.
-                "TEST": {"NAME": str(path.with_name(f"test_{path.stem}.sqlite3"))},
+                # A file, not :memory:, so a real worker process can share the test database
+                # (it is handed the path); one per test run, so two runs in one checkout
+                # never write to the same file.
+                "TEST": {"NAME": str(path.with_name(f"test_{path.stem}_{os.getpid()}.sqlite3"))},
             }
         }
     options: dict[str, Any] = dict(db.options)
@@ -174,9 +185,24 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         f"REDIS_URL={REDIS_URL!r} is not a Redis URL. Write redis://host:6379/0."
     )
 
+
+def _next_redis_database(url: str) -> str:
+    """The same Redis server, the next database: clearing the cache (``flushdb``) must never
+    take the task queue with it."""
+    parts = urlsplit(url)
+    current = parts.path.strip("/")
+    number = int(current) if current.isdigit() else 0
+    return parts._replace(path=f"/{(number + 1) % 16}").geturl()
+
+
+# The cache gets its own Redis database (REDIS_CACHE_URL, default: REDIS_URL's next one).
+REDIS_CACHE_URL = env_str("REDIS_CACHE_URL", _next_redis_database(REDIS_URL) if REDIS_URL else "")
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+        }
     }
 else:
     # A file cache is shared by every process on the machine (web workers and the
@@ -384,9 +410,9 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 
 
-# --- Security (production values whenever DEBUG is off) ------------------------------------
+# --- Security (HTTPS-only values whenever the site is served over HTTPS) --------------------
 
-_secure = not DEBUG
+_secure = HTTPS
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _secure)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _secure)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _secure)
@@ -463,6 +489,11 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_CLASSES": ["heygem_site.api.KeyRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "heygem_site.api.CreatedCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "heygem_site.errors.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "heygem_site.api.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -21,3 +21,9 @@ urlpatterns = [
     path("api/v1/", include("jobs.api.urls")),
     path("", include("jobs.urls")),
 ]
+
+# The project's error pages (used whenever DEBUG is off): JSON on /api/ routes, a page elsewhere.
+handler400 = "heygem_site.errors.bad_request"
+handler403 = "heygem_site.errors.permission_denied"
+handler404 = "heygem_site.errors.page_not_found"
+handler500 = "heygem_site.errors.server_error"

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -14,9 +15,18 @@ from django.utils.translation import ngettext
 
 from heygem_site.formats import batch_status_label, size_label
 from jobs import services, transcripts
-from jobs.export import export_archive_for_admin
+from jobs.export import export_archive_for_admin, export_link_revoke
 from jobs.export_views import export_response
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template, Webhook, WebhookDelivery
+from jobs.models import (
+    AudioClip,
+    Batch,
+    ExportToken,
+    JobStatus,
+    RenderJob,
+    Template,
+    Webhook,
+    WebhookDelivery,
+)
 from jobs.selectors import (
     BatchStatus,
     batch_counts,
@@ -216,7 +226,7 @@ class BatchAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Batch]):
         services.batch_delete(batch=obj)
 
     @admin.action(description=_("Download the selected batches as one ZIP"))
-    def export_zip(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponse:
+    def export_zip(self, request: HttpRequest, queryset: QuerySet[Batch]) -> HttpResponseBase:
         # The same streamed archive as the users' "Download selected" (jobs/export.py).
         return export_response(request, export_archive_for_admin(batches=queryset))
 
@@ -298,6 +308,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
         "started_at",
         "finished_at",
         "heartbeat_at",
+        "queued_at",
         "quality",
         "log",
     )
@@ -442,3 +453,42 @@ class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ExportToken)
+class ExportTokenAdmin(admin.ModelAdmin[ExportToken]):
+    """Download links: who made them, for what, until when; an admin can revoke them. The
+    token itself is never stored (only its SHA-256), so it cannot be shown here."""
+
+    list_display = ("filename", "owner", "archive_size", "created_at", "expires_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("owner__email", "filename")
+    readonly_fields = (
+        "owner",
+        "batch_ids",
+        "finished_only",
+        "filename",
+        "size",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+    )
+    fields = readonly_fields
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("size"), ordering="size")
+    def archive_size(self, link: ExportToken) -> str:
+        return size_label(link.size)
+
+    @admin.action(description=_("Revoke the selected download links"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ExportToken]) -> None:
+        user: Any = request.user
+        n = sum(export_link_revoke(link=link, by=user) for link in queryset)
+        self.message_user(
+            request,
+            ngettext("Revoked %(n)d download link.", "Revoked %(n)d download links.", n) % {"n": n},
+        )

@@ -1,5 +1,5 @@
-"""One-click ZIP export: a streamed archive of one batch or many, and the short-lived signed
-links that download it.
+"""One-click ZIP export: a streamed archive of one batch or many, and the short-lived links
+that download it.
 
 The archive is generated while it is sent (zipstream-ng), never written to disk. Videos are
 STORED (deflating H.264 saves under 1 % and costs a core), so the exact size is known before
@@ -8,12 +8,18 @@ Each batch's `manifest.csv` / `manifest.json` come after its videos and list eve
 failed ones included; their size is known up front because every field is known except the
 checksums, which are fixed-width hex.
 
-A link is `/exports/download/?token=…`: the token is the credential (it works with no
-session, e.g. from curl), signed with a purpose-specific salt, bound to the user and the exact
-batches, and checked with `max_age`. It travels in the query string because neither
-django.request (which logs the path of 4xx answers) nor our run log records query strings, and
-the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
-Deleting a batch revokes its links: the download looks the batches up again from the user.
+The archive is deterministic: the same batches in the same state give the same bytes (every
+member is dated with the archive's last change, not "now"), so a download that broke can
+resume with a byte range, checked against an ETag of the archive's plan (``If-Range``).
+
+A link is `/exports/download/?token=…`: the token is an opaque random string (only its
+SHA-256 is stored, in an :class:`~jobs.models.ExportToken` row) and the credential (it works
+with no session, e.g. from curl). The row says whose batches, which, until when; the owner
+sees valid links on the account page and can revoke them, as can an admin. An unknown token
+is a 404; a revoked or expired one, or one whose batches were deleted or whose owner was
+deactivated, gets a 410 page that says so. The token travels in the query string because
+neither django.request (which logs the path of 4xx answers) nor our run log records query
+strings, and the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
 """
 
 from __future__ import annotations
@@ -23,33 +29,35 @@ import hashlib
 import io
 import json
 import logging
+import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import zipstream.ng
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from zipstream import ZipStream
 
 from accounts.models import User
-from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
+from jobs.models import FINISHED_STATUSES, Batch, ExportToken, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage.paths import media_path
 from jobs.transcripts import SUBTITLE_KINDS, subtitles_text
 
 log = logging.getLogger("heygem.jobs")
 
-TOKEN_SALT = "heygem.jobs.export.link.v1"  # noqa: S105 (a salt, not a secret)
 MAX_BATCHES_PER_EXPORT = 100
 CHUNK = 1024 * 1024
 SHA256_HEX = 64
@@ -132,6 +140,29 @@ class ExportFolder:
         return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
 
 
+class _PinnedClock:
+    """zipstream-ng dates members it is given as data with ``time.localtime()`` ("now"), which
+    would make every download of a link different bytes. It reads the clock through this
+    stand-in, which answers the archive's own date while that archive is being generated
+    (per thread: each gunicorn thread streams one response at a time)."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def localtime(self, seconds: float | None = None) -> time.struct_time:
+        pinned = getattr(self.local, "pinned", None)
+        if seconds is None and pinned is not None:
+            return time.localtime(pinned)
+        return time.localtime(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+_CLOCK = _PinnedClock()
+zipstream.ng.time = _CLOCK
+
+
 def _subtitle_files(batch: Batch) -> list[tuple[str, bytes]]:
     files = []
     for kind in SUBTITLE_KINDS:
@@ -199,8 +230,39 @@ class ExportArchive:
                 output_sha256=item.sha256
             )
 
+    @property
+    def etag(self) -> str:
+        """Changes whenever the bytes would: names, sizes, file versions, manifests, date."""
+        # Checksums are left out: one missing is computed while streaming, to the same bytes.
+        digest = hashlib.sha256(f"{self.size}|{self.last_modified.isoformat()}".encode())
+        for folder in self.folders:
+            rows = [{**row, "sha256": ""} for row in folder.manifest_rows()]
+            plan = json.dumps([folder.batch.name, rows], default=str, sort_keys=True)
+            digest.update(folder.prefix.encode() + b"\0" + plan.encode())
+            for item in folder.items:
+                mtime = item.path.stat().st_mtime_ns if item.path is not None else 0
+                digest.update(f"{item.arcname}|{item.size}|{mtime}".encode())
+        return f'"{digest.hexdigest()[:32]}"'
+
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._zip)
+        return self.iter_range(0, self.size - 1)
+
+    def iter_range(self, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start..end`` (inclusive) of the archive. The stream is generated from the
+        start (its checksums need every byte) and the part before ``start`` is dropped, so a
+        resumed download costs reading the files again, not sending them."""
+        _CLOCK.local.pinned = self.last_modified.timestamp()
+        try:
+            position = 0
+            for chunk in self._zip:
+                following = position + len(chunk)
+                if following > start and position <= end:
+                    yield chunk[max(start - position, 0) : end + 1 - position]
+                position = following
+                if position > end:
+                    break
+        finally:
+            _CLOCK.local.pinned = None
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -281,17 +343,22 @@ class ExportLink:
     filename: str
     batch_ids: tuple[str, ...]
     finished_only: bool
+    id: uuid.UUID | None = None
 
 
-class _Signer(signing.TimestampSigner):
-    """Django's timestamp signer with an explicit clock, so tests can mint yesterday's link."""
+class ExportLinkGone(Exception):
+    """The link existed but no longer works (a 410 page): ``reason`` is ``"revoked"``,
+    ``"expired"`` or ``"deleted"`` (a batch in it was deleted); ``link`` is its row, so the
+    page can offer its signed-in owner a new link for the same batches."""
 
-    def __init__(self, *, now: float | None = None) -> None:
-        super().__init__(salt=TOKEN_SALT)
-        self._now = now
+    def __init__(self, reason: str, link: ExportToken) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.link = link
 
-    def timestamp(self) -> str:
-        return signing.b62_encode(int(time.time() if self._now is None else self._now))
+
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _batches_for(user: User, batch_ids: Iterable[Any]) -> list[Batch]:
@@ -330,72 +397,78 @@ def export_link_create(
     """
     batches = _batches_for(user, batch_ids)
     archive = export_archive(batches=batches, finished_only=finished_only)
-    payload = {"u": user.pk, "b": [b.pk.hex for b in batches], "f": int(finished_only)}
-    token = _Signer(now=now).sign_object(payload, compress=True)
-    issued = time.time() if now is None else now
+    token = secrets.token_urlsafe(32)
+    issued = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    row = ExportToken.objects.create(
+        owner=user,
+        token_sha256=_token_sha256(token),
+        batch_ids=archive.batch_ids,
+        finished_only=finished_only,
+        filename=archive.filename,
+        size=archive.size,
+        created_at=issued,
+        expires_at=issued + timedelta(seconds=settings.EXPORT_LINK_MAX_AGE),
+    )
     log.info(
         "export link created",
         extra={"user_id": user.pk, "batch_ids": ",".join(archive.batch_ids), "bytes": archive.size},
     )
     return ExportLink(
         url=f"{reverse('export_download')}?{urlencode({'token': token})}",
-        expires_at=datetime.fromtimestamp(issued + settings.EXPORT_LINK_MAX_AGE, tz=UTC),
+        expires_at=row.expires_at,
         size=archive.size,
         filename=archive.filename,
         batch_ids=tuple(archive.batch_ids),
         finished_only=finished_only,
+        id=row.pk,
     )
 
 
 def export_link_open(*, token: str) -> ExportArchive:
-    """The archive a token grants. Expired, tampered, foreign or revoked (a batch deleted, the
-    user deactivated) all answer the same 404, so a failed guess learns nothing."""
+    """The archive a token grants. An unknown token is a 404 (a guess learns nothing); a
+    revoked, expired or orphaned one raises :class:`ExportLinkGone` saying which."""
+    if not token or len(token) > 200:
+        raise Http404
+    row = (
+        ExportToken.objects.select_related("owner")
+        .filter(token_sha256=_token_sha256(token))
+        .first()
+    )
+    if row is None:
+        raise Http404
+    if row.revoked_at is not None or not row.owner.is_active:
+        raise ExportLinkGone("revoked", row)
+    if row.expires_at <= timezone.now():
+        raise ExportLinkGone("expired", row)
     try:
-        payload = _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
-        user = User.objects.get(pk=int(payload["u"]), is_active=True)
-        batches = _batches_for(user, [str(b) for b in payload["b"]])
-        finished_only = bool(payload.get("f"))
-    except (signing.BadSignature, User.DoesNotExist, KeyError, TypeError, ValueError):
-        raise Http404 from None
-    except ValidationError:
-        raise Http404 from None
-    archive = export_archive(batches=batches, finished_only=finished_only)
+        batches = _batches_for(row.owner, row.batch_ids)
+    except (Http404, ValidationError):
+        raise ExportLinkGone("deleted", row) from None
+    archive = export_archive(batches=batches, finished_only=row.finished_only)
     log.info(
         "export downloaded",
-        extra={"user_id": user.pk, "batch_ids": ",".join(archive.batch_ids), "bytes": archive.size},
+        extra={
+            "user_id": row.owner_id,
+            "batch_ids": ",".join(archive.batch_ids),
+            "bytes": archive.size,
+        },
     )
     return archive
 
 
-@dataclass(frozen=True)
-class ExpiredLink:
-    """What a link that no longer works was for (its signature is ours; only its age failed)."""
+def export_link_revoke(*, link: ExportToken, by: User) -> bool:
+    """Stop a link now (its owner or an admin); False when it was already revoked."""
+    done = ExportToken.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=by
+    )
+    if done:
+        log.info("export link revoked", extra={"user_id": link.owner_id, "by": by.pk})
+    return bool(done)
 
-    user_id: int
-    batch_ids: tuple[str, ...]
-    finished_only: bool
 
-
-def export_link_expired(*, token: str) -> ExpiredLink | None:
-    """The link's contents when its signature is good but it is past its max age; else None
-    (tampered, unreadable, or still valid)."""
-    try:
-        _Signer().unsign_object(token, max_age=settings.EXPORT_LINK_MAX_AGE)
-    except signing.SignatureExpired:
-        pass
-    except (signing.BadSignature, TypeError, ValueError):
-        return None
-    else:
-        return None
-    try:
-        payload = _Signer().unsign_object(token)
-        return ExpiredLink(
-            user_id=int(payload["u"]),
-            batch_ids=tuple(str(uuid.UUID(str(b))) for b in payload["b"]),
-            finished_only=bool(payload.get("f")),
-        )
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
-        return None
+def export_links_valid(user: User) -> QuerySet[ExportToken]:
+    """The user's links that still work, newest first (the account page lists them)."""
+    return user.export_tokens.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
 def export_archive_for_admin(*, batches: QuerySet[Batch]) -> ExportArchive:

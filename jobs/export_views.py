@@ -4,6 +4,7 @@ the archive, and the tokens, live in jobs/export.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
@@ -23,10 +24,12 @@ from jobs import selectors
 from jobs.export import (
     MAX_BATCHES_PER_EXPORT,
     ExportArchive,
+    ExportLinkGone,
     export_link_create,
-    export_link_expired,
     export_link_open,
+    export_link_revoke,
 )
+from jobs.models import ExportToken
 from jobs.names import content_disposition
 
 
@@ -38,16 +41,59 @@ def _errors(exc: ValidationError) -> str:
     return " ".join(str(m) for m in exc.messages)
 
 
-def export_response(request: HttpRequest, archive: ExportArchive) -> HttpResponse:
-    """GET streams the archive, HEAD answers the same headers (same Content-Length)."""
-    body: Iterable[bytes] = [] if request.method == "HEAD" else archive
-    response: HttpResponse = StreamingHttpResponse(body, content_type="application/zip")  # type: ignore[assignment]
-    response["Content-Length"] = str(archive.size)
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(request: HttpRequest, size: int, etag: str) -> tuple[int, int] | str | None:
+    """The one byte range asked for, None for the whole archive, or "unsatisfiable".
+
+    A Range whose If-Range names another version of the archive gets the whole of it, as
+    do several ranges at once (allowed: they are rare, and a download manager resumes with one).
+    """
+    header = request.headers.get("Range", "")
+    if not header or size == 0:
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != etag:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or (not match[1] and not match[2]):
+        return None
+    if not match[1]:  # the last N bytes
+        start, end = max(size - int(match[2]), 0), size - 1
+    else:
+        start = int(match[1])
+        end = min(int(match[2]), size - 1) if match[2] else size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
+
+
+def export_response(request: HttpRequest, archive: ExportArchive) -> HttpResponseBase:
+    """GET streams the archive (or the byte range asked for), HEAD answers the same headers."""
+    size = archive.size
+    etag = archive.etag
+    wanted = _byte_range(request, size, etag)
+    if wanted == "unsatisfiable":
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
+    if isinstance(wanted, tuple):
+        start, end = wanted
+        status = 206
+    else:
+        start, end, status = 0, size - 1, 200
+    body: Iterable[bytes] = [] if request.method == "HEAD" else archive.iter_range(start, end)
+    response = StreamingHttpResponse(body, content_type="application/zip", status=status)
+    response["Content-Length"] = str(end - start + 1)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Content-Disposition"] = content_disposition(archive.filename)
     response["Last-Modified"] = http_date(archive.last_modified.timestamp())
+    response["ETag"] = etag
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
-    response["Accept-Ranges"] = "none"
+    response["Accept-Ranges"] = "bytes"
     # Tell nginx to pass the stream on as it comes instead of spooling it to disk first.
     response["X-Accel-Buffering"] = "no"
     return response
@@ -75,7 +121,7 @@ def _export_link_answer(request: HttpRequest, batch_ids: list[Any]) -> HttpRespo
     if link.size > settings.EXPORT_WARN_SIZE:
         warning = _(
             "This archive is %(size)s, more than %(limit)s. Make sure the disk you save to has "
-            "room for it, and prefer a steady connection: the download cannot resume."
+            "room for it. If the download breaks, it can resume (for example with curl -C -)."
         ) % {"size": filesizeformat(link.size), "limit": filesizeformat(settings.EXPORT_WARN_SIZE)}
     response = JsonResponse(
         {
@@ -111,32 +157,53 @@ def batches_export_selected(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def export_download(request: HttpRequest) -> HttpResponseBase:
-    """No session needed: the signed token in the link is the credential (it works from curl).
+    """No session needed: the token in the link is the credential (it works from curl).
 
-    A link that no longer works answers 404 with a page that says so; the signed-in owner of
-    an expired link gets a button that makes a new one for the same batches."""
+    An unknown token answers 404 with a page saying the link does not work; a revoked or
+    expired one, or one whose batches were deleted, 410 with a page that says which. The
+    signed-in owner of a revoked or expired link gets a button that makes a new one for the
+    same batches (those that still exist)."""
     token = request.GET.get("token", "")
     try:
         archive = export_link_open(token=token)
     except Http404:
-        return _link_not_working(request, token)
+        return _link_not_working(request, reason="unknown", link=None, status=404)
+    except ExportLinkGone as gone:
+        return _link_not_working(request, reason=gone.reason, link=gone.link, status=410)
     return export_response(request, archive)
 
 
-def _link_not_working(request: HttpRequest, token: str) -> HttpResponse:
-    expired = export_link_expired(token=token)
+def _link_not_working(
+    request: HttpRequest, *, reason: str, link: ExportToken | None, status: int
+) -> HttpResponse:
     renew_ids: list[str] = []
-    if expired is not None and request.user.is_authenticated and request.user.pk == expired.user_id:
-        mine = selectors.batches_for_user(_user(request)).filter(pk__in=expired.batch_ids)
-        renew_ids = [str(pk) for pk in mine.values_list("pk", flat=True)]
+    if (
+        link is not None
+        and reason in ("revoked", "expired")
+        and request.user.is_authenticated
+        and request.user.pk == link.owner_id
+    ):
+        mine = selectors.batches_for_user(_user(request)).filter(pk__in=link.batch_ids)
+        found = {str(pk) for pk in mine.values_list("pk", flat=True)}
+        renew_ids = [str(b) for b in link.batch_ids if str(b) in found]
     return render(
         request,
         "jobs/export_link.html",
         {
-            "expired": expired is not None,
+            "reason": reason,
             "renew_ids": renew_ids,
-            "finished_only": bool(expired and expired.finished_only),
+            "finished_only": bool(link and link.finished_only),
             "minutes": max(1, settings.EXPORT_LINK_MAX_AGE // 60),
         },
-        status=404,
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def export_link_revoke_view(request: HttpRequest, link_id: str) -> HttpResponse:
+    """The owner stops one of their links (another user's id: 404)."""
+    link = get_object_or_404(_user(request).export_tokens, pk=link_id)
+    if export_link_revoke(link=link, by=_user(request)):
+        messages.success(request, _("The download link was revoked; it no longer works."))
+    return redirect("accounts:account")

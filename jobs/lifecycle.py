@@ -4,6 +4,17 @@ cancel, requeue, and the batch's finish once its last active job ends.
 RenderJob: ``queued -> running -> succeeded | failed | canceled``; ``failed -> queued`` on
 retry. Each move is a conditional update on the status it leaves, so a twin worker, a cancel
 and a watchdog racing each other can never both win; webhooks are emitted on commit.
+
+The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute) covers both ways a worker
+host's death strands a job, whichever broker is used:
+
+- a *running* job whose heartbeat stopped goes back to the queue (or fails after its
+  attempts): :func:`jobs_requeue_stale`;
+- a *queued* job whose task was taken by a worker that then died (django-q2's ORM broker
+  keeps that task locked for ``retry`` seconds, Redis loses it) is sent again once nobody
+  has vouched for it for ``JOB_STALE_AFTER``: :func:`jobs_resend_stranded`. A job that
+  merely waits its turn may get a spare task too; the claim makes every spare one a no-op,
+  so nothing runs twice.
 """
 
 from __future__ import annotations
@@ -148,11 +159,44 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
             log.warning("job abandoned after repeated worker deaths", extra=log_ids(job.batch, job))
             continue
         with transaction.atomic():
-            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None):
+            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, queued_at=now):
                 requeued += 1
                 enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
         log.warning("job requeued after its worker stopped", extra=log_ids(job.batch, job))
     return requeued, failed
+
+
+def jobs_resend_stranded(*, now: Any = None) -> int:
+    """Send a new render task for each queued job nobody has vouched for in JOB_STALE_AFTER.
+
+    Its task was lost with a dead worker (or its batch's preparation died). The conditional
+    update on ``queued_at`` lets one watchdog resend it per period; the claim in the worker
+    lets one of its tasks run it. Returns how many were sent again.
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
+    resent = 0
+    for job in RenderJob.objects.filter(
+        status=JobStatus.QUEUED, queued_at__lt=stale_before
+    ).select_related("batch"):
+        with transaction.atomic():
+            if RenderJob.objects.filter(
+                pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at
+            ).update(queued_at=now):
+                resent += 1
+                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
+        log.warning("queued job sent again: its task was lost", extra=log_ids(job.batch, job))
+    return resent
+
+
+def jobs_vouch_queued(*, batch_id: Any) -> int:
+    """Mark a batch's queued jobs as looked after now (their tasks are being sent, or their
+    preparation is alive), so the watchdog leaves them alone for JOB_STALE_AFTER."""
+    return int(
+        RenderJob.objects.filter(batch_id=batch_id, status=JobStatus.QUEUED).update(
+            queued_at=timezone.now()
+        )
+    )
 
 
 def jobs_cancel(jobs: QuerySet[RenderJob], *, now: Any = None) -> int:
@@ -191,6 +235,7 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
             started_at=None,
             finished_at=None,
             heartbeat_at=None,
+            queued_at=timezone.now(),
         )
     )
 

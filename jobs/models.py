@@ -356,6 +356,10 @@ class RenderJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started"))
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
     heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last heartbeat"))
+    # While queued: when someone alive last vouched for the job (its task was sent, or its
+    # batch's preparation is still working). A queued job silent for JOB_STALE_AFTER has
+    # lost its task (a worker host died holding it) and the watchdog sends it again.
+    queued_at = models.DateTimeField(default=timezone.now, verbose_name=_("queued since"))
     # What the result is expected to weigh, counted against the quota while the job is
     # queued or running, so parallel batches cannot together overrun it.
     estimated_output_bytes = models.BigIntegerField(
@@ -385,6 +389,8 @@ class RenderJob(models.Model):
             models.Index(fields=["batch", "status"], name="job_batch_status"),
             # The watchdog: running jobs whose heartbeat stopped.
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            # The watchdog: queued jobs whose task was lost with its worker.
+            models.Index(fields=["status", "queued_at"], name="job_status_queued"),
         ]
 
     def __str__(self) -> str:
@@ -519,3 +525,51 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.message[:80]
+
+
+class ExportToken(models.Model):
+    """A download link for a ZIP of some of a user's batches: an opaque random token (only its
+    SHA-256 is stored), short-lived, listed on the owner's account page while valid, and
+    revocable there by the owner or in the admin."""
+
+    id = models.UUIDField(
+        primary_key=True, default=uuid.uuid4, editable=False, verbose_name=_("ID")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_tokens",
+        verbose_name=_("owner"),
+    )
+    token_sha256 = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("token SHA-256")
+    )
+    # UUID strings, in the archive's order
+    batch_ids = models.JSONField(default=list, verbose_name=_("batch IDs"))
+    finished_only = models.BooleanField(default=False, verbose_name=_("finished videos only"))
+    filename = models.CharField(max_length=255, verbose_name=_("file name"))
+    # when the link was made
+    size = models.BigIntegerField(default=0, verbose_name=_("size (bytes)"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
+    expires_at = models.DateTimeField(verbose_name=_("expires"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked"))
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["owner", "expires_at"], name="export_owner_expires")]
+        verbose_name = _("export link")
+        verbose_name_plural = _("export links")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.owner_id})"
+
+    def is_valid(self, now: Any = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

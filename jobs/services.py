@@ -33,7 +33,7 @@ from jobs.models import (
     RenderJob,
     Template,
 )
-from jobs.names import clean_display_name
+from jobs.names import clean_display_name, clean_text_name
 from jobs.queue import enqueue_on_commit
 from jobs.storage import deletion, usage
 from jobs.storage.paths import delete_file, media_path
@@ -330,7 +330,7 @@ def batch_create(
         batch = Batch.objects.create(
             owner=locked,
             audio=audio,
-            name=name,
+            name=clean_text_name(name),
             engine=engine,
             language=language,
             script=script,

@@ -25,8 +25,10 @@ def template_analyse(template_id: str) -> str:
     return preparation.template_analyse(template_id=template_id)
 
 
-def requeue_stale_jobs() -> tuple[int, int]:
-    return lifecycle.jobs_requeue_stale()
+def requeue_stale_jobs() -> tuple[int, int, int]:
+    """The watchdog: (running jobs requeued, failed after their attempts, queued ones resent)."""
+    requeued, failed = lifecycle.jobs_requeue_stale()
+    return requeued, failed, lifecycle.jobs_resend_stranded()
 
 
 def webhook_deliver(delivery_id: str) -> str:

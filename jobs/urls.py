@@ -15,6 +15,11 @@ urlpatterns = [
     path("batches/<uuid:batch_id>/export/", export_views.batch_export, name="batch_export"),
     path("history/export/", export_views.batches_export_selected, name="batches_export_selected"),
     path("exports/download/", export_views.export_download, name="export_download"),
+    path(
+        "exports/<uuid:link_id>/revoke/",
+        export_views.export_link_revoke_view,
+        name="export_link_revoke",
+    ),
     path("jobs/<uuid:job_id>/video.mp4", views.job_video, name="job_video"),
     path("jobs/<uuid:job_id>/download/", views.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/retry/", views.job_retry, name="job_retry"),

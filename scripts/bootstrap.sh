@@ -24,7 +24,8 @@ assemble_whisper() {
 }
 
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extra:+-$extra}"
-if [ -f "$stamp" ]; then
+# An install with the dev extra has everything a plain one needs.
+if [ -f "$stamp" ] || { [ -z "$extra" ] && [ -f "$stamp-dev" ]; }; then
   assemble_whisper
   exit 0
 fi

@@ -55,6 +55,11 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def _run_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
 def _language_reset() -> Iterator[None]:
     # A request leaves its language active in the thread (LocaleMiddleware activates and never
@@ -65,8 +70,13 @@ def _language_reset() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> None:
-    # The login throttle counts in the shared cache; tests must not inherit counts.
+def _clear_cache(settings, _run_cache_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # The login throttle counts in the cache; tests must not inherit counts. The file cache
+    # lives in this run's own folder: two runs in one checkout must not share var/cache.
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        settings.CACHES = {
+            "default": {**settings.CACHES["default"], "LOCATION": str(_run_cache_dir)}
+        }
     from django.core.cache import cache
 
     cache.clear()
@@ -134,4 +144,5 @@ def queue_name(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 # Media fixtures (audio clips, templates, generated videos) shared by several test folders.
+from tests.support.export import make_batch  # noqa: E402, F401
 from tests.support.media import audio_clip, make_template, no_face_video, template  # noqa: E402, F401

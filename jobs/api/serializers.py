@@ -9,6 +9,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from jobs.export import MAX_BATCHES_PER_EXPORT
 from jobs.models import (
     AudioClip,
     Batch,
@@ -357,7 +358,10 @@ class RetrySerializer(serializers.Serializer[Any]):
 
 class ExportCreateSerializer(serializers.Serializer[Any]):
     batches = serializers.ListField(
-        child=serializers.UUIDField(), min_length=1, max_length=50, help_text="Batch ids."
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=MAX_BATCHES_PER_EXPORT,
+        help_text=f"Batch ids (at most {MAX_BATCHES_PER_EXPORT}).",
     )
     finished_only = serializers.BooleanField(
         default=False, help_text="Leave out jobs that are still queued or running."

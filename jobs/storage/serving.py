@@ -14,8 +14,9 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.http import content_disposition_header, http_date
+from django.utils.http import http_date
 
+from jobs.names import content_disposition
 from jobs.storage.paths import media_path
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -59,7 +60,7 @@ def serve_file(
     content_type = (
         content_type or mimetypes.guess_type(download_name)[0] or "application/octet-stream"
     )
-    disposition = content_disposition_header(as_attachment, download_name) or ""
+    disposition = content_disposition(download_name, inline=not as_attachment)
     common = {
         "Accept-Ranges": "bytes",
         "Content-Disposition": disposition,

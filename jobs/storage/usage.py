@@ -63,17 +63,24 @@ def storage_check(*, user: User, needed: int, what: str) -> None:
         "quota refused",
         extra={"user_id": user.pk, "used": used, "reserved": reserved, "needed": needed},
     )
+    # Rounded sizes alone ("20.8 MB of 23.8 MB (plus 2.8 MB); needs 125.6 KB") can read as
+    # if it fits: say how much is free and how much is missing, each computed exactly.
+    free = max(quota - used - reserved, 0)
+    short = used + reserved + needed - quota
     raise ValidationError(
         _(
-            "You are using %(used)s of %(quota)s%(pending)s; %(what)s needs about %(needed)s. "
-            "Delete older batches or templates to make room, or ask us for a larger quota."
+            "You are using %(used)s of %(quota)s%(pending)s, so %(free)s is free; %(what)s "
+            "needs about %(needed)s, %(short)s more than is free. Delete older batches or "
+            "templates to make room, or ask us for a larger quota."
         )
         % {
             "used": size_label(used),
             "quota": size_label(quota),
             "pending": pending,
+            "free": size_label(free),
             "what": what,
             "needed": size_label(needed),
+            "short": size_label(short),
         },
         code="over_quota",
     )

@@ -284,7 +284,9 @@ def webhook_delivery_attempt(*, delivery_id: Any, now: datetime | None = None) -
     webhook = delivery.webhook
     code: int | None = None
     final = False
-    if not webhook.active and delivery.event != WEBHOOK_PING_EVENT:
+    # A test ping may go to a paused webhook once (the owner asked for it); its retries, like
+    # every other delivery's, stop as soon as the webhook is paused.
+    if not webhook.active and (delivery.event != WEBHOOK_PING_EVENT or attempt > 1):
         error, final = "The webhook was paused, so this delivery was not sent.", True
     else:
         try:

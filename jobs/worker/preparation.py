@@ -8,10 +8,14 @@ module (through jobs.tasks) and must not load them.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from jobs import lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
@@ -42,11 +46,12 @@ def batch_prepare(*, batch_id: Any) -> int:
         return 0
     audio_path = media_path(batch.audio.file.name)
     try:
-        audio_analysis.analyse(
-            audio_path,
-            cache_dir=Path(settings.RENDER_CACHE_DIR),
-            **analysis_options(batch.engine),
-        )
+        with _vouching(batch.pk):  # a long analysis is not a lost task
+            audio_analysis.analyse(
+                audio_path,
+                cache_dir=Path(settings.RENDER_CACHE_DIR),
+                **analysis_options(batch.engine),
+            )
     except RenderingError as exc:
         message = f"The audio could not be analysed: {exc.message}"
         lifecycle.jobs_fail_queued(
@@ -55,11 +60,35 @@ def batch_prepare(*, batch_id: Any) -> int:
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return 0
     # The words: once per audio content (cached); without a model the videos still render.
-    transcripts.batch_transcribe(batch=batch, audio_path=Path(audio_path))
+    with _vouching(batch.pk):  # transcribing a long audio is not a lost task either
+        transcripts.batch_transcribe(batch=batch, audio_path=Path(audio_path))
+    lifecycle.jobs_vouch_queued(batch_id=batch.pk)
     for job_id in job_ids:
         enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
     log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
     return len(job_ids)
+
+
+@contextmanager
+def _vouching(batch_id: Any) -> Iterator[None]:
+    """While the body runs, keep the batch's queued jobs vouched for (as a running job's
+    heartbeat does), so the watchdog does not send their tasks again meanwhile."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
+                lifecycle.jobs_vouch_queued(batch_id=batch_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, daemon=True, name=f"prepare-{batch_id}")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def template_analyse(*, template_id: Any) -> str:

@@ -201,6 +201,8 @@ def job_run_claimed(*, job_id: Any) -> str:
         ):
             joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
         partial.replace(final_path)
+        # The encoder creates files under the umask (0644); results are as private as uploads.
+        final_path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
         size = final_path.stat().st_size
         if not lifecycle.job_succeed(
             job=job,

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, ApiKeyScope, User
@@ -66,9 +69,21 @@ def test_it_stores_only_a_hash_of_the_key(owner: User) -> None:
 def test_it_records_when_a_key_was_last_used(owner: User) -> None:
     key, raw = api_key_create(user=owner, name="ci")
     assert key.last_used_at is None
+    before = timezone.now()
     _bearer(raw).get("/api/v1/engines/")
     key.refresh_from_db()
-    assert key.last_used_at is not None
+    assert key.last_used_at is not None and before <= key.last_used_at <= timezone.now()
+    # Used again later: the time moves (at most once a minute, to spare the database).
+    long_ago = timezone.now() - timedelta(hours=2)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=long_ago)
+    before = timezone.now()
+    _bearer(raw).get("/api/v1/engines/")
+    key.refresh_from_db()
+    assert before <= key.last_used_at <= timezone.now()
+    recent = key.last_used_at
+    _bearer(raw).get("/api/v1/engines/")
+    key.refresh_from_db()
+    assert key.last_used_at == recent  # within the minute: not written again
 
 
 def test_it_lets_a_read_only_key_read_but_not_write(owner: User, batch: Batch) -> None:

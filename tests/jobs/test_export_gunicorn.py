@@ -4,8 +4,6 @@ and the bytes a real client reads equal the Content-Length."""
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,15 +17,9 @@ from accounts.models import User
 from jobs import services
 from jobs.export import export_link_create
 from jobs.models import AudioClip, JobStatus, Template
-from tests.support.processes import ROOT, child_env, stop_process_group, wait_for
+from tests.support.processes import gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_it_keeps_the_token_out_of_gunicorns_logs(
@@ -46,39 +38,16 @@ def test_it_keeps_the_token_out_of_gunicorns_logs(
     link = export_link_create(user=owner, batch_ids=[batch.pk])
     token = link.url.split("token=", 1)[1]
 
-    port = _port()
     access, errors = tmp_path / "access.log", tmp_path / "error.log"
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "heygem_site.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-            "--logger-class",
-            "heygem_site.log_redaction.GunicornLogger",
-            "--access-logfile",
-            str(access),
-            "--error-logfile",
-            str(errors),
-        ],
-        cwd=ROOT,
-        env=child_env(LOG_DIR=str(tmp_path / "log")),
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                return requests.get(f"{base}/healthz", timeout=2).ok
-            except requests.ConnectionError:
-                return False
-
-        wait_for(up, timeout=60, what="gunicorn")
+    with gunicorn(
+        tmp_path,
+        "--logger-class",
+        "heygem_site.log_redaction.GunicornLogger",
+        "--access-logfile",
+        str(access),
+        "--error-logfile",
+        str(errors),
+    ) as base:
         response = requests.get(base + link.url, timeout=60)
         assert response.status_code == 200
         assert int(response.headers["Content-Length"]) == len(response.content) == link.size
@@ -86,8 +55,6 @@ def test_it_keeps_the_token_out_of_gunicorns_logs(
         head = requests.head(base + link.url, timeout=60)
         assert head.headers["Content-Length"] == response.headers["Content-Length"]
         assert requests.get(base + link.url + "x", timeout=60).status_code == 404
-    finally:
-        stop_process_group(proc)
     logged = access.read_text() + errors.read_text()
     logged += "".join(p.read_text() for p in (tmp_path / "log").glob("*"))
     assert logged.count("/exports/download/?token=[redacted]") == 3, logged

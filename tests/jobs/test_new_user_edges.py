@@ -148,7 +148,7 @@ def test_an_expired_link_says_so_and_offers_its_owner_a_new_one(
     finish_job(batch.jobs.get(), status=JobStatus.SUCCEEDED, content=b"mp4")
     link = export_link_create(user=owner, batch_ids=[batch.pk], now=1_000_000_000)
     page = owner_client.get(link.url)
-    assert page.status_code == 404
+    assert page.status_code == 410
     html = page.content.decode()
     assert "This download link has expired" in html
     assert 'data-testid="renew-link"' in html and str(batch.pk) in html

@@ -3,6 +3,7 @@ fail one template without stopping its siblings, cancel mid-render, requeue dead
 
 from __future__ import annotations
 
+import stat
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,6 +58,9 @@ def test_it_renders_each_template_and_a_broken_one_fails_alone(
     assert info.video is not None and info.audio is not None
     assert abs(info.duration - audio_clip.duration) < 0.2
     assert done.output_size == path.stat().st_size
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # as private as the uploads
+    upload = Path(settings.MEDIA_ROOT) / good.file.name
+    assert stat.S_IMODE(upload.stat().st_mode) == 0o640
     assert "rendered" in done.log
     assert [p.name for p in path.parent.iterdir()] == ["output_002.mp4"]  # no partial files left
     batch.refresh_from_db()

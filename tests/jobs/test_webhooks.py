@@ -160,6 +160,52 @@ def test_it_sends_a_delivery_once_when_a_twin_task_runs_meanwhile(
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
 
 
+def test_two_workers_that_read_a_delivery_together_send_it_once(
+    owner: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both tasks find the delivery pending and due before either claims it; the claim's
+    condition on the attempt count lets exactly one of them send."""
+    hook = _hook(owner, receiver)
+    delivery = webhooks.webhook_ping(webhook=hook)
+    both_read = threading.Barrier(2, timeout=10)
+    real_now = timezone.now
+    waited: set[int] = set()
+
+    class Clock:
+        @staticmethod
+        def now() -> Any:
+            # The first clock reading after the due check is the claim's lease: hold each
+            # worker there until the other has read the delivery too.
+            if threading.get_ident() not in waited:
+                waited.add(threading.get_ident())
+                both_read.wait()
+            return real_now()
+
+    monkeypatch.setattr(webhook_delivery, "timezone", Clock)
+    due = real_now()
+    outcome: list[str] = []
+
+    def work() -> None:
+        try:
+            outcome.append(
+                webhook_delivery.webhook_delivery_attempt(delivery_id=delivery.pk, now=due)
+            )
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sorted(outcome) == ["not claimed", "succeeded"]
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
+
+
 def test_it_records_a_timeout_and_a_redirect_as_failed_attempts(
     owner: User, receiver: Receiver, settings
 ) -> None:
@@ -250,6 +296,26 @@ def test_a_paused_webhook_gets_no_pending_retries(owner: User, receiver: Receive
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and "paused" in delivery.last_error
     assert receiver.requests == []
+
+
+def test_pausing_a_webhook_stops_a_pending_test_pings_retries(
+    owner: User, receiver: Receiver, settings
+) -> None:
+    settings.WEBHOOK_RETRY_DELAYS = [10, 60]
+    receiver.answers = [500]
+    hook = _hook(owner, receiver)
+    delivery = webhooks.webhook_ping(webhook=hook)
+    assert run_queued_webhook_tasks() == ["retrying"]  # attempt 1 fails; a retry is pending
+    webhooks.webhook_update(webhook=hook, active=False)
+    assert run_due_webhook_schedules(seconds=10) == ["failed"]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and "paused" in delivery.last_error
+    assert len(receiver.requests) == 1  # the retry was not sent
+    # A ping asked for while paused still goes out, once.
+    receiver.answers = [204]
+    webhooks.webhook_ping(webhook=hook)
+    assert run_queued_webhook_tasks() == ["succeeded"]
+    assert len(receiver.requests) == 2
 
 
 def test_rotating_the_secret_signs_later_deliveries_with_the_new_one(

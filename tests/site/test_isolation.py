@@ -11,10 +11,11 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.services import api_key_create
 from jobs import services
-from jobs.models import AudioClip, Batch, JobStatus, Template, Webhook
+from jobs.export import export_link_create
+from jobs.models import AudioClip, Batch, ExportToken, JobStatus, RenderJob, Template, Webhook
 from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ ID_KINDS = {
     "template_id": "template",
     "webhook_id": "webhook",
     "key_id": "api_key",
+    "link_id": "export_link",
     "audio_id": "audio",
 }
 NOT_HERE = {"admin", "api"}  # staff pages; the API is tested in tests/api
@@ -88,7 +90,9 @@ def objects(
     finish_job(job, status=JobStatus.SUCCEEDED, content=b"mp4")
     webhook = Webhook.objects.create(owner=owner, url="https://example.com/h", secret="whsec_t")
     api_key, _ = api_key_create(user=owner, name="script")
+    link = export_link_create(user=owner, batch_ids=[batch.pk])
     return {
+        "export_link": ExportToken.objects.get(pk=link.id),
         "batch": batch,
         "job": job,
         "api_key": api_key,
@@ -129,7 +133,26 @@ def test_history_and_library_show_only_the_users_own(
     assert str(objects["audio"].pk) not in new_page and str(objects["template"].pk) not in new_page  # type: ignore[attr-defined]
 
 
-def test_anonymous_visitors_are_sent_to_login(objects: dict[str, object], client: Client) -> None:
+def _snapshot(owner: User) -> tuple:
+    return (
+        sorted(Batch.objects.for_user(owner).values_list("pk", "name", "canceled_at")),
+        sorted(RenderJob.objects.for_user(owner).values_list("pk", "status", "attempts")),
+        sorted(Template.objects.for_user(owner).values_list("pk", flat=True)),
+        sorted(AudioClip.objects.for_user(owner).values_list("pk", flat=True)),
+        list(Webhook.objects.filter(owner=owner).values_list("pk", "active", "secret")),
+        list(ApiKey.objects.filter(user=owner).values_list("pk", "revoked_at")),
+        list(ExportToken.objects.filter(owner=owner).values_list("pk", "revoked_at")),
+    )
+
+
+def test_anonymous_visitors_are_sent_to_login_and_change_nothing(
+    objects: dict[str, object], client: Client, owner: User
+) -> None:
+    before = _snapshot(owner)
     for name, kind in USER_DATA_URLS:
-        response = client.post(_url(name, objects[kind]))
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"], name
+        url = _url(name, objects[kind])
+        for response in (client.post(url), client.get(url)):
+            assert response.status_code == 302, name
+            assert response["Location"].startswith("/accounts/login/?next="), name
+            assert b"Launch" not in response.content and b"face.mp4" not in response.content
+    assert _snapshot(owner) == before

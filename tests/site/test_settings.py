@@ -74,6 +74,7 @@ def test_it_passes_the_deploy_check_with_production_variables(tmp_path) -> None:
             "DEBUG": "0",
             "SECRET_KEY_FILE": str(key_file),
             "ALLOWED_HOSTS": "studio.example.com",
+            "SITE_URL": "https://studio.example.com",
         },
         capture_output=True,
         text=True,
@@ -110,3 +111,30 @@ def test_it_parses_sizes() -> None:
     assert parse_size("1_024") == 1024
     with pytest.raises(ValueError):
         parse_size("ten")
+
+
+def test_the_cache_never_shares_the_queues_redis_database(tmp_path) -> None:
+    """Clearing the cache (flushdb, as every test does) must not wipe django-q's queue."""
+    script = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'heygem_site.settings'; "
+        "django.setup(); from django.conf import settings as s; "
+        "print(s.Q_CLUSTER['redis'], s.CACHES['default']['LOCATION'])"
+    )
+    for env, expected in [
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "redis://127.0.0.1:6379/1"),
+        ({"REDIS_URL": "redis://cache:6379/4"}, "redis://cache:6379/5"),
+        (
+            {"REDIS_URL": "redis://q:6379/0", "REDIS_CACHE_URL": "redis://c:6379/3"},
+            "redis://c:6379/3",
+        ),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "HEYGEM_VAR_DIR": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        queue, cache = result.stdout.split()
+        assert queue == env["REDIS_URL"] and cache == expected and cache != queue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -115,3 +116,43 @@ def wait_for(
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def gunicorn(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real gunicorn serving the site (one worker, two threads); yields its base URL.
+
+    The listening socket is bound here and handed to gunicorn as ``fd://N``: choosing a free
+    port, closing it and letting the server bind it again would leave a moment in which
+    another process (a parallel run) could take it.
+    """
+    import requests
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.set_inheritable(True)
+    port = int(listener.getsockname()[1])
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "heygem_site.wsgi:application",
+         "--bind", f"fd://{listener.fileno()}", "--workers", "1", "--threads", "2",
+         "--control-socket", str(tmp_path / "gunicorn.ctl"), *args],
+        cwd=ROOT,
+        env=env or child_env(LOG_DIR=str(tmp_path / "log")),
+        pass_fds=(listener.fileno(),),
+        start_new_session=True,
+    )  # fmt: skip
+    listener.close()  # gunicorn holds it now
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            try:
+                return requests.get(f"{base}/healthz", timeout=2).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_for(up, timeout=60, what="gunicorn to answer")
+        yield base
+    finally:
+        stop_process_group(proc)

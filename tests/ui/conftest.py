@@ -56,7 +56,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture
 def live_worker(queue_name: str, artifacts_dir: Path, tmp_path: Path) -> Iterator[Path]:
     """A real worker cluster on the test database; yields its log file."""
-    log_path = artifacts_dir / "worker.log"
+    log_path = artifacts_dir / f"worker-{queue_name}.log"  # one per test: runs never share it
     env = child_env(Q_CLUSTER_NAME=queue_name)
     with worker(env, log_path) as proc:
         yield log_path
