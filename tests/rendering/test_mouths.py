@@ -326,3 +326,43 @@ def test_columns_beyond_the_mouths_reach_do_not_move(face_frames) -> None:
     for dy in (0.02, 0.1, 0.2):
         points = np.stack([xs, np.full_like(xs, model.top + dy)], 1)
         assert np.abs(model.backward_map(points) - points).max() < 1e-6
+
+
+def test_a_talking_template_speaks_with_its_own_mouths(speech, tmp_path) -> None:
+    """A template whose own mouth moves (made here: the fixture face speaking the fixture
+    speech through the warp-only engine) gives a library of open mouths, and a render with
+    other audio reuses them and still follows the new sound."""
+    from rendering import quality
+    from rendering.engines.classic import plan_frames
+
+    track0 = faces.track(FACE, cache_dir=tmp_path)
+    talking = tmp_path / "talking.mp4"
+    ClassicEngine(library=False, crf=12).render(
+        template=FACE, track=track0, audio=speech, audio_path=SPEECH, out_path=talking
+    )
+    track = faces.track(talking, cache_dir=tmp_path)
+    library = mouths.analyse(talking, track, cache_dir=tmp_path)
+    assert library.opens and len(library) >= 4
+    assert float(np.ptp(library.gap)) > 0.05  # closed to open, not one shape
+
+    # Other words: the same speech backwards drives it.
+    samples = media.read_audio(SPEECH)
+    other = tmp_path / "other.wav"
+    import wave
+
+    with wave.open(str(other), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes((samples[::-1] * 32767).astype("<i2").tobytes())
+    features = analyse(other, cache_dir=None)
+    plan = plan_frames(track, features, library, round(features.duration * FPS))
+    assert np.count_nonzero(plan.choice != mouths.OWN) > 0.2 * len(plan.choice)
+    result = ClassicEngine(cache_dir=tmp_path).render(
+        template=talking, track=track, audio=features, audio_path=other, out_path=tmp_path / "o.mp4"
+    )
+    report = quality.assess(
+        result.path, features, template=talking, track=track, coverage=result.coverage
+    )
+    assert report.sync is not None and report.sync > 0.6
+    assert report.best_offset is not None and abs(report.best_offset) <= 1
