@@ -55,7 +55,7 @@ def test_the_words_card_fills_in_by_itself_and_offers_the_subtitles(
     expect(words).to_contain_text("Hello, this is", timeout=15_000)
     expect(words).to_contain_text("subtitles use your script's words")
     expect(page.locator("#subtitle-text")).to_contain_text(SCRIPT)
-    expect(words).to_contain_text("captions burned in (at the bottom, medium)")
+    expect(words).to_contain_text("captions burned in (bottom, medium)")
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.screenshot(path=str(artifacts_dir / "batch_words.png"), full_page=True)
     with page.expect_download() as download:
