@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from jobs import export_views, views
+from jobs import export_views, library_views, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -26,26 +26,30 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/delete/", views.job_delete, name="job_delete"),
     path("history/", views.history, name="history"),
     path("history/delete/", views.batches_delete_selected, name="batches_delete_selected"),
-    path("uploads/audio/", views.audio_upload, name="audio_upload"),
-    path("uploads/templates/", views.template_upload, name="template_upload"),
-    path("templates/", views.template_library, name="template_library"),
-    path("templates/status.json", views.template_status, name="template_status"),
+    path("uploads/audio/", library_views.audio_upload, name="audio_upload"),
+    path("uploads/templates/", library_views.template_upload, name="template_upload"),
+    path("templates/", library_views.template_library, name="template_library"),
+    path("templates/status.json", library_views.template_status, name="template_status"),
     path(
         "templates/<uuid:template_id>/thumbnail.jpg",
-        views.template_thumbnail,
+        library_views.template_thumbnail,
         name="template_thumbnail",
     ),
     path(
         "templates/<uuid:template_id>/faces/<int:index>.jpg",
-        views.template_face_thumbnail,
+        library_views.template_face_thumbnail,
         name="template_face_thumbnail",
     ),
     path(
         "templates/<uuid:template_id>/face/",
-        views.template_face_choose,
+        library_views.template_face_choose,
         name="template_face_choose",
     ),
-    path("templates/<uuid:template_id>/video", views.template_video, name="template_video"),
-    path("audio/<uuid:audio_id>/file", views.audio_file, name="audio_file"),
-    path("templates/<uuid:template_id>/delete/", views.template_delete, name="template_delete"),
+    path("templates/<uuid:template_id>/video", library_views.template_video, name="template_video"),
+    path("audio/<uuid:audio_id>/file", library_views.audio_file, name="audio_file"),
+    path(
+        "templates/<uuid:template_id>/delete/",
+        library_views.template_delete,
+        name="template_delete",
+    ),
 ]

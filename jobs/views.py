@@ -17,36 +17,26 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services, transcripts
 from jobs.export import export_size
-from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.library_views import error_sentences, request_user
+from jobs.models import AudioClip, Batch, JobStatus, RenderJob
 from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
-from jobs.uploads import upload_too_large_message
-from jobs.user_errors import job_error_text, retry_blocked_reason, template_face_error_text
+from jobs.user_errors import job_error_text, retry_blocked_reason
 from jobs.worker.engines import engines_offered
-
-
-def _user(request: HttpRequest) -> Any:
-    return request.user
-
-
-def _errors(exc: ValidationError) -> str:
-    return " ".join(str(m) for m in exc.messages)
-
 
 # --- Dashboard, new batch -------------------------------------------------------------------
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    recent = list(batches_for_user(_user(request))[:5])
+    recent = list(batches_for_user(request_user(request))[:5])
     rows = [(batch, batch_counts(batch)) for batch in recent]
     return render(request, "jobs/dashboard.html", {"recent": rows})
 
@@ -58,7 +48,7 @@ def _engines() -> list[str]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def batch_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     error = ""
     if request.method == "POST":
         try:
@@ -74,7 +64,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
                 caption_size=request.POST.get("caption_size", "medium"),
             )
         except ValidationError as exc:
-            error = _errors(exc)
+            error = error_sentences(exc)
         else:
             return redirect("batch_detail", batch.pk)
     return render(
@@ -95,88 +85,6 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "posted": request.POST if request.method == "POST" else {},
         },
     )
-
-
-def _upload_error(request: HttpRequest, exc: ValidationError | None = None) -> JsonResponse:
-    message = upload_too_large_message(request)
-    if message is not None:
-        return JsonResponse({"error": {"code": "too_large", "message": message}}, status=413)
-    if exc is None:
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "no_file",
-                    "message": _("No file arrived. Choose a file and try again."),
-                }
-            },
-            status=400,
-        )
-    return JsonResponse({"error": {"code": "invalid_media", "message": _errors(exc)}}, status=400)
-
-
-def audio_json(clip: AudioClip) -> dict[str, Any]:
-    return {
-        "id": str(clip.pk),
-        "name": clip.original_name,
-        "duration": round(clip.duration, 2),
-        "sample_rate": clip.sample_rate,
-        "size": clip.size_bytes,
-    }
-
-
-def template_faces_json(template: Template) -> list[dict[str, Any]]:
-    """The template's faces with links to their thumbnails (owner-checked)."""
-    return [
-        face
-        | {"thumbnail_url": reverse("template_face_thumbnail", args=[template.pk, face["index"]])}
-        for face in selectors.template_faces(template)
-    ]
-
-
-def template_json(template: Template) -> dict[str, Any]:
-    return {
-        "id": str(template.pk),
-        "name": template.original_name,
-        "duration": round(template.duration, 2),
-        "width": template.width,
-        "height": template.height,
-        "fps": round(template.fps, 2),
-        "size": template.size_bytes,
-        "face_status": template.face_status,
-        "face_error": template_face_error_text(template),
-        "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
-        if template.thumbnail
-        else "",
-        "faces": template_faces_json(template),
-        "face_choice": template.face_choice,
-        "choose_face_url": reverse("template_face_choose", args=[template.pk]),
-    }
-
-
-@login_required
-@require_POST
-def audio_upload(request: HttpRequest) -> JsonResponse:
-    uploaded = request.FILES.get("file")
-    if uploaded is None:
-        return _upload_error(request)
-    try:
-        clip = services.audio_upload(owner=_user(request), uploaded=uploaded)
-    except ValidationError as exc:
-        return _upload_error(request, exc)
-    return JsonResponse(audio_json(clip), status=201)
-
-
-@login_required
-@require_POST
-def template_upload(request: HttpRequest) -> JsonResponse:
-    uploaded = request.FILES.get("file")
-    if uploaded is None:
-        return _upload_error(request)
-    try:
-        template = services.template_upload(owner=_user(request), uploaded=uploaded)
-    except ValidationError as exc:
-        return _upload_error(request, exc)
-    return JsonResponse(template_json(template), status=201)
 
 
 # --- Batch page and its live progress -------------------------------------------------------
@@ -270,7 +178,7 @@ def batch_state(batch: Batch) -> dict[str, Any]:
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
+    batch = selectors.batch_get(request_user(request), batch_id)
     state_json = batch_state(batch)
     return render(
         request,
@@ -289,7 +197,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
 @login_required
 @require_GET
 def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
+    batch = selectors.batch_get(request_user(request), batch_id)
     response = JsonResponse(batch_state(batch))
     response["Cache-Control"] = "no-store"
     return response
@@ -298,7 +206,7 @@ def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
 @login_required
 @require_POST
 def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
+    batch = selectors.batch_get(request_user(request), batch_id)
     n = services.batch_cancel(batch=batch)
     messages.info(
         request, ngettext("Canceled %(n)d video.", "Canceled %(n)d videos.", n) % {"n": n}
@@ -309,11 +217,11 @@ def batch_cancel(request: HttpRequest, batch_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
+    batch = selectors.batch_get(request_user(request), batch_id)
     try:
         n = services.batch_retry_failed(batch=batch)
     except ValidationError as exc:  # over the concurrent-jobs limit or the quota
-        messages.error(request, _errors(exc))
+        messages.error(request, error_sentences(exc))
         return redirect("batch_detail", batch.pk)
     messages.info(
         request,
@@ -326,7 +234,7 @@ def batch_retry(request: HttpRequest, batch_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def batch_delete(request: HttpRequest, batch_id: str) -> HttpResponse:
-    batch = selectors.batch_get(_user(request), batch_id)
+    batch = selectors.batch_get(request_user(request), batch_id)
     name = batch.name
     services.batch_delete(batch=batch)
     messages.success(request, _("Deleted the batch “%(name)s” and its videos.") % {"name": name})
@@ -336,18 +244,18 @@ def batch_delete(request: HttpRequest, batch_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def job_retry(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = selectors.job_get(_user(request), job_id)
+    job = selectors.job_get(request_user(request), job_id)
     try:
         services.job_retry(job=job)
     except ValidationError as exc:  # over the concurrent-jobs limit or the quota
-        messages.error(request, _errors(exc))
+        messages.error(request, error_sentences(exc))
     return redirect("batch_detail", job.batch_id)
 
 
 @login_required
 @require_POST
 def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = selectors.job_get(_user(request), job_id)
+    job = selectors.job_get(request_user(request), job_id)
     batch_id = job.batch_id
     services.job_delete(job=job)
     messages.success(request, _("Deleted the result “%(name)s”.") % {"name": job.template_name})
@@ -357,28 +265,28 @@ def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def job_video(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    job = selectors.job_get(_user(request), job_id)
+    job = selectors.job_get(request_user(request), job_id)
     return serve_file(
         request,
         job.output.name,
         download_name=result_download_name(job),
         as_attachment=False,
         content_type="video/mp4",
-        within=_user(request).storage_prefix,
+        within=request_user(request).storage_prefix,
     )
 
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def job_download(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    job = selectors.job_get(_user(request), job_id)
+    job = selectors.job_get(request_user(request), job_id)
     return serve_file(
         request,
         job.output.name,
         download_name=result_download_name(job),
         as_attachment=True,
         content_type="video/mp4",
-        within=_user(request).storage_prefix,
+        within=request_user(request).storage_prefix,
     )
 
 
@@ -391,7 +299,7 @@ HISTORY_PAGE_SIZE = 20
 @require_GET
 def history(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
-    qs = batches_for_user(_user(request), search=search).prefetch_related(
+    qs = batches_for_user(request_user(request), search=search).prefetch_related(
         Prefetch("jobs", queryset=RenderJob.objects.select_related("template").order_by("position"))
     )
     page = Paginator(qs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -417,7 +325,7 @@ def batches_delete_selected(request: HttpRequest) -> HttpResponse:
             ids.append(uuid.UUID(raw))
         except ValueError:
             continue
-    batches = list(Batch.objects.for_user(_user(request)).filter(pk__in=ids))
+    batches = list(Batch.objects.for_user(request_user(request)).filter(pk__in=ids))
     for batch in batches:
         services.batch_delete(batch=batch)
     messages.success(
@@ -430,130 +338,3 @@ def batches_delete_selected(request: HttpRequest) -> HttpResponse:
         % {"n": len(batches)},
     )
     return redirect("history")
-
-
-# --- Template library -----------------------------------------------------------------------
-
-
-@login_required
-@require_GET
-def template_library(request: HttpRequest) -> HttpResponse:
-    templates = selectors.templates_for_user(_user(request))
-    return render(
-        request,
-        "jobs/templates.html",
-        {"templates": templates, "nav": "templates"},
-    )
-
-
-@login_required
-@require_GET
-def template_status(request: HttpRequest) -> JsonResponse:
-    """Face-analysis status of the user's templates, for the pages that wait on it."""
-    ids = []
-    for raw in request.GET.get("ids", "").split(",")[:200]:
-        try:
-            ids.append(uuid.UUID(raw))
-        except ValueError:
-            continue
-    qs = selectors.templates_for_user(_user(request))
-    if ids:
-        qs = qs.filter(pk__in=ids)
-    return JsonResponse({"templates": [template_json(t) for t in qs]})
-
-
-@login_required
-@require_POST
-def template_delete(request: HttpRequest, template_id: str) -> HttpResponse:
-    template = selectors.template_get(_user(request), template_id)
-    try:
-        services.template_delete(template=template)
-    except ValidationError as exc:
-        messages.error(request, _errors(exc))
-    else:
-        messages.success(
-            request, _("Deleted the template “%(name)s”.") % {"name": template.original_name}
-        )
-    return redirect("template_library")
-
-
-@login_required
-@require_http_methods(["GET", "HEAD"])
-def template_thumbnail(request: HttpRequest, template_id: str) -> HttpResponseBase:
-    template = selectors.template_get(_user(request), template_id)
-    return serve_file(
-        request,
-        template.thumbnail.name,
-        download_name="thumbnail.jpg",
-        as_attachment=False,
-        content_type="image/jpeg",
-    )
-
-
-@login_required
-@require_http_methods(["GET", "HEAD"])
-def audio_file(request: HttpRequest, audio_id: str) -> HttpResponseBase:
-    """The user's uploaded audio, to listen to before starting a batch."""
-    clip = selectors.audio_get(_user(request), audio_id)
-    return serve_file(
-        request, clip.file.name, download_name=clip.original_name, as_attachment=False
-    )
-
-
-@login_required
-@require_http_methods(["GET", "HEAD"])
-def template_face_thumbnail(request: HttpRequest, template_id: str, index: int) -> HttpResponseBase:
-    template = selectors.template_get(_user(request), template_id)
-    name = selectors.template_face_thumbnail_name(template, index)
-    return serve_file(
-        request,
-        name,
-        download_name=f"face{index + 1}.jpg",
-        as_attachment=False,
-        content_type="image/jpeg",
-        within=_user(request).storage_prefix,
-    )
-
-
-@login_required
-@require_POST
-def template_face_choose(request: HttpRequest, template_id: str) -> HttpResponse:
-    """Choose which face speaks (POST ``face``: an index, or empty for the default).
-
-    Answers JSON (the template) to the page's script, else redirects back."""
-    template = selectors.template_get(_user(request), template_id)
-    raw = request.POST.get("face", "").strip()
-    wants_json = "application/json" in request.headers.get("Accept", "")
-    try:
-        try:
-            face = int(raw) if raw not in ("", "default") else None
-        except ValueError:
-            raise ValidationError(_("Pick one of the faces shown.")) from None
-        template = services.template_face_choose(template=template, face=face)
-    except ValidationError as exc:
-        if wants_json:
-            return JsonResponse({"error": {"code": "invalid", "message": _errors(exc)}}, status=400)
-        messages.error(request, _errors(exc))
-    else:
-        if wants_json:
-            return JsonResponse(template_json(template))
-        messages.success(
-            request,
-            _("New batches with “%(name)s” make this face speak.")
-            % {"name": template.original_name},
-        )
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("template_library")
-    return redirect(back)
-
-
-@login_required
-@require_http_methods(["GET", "HEAD"])
-def template_video(request: HttpRequest, template_id: str) -> HttpResponseBase:
-    template = selectors.template_get(_user(request), template_id)
-    return serve_file(
-        request, template.file.name, download_name=template.original_name, as_attachment=False
-    )

@@ -11,7 +11,7 @@ register = template.Library()
 
 @register.simple_tag
 def template_faces(tpl: Any) -> list[dict[str, Any]]:
-    """The template's faces with their thumbnail links (jobs.views.template_faces_json)."""
-    from jobs.views import template_faces_json
+    """The template's faces with their thumbnail links (jobs.library_views.template_faces_json)."""
+    from jobs.library_views import template_faces_json
 
     return template_faces_json(tpl)
