@@ -1,5 +1,5 @@
-"""Writes to batches, jobs, templates and audio. Views, the admin, commands and tasks call
-these, so the web page, the API and the admin do the same thing the same way.
+"""Writes to batches and jobs, and the deletions of every kind of row (batches, jobs,
+templates, audio, a user's data).
 
 Every state change happens here, inside a transaction; tasks are enqueued on commit with ids.
 """
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files import File
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +19,6 @@ from django.utils.translation import ngettext
 
 from accounts.models import User
 from accounts.services import user_lock
-from heygem_site.formats import size_label
 from jobs import lifecycle, transcripts
 from jobs.models import (
     ACTIVE_STATUSES,
@@ -33,207 +29,13 @@ from jobs.models import (
     RenderJob,
     Template,
 )
-from jobs.names import clean_display_name, clean_text_name
+from jobs.names import clean_text_name
 from jobs.queue import enqueue_on_commit
 from jobs.storage import deletion, usage
-from jobs.storage.paths import delete_file, media_path
-from jobs.uploads import media_limits
-from jobs.user_errors import error_text, media_error_text, retry_blocked_reason
+from jobs.user_errors import retry_blocked_reason
 from jobs.worker.engines import engine_problem, engines_offered
-from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
-
-
-# --- Uploads --------------------------------------------------------------------------------
-
-
-def _uploaded_path(uploaded: UploadedFile) -> Path:
-    path = getattr(uploaded, "temporary_file_path", None)
-    if path is None:  # FILE_UPLOAD_HANDLERS always spools to disk; keep that promise loud.
-        raise RuntimeError("uploads must be spooled to a temporary file")
-    return Path(path())
-
-
-def _too_big(uploaded: UploadedFile) -> None:
-    if uploaded.size is not None and uploaded.size > settings.MAX_UPLOAD_SIZE:
-        raise ValidationError(
-            _(
-                "This file is %(size)s; the upload limit is %(limit)s. Upload a shorter or smaller file."
-            )
-            % {"size": size_label(uploaded.size), "limit": size_label(settings.MAX_UPLOAD_SIZE)},
-            code="too_large",
-        )
-
-
-def _media_error(exc: Exception) -> ValidationError:
-    return ValidationError(media_error_text(exc), code=getattr(exc, "code", "invalid"))
-
-
-def _probed_upload(
-    *, owner: User, uploaded: UploadedFile, probe: Any, max_duration: float, model: Any, what: str
-) -> tuple[Path, Any, str, Any]:
-    """Size check, probe and content hash of an upload, before anything is kept.
-
-    Returns (temporary path, media info, content hash, the user's row with that content or None).
-    """
-    from rendering.errors import MediaError
-
-    _too_big(uploaded)
-    path = _uploaded_path(uploaded)
-    try:
-        info = probe(path, limits=media_limits(max_duration=max_duration))
-    except MediaError as exc:
-        log.info(f"{what} rejected", extra={"user_id": owner.pk, "reason": exc.message})
-        raise _media_error(exc) from exc
-    digest = file_sha256(path)
-    return path, info, digest, model.objects.for_user(owner).filter(content_hash=digest).first()
-
-
-def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
-    """Probe an uploaded audio (or video with an audio track) and keep it.
-
-    The same content uploaded again returns the clip already stored.
-    """
-    from rendering.media import probe_audio
-
-    path, info, digest, existing = _probed_upload(
-        owner=owner,
-        uploaded=uploaded,
-        probe=probe_audio,
-        max_duration=settings.MAX_AUDIO_SECONDS,
-        model=AudioClip,
-        what="audio",
-    )
-    if info.duration < settings.MIN_AUDIO_SECONDS:
-        # A 50 ms file made a 10 KB "Done" video: too short to speak anything, so say so.
-        log.info("audio rejected", extra={"user_id": owner.pk, "reason": "too short"})
-        raise ValidationError(
-            error_text(
-                "audio_too_short",
-                {"seconds": info.duration, "minimum": settings.MIN_AUDIO_SECONDS},
-                "",
-            ),
-            code="audio_too_short",
-        )
-    if existing is not None:
-        return existing
-    clip = AudioClip(
-        owner=owner,
-        original_name=clean_display_name(uploaded.name or "", fallback="audio"),
-        content_hash=digest,
-        size_bytes=path.stat().st_size,
-        duration=info.duration,
-        sample_rate=info.audio.sample_rate,
-        channels=info.audio.channels,
-    )
-    _save_with_file(clip, "file", uploaded.name or "audio", path)
-    log.info("audio uploaded", extra={"user_id": owner.pk, "audio_id": str(clip.pk)})
-    return clip
-
-
-def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
-    """Probe an uploaded template video, keep it with a thumbnail, and queue its face analysis."""
-    from rendering.media import probe_video
-
-    path, info, digest, existing = _probed_upload(
-        owner=owner,
-        uploaded=uploaded,
-        probe=probe_video,
-        max_duration=settings.MAX_TEMPLATE_SECONDS,
-        model=Template,
-        what="template",
-    )
-    if existing is not None:
-        return existing
-    template = Template(
-        owner=owner,
-        original_name=clean_display_name(uploaded.name or "", fallback="template"),
-        content_hash=digest,
-        size_bytes=path.stat().st_size,
-        width=info.video.width,
-        height=info.video.height,
-        fps=info.video.fps,
-        duration=info.duration,
-    )
-    _save_with_file(template, "file", uploaded.name or "template", path, thumbnail_from=path)
-    enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
-    log.info("template uploaded", extra={"user_id": owner.pk, "template_id": str(template.pk)})
-    return template
-
-
-def template_face_choose(*, template: Template, face: int | None) -> Template:
-    """Choose which of a template's faces speaks in new batches (None: the default, the best
-    speaker). Finished results are untouched; the face is tracked again in the background,
-    so the next render finds it ready."""
-    faces = template.face_list
-    if face is not None:
-        if not faces:
-            raise ValidationError(
-                _(
-                    "This template's faces have not been found yet. Wait for its face check to finish."
-                )
-            )
-        if not 0 <= face < len(faces):
-            raise ValidationError(
-                ngettext(
-                    "This template shows %(n)d face; pick it or leave the default.",
-                    "This template shows %(n)d faces; pick one of them.",
-                    len(faces),
-                )
-                % {"n": len(faces)}
-            )
-    with transaction.atomic():
-        updated = Template.objects.filter(pk=template.pk).update(face_choice=face)
-        if updated and template.face_choice != face and faces:
-            enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
-    template.face_choice = face
-    log.info(
-        "template face chosen",
-        extra={"user_id": template.owner_id, "template_id": str(template.pk), "face": face},
-    )
-    return template
-
-
-def _save_with_file(
-    row: AudioClip | Template,
-    field: str,
-    original: str,
-    source: Path,
-    *,
-    thumbnail_from: Path | None = None,
-) -> None:
-    """Copy the file into the user's folder and save the row; on any failure remove what was written."""
-    from rendering.media import write_thumbnail
-
-    # Refuse before copying anything; the exact check is repeated under the lock below.
-    usage.storage_check(
-        user=usage.fresh_user(row.owner_id, lock=False), needed=row.size_bytes, what=_("this file")
-    )
-    written: list[str] = []
-    try:
-        with source.open("rb") as handle:
-            getattr(row, field).save(original, File(handle), save=False)
-        stored = str(getattr(row, field).name)
-        written.append(stored)
-        if thumbnail_from is not None and isinstance(row, Template):
-            thumb_name = str(PurePosixPath(stored).with_suffix(".thumb.jpg"))
-            write_thumbnail(thumbnail_from, media_path(thumb_name))
-            row.thumbnail.name = thumb_name
-            written.append(thumb_name)
-        with transaction.atomic():
-            # The owner's row lock makes check + save + usage one step for parallel uploads.
-            usage.storage_check(
-                user=user_lock(row.owner_id),
-                needed=row.size_bytes,
-                what=_("this file"),
-            )
-            row.save()
-            usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
-    except BaseException:
-        for name in written:
-            delete_file(name)
-        raise
 
 
 # --- Batches --------------------------------------------------------------------------------
