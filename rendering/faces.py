@@ -483,7 +483,7 @@ def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
         for face in found:
             box = _box(face)
             turn = abs(yaw(face[list(MESH_IDS)]))
-            hint = _box_hint(box, shape)
+            turn = turn if np.isfinite(turn) else 1.0  # unmeasurable: count it as turned away
             near = [
                 (min(_hint_distance(box, _box_hint(b, shape), shape) for _, b, _ in sightings), k)
                 for k, sightings in enumerate(people)
@@ -493,8 +493,7 @@ def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
             if near:
                 people[min(near)[1]].append((index, box, turn))
             else:
-                people.append([(index, box, turn if np.isfinite(turn) else 1.0)])
-            del hint
+                people.append([(index, box, turn)])
     out = []
     for sightings in people:
         boxes = np.stack([b for _, b, _ in sightings])

@@ -217,11 +217,9 @@ def build_library(frames: Iterable[np.ndarray], track: FaceTrack) -> MouthLibrar
     density = float(np.clip(np.median(scales) if scales else MIN_DENSITY, MIN_DENSITY, MAX_DENSITY))
     centre = np.zeros(2)
     if len(present):
+        mouth = track.mouth_centres()  # every frame's, once: not once per frame
         centre = np.median(
-            [
-                faces.face_frame(track.landmarks[i]).to_face(track.mouth_centres()[i][None])[0]
-                for i in present
-            ],
+            [faces.face_frame(track.landmarks[i]).to_face(mouth[i][None])[0] for i in present],
             axis=0,
         )
     wanted = _plan(track, trust)
