@@ -4,7 +4,6 @@ delivery rows and expired Idempotency-Key answers are deleted. The clock is `now
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,18 +16,9 @@ from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
 from jobs.storage import cleanup
 from jobs.webhooks import delivery as webhook_delivery
 from jobs.webhooks import services as webhooks
-from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
+from tests.support.webhook_receiver import Receiver
 
 ALL_EVENTS = ["batch.completed", "job.succeeded", "job.failed"]
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receiver is on 127.0.0.1
-    run_queued_webhook_tasks()  # a Redis broker outlives the test database: start empty
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 def _take_queued() -> list[tuple[str, tuple[Any, ...]]]:

@@ -5,7 +5,7 @@ only after commit, and cost one query when the user has no webhooks."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,11 @@ from jobs.webhooks import services as webhooks
 from jobs.worker import preparation, runner
 from tests.jobs.test_webhooks import readme_verifier
 from tests.support.jobs import finish_job
-from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks, start_receiver
+from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL_EVENTS = ["batch.completed", "job.succeeded", "job.failed"]
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
-    run_queued_webhook_tasks()  # a Redis broker outlives the test database: start empty
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 def _events(receiver: Receiver, path: str) -> dict[str, list[dict[str, Any]]]:

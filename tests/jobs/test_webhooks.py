@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,11 @@ from tests.support.webhook_receiver import (
     Receiver,
     run_due_webhook_schedules,
     run_queued_webhook_tasks,
-    start_receiver,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL_EVENTS = ["batch.completed", "job.succeeded", "job.failed"]
-
-
-@pytest.fixture
-def receiver(settings) -> Iterator[Receiver]:
-    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the receiver is on 127.0.0.1
-    run_queued_webhook_tasks()  # a Redis broker outlives the test database: start empty
-    server = start_receiver()
-    yield server
-    server.stop()
 
 
 def readme_verifier() -> Callable[..., bool]:
