@@ -1,3 +1,5 @@
+"""Batches and render jobs in the admin: status filters, queue overview, retry and export actions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,23 +11,19 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from heygem_site.formats import batch_status_label, size_label
+from heygem_site.formats import batch_status_label
 from jobs import services, transcripts
-from jobs.export import export_archive_for_admin, export_link_revoke
+from jobs.admin.library import DeleteWithFilesMixin
+from jobs.export import export_archive_for_admin
 from jobs.export_views import export_response
 from jobs.models import (
-    AudioClip,
     Batch,
-    ExportToken,
     JobStatus,
     RenderJob,
-    Template,
-    Webhook,
-    WebhookDelivery,
 )
 from jobs.selectors import (
     BatchStatus,
@@ -34,81 +32,6 @@ from jobs.selectors import (
     queue_overview,
     with_job_counts,
 )
-
-
-class DeleteWithFilesMixin:
-    """Deleting from the admin goes through the same services as the user's pages:
-    mark, commit, delete files, delete rows, with usage kept exact."""
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self._delete_one(obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for obj in queryset:
-            try:
-                self._delete_one(obj)
-            except ValidationError as exc:
-                messages.error(request, f"{obj}: {' '.join(exc.messages)}")
-
-    def _delete_one(self, obj: Any) -> None:
-        raise NotImplementedError
-
-
-@admin.register(AudioClip)
-class AudioClipAdmin(DeleteWithFilesMixin, admin.ModelAdmin[AudioClip]):
-    list_display = ("original_name", "owner", "duration", "sample_rate", "size", "created_at")
-    list_filter = ("created_at",)
-    search_fields = ("original_name", "owner__email", "content_hash")
-    list_select_related = ("owner",)
-    readonly_fields = ("id", "content_hash", "file", "size_bytes", "created_at")
-    raw_id_fields = ("owner",)
-
-    @admin.display(description=_("size"), ordering="size_bytes")
-    def size(self, clip: AudioClip) -> str:
-        return size_label(clip.size_bytes)
-
-    def _delete_one(self, obj: Any) -> None:
-        services.audio_delete(clip=obj)
-
-
-@admin.register(Template)
-class TemplateAdmin(DeleteWithFilesMixin, admin.ModelAdmin[Template]):
-    list_display = (
-        "original_name",
-        "owner",
-        "resolution",
-        "fps",
-        "duration",
-        "face_status",
-        "size",
-        "created_at",
-    )
-    list_filter = ("face_status", "created_at")
-    search_fields = ("original_name", "owner__email", "content_hash")
-    list_select_related = ("owner",)
-    # The face choice is the user's (template card, API): staff see it, services write it.
-    readonly_fields = (
-        "id",
-        "content_hash",
-        "file",
-        "thumbnail",
-        "size_bytes",
-        "faces",
-        "face_choice",
-        "created_at",
-    )
-    raw_id_fields = ("owner",)
-
-    @admin.display(description=_("resolution"))
-    def resolution(self, template: Template) -> str:
-        return f"{template.width}×{template.height}"
-
-    @admin.display(description=_("size"), ordering="size_bytes")
-    def size(self, template: Template) -> str:
-        return size_label(template.size_bytes)
-
-    def _delete_one(self, obj: Any) -> None:
-        services.template_delete(template=obj)
 
 
 class RenderJobInline(admin.TabularInline[RenderJob, Batch]):
@@ -379,116 +302,3 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
 
 
 # --- Webhooks (created by users; staff look, and pause one that misbehaves) -----------------
-
-RECENT_DELIVERIES = 10
-
-
-@admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin[Webhook]):
-    list_display = ("url", "owner", "event_list", "active", "created_at")
-    list_filter = ("active",)
-    search_fields = ("url", "owner__email", "owner__display_name")
-    list_select_related = ("owner",)
-    # The secret signs the user's deliveries: staff have no need to see it.
-    fields = ("owner", "url", "events", "active", "created_at", "recent_deliveries")
-    readonly_fields = ("owner", "url", "events", "created_at", "recent_deliveries")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.display(description=_("events"))
-    def event_list(self, webhook: Webhook) -> str:
-        return ", ".join(webhook.events)
-
-    @admin.display(description=_("recent deliveries"))
-    def recent_deliveries(self, webhook: Webhook) -> str:
-        rows = WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at")[
-            :RECENT_DELIVERIES
-        ]
-        table = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    d.created_at,
-                    d.event,
-                    d.get_status_display(),
-                    d.attempts,
-                    d.last_status_code or "",
-                    d.last_error,
-                )
-                for d in rows
-            ),
-        )
-        link = (
-            reverse("admin:jobs_webhookdelivery_changelist") + f"?webhook__id__exact={webhook.pk}"
-        )
-        return format_html(
-            "<table><tr><th>created</th><th>event</th><th>status</th><th>attempts</th>"
-            '<th>answer</th><th>error</th></tr>{}</table><p><a href="{}">All deliveries</a></p>',
-            table,
-            link,
-        )
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
-    """Read-only: what was sent where, and how it went."""
-
-    list_display = (
-        "event",
-        "webhook",
-        "status",
-        "attempts",
-        "last_status_code",
-        "created_at",
-        "delivered_at",
-    )
-    list_filter = ("status", "event")
-    search_fields = ("event_id", "webhook__url", "webhook__owner__email")
-    list_select_related = ("webhook",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(ExportToken)
-class ExportTokenAdmin(admin.ModelAdmin[ExportToken]):
-    """Download links: who made them, for what, until when; an admin can revoke them. The
-    token itself is never stored (only its SHA-256), so it cannot be shown here."""
-
-    list_display = ("filename", "owner", "archive_size", "created_at", "expires_at", "revoked_at")
-    list_filter = ("revoked_at",)
-    search_fields = ("owner__email", "filename")
-    readonly_fields = (
-        "owner",
-        "batch_ids",
-        "finished_only",
-        "filename",
-        "size",
-        "created_at",
-        "expires_at",
-        "revoked_at",
-        "revoked_by",
-    )
-    fields = readonly_fields
-    actions = ("revoke",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    @admin.display(description=_("size"), ordering="size")
-    def archive_size(self, link: ExportToken) -> str:
-        return size_label(link.size)
-
-    @admin.action(description=_("Revoke the selected download links"))
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ExportToken]) -> None:
-        user: Any = request.user
-        n = sum(export_link_revoke(link=link, by=user) for link in queryset)
-        self.message_user(
-            request,
-            ngettext("Revoked %(n)d download link.", "Revoked %(n)d download links.", n) % {"n": n},
-        )
