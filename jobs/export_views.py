@@ -25,6 +25,7 @@ from jobs.export import (
     MAX_BATCHES_PER_EXPORT,
     ExportArchive,
     ExportLinkGone,
+    ExportNotFound,
     export_link_create,
     export_link_open,
     export_link_revoke,
@@ -109,6 +110,8 @@ def _export_link_answer(request: HttpRequest, batch_ids: list[Any]) -> HttpRespo
         link = export_link_create(
             user=_user(request), batch_ids=batch_ids, finished_only=_wants_finished_only(request)
         )
+    except ExportNotFound:
+        raise Http404 from None
     except ValidationError as exc:
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"error": {"code": "invalid", "message": _errors(exc)}}, status=400)
@@ -166,7 +169,7 @@ def export_download(request: HttpRequest) -> HttpResponseBase:
     token = request.GET.get("token", "")
     try:
         archive = export_link_open(token=token)
-    except Http404:
+    except ExportNotFound:
         return _link_not_working(request, reason="unknown", link=None, status=404)
     except ExportLinkGone as gone:
         return _link_not_working(request, reason=gone.reason, link=gone.link, status=410)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -48,7 +49,7 @@ from jobs.api.serializers import (
     UploadSerializer,
     UsageSerializer,
 )
-from jobs.export import export_link_create
+from jobs.export import ExportNotFound, export_link_create
 from jobs.models import AudioClip, Batch, RenderJob, Template
 from jobs.names import result_download_name
 from jobs.storage.serving import serve_file
@@ -383,11 +384,14 @@ class ExportCreateView(APIView):
     def post(self, request: Request) -> Response:
         incoming = ExportCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        link = export_link_create(
-            user=api_user(request),
-            batch_ids=incoming.validated_data["batches"],
-            finished_only=incoming.validated_data["finished_only"],
-        )
+        try:
+            link = export_link_create(
+                user=api_user(request),
+                batch_ids=incoming.validated_data["batches"],
+                finished_only=incoming.validated_data["finished_only"],
+            )
+        except ExportNotFound:
+            raise NotFound from None
         body = {
             "url": request.build_absolute_uri(link.url),
             "filename": link.filename,

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
 from heygem_site.logging import JsonFormatter
 from jobs import services
-from jobs.export import export_link_create
+from jobs.export import ExportNotFound, export_link_create
 from jobs.models import Batch, ExportToken, JobStatus, RenderJob
 from rendering.cache import file_sha256
 from tests.support.export import download, mint, path_of
@@ -248,7 +247,7 @@ def test_it_gives_no_link_or_archive_for_another_users_batch(
     make_batch: Callable[..., Batch], other: User, other_client: Client, owner: User
 ) -> None:
     batch = make_batch()
-    with pytest.raises(Http404):
+    with pytest.raises(ExportNotFound):
         export_link_create(user=other, batch_ids=[batch.pk])
     response = other_client.post(
         reverse("batches_export_selected"),
