@@ -1,4 +1,5 @@
-"""What the REST API says about audio clips, templates, batches and jobs, and what it accepts."""
+"""What the REST API says about audio clips, templates, batches and jobs, and what it accepts
+(webhooks' serializers live beside their views, in jobs.api.webhooks)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,6 @@ from jobs.models import (
     JobStatus,
     RenderJob,
     Template,
-    Webhook,
-    WebhookDelivery,
-    WebhookEvent,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
 from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
@@ -375,52 +373,6 @@ class ExportLinkSerializer(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField()
     batches = serializers.ListField(child=serializers.CharField())
     finished_only = serializers.BooleanField()
-
-
-class WebhookSerializer(serializers.ModelSerializer[Webhook]):
-    class Meta:
-        model = Webhook
-        fields = ("id", "url", "events", "active", "secret", "created_at")
-        read_only_fields = fields
-        extra_kwargs = {"secret": {"help_text": "HMAC-SHA256 key for X-HeyGem-Signature."}}
-
-
-class WebhookWriteSerializer(serializers.Serializer[Any]):
-    url = serializers.CharField(max_length=2000)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.values),
-        min_length=1,
-    )
-    active = serializers.BooleanField(required=False)
-
-
-class WebhookUpdateSerializer(WebhookWriteSerializer):
-    url = serializers.CharField(max_length=2000, required=False)
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.values),
-        min_length=1,
-        required=False,
-    )
-    rotate_secret = serializers.BooleanField(required=False, default=False)
-
-
-class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
-    class Meta:
-        model = WebhookDelivery
-        fields = (
-            "id",
-            "event",
-            "event_id",
-            "status",
-            "attempts",
-            "last_status_code",
-            "last_error",
-            "next_attempt_at",
-            "created_at",
-            "delivered_at",
-            "payload",
-        )
-        read_only_fields = fields
 
 
 class UsageSerializer(serializers.Serializer[Any]):

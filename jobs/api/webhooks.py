@@ -7,18 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs.api.common import ERROR, api_user
-from jobs.api.serializers import (
-    WebhookDeliverySerializer,
-    WebhookSerializer,
-    WebhookUpdateSerializer,
-    WebhookWriteSerializer,
-)
+from jobs.models import Webhook, WebhookDelivery, WebhookEvent
 from jobs.webhooks.services import (
     deliveries_for_webhook,
     webhook_create,
@@ -28,6 +23,52 @@ from jobs.webhooks.services import (
     webhook_update,
     webhooks_for_user,
 )
+
+
+class WebhookSerializer(serializers.ModelSerializer[Webhook]):
+    class Meta:
+        model = Webhook
+        fields = ("id", "url", "events", "active", "secret", "created_at")
+        read_only_fields = fields
+        extra_kwargs = {"secret": {"help_text": "HMAC-SHA256 key for X-HeyGem-Signature."}}
+
+
+class WebhookWriteSerializer(serializers.Serializer[Any]):
+    url = serializers.CharField(max_length=2000)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.values),
+        min_length=1,
+    )
+    active = serializers.BooleanField(required=False)
+
+
+class WebhookUpdateSerializer(WebhookWriteSerializer):
+    url = serializers.CharField(max_length=2000, required=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.values),
+        min_length=1,
+        required=False,
+    )
+    rotate_secret = serializers.BooleanField(required=False, default=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "event",
+            "event_id",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "created_at",
+            "delivered_at",
+            "payload",
+        )
+        read_only_fields = fields
 
 
 class WebhookListView(generics.ListAPIView[Any]):

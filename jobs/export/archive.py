@@ -1,5 +1,4 @@
-"""One-click ZIP export: a streamed archive of one batch or many, and the short-lived links
-that download it.
+"""One-click ZIP export: a streamed archive of one batch or many (links: jobs.export.links).
 
 The archive is generated while it is sent (zipstream-ng), never written to disk. Videos are
 STORED (deflating H.264 saves under 1 % and costs a core), so the exact size is known before
@@ -11,15 +10,6 @@ checksums, which are fixed-width hex.
 The archive is deterministic: the same batches in the same state give the same bytes (every
 member is dated with the archive's last change, not "now"), so a download that broke can
 resume with a byte range, checked against an ETag of the archive's plan (``If-Range``).
-
-A link is `/exports/download/?token=…`: the token is an opaque random string (only its
-SHA-256 is stored, in an :class:`~jobs.models.ExportToken` row) and the credential (it works
-with no session, e.g. from curl). The row says whose batches, which, until when; the owner
-sees valid links on the account page and can revoke them, as can an admin. An unknown token
-is a 404; a revoked or expired one, or one whose batches were deleted or whose owner was
-deactivated, gets a 410 page that says so. The token travels in the query string because
-neither django.request (which logs the path of 4xx answers) nor our run log records query
-strings, and the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
 """
 
 from __future__ import annotations

@@ -1,5 +1,14 @@
-"""Export links: an opaque random token per download (only its SHA-256 is stored), bound to
-its owner and batches, short-lived, and revocable by the owner or an admin."""
+"""Export links: short-lived, revocable downloads of one archive.
+
+A link is `/exports/download/?token=…`: the token is an opaque random string (only its
+SHA-256 is stored, in an :class:`~jobs.models.ExportToken` row) and the credential (it works
+with no session, e.g. from curl). The row says whose batches, which, until when; the owner
+sees valid links on the account page and can revoke them, as can an admin. An unknown token
+is a 404; a revoked or expired one, or one whose batches were deleted or whose owner was
+deactivated, gets a 410 page that says so. The token travels in the query string because
+neither django.request (which logs the path of 4xx answers) nor our run log records query
+strings, and the gunicorn logger in heygem_site/log_redaction.py redacts it from the access log.
+"""
 
 from __future__ import annotations
 
