@@ -8,3 +8,14 @@ class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = _("Batches and render jobs")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        if settings.STORAGE_BACKEND == "s3":
+            # Caches (audio analyses, face tracks, mouth libraries) are shared through the
+            # object store, so any worker host reuses what another computed.
+            from jobs.storage.files import StoredCache
+            from rendering.cache import use_remote
+
+            use_remote(StoredCache())

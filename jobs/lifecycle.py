@@ -30,10 +30,10 @@ from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Batch, JobStatus, RenderJob, WebhookEvent
 from jobs.queue import enqueue_on_commit
-from jobs.storage.paths import delete_file, media_path
+from jobs.storage import files
+from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
 from jobs.webhooks import services as webhooks
-from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
 
@@ -93,10 +93,12 @@ def job_succeed(
     duration: float,
     log_text: str,
     quality: dict[str, Any] | None = None,
+    sha256: str | None = None,
 ) -> bool:
     """Record a finished render (with its quality report, when measured); False when the
-    job was canceled meanwhile (the caller drops the file)."""
-    sha256 = file_sha256(media_path(output_name))
+    job was canceled meanwhile (the caller drops the file). `sha256`: the result's checksum
+    when the caller has it (read from storage otherwise)."""
+    sha256 = sha256 or files.sha256(output_name)
     with transaction.atomic():
         n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.SUCCEEDED,

@@ -5,6 +5,11 @@ where they are (never read again, safe to delete); the cache owns no index, so a
 workers may share one directory: writes go to a temporary file in the same folder and are
 renamed into place, so a reader sees either nothing or a whole entry.
 
+A second tier may sit behind the directory (``use_remote``): an object with ``get``/``put``
+/``delete`` of bytes by the entry's relative name, e.g. the deployment's object storage, so
+that every worker host reuses what any host computed. The directory stays the first tier
+(a hit never touches the remote); a miss there that the remote has is copied in.
+
 The cache only moves bytes. Whoever deserialises an entry must treat a failure as a miss and
 recompute; a truncated or tampered entry must never crash a render.
 """
@@ -16,11 +21,31 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
-__all__ = ["Cache", "file_sha256"]
+__all__ = ["Cache", "Remote", "file_sha256", "use_remote"]
 
 # Kinds, keys and versions become path components: nothing that could climb out of the root.
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+
+
+class Remote(Protocol):
+    """A shared second tier: bytes by relative entry name (``kind/version/ke/key``)."""
+
+    def get(self, name: str) -> bytes | None: ...
+
+    def put(self, name: str, data: bytes) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+_remote: Remote | None = None
+
+
+def use_remote(remote: Remote | None) -> None:
+    """Put a shared tier behind every cache directory of this process (None: none)."""
+    global _remote
+    _remote = remote
 
 
 class Cache:
@@ -37,14 +62,31 @@ class Cache:
 
     def load(self, kind: str, key: str, version: str) -> bytes | None:
         """The stored bytes, or None when there is no entry (or it cannot be read)."""
+        path = self.path_for(kind, key, version)
         try:
-            return self.path_for(kind, key, version).read_bytes()
+            return path.read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+            pass
+        if _remote is None:
             return None
+        data = _remote.get(self._relative(path))
+        if data is not None:
+            self._write(path, key, data)
+        return data
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
 
     def store(self, kind: str, key: str, version: str, data: bytes) -> Path:
-        """Write an entry atomically (temporary file + ``os.replace``) and return its path."""
+        """Write an entry atomically (temporary file + ``os.replace``), and to the shared tier
+        when there is one, and return its path."""
         path = self.path_for(kind, key, version)
+        self._write(path, key, data)
+        if _remote is not None:
+            _remote.put(self._relative(path), data)
+        return path
+
+    def _write(self, path: Path, key: str, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
         try:
@@ -56,11 +98,13 @@ class Cache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return path
 
     def discard(self, kind: str, key: str, version: str) -> None:
         """Remove an entry (e.g. one that failed to deserialise); missing entries are fine."""
-        self.path_for(kind, key, version).unlink(missing_ok=True)
+        path = self.path_for(kind, key, version)
+        path.unlink(missing_ok=True)
+        if _remote is not None:
+            _remote.delete(self._relative(path))
 
 
 def file_sha256(path: str | Path) -> str:

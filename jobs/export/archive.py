@@ -25,18 +25,17 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import zipstream.ng
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 from zipstream import ZipStream
 
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
-from jobs.storage.paths import media_path
+from jobs.storage import files
 from jobs.transcripts import SUBTITLE_KINDS, subtitles_text
 
 log = logging.getLogger("heygem.jobs")
@@ -67,8 +66,9 @@ class ExportItem:
     error: str
     duration: float | None
     arcname: str = ""  # empty: listed in the manifest only (failed, canceled, unfinished)
-    path: Path | None = None
+    name: str | None = None  # the stored file (local disk or object storage)
     size: int | None = None
+    modified_ns: int = 0
     sha256: str = ""
 
 
@@ -183,7 +183,7 @@ class ExportArchive:
         zs = ZipStream(sized=True)
         for folder in self.folders:
             for item in folder.items:
-                if item.arcname and item.path is not None and item.size is not None:
+                if item.arcname and item.name is not None and item.size is not None:
                     zs.add(self._read(item), item.arcname, size=item.size)
             for name, data in folder.subtitle_files():
                 zs.add(data, folder.prefix + name)
@@ -198,14 +198,14 @@ class ExportArchive:
 
     @staticmethod
     def _read(item: ExportItem) -> Iterator[bytes]:
-        """The file's bytes in chunks (flat memory), hashed on the way if no checksum is stored."""
-        assert item.path is not None
+        """The file's bytes in chunks (flat memory, from the disk or the object store), hashed
+        on the way if no checksum is stored."""
+        assert item.name is not None
         digest = None if item.sha256 else hashlib.sha256()
-        with item.path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
-                if digest is not None:
-                    digest.update(chunk)
-                yield chunk
+        for chunk in files.iter_bytes(item.name, chunk=CHUNK):
+            if digest is not None:
+                digest.update(chunk)
+            yield chunk
         if digest is not None:
             item.sha256 = digest.hexdigest()
             # Remember it, so the next export of this result reads the file once, not twice.
@@ -223,8 +223,7 @@ class ExportArchive:
             plan = json.dumps([folder.batch.name, rows], default=str, sort_keys=True)
             digest.update(folder.prefix.encode() + b"\0" + plan.encode())
             for item in folder.items:
-                mtime = item.path.stat().st_mtime_ns if item.path is not None else 0
-                digest.update(f"{item.arcname}|{item.size}|{mtime}".encode())
+                digest.update(f"{item.arcname}|{item.size}|{item.modified_ns}".encode())
         return f'"{digest.hexdigest()[:32]}"'
 
     def __iter__(self) -> Iterator[bytes]:
@@ -268,14 +267,16 @@ def _item(job: RenderJob, prefix: str) -> ExportItem:
     )
     if job.status == JobStatus.SUCCEEDED and job.output:
         try:
-            path = media_path(job.output.name)
-            size = path.stat().st_size
-        except (OSError, ValueError):
+            stored = files.stat(job.output.name)
+        except (OSError, ValueError, SuspiciousFileOperation):
+            stored = None
+        if stored is None:
             # The row says done but the file is gone: list it, do not promise its bytes.
             item.error = "The video file is missing; render it again with Retry."
             return item
         item.arcname = f"{prefix}output_{job.position:03d}_{result_stem(job.template_name)}.mp4"
-        item.path, item.size, item.sha256 = path, size, job.output_sha256
+        item.name, item.size, item.sha256 = stored.name, stored.size, job.output_sha256
+        item.modified_ns = int(stored.modified.timestamp() * 1e9)
     return item
 
 

@@ -24,8 +24,7 @@ from jobs.models import (
 )
 from jobs.names import clean_display_name
 from jobs.queue import enqueue_on_commit
-from jobs.storage import usage
-from jobs.storage.paths import delete_file, media_path
+from jobs.storage import files, usage
 from jobs.uploads import media_limits
 from jobs.user_errors import error_text, media_error_text
 from rendering.cache import file_sha256
@@ -206,7 +205,9 @@ def _save_with_file(
         written.append(stored)
         if thumbnail_from is not None and isinstance(row, Template):
             thumb_name = str(PurePosixPath(stored).with_suffix(".thumb.jpg"))
-            write_thumbnail(thumbnail_from, media_path(thumb_name))
+            with files.scratch_file(suffix=".jpg") as scratch:
+                write_thumbnail(thumbnail_from, scratch)
+                files.put(scratch, thumb_name, content_type="image/jpeg")
             row.thumbnail.name = thumb_name
             written.append(thumb_name)
         with transaction.atomic():
@@ -220,5 +221,5 @@ def _save_with_file(
             usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
         for name in written:
-            delete_file(name)
+            files.delete(name)
         raise

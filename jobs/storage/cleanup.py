@@ -30,8 +30,7 @@ from jobs.models import (
     RenderJob,
     Template,
 )
-from jobs.storage import deletion
-from jobs.storage.paths import media_path
+from jobs.storage import deletion, files
 from jobs.storage.retention import RetentionResult, retention_apply
 from jobs.storage.usage import usage_add
 
@@ -166,7 +165,7 @@ class SweepResult:
 
 
 def _missing(name: str | None) -> bool:
-    return not name or not media_path(name).is_file()
+    return not name or not files.exists(name)
 
 
 def sweep(*, now: datetime | None = None) -> SweepResult:
@@ -210,54 +209,75 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 def _sweep_orphans(result: SweepResult, *, now: datetime) -> None:
-    root = Path(settings.MEDIA_ROOT).resolve()
-    users_dir = root / "users"
-    if not users_dir.is_dir():
-        return
-    horizon = (now - timedelta(seconds=settings.ORPHAN_FILE_GRACE)).timestamp()
+    """Files under users/ with no row. The listing is read a page at a time (on object
+    storage, 1000 keys a request) in name order, so one user's files come together and
+    their rows are read once per user, not once per file."""
+    horizon = now - timedelta(seconds=settings.ORPHAN_FILE_GRACE)
     owners = dict(User.objects.values_list("storage_id", "pk"))
-    for folder in sorted(p for p in users_dir.iterdir() if p.is_dir()):
-        owner_id = owners.get(folder.name)
-        known: set[str] = set()
-        busy: set[str] = set()
-        if owner_id is not None:
-            for qs, names in (
-                (AudioClip.all_objects.filter(owner_id=owner_id), ("file",)),
-                (Template.all_objects.filter(owner_id=owner_id), ("file", "thumbnail")),
-                (RenderJob.all_objects.filter(batch__owner_id=owner_id), ("output",)),
-            ):
-                for row in qs.values_list(*names):
-                    known.update(str(n) for n in row if n)
-            for template in Template.all_objects.filter(owner_id=owner_id).only("faces"):
-                known.update(template.face_thumbnail_names())
-            busy = {
-                f"users/{folder.name}/batches/{batch_id.hex}"
-                for batch_id in RenderJob.objects.filter(
-                    batch__owner_id=owner_id, status__in=ACTIVE_STATUSES
-                ).values_list("batch_id", flat=True)
-            }
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
-            name = path.relative_to(root).as_posix()
-            if name in known or any(name.startswith(b + "/") for b in busy):
-                continue
-            stat = path.lstat()
-            if stat.st_mtime > horizon:
-                continue
-            path.unlink(missing_ok=True)
-            result.orphan_files += 1
-            result.orphan_bytes += stat.st_size
-        # Empty folders, deepest first (a folder that is in use gets recreated on write).
-        for dirpath, _dirs, _files in sorted(os.walk(folder), key=lambda w: -len(w[0])):
-            directory = Path(dirpath)
-            if not any(directory.iterdir()) and not any(
-                directory.relative_to(root).as_posix() == b for b in busy
-            ):
-                directory.rmdir()
+    folder: str | None = None
+    known: set[str] = set()
+    busy: set[str] = set()
+    all_busy: set[str] = set()
+    for item in files.iter_files("users", symlinks=True):
+        parts = item.name.split("/")
+        if len(parts) < 3:
+            continue
+        if parts[1] != folder:
+            folder = parts[1]
+            known, busy = _in_use(folder, owners.get(folder))
+            all_busy |= busy
+        if item.name in known or any(item.name.startswith(b + "/") for b in busy):
+            continue
+        if item.modified > horizon:
+            continue
+        files.delete_listed(item.name)
+        result.orphan_files += 1
+        result.orphan_bytes += item.size
+    if files.is_local():
+        _remove_empty_folders(all_busy)
     if result.orphan_files:
         log.warning(
             "orphan files removed",
             extra={"files": result.orphan_files, "bytes": result.orphan_bytes},
         )
+
+
+def _in_use(folder: str, owner_id: Any) -> tuple[set[str], set[str]]:
+    """A user folder's names that rows point at, and its batch folders with a job running."""
+    known: set[str] = set()
+    if owner_id is None:
+        return known, set()
+    for qs, names in (
+        (AudioClip.all_objects.filter(owner_id=owner_id), ("file",)),
+        (Template.all_objects.filter(owner_id=owner_id), ("file", "thumbnail")),
+        (RenderJob.all_objects.filter(batch__owner_id=owner_id), ("output",)),
+    ):
+        for row in qs.values_list(*names):
+            known.update(str(n) for n in row if n)
+    for template in Template.all_objects.filter(owner_id=owner_id).only("faces"):
+        known.update(template.face_thumbnail_names())
+    busy = {
+        f"users/{folder}/batches/{batch_id.hex}"
+        for batch_id in RenderJob.objects.filter(
+            batch__owner_id=owner_id, status__in=ACTIVE_STATUSES
+        ).values_list("batch_id", flat=True)
+    }
+    return known, busy
+
+
+def _remove_empty_folders(busy: set[str]) -> None:
+    """Local disk only (object stores have no folders): empty folders, deepest first; a
+    folder that is in use gets recreated on write."""
+    root = Path(settings.MEDIA_ROOT).resolve()
+    users_dir = root / "users"
+    if not users_dir.is_dir():
+        return
+    for dirpath, _dirs, _files in sorted(os.walk(users_dir), key=lambda w: -len(w[0])):
+        directory = Path(dirpath)
+        if directory == users_dir:
+            continue
+        if not any(directory.iterdir()) and directory.relative_to(root).as_posix() not in busy:
+            directory.rmdir()
 
 
 # --- The hourly run, its schedule, and notices -----------------------------------------------

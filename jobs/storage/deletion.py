@@ -29,7 +29,8 @@ from accounts.models import User
 from accounts.services import user_lock
 from jobs import lifecycle, selectors
 from jobs.models import AudioClip, Batch, RenderJob, Template
-from jobs.storage.paths import delete_file, delete_tree
+from jobs.storage.files import delete as delete_file
+from jobs.storage.files import delete_prefix as delete_tree
 from jobs.storage.usage import usage_add
 
 log = logging.getLogger("heygem.jobs")

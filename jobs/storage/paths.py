@@ -1,8 +1,8 @@
-"""File helpers over MEDIA_ROOT. Deleting is idempotent: a file already gone is fine."""
+"""A stored name's path under MEDIA_ROOT, for the local-disk backend only: everything
+else goes through jobs.storage.files, which works on both backends."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from django.conf import settings
@@ -18,14 +18,3 @@ def media_path(name: str | None) -> Path:
     if not path.is_relative_to(root):
         raise SuspiciousFileOperation(f"{name!r} is outside MEDIA_ROOT")
     return path
-
-
-def delete_file(name: str | None) -> None:
-    if name:
-        media_path(name).unlink(missing_ok=True)
-
-
-def delete_tree(name: str) -> None:
-    path = media_path(name)
-    if path != Path(settings.MEDIA_ROOT).resolve():
-        shutil.rmtree(path, ignore_errors=True)

@@ -1,5 +1,6 @@
 """Serve a user's file after the view has checked ownership: byte ranges (so <video> can
-seek), HEAD, a safe Content-Disposition, and optionally nginx X-Accel-Redirect."""
+seek), HEAD, a safe Content-Disposition, and optionally nginx X-Accel-Redirect; from object
+storage, a redirect to a short-lived presigned address signed for the public endpoint."""
 
 from __future__ import annotations
 
@@ -12,11 +13,19 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.utils.http import http_date
 
 from jobs.names import content_disposition
+from jobs.storage import files
 from jobs.storage.paths import media_path
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -49,7 +58,20 @@ def serve_file(
     if not name:
         raise Http404
     try:
-        path: Path = media_path(name)
+        clean = files.clean_name(name)
+    except SuspiciousFileOperation:
+        raise Http404 from None
+    if within is not None and not clean.startswith(within.rstrip("/") + "/"):
+        raise Http404
+    if not files.is_local():
+        return _redirect_to_object_store(
+            clean,
+            download_name=download_name,
+            as_attachment=as_attachment,
+            content_type=content_type,
+        )
+    try:
+        path: Path = media_path(clean)
     except SuspiciousFileOperation:
         raise Http404 from None
     if within is not None and not path.is_relative_to(media_path(within)):
@@ -113,3 +135,25 @@ def serve_file(
     for key, value in common.items():
         head[key] = value
     return head
+
+
+def _redirect_to_object_store(
+    name: str, *, download_name: str, as_attachment: bool, content_type: str | None
+) -> HttpResponseBase:
+    """Object storage: the browser fetches the bytes from the store itself, through a
+    short-lived presigned address (ranges and HEAD included); the view already checked who
+    may have them. The redirect is never cached: the address expires."""
+    if not files.exists(name):
+        raise Http404
+    url = files.download_url(
+        name,
+        disposition=content_disposition(download_name, inline=not as_attachment),
+        content_type=content_type
+        or mimetypes.guess_type(download_name)[0]
+        or "application/octet-stream",
+    )
+    if url is None:  # not reached: only called for object storage
+        raise Http404
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -21,7 +21,7 @@ from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.formats import size_label
 from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
-from jobs.storage.paths import media_path
+from jobs.storage import files
 
 log = logging.getLogger("heygem.jobs")
 
@@ -139,8 +139,7 @@ def usage_recompute(*, user_id: int, fix: bool) -> UsageDrift:
         ]
         for qs, file_field, size_field in sources:
             for pk, name, recorded in qs.values_list("pk", file_field, size_field):
-                path = media_path(name) if name else None
-                size = path.stat().st_size if path is not None and path.is_file() else 0
+                size = files.size(name)
                 on_disk += size
                 if fix and size != recorded:
                     qs.model.all_objects.filter(pk=pk).update(**{size_field: size})

@@ -20,7 +20,7 @@ from django.db import connection
 from jobs import lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import enqueue_on_commit
-from jobs.storage.paths import media_path
+from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engines_offered
 
@@ -33,9 +33,6 @@ def batch_prepare(*, batch_id: Any) -> int:
 
     Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
     """
-    from rendering import audio as audio_analysis
-    from rendering.errors import RenderingError
-
     batch = Batch.objects.select_related("audio", "owner").filter(pk=batch_id).first()
     if batch is None:
         return 0
@@ -44,7 +41,22 @@ def batch_prepare(*, batch_id: Any) -> int:
     ]
     if not job_ids:
         return 0
-    audio_path = media_path(batch.audio.file.name)
+    with files.local_copy(batch.audio.file.name) as audio_path:
+        if not _prepare_audio(batch, audio_path):
+            return 0
+    lifecycle.jobs_vouch_queued(batch_id=batch.pk)
+    for job_id in job_ids:
+        enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
+    log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
+    return len(job_ids)
+
+
+def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
+    """Analyse (and transcribe) the batch's audio; False when it cannot be analysed, after
+    failing the batch's queued jobs with the reason."""
+    from rendering import audio as audio_analysis
+    from rendering.errors import RenderingError
+
     try:
         with _vouching(batch.pk):  # a long analysis is not a lost task
             audio_analysis.analyse(
@@ -58,15 +70,11 @@ def batch_prepare(*, batch_id: Any) -> int:
             batch, message, code="audio_analysis", params={"code": exc.code} | exc.params
         )
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
-        return 0
+        return False
     # The words: once per audio content (cached); without a model the videos still render.
     with _vouching(batch.pk):  # transcribing a long audio is not a lost task either
-        transcripts.batch_transcribe(batch=batch, audio_path=Path(audio_path))
-    lifecycle.jobs_vouch_queued(batch_id=batch.pk)
-    for job_id in job_ids:
-        enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
-    log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
-    return len(job_ids)
+        transcripts.batch_transcribe(batch=batch, audio_path=audio_path)
+    return True
 
 
 @contextmanager
@@ -102,13 +110,18 @@ def template_analyse(*, template_id: Any) -> str:
     3. Build the template's mouth library (cached), so the first render does not pay for it.
     4. Record the outcome on the template.
     """
-    from rendering import faces
-    from rendering.errors import RenderingError
 
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
         return "missing"
-    path = media_path(template.file.name)
+    with files.local_copy(template.file.name) as path:
+        return _template_analyse_file(template, path)
+
+
+def _template_analyse_file(template: Template, path: Path) -> str:
+    from rendering import faces
+    from rendering.errors import RenderingError
+
     limits = media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS)
     cache_dir = Path(settings.RENDER_CACHE_DIR)
     try:
@@ -186,9 +199,7 @@ def template_faces_record(*, template: Template, found: list[Any]) -> Template:
             [cv2.IMWRITE_JPEG_QUALITY, 85],
         )
         if ok:
-            target = media_path(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(jpeg.tobytes())
+            files.put_bytes(jpeg.tobytes(), name, content_type="image/jpeg")
         listed.append(candidate.to_dict() | {"thumbnail": name if ok else ""})
     Template.objects.filter(pk=template.pk).update(faces=listed)
     template.faces = listed

@@ -3,10 +3,10 @@
 1. Claim the job with a conditional update (a second delivery of the same task does nothing).
 2. Load the batch's audio features and the template's face track (both cached on disk by
    content hash, so the audio is analysed once per batch and each face tracked once).
-3. Render through the batch's engine into a temporary name beside the final one, writing
+3. Render through the batch's engine into a temporary file on this host, writing
    progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
    the engine is busy, so the watchdog only requeues jobs whose worker really died.
-4. Move the file into place, measure it (``rendering.quality``, on the face that was
+4. Measure the file, put it into storage (``rendering.quality``, on the face that was
    edited; a measurement that breaks is logged and never fails the job) and record success
    with its report in a conditional update; a job canceled meanwhile keeps its canceled
    state and its file is dropped.
@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import traceback
+from contextlib import ExitStack
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from django.db import close_old_connections, connection
 
 from jobs import lifecycle, transcripts
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
-from jobs.storage.paths import media_path
+from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
 from jobs.worker.preparation import (
@@ -35,6 +36,7 @@ from jobs.worker.preparation import (
     template_face_record,
     template_speaker_hint,
 )
+from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
 
@@ -124,13 +126,14 @@ def job_run_claimed(*, job_id: Any) -> str:
         return JobStatus.FAILED
 
     final_name = output_upload_to(job, "")
-    final_path = media_path(final_name)
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    # Partial files of earlier attempts (a worker killed mid-render leaves them: ours and
-    # the encoder's own temporary names, all hidden and prefixed with the output's stem).
-    for stale in final_path.parent.glob(f".*{final_path.stem}.*"):
+    # The render is written on this host (SCRATCH_DIR) and put into storage when complete.
+    # Partial files of earlier attempts on this host (a worker killed mid-render leaves
+    # them: ours and the encoder's own temporary names, all hidden and holding the job id).
+    scratch = files.scratch_dir()
+    for stale in scratch.glob(f".*job-{job.pk.hex}*"):
         stale.unlink(missing_ok=True)
-    partial = final_path.with_name(f".{final_path.stem}.{job.attempts}.partial.mp4")
+    partial = scratch / f".job-{job.pk.hex}.{job.attempts}.partial.mp4"
+    inputs = ExitStack()
     heartbeat = _Heartbeat(job.pk)
     heartbeat.start()
     last_write = 0.0
@@ -148,13 +151,15 @@ def job_run_claimed(*, job_id: Any) -> str:
 
     try:
         cache_dir = Path(settings.RENDER_CACHE_DIR)
+        # Working copies of the inputs (the stored files themselves on the local disk).
+        audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
+        template_path = inputs.enter_context(files.local_copy(job.template.file.name))
         features = audio_analysis.analyse(
-            media_path(batch.audio.file.name),
+            audio_path,
             cache_dir=cache_dir,
             **analysis_options(batch.engine),
         )
         joblog.add(f"audio features ready ({features.duration:.1f} s)")
-        template_path = media_path(job.template.file.name)
         face = template_face_hint(job.template)
         if face is not None:
             joblog.add(
@@ -181,7 +186,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             template=template_path,
             track=track,
             audio=features,
-            audio_path=media_path(batch.audio.file.name),
+            audio_path=audio_path,
             out_path=partial,
             # The caption pass after the render costs about one transcode, the render about
             # 1.3 (bench/render.py, bench/transcribe.py): the render's share is 0.6.
@@ -196,14 +201,10 @@ def job_run_claimed(*, job_id: Any) -> str:
         report = _measure(
             partial, features, template_path, track, result, speaker, joblog=joblog, ids=ids
         )
-        if transcripts.burn_batch_captions(
-            batch=batch, video=partial, audio_path=media_path(batch.audio.file.name)
-        ):
+        if transcripts.burn_batch_captions(batch=batch, video=partial, audio_path=audio_path):
             joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
-        partial.replace(final_path)
-        # The encoder creates files under the umask (0644); results are as private as uploads.
-        final_path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o640)
-        size = final_path.stat().st_size
+        sha256 = file_sha256(partial)
+        size = files.put(partial, final_name, content_type="video/mp4")
         if not lifecycle.job_succeed(
             job=job,
             output_name=final_name,
@@ -211,8 +212,9 @@ def job_run_claimed(*, job_id: Any) -> str:
             duration=result.duration,
             log_text=joblog.text(),
             quality=report,
+            sha256=sha256,
         ):
-            final_path.unlink(missing_ok=True)
+            files.delete(final_name)
             return JobStatus.CANCELED
         return JobStatus.SUCCEEDED
     except RenderCanceled:
@@ -238,6 +240,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         heartbeat.stop.set()
         heartbeat.join(timeout=5)
         partial.unlink(missing_ok=True)
+        inputs.close()
         close_old_connections()
 
 
