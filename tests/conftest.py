@@ -23,6 +23,7 @@ def _isolated_files(settings, tmp_path: Path) -> None:
     """Every test gets its own MEDIA_ROOT and render cache: no test sees another's files."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.RENDER_CACHE_DIR = tmp_path / "render-cache"
+    settings.SCRATCH_DIR = tmp_path / "scratch"
     settings.MEDIA_ROOT.mkdir()
 
 
@@ -146,3 +147,4 @@ def queue_name(monkeypatch: pytest.MonkeyPatch) -> str:
 # Media fixtures (audio clips, templates, generated videos) shared by several test folders.
 from tests.support.export import make_batch  # noqa: E402, F401
 from tests.support.media import audio_clip, make_template, no_face_video, template  # noqa: E402, F401
+from tests.support.object_store import object_store, s3_bucket  # noqa: E402, F401

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jobs import lifecycle
 from jobs.models import JobStatus, RenderJob, output_upload_to
+from jobs.storage import files
 from jobs.storage.paths import media_path
 
 
@@ -43,16 +44,17 @@ def finish_job(
         assert lifecycle.job_claim(job_id=row.pk), "finish_job needs a queued job"
         if status == JobStatus.SUCCEEDED:
             name = output_upload_to(row, "")
-            path = media_path(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if source is not None:
-                shutil.copyfile(source, path)
-            else:
-                path.write_bytes(content)
+            with files.scratch_file(suffix=".mp4") as scratch:
+                if source is not None:
+                    shutil.copyfile(source, scratch)
+                else:
+                    scratch.write_bytes(content)
+                size = files.put(scratch, name, content_type="video/mp4")
+            path = media_path(name) if files.is_local() else None
             assert lifecycle.job_succeed(
                 job=row,
                 output_name=name,
-                size=path.stat().st_size,
+                size=size,
                 duration=duration,
                 log_text="",
             )
