@@ -9,6 +9,7 @@ DEBUG=0 and the other variables documented in the README; nothing lives only in 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -237,6 +238,34 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Worker pools (docs/deployment.md). ENGINE_POOLS routes an engine's renders to a named
+# pool, e.g. "neural=gpu"; everything else (analysis, classic renders, webhooks, schedules)
+# stays on the main pool. A qcluster started with Q_POOL=<pool> serves only that pool's
+# queue ("<Q_CLUSTER_NAME>-<pool>") and runs no schedules. Every host keeps the same
+# Q_CLUSTER_NAME and SECRET_KEY: they sign the task payloads.
+_POOL_NAME = r"^[a-z0-9][a-z0-9_-]{0,30}$"
+
+
+def _engine_pools(text: str) -> dict[str, str]:
+    pools: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        engine, _sep, pool = part.partition("=")
+        if not _sep or not re.match(_POOL_NAME, pool.strip()) or not engine.strip():
+            raise ImproperlyConfigured(
+                f"ENGINE_POOLS={text!r}: write engine=pool pairs, e.g. neural=gpu."
+            )
+        pools[engine.strip()] = pool.strip()
+    return pools
+
+
+ENGINE_POOLS = _engine_pools(env_str("ENGINE_POOLS", ""))
+Q_POOL = env_str("Q_POOL", "")
+if Q_POOL:
+    if not re.match(_POOL_NAME, Q_POOL):
+        raise ImproperlyConfigured(f"Q_POOL={Q_POOL!r}: a pool is named like gpu or cpu-2.")
+    Q_CLUSTER["cluster_name"] = f"{Q_CLUSTER['name']}-{Q_POOL}"
+    Q_CLUSTER["scheduler"] = False
 Q_CLUSTER["sync"] = env_bool("Q_SYNC", False)
 
 

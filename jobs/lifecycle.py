@@ -29,7 +29,7 @@ from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Batch, JobStatus, RenderJob, WebhookEvent
-from jobs.queue import enqueue_on_commit
+from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files
 from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
@@ -163,7 +163,9 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
         with transaction.atomic():
             if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, queued_at=now):
                 requeued += 1
-                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
+                render_enqueue_on_commit(
+                    job_id=job.pk, batch_id=job.batch_id, engine=job.batch.engine
+                )
         log.warning("job requeued after its worker stopped", extra=log_ids(job.batch, job))
     return requeued, failed
 
@@ -186,7 +188,9 @@ def jobs_resend_stranded(*, now: Any = None) -> int:
                 pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at
             ).update(queued_at=now):
                 resent += 1
-                enqueue_on_commit("jobs.tasks.job_render", str(job.pk), group=str(job.batch_id))
+                render_enqueue_on_commit(
+                    job_id=job.pk, batch_id=job.batch_id, engine=job.batch.engine
+                )
         log.warning("queued job sent again: its task was lost", extra=log_ids(job.batch, job))
     return resent
 

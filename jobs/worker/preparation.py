@@ -19,7 +19,7 @@ from django.db import connection
 
 from jobs import lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
-from jobs.queue import enqueue_on_commit
+from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engines_offered
@@ -46,7 +46,7 @@ def batch_prepare(*, batch_id: Any) -> int:
             return 0
     lifecycle.jobs_vouch_queued(batch_id=batch.pk)
     for job_id in job_ids:
-        enqueue_on_commit("jobs.tasks.job_render", job_id, group=str(batch.pk))
+        render_enqueue_on_commit(job_id=job_id, batch_id=batch.pk, engine=batch.engine)
     log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
     return len(job_ids)
 

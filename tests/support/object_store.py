@@ -157,6 +157,19 @@ def s3_settings(store: ObjectStore, bucket: str) -> dict[str, Any]:
     }
 
 
+def s3_env(store: ObjectStore, bucket: str) -> dict[str, str]:
+    """The environment that puts a child process (a worker host) on this bucket."""
+    return {
+        "STORAGE_BACKEND": "s3",
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": store.endpoint,
+        "S3_PUBLIC_ENDPOINT_URL": store.public_endpoint,
+        "S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        "S3_ADDRESSING_STYLE": "path",
+    }
+
+
 @pytest.fixture
 def s3_bucket(object_store: ObjectStore, settings: Any) -> Iterator[str]:
     """Switch this test's default storage to a new bucket on the S3 server (caches too)."""

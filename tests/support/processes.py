@@ -36,6 +36,7 @@ def child_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
         RENDER_CACHE_DIR=str(settings.RENDER_CACHE_DIR),
+        SCRATCH_DIR=str(settings.SCRATCH_DIR),
         WHISPER_MODEL_DIR=str(settings.WHISPER_MODEL_DIR),
         PYTHONUNBUFFERED="1",
     )
