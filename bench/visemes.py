@@ -132,7 +132,8 @@ def scores(speech: Speech, gaps: np.ndarray, widths: np.ndarray, fps: float) -> 
         "shut_plain": float(np.mean([n >= 2 for n in shut["plain"]])),
         "frames_bilabial": float(np.mean(shut["bilabial"])),
         "frames_plain": float(np.mean(shut["plain"])),
-        "width_contrast": 100 * (statistics.mean(width["wide"]) - statistics.mean(width["rounded"])),
+        "width_contrast": 100
+        * (statistics.mean(width["wide"]) - statistics.mean(width["rounded"])),
     }
 
 
@@ -168,12 +169,17 @@ def crop(frame: np.ndarray, landmarks: np.ndarray, size: int = 200) -> np.ndarra
     centre = faces.mouth_centre(landmarks)
     half = 0.55 * faces.face_frame(landmarks).scale
     x0, y0 = int(max(centre[0] - half, 0)), int(max(centre[1] - 0.7 * half, 0))
-    x1, y1 = int(min(centre[0] + half, frame.shape[1])), int(min(centre[1] + 0.7 * half, frame.shape[0]))
+    x1, y1 = (
+        int(min(centre[0] + half, frame.shape[1])),
+        int(min(centre[1] + 0.7 * half, frame.shape[0])),
+    )
     tile = frame[y0:y1, x0:x1]
     return np.asarray(cv2.resize(tile, (size, round(size * tile.shape[0] / tile.shape[1]))))
 
 
-def sheet(speech: Speech, runs: dict[str, tuple[np.ndarray, list[np.ndarray], float]], out: Path) -> None:
+def sheet(
+    speech: Speech, runs: dict[str, tuple[np.ndarray, list[np.ndarray], float]], out: Path
+) -> None:
     """Rows: moments (a closure inside a bilabial word, a rounded and a wide vowel); columns:
     word shapes off, on. The moment is where the 'on' render is most closed / mid-word."""
     from rendering import faces

@@ -552,8 +552,9 @@ def animate_frame(
 
 # --- the engine -----------------------------------------------------------------------------
 MIN_COVERAGE = 0.25  # below this share of usable-face frames a render fails
-# Whether mouth shapes follow the transcript's words by default (see bench/visemes.py).
-WORD_SHAPES = True
+# Whether mouth shapes follow the transcript's words by default: off, since the energy
+# sync measure drops 0.02-0.05 with them (bench/visemes.py, docs/rendering-engine.md).
+WORD_SHAPES = False
 _FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
 
 
