@@ -33,6 +33,7 @@ from rendering import faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
+    FrameOverlay,
     ProgressCallback,
     RenderResult,
     ping_pong_index,
@@ -686,6 +687,7 @@ class ClassicEngine(Engine):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        overlay: FrameOverlay | None = None,
     ) -> RenderResult:
         """Write the re-animated template to ``out_path``.
 
@@ -720,6 +722,7 @@ class ClassicEngine(Engine):
             out_path=out_path,
             crf=self.crf,
             preset=self.preset,
+            overlay=overlay,
         ) as out:
             for j in range(out.n_out):
                 if j % CHUNK == 0:
