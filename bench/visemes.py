@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import FACE, table  # type: ignore[import-not-found]
+from _common import FACE, table
 
 CLOSED_SHARE = 0.2  # of the way from the shut level to the word's widest: reads as shut
 
