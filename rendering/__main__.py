@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--list-faces", action="store_true", help="list the faces in each template and stop"
     )
+    parser.add_argument(
+        "--word-shapes",
+        action="store_true",
+        help="classic engine: shape the mouth from the transcript's words too (the audio is "
+        "transcribed; see docs/rendering-engine.md for what it measures)",
+    )
     words = parser.add_argument_group(
         "words", "transcribe the audio once (faster-whisper) for subtitles and captions"
     )
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             engine_options=(
                 {"model_dir": args.model_dir, "bbox_shift": args.bbox_shift}
                 if args.engine == "neural"
+                else {"words": True}
+                if args.word_shapes
                 else None
             ),
             face=args.face,
@@ -213,7 +221,7 @@ def _word_options(args: argparse.Namespace) -> dict[str, Any]:
     from rendering.captions import CaptionStyle
     from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber, TranscriptionError
 
-    if not (args.subtitles or args.captions or args.script):
+    if not (args.subtitles or args.captions or args.script or args.word_shapes):
         return {}
     model_dir = args.whisper_model_dir or os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
     transcriber = Transcriber(model_dir, cpu_threads=args.cpu_threads)

@@ -95,7 +95,7 @@ def render_batch(
     With a ``transcriber`` the audio is also transcribed once (cached) in ``language``;
     the cues come from ``script`` aligned to the words, or from the words themselves.
     ``subtitles`` writes ``subtitles.srt`` / ``.vtt`` into ``out_dir``; ``captions``
-    burns the same cues into every output (a second pass over each finished video).
+    burns the same cues into every output, drawn on each frame before its one encode.
     """
     from rendering import audio as audio_mod
     from rendering import faces
@@ -136,6 +136,12 @@ def render_batch(
             report(0.0)
         try:
             track = faces.track(template, cache_dir=cache_dir, face=_chosen_face(template, face))
+            overlay = None
+            if captions is not None and result.cues:
+                from rendering.captions import CaptionPainter
+
+                painter = CaptionPainter(result.cues, track.width, track.height, captions)
+                overlay = painter.frame_function(track.fps)
             rendered = renderer.render(
                 template=template,
                 track=track,
@@ -144,13 +150,8 @@ def render_batch(
                 out_path=out_dir / output_name(index),
                 progress=report,
                 should_cancel=should_cancel,
+                overlay=overlay,
             )
-            if captions is not None and result.cues:
-                from rendering.captions import burn_captions
-
-                burn_captions(
-                    rendered.path, rendered.path, result.cues, audio_path=audio, style=captions
-                )
         except RenderCanceled:
             raise
         except RenderingError as exc:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rendering.audio import AudioFeatures
     from rendering.faces import FaceTrack
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 CHIN_MARGIN = 0.24
 
 ProgressCallback = Callable[[float], None]
+# Drawn onto output frame ``index`` before it is encoded (captions); returns a new array
+# when it draws. Engines hand it to ``playback.template_output``.
+FrameOverlay = Callable[[int, "np.ndarray"], "np.ndarray"]
 CancelCheck = Callable[[], bool]
 
 
@@ -43,7 +48,8 @@ class Engine(ABC):
     template loops forward then backward when the audio is longer and is trimmed when it is
     shorter. It calls ``progress`` with a fraction in 0..1 (the caller throttles), checks
     ``should_cancel`` every few frames and raises ``RenderCanceled`` (leaving no file) when
-    it answers True.
+    it answers True. ``overlay(index, frame)``, when given, is drawn on every output frame
+    before it is encoded (burned-in captions, in the same encode).
     """
 
     name: str = ""
@@ -62,6 +68,7 @@ class Engine(ABC):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        overlay: FrameOverlay | None = None,
     ) -> RenderResult: ...
 
 

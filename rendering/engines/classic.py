@@ -33,6 +33,7 @@ from rendering import faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
+    FrameOverlay,
     ProgressCallback,
     RenderResult,
     ping_pong_index,
@@ -552,6 +553,9 @@ def animate_frame(
 
 # --- the engine -----------------------------------------------------------------------------
 MIN_COVERAGE = 0.25  # below this share of usable-face frames a render fails
+# Whether mouth shapes follow the transcript's words by default: off, since the energy
+# sync measure drops 0.02-0.05 with them (bench/visemes.py, docs/rendering-engine.md).
+WORD_SHAPES = False
 _FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
 
 
@@ -585,6 +589,8 @@ def plan_frames(
     audio: AudioFeatures,
     library: mouths.MouthLibrary | None,
     n_out: int,
+    *,
+    words: bool = False,
 ) -> FramePlan:
     """Decide, before decoding anything, what every output frame will show.
 
@@ -592,11 +598,19 @@ def plan_frames(
     2. Strength from the face's trust in that frame, faded in time.
     3. Appearances: the wanted opening and width against the library's (and the template
        frame's own), chosen for the whole video at once so they do not flicker.
+
+    With ``words`` and timed words on ``audio``, the words' visemes (closed m/b/p, f/v,
+    rounded, wide) are blended into the audio's controls first (``rendering.visemes``).
     """
     controls = audio.mouth_controls(track.fps, n_out)
     openness = np.asarray(controls.openness, dtype=np.float32)
     width = np.asarray(controls.width, dtype=np.float32)
     rounding = np.asarray(controls.rounding, dtype=np.float32)
+    if words and audio.words:
+        from rendering import visemes
+
+        wanted = visemes.targets(audio.words, track.fps, n_out, energy=audio.energy)
+        openness, width, rounding = visemes.apply_visemes(openness, width, rounding, wanted)
     n_template = max(track.n_frames, 1)
     loops = n_out > n_template
     index = np.array(
@@ -636,7 +650,8 @@ class ClassicEngine(Engine):
 
     Options: ``crf``, ``preset``, ``cache_dir`` (where template mouth libraries are kept;
     None analyses each render afresh), ``library`` (False: only warp and paint, the old
-    behaviour, kept for comparison), ``min_coverage``.
+    behaviour, kept for comparison), ``min_coverage``, ``words`` (shape the mouth from the
+    transcript's words as well as the sound, when the audio has timed words).
 
     The default crf is 18, not the writer's 20: outputs re-encode already compressed
     templates, and at 20 the generation loss alone takes the untouched upper face below
@@ -653,8 +668,10 @@ class ClassicEngine(Engine):
         cache_dir: Path | str | None = None,
         library: bool = True,
         min_coverage: float = MIN_COVERAGE,
+        words: bool = WORD_SHAPES,
     ) -> None:
         self.crf = crf
+        self.words = words
         self.preset = preset
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.use_library = library
@@ -670,6 +687,7 @@ class ClassicEngine(Engine):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        overlay: FrameOverlay | None = None,
     ) -> RenderResult:
         """Write the re-animated template to ``out_path``.
 
@@ -687,7 +705,7 @@ class ClassicEngine(Engine):
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
-        plan = plan_frames(track, audio, library, n_out)
+        plan = plan_frames(track, audio, library, n_out, words=self.words)
         if plan.coverage < self.min_coverage:
             raise FaceError(
                 _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
@@ -704,6 +722,7 @@ class ClassicEngine(Engine):
             out_path=out_path,
             crf=self.crf,
             preset=self.preset,
+            overlay=overlay,
         ) as out:
             for j in range(out.n_out):
                 if j % CHUNK == 0:

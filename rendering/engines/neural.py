@@ -26,6 +26,7 @@ import numpy as np
 from rendering.engines.base import (
     CancelCheck,
     Engine,
+    FrameOverlay,
     ProgressCallback,
     RenderResult,
 )
@@ -176,6 +177,7 @@ class NeuralEngine(Engine):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        overlay: FrameOverlay | None = None,
     ) -> RenderResult:
         """Write the lip-synced template to ``out_path`` (see the module docstring)."""
         from rendering.engines.playback import finished, template_output
@@ -194,6 +196,7 @@ class NeuralEngine(Engine):
             preset=self.preset,
             # The "closed" reference picks a template frame by index: keep them all.
             keep=self.config.reference == "closed",
+            overlay=overlay,
         ) as out:
             reference = self._reference(out.frames, track)
             for start in range(0, out.n_out, self.batch_size):

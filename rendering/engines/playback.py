@@ -1,6 +1,10 @@
 """Playback shared by the engines: the template's frames by output index (forward, then
 backward when the audio is longer), decoded ahead in a thread and kept in memory or spilled
-to disk, and the output written next to its target and published only when complete."""
+to disk, and the output written next to its target and published only when complete.
+
+An ``overlay`` (``f(index, frame) -> frame``, e.g. ``CaptionPainter.frame_function``) is
+applied to every finished frame just before it is encoded: captions go in during the one
+encode, not in a second pass over the result."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from rendering.engines.base import ProgressCallback, RenderResult, ping_pong_index
+from rendering.engines.base import FrameOverlay, ProgressCallback, RenderResult, ping_pong_index
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -25,6 +29,21 @@ if TYPE_CHECKING:
 
 
 _END = object()
+
+
+class OverlaidWriter:
+    """The writer, with ``overlay`` applied to each frame in output order."""
+
+    def __init__(self, writer: VideoWriter, overlay: FrameOverlay | None) -> None:
+        self._writer = writer
+        self._overlay = overlay
+        self.count = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._overlay is not None:
+            frame = self._overlay(self.count, frame)
+        self.count += 1
+        self._writer.write(frame)
 
 
 def _prefetch(source: Iterator[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
@@ -162,7 +181,7 @@ class TemplateOutput:
     n_template: int
     loops: bool
     frames: _TemplateFrames
-    writer: VideoWriter
+    writer: OverlaidWriter
 
     def template_index(self, j: int) -> int:
         """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
@@ -180,6 +199,7 @@ def template_output(
     crf: int,
     preset: str,
     keep: bool = False,
+    overlay: FrameOverlay | None = None,
 ) -> Iterator[TemplateOutput]:
     """Open what every engine's render needs, and publish the output only when complete.
 
@@ -189,6 +209,7 @@ def template_output(
     3. The writer muxes the driving audio into a hidden partial file, renamed over
        ``out_path`` only after the body ran without an exception; the partial and the
        spill file are removed whatever happens.
+    4. ``overlay`` (captions) is drawn on each frame as the engine writes it.
     """
     from rendering import media
 
@@ -221,7 +242,9 @@ def template_output(
             audio=samples,
             audio_rate=rate,
         ) as writer:
-            yield TemplateOutput(fps, n_out, n_template, loops, frames, writer)
+            yield TemplateOutput(
+                fps, n_out, n_template, loops, frames, OverlaidWriter(writer, overlay)
+            )
         os.replace(partial, out_path)
     finally:
         frames.close()

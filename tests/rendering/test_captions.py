@@ -136,3 +136,39 @@ def test_burning_captions_into_a_video_keeps_the_rest_of_the_picture(tmp_path: P
         inside = np.abs(a[y0:y1] - b[y0:y1])
         assert outside.mean() < 6  # a second H.264 generation of noise, no drawing
         assert inside.mean() > 3 * outside.mean() + 5
+
+
+def test_an_engine_draws_captions_in_its_one_encode_and_only_in_the_band(
+    tmp_path: Path, face_mp4: Path, speech_wav: Path
+) -> None:
+    from rendering import faces
+    from rendering.audio import analyse
+    from rendering.engines import get_engine
+
+    features = analyse(speech_wav, cache_dir=tmp_path / "cache")
+    track = faces.track(face_mp4, cache_dir=tmp_path / "cache")
+    engine = get_engine("classic", cache_dir=tmp_path / "cache")
+    painter = CaptionPainter(CUES, track.width, track.height)
+    plain, captioned = tmp_path / "plain.mp4", tmp_path / "captioned.mp4"
+    for out, overlay in ((plain, None), (captioned, painter.frame_function(track.fps))):
+        engine.render(
+            template=face_mp4,
+            track=track,
+            audio=features,
+            audio_path=speech_wav,
+            out_path=out,
+            overlay=overlay,
+        )
+
+    before, after = decode(plain), decode(captioned)
+    assert len(after) == len(before)
+    assert has_audio(captioned)
+    y0, y1 = painter.band
+    for k in (5, 30):  # the Chinese cue, then the English one
+        a, b = before[k].astype(int), after[k].astype(int)
+        outside = np.concatenate([np.abs(a[:y0] - b[:y0]).ravel(), np.abs(a[y1:] - b[y1:]).ravel()])
+        inside = np.abs(a[y0:y1] - b[y0:y1])
+        assert outside.mean() < 1.5  # the same engine output; only the encoder's choices differ
+        assert inside.mean() > 3 * outside.mean() + 5
+    late = int(2.5 * track.fps)  # after the last cue: nothing drawn
+    assert np.abs(before[late].astype(int) - after[late].astype(int)).mean() < 1.5
