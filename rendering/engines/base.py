@@ -44,6 +44,10 @@ class Engine(ABC):
     shorter. It calls ``progress`` with a fraction in 0..1 (the caller throttles), checks
     ``should_cancel`` every few frames and raises ``RenderCanceled`` (leaving no file) when
     it answers True.
+
+    ``frame_range=(start, stop)`` writes only those frames of the output timeline, with no
+    sound: one segment of a long video, rendered exactly as the same frames of the whole
+    would be (see ``rendering.media.join_segments``).
     """
 
     name: str = ""
@@ -62,6 +66,7 @@ class Engine(ABC):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        frame_range: tuple[int, int] | None = None,
     ) -> RenderResult: ...
 
 
@@ -76,3 +81,8 @@ def ping_pong_index(output_index: int, n_template: int) -> int:
     period = 2 * n_template - 2
     k = output_index % period
     return k if k < n_template else period - k
+
+
+def output_frame_count(duration: float, fps: float) -> int:
+    """How many frames an output following ``duration`` seconds of audio has at ``fps``."""
+    return max(1, round(duration * fps))

@@ -33,6 +33,7 @@ from rendering import faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
+    output_frame_count,
     ProgressCallback,
     RenderResult,
     ping_pong_index,
@@ -670,6 +671,7 @@ class ClassicEngine(Engine):
         out_path: Path,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        frame_range: tuple[int, int] | None = None,
     ) -> RenderResult:
         """Write the re-animated template to ``out_path``.
 
@@ -680,10 +682,14 @@ class ClassicEngine(Engine):
         3. For each output frame: take its template frame, re-animate it, write it; every
            CHUNK frames report progress and check for cancel.
         4. Mux the driving audio; publish the file only once it is complete.
+
+        With ``frame_range`` the plan is still made for the whole output (the mouth
+        choice is one path over all frames), so a segment shows exactly the frames the
+        whole render would: no jump where segments meet.
         """
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
-        n_out = max(1, round(audio.duration * track.fps))
+        n_out = output_frame_count(audio.duration, track.fps)
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
@@ -704,13 +710,14 @@ class ClassicEngine(Engine):
             out_path=out_path,
             crf=self.crf,
             preset=self.preset,
+            frame_range=frame_range,
         ) as out:
-            for j in range(out.n_out):
-                if j % CHUNK == 0:
+            for j in out.indices:
+                if (j - out.start) % CHUNK == 0:
                     if should_cancel is not None and should_cancel():
                         raise RenderCanceled()
                     if progress is not None:
-                        progress(j / out.n_out)
+                        progress(out.fraction(j))
                 i = out.template_index(j)
                 frame, owned = out.frames.get(i)
                 ti = min(i, track.n_frames - 1)
