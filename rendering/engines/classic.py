@@ -33,9 +33,9 @@ from rendering import faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
-    output_frame_count,
     ProgressCallback,
     RenderResult,
+    output_frame_count,
     ping_pong_index,
 )
 from rendering.engines.playback import finished, template_output
