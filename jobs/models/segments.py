@@ -17,7 +17,7 @@ from jobs.models.batches import RenderJob, output_upload_to
 
 class SegmentStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
+    RUNNING = "running", _("Rendering")
     RENDERED = "rendered", _("Rendered")
     JOINING = "joining", _("Joining")
     JOINED = "joined", _("Joined")
