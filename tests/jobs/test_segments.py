@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
@@ -77,8 +76,10 @@ def test_a_long_render_is_split_rendered_by_two_workers_and_joined_without_a_sea
     job = batch.jobs.get()
     with worker(env, tmp_path / "worker.log"):
         wait_for(
-            lambda: RenderJob.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).exists()
-            or RenderJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).exists(),
+            lambda: (
+                RenderJob.objects.filter(pk=job.pk, status=JobStatus.SUCCEEDED).exists()
+                or RenderJob.objects.filter(pk=job.pk, status=JobStatus.FAILED).exists()
+            ),
             timeout=240,
             what="the segmented job to finish",
         )
@@ -198,8 +199,10 @@ def test_a_killed_worker_costs_one_part_not_the_video(
 
     with worker(env, tmp_path / "worker1.log") as first:
         wait_for(
-            lambda: parts.filter(status=SegmentStatus.RENDERED).exists()
-            and parts.filter(status=SegmentStatus.RUNNING, progress__gt=0.05).exists(),
+            lambda: (
+                parts.filter(status=SegmentStatus.RENDERED).exists()
+                and parts.filter(status=SegmentStatus.RUNNING, progress__gt=0.05).exists()
+            ),
             timeout=240,
             what="one part rendered and another mid-render",
             interval=0.05,
@@ -219,9 +222,11 @@ def test_a_killed_worker_costs_one_part_not_the_video(
 
     with worker(env, tmp_path / "worker2.log"):
         wait_for(
-            lambda: RenderJob.objects.filter(pk=job.pk)
-            .exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-            .exists(),
+            lambda: (
+                RenderJob.objects.filter(pk=job.pk)
+                .exclude(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+                .exists()
+            ),
             timeout=300,
             what="the restarted worker to finish the job",
         )
