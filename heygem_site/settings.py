@@ -307,6 +307,9 @@ RENDER_MAX_ATTEMPTS = env_int("RENDER_MAX_ATTEMPTS", 3, minimum=1)
 JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10.0, minimum=0.1)
 JOB_STALE_AFTER = env_float("JOB_STALE_AFTER", 120.0, minimum=1.0)
 JOB_PROGRESS_INTERVAL = env_float("JOB_PROGRESS_INTERVAL", 1.0, minimum=0.0)
+# A render whose output is longer than this many seconds is cut into segments of about
+# this length, rendered by separate tasks (several workers at once) and joined; 0: never.
+RENDER_SEGMENT_SECONDS = env_float("RENDER_SEGMENT_SECONDS", 120.0, minimum=0.0)
 if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(
         "JOB_STALE_AFTER must be more than twice JOB_HEARTBEAT_INTERVAL, or live jobs would be requeued."

@@ -28,7 +28,17 @@ from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
-from jobs.models import ACTIVE_STATUSES, Batch, JobStatus, RenderJob, WebhookEvent
+from jobs.models import (
+    ACTIVE_STATUSES,
+    SEGMENT_IN_FLIGHT,
+    Batch,
+    JobStatus,
+    RenderJob,
+    RenderSegment,
+    SegmentStatus,
+    WebhookEvent,
+    segment_folder,
+)
 from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files
 from jobs.storage.files import delete as delete_file
@@ -136,9 +146,12 @@ def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
     requeued = failed = 0
-    for job in RenderJob.objects.filter(
-        status=JobStatus.RUNNING, heartbeat_at__lt=stale_before
-    ).select_related("batch"):
+    # A job split into segments is watched through them (jobs.segments).
+    for job in (
+        RenderJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before)
+        .exclude(segments__status__in=SEGMENT_IN_FLIGHT)
+        .select_related("batch")
+    ):
         base = RenderJob.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
         )
@@ -208,6 +221,10 @@ def jobs_vouch_queued(*, batch_id: Any) -> int:
 def jobs_cancel(jobs: QuerySet[RenderJob], *, now: Any = None) -> int:
     """Cancel the queued or running ones among `jobs` (a running one stops at its next
     heartbeat). The caller finishes their batches (batch_finish_if_done)."""
+    # Their segments first (while the jobs are still active): their workers stop too.
+    RenderSegment.objects.filter(
+        job__in=jobs.filter(status__in=ACTIVE_STATUSES), status__in=SEGMENT_IN_FLIGHT
+    ).update(status=SegmentStatus.CANCELED, finished_at=now or timezone.now())
     return int(
         jobs.filter(status__in=ACTIVE_STATUSES).update(
             status=JobStatus.CANCELED,
@@ -226,6 +243,12 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
         name_to_delete = str(name)
         transaction.on_commit(lambda n=name_to_delete: delete_file(n))  # type: ignore[misc]
     usage_add(user_id=owner_id, delta=-int(jobs.aggregate(n=Sum("output_size"))["n"] or 0))
+    # A retry renders every segment again (a face choice or a setting may have changed
+    # since): the old ones and their files go.
+    for job in jobs.filter(segments__isnull=False).distinct().select_related("batch__owner"):
+        folder = segment_folder(job)
+        transaction.on_commit(lambda f=folder: files.delete_prefix(f))  # type: ignore[misc]
+    RenderSegment.objects.filter(job__in=jobs).delete()
     return int(
         jobs.update(
             status=JobStatus.QUEUED,

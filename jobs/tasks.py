@@ -7,10 +7,11 @@ schedules: keep these names where they are. Nothing here loads PyAV or torch at 
 
 from __future__ import annotations
 
-from jobs import lifecycle
+from jobs import lifecycle, segments
 from jobs.storage import cleanup
 from jobs.webhooks import delivery
 from jobs.worker import preparation, runner
+from jobs.worker import segments as segment_worker
 
 
 def batch_prepare(batch_id: str) -> int:
@@ -25,10 +26,21 @@ def template_analyse(template_id: str) -> str:
     return preparation.template_analyse(template_id=template_id)
 
 
+def segment_render(segment_id: str) -> str:
+    return segment_worker.segment_run(segment_id=segment_id)
+
+
+def job_join(job_id: str) -> str:
+    return segment_worker.job_join(job_id=job_id)
+
+
 def requeue_stale_jobs() -> tuple[int, int, int]:
-    """The watchdog: (running jobs requeued, failed after their attempts, queued ones resent)."""
+    """The watchdog: (running jobs and segments requeued, failed after their attempts,
+    queued ones and lost joins sent again)."""
     requeued, failed = lifecycle.jobs_requeue_stale()
-    return requeued, failed, lifecycle.jobs_resend_stranded()
+    resent = lifecycle.jobs_resend_stranded()
+    parts = segments.segments_requeue_stale()
+    return requeued + parts[0], failed + parts[1], resent + parts[2]
 
 
 def webhook_deliver(delivery_id: str) -> str:

@@ -82,6 +82,14 @@ SENTENCES: dict[str, Promise] = {
         "The renderer stopped while working on this video %(attempts)s times, so we gave up. "
         "Try a shorter or smaller video, or retry later."
     ),
+    "segment_failed": gettext_lazy(
+        "Part %(part)s of %(parts)s of this video could not be rendered. Retry it; if it fails "
+        "again, try another template or contact support."
+    ),
+    "segment_worker_lost": gettext_lazy(
+        "The renderer stopped while working on part %(part)s of this video %(attempts)s times, "
+        "so we gave up. Retry later, or try a shorter video."
+    ),
     "audio_analysis": gettext_lazy(
         "The audio could not be analysed. Upload the audio again, or another recording."
     ),

@@ -28,6 +28,13 @@ from jobs.models.library import (
 from jobs.models.notices import (
     Notice,
 )
+from jobs.models.segments import (
+    SEGMENT_IN_FLIGHT,
+    RenderSegment,
+    SegmentStatus,
+    segment_folder,
+    segment_name,
+)
 from jobs.models.webhooks import (
     WEBHOOK_PING_EVENT,
     DeliveryStatus,
@@ -40,6 +47,7 @@ from jobs.models.webhooks import (
 __all__ = [
     "ACTIVE_STATUSES",
     "FINISHED_STATUSES",
+    "SEGMENT_IN_FLIGHT",
     "WEBHOOK_PING_EVENT",
     "AudioClip",
     "Batch",
@@ -53,6 +61,8 @@ __all__ = [
     "OwnedQuerySet",
     "RenderJob",
     "RenderJobQuerySet",
+    "RenderSegment",
+    "SegmentStatus",
     "Template",
     "Webhook",
     "WebhookDelivery",
@@ -60,6 +70,8 @@ __all__ = [
     "WebhookEvent",
     "audio_upload_to",
     "output_upload_to",
+    "segment_folder",
+    "segment_name",
     "template_upload_to",
     "thumbnail_upload_to",
 ]

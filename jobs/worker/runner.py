@@ -182,6 +182,11 @@ def job_run_claimed(*, job_id: Any) -> str:
         joblog.add(
             f"face track ready ({int(track.present.sum())}/{track.n_frames} frames with a face)"
         )
+        # A long video is rendered as segments by several tasks (jobs.worker.segments).
+        from jobs.worker.segments import job_split_if_long
+
+        if job_split_if_long(job=job, features=features, track=track, joblog=joblog):
+            return "split"
         result = _engine(batch.engine).render(
             template=template_path,
             track=track,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rendering.engines.base import Engine, RenderResult, ping_pong_index
+from rendering.engines.base import Engine, RenderResult, output_frame_count, ping_pong_index
 from rendering.errors import RenderingError
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "engine_problem",
     "get_engine",
     "known_engines",
+    "output_frame_count",
     "ping_pong_index",
 ]
 

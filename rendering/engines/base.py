@@ -50,6 +50,10 @@ class Engine(ABC):
     ``should_cancel`` every few frames and raises ``RenderCanceled`` (leaving no file) when
     it answers True. ``overlay(index, frame)``, when given, is drawn on every output frame
     before it is encoded (burned-in captions, in the same encode).
+
+    ``frame_range=(start, stop)`` writes only those frames of the output timeline, with no
+    sound: one segment of a long video, rendered exactly as the same frames of the whole
+    would be (see ``rendering.media.join_segments``).
     """
 
     name: str = ""
@@ -69,6 +73,7 @@ class Engine(ABC):
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
         overlay: FrameOverlay | None = None,
+        frame_range: tuple[int, int] | None = None,
     ) -> RenderResult: ...
 
 
@@ -83,3 +88,8 @@ def ping_pong_index(output_index: int, n_template: int) -> int:
     period = 2 * n_template - 2
     k = output_index % period
     return k if k < n_template else period - k
+
+
+def output_frame_count(duration: float, fps: float) -> int:
+    """How many frames an output following ``duration`` seconds of audio has at ``fps``."""
+    return max(1, round(duration * fps))

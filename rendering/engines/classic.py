@@ -36,6 +36,7 @@ from rendering.engines.base import (
     FrameOverlay,
     ProgressCallback,
     RenderResult,
+    output_frame_count,
     ping_pong_index,
 )
 from rendering.engines.playback import finished, template_output
@@ -688,6 +689,7 @@ class ClassicEngine(Engine):
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
         overlay: FrameOverlay | None = None,
+        frame_range: tuple[int, int] | None = None,
     ) -> RenderResult:
         """Write the re-animated template to ``out_path``.
 
@@ -698,10 +700,14 @@ class ClassicEngine(Engine):
         3. For each output frame: take its template frame, re-animate it, write it; every
            CHUNK frames report progress and check for cancel.
         4. Mux the driving audio; publish the file only once it is complete.
+
+        With ``frame_range`` the plan is still made for the whole output (the mouth
+        choice is one path over all frames), so a segment shows exactly the frames the
+        whole render would: no jump where segments meet.
         """
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
-        n_out = max(1, round(audio.duration * track.fps))
+        n_out = output_frame_count(audio.duration, track.fps)
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
@@ -723,13 +729,14 @@ class ClassicEngine(Engine):
             crf=self.crf,
             preset=self.preset,
             overlay=overlay,
+            frame_range=frame_range,
         ) as out:
-            for j in range(out.n_out):
-                if j % CHUNK == 0:
+            for j in out.indices:
+                if (j - out.start) % CHUNK == 0:
                     if should_cancel is not None and should_cancel():
                         raise RenderCanceled()
                     if progress is not None:
-                        progress(j / out.n_out)
+                        progress(out.fraction(j))
                 i = out.template_index(j)
                 frame, owned = out.frames.get(i)
                 ti = min(i, track.n_frames - 1)

@@ -178,8 +178,11 @@ class NeuralEngine(Engine):
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
         overlay: FrameOverlay | None = None,
+        frame_range: tuple[int, int] | None = None,
     ) -> RenderResult:
-        """Write the lip-synced template to ``out_path`` (see the module docstring)."""
+        """Write the lip-synced template to ``out_path`` (see the module docstring); with
+        ``frame_range``, only those output frames (each frame depends on its own audio
+        window only, so a segment equals the same frames of the whole)."""
         from rendering.engines.playback import finished, template_output
         from rendering.neural.features import frame_windows
 
@@ -197,14 +200,16 @@ class NeuralEngine(Engine):
             # The "closed" reference picks a template frame by index: keep them all.
             keep=self.config.reference == "closed",
             overlay=overlay,
+            frame_range=frame_range,
         ) as out:
             reference = self._reference(out.frames, track)
-            for start in range(0, out.n_out, self.batch_size):
+            span = out.indices
+            for start in range(span.start, span.stop, self.batch_size):
                 if should_cancel is not None and should_cancel():
                     raise RenderCanceled()
                 if progress is not None:
-                    progress(start / out.n_out)
-                indices = np.arange(start, min(start + self.batch_size, out.n_out))
+                    progress(out.fraction(start))
+                indices = np.arange(start, min(start + self.batch_size, span.stop))
                 chunk: list[np.ndarray] = []
                 points: list[np.ndarray | None] = []
                 for j in indices:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from rendering.engines.base import FrameOverlay, ProgressCallback, RenderResult, ping_pong_index
+from rendering.engines.base import (
+    FrameOverlay,
+    ProgressCallback,
+    RenderResult,
+    output_frame_count,
+    ping_pong_index,
+)
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -34,10 +40,10 @@ _END = object()
 class OverlaidWriter:
     """The writer, with ``overlay`` applied to each frame in output order."""
 
-    def __init__(self, writer: VideoWriter, overlay: FrameOverlay | None) -> None:
+    def __init__(self, writer: VideoWriter, overlay: FrameOverlay | None, start: int = 0) -> None:
         self._writer = writer
         self._overlay = overlay
-        self.count = 0
+        self.count = start  # the output frame index of the next frame (a segment's first)
 
     def write(self, frame: np.ndarray) -> None:
         if self._overlay is not None:
@@ -182,6 +188,19 @@ class TemplateOutput:
     loops: bool
     frames: _TemplateFrames
     writer: OverlaidWriter
+    # The output frames this render writes: all of them, or one segment's [start, stop).
+    start: int = 0
+    stop: int | None = None
+
+    @property
+    def indices(self) -> range:
+        """The output frame indices to write, in order."""
+        return range(self.start, self.n_out if self.stop is None else self.stop)
+
+    def fraction(self, j: int) -> float:
+        """How much of this render is done before output frame ``j`` (for progress)."""
+        span = self.indices
+        return (j - span.start) / max(1, len(span))
 
     def template_index(self, j: int) -> int:
         """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
@@ -200,6 +219,7 @@ def template_output(
     preset: str,
     keep: bool = False,
     overlay: FrameOverlay | None = None,
+    frame_range: tuple[int, int] | None = None,
 ) -> Iterator[TemplateOutput]:
     """Open what every engine's render needs, and publish the output only when complete.
 
@@ -210,13 +230,20 @@ def template_output(
        ``out_path`` only after the body ran without an exception; the partial and the
        spill file are removed whatever happens.
     4. ``overlay`` (captions) is drawn on each frame as the engine writes it.
+
+    ``frame_range=(start, stop)`` renders one segment of the output timeline: only those
+    frames, and no sound (segments are joined frame-exactly and the audio is muxed once
+    over the whole, see ``rendering.media.join_segments``).
     """
     from rendering import media
 
     fps = track.fps
-    n_out = max(1, round(audio.duration * fps))
+    n_out = output_frame_count(audio.duration, fps)
     # The result's sound is the upload's own (rate and channels), not the 16 kHz analysis copy.
-    samples, rate = media.read_audio_as_uploaded(Path(audio_path))
+    span = segment_span(frame_range, n_out)
+    samples, rate = (
+        media.read_audio_as_uploaded(Path(audio_path)) if span is None else (None, 48000)
+    )
     n_template = max(track.n_frames, 1)
     loops = n_out > n_template
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -242,8 +269,16 @@ def template_output(
             audio=samples,
             audio_rate=rate,
         ) as writer:
+            start, stop = span if span is not None else (0, n_out)
             yield TemplateOutput(
-                fps, n_out, n_template, loops, frames, OverlaidWriter(writer, overlay)
+                fps,
+                n_out,
+                n_template,
+                loops,
+                frames,
+                OverlaidWriter(writer, overlay, start),
+                start,
+                stop,
             )
         os.replace(partial, out_path)
     finally:
@@ -256,9 +291,20 @@ def finished(
 ) -> RenderResult:
     if progress is not None:
         progress(1.0)
+    count = len(out.indices)
     return RenderResult(
         path=out_path,
-        frames=out.n_out,
-        duration=out.n_out / out.fps,
+        frames=count,
+        duration=count / out.fps,
         seconds=time.perf_counter() - started,
     )
+
+
+def segment_span(frame_range: tuple[int, int] | None, n_out: int) -> tuple[int, int] | None:
+    """``frame_range`` checked against an output of ``n_out`` frames (None: all of it)."""
+    if frame_range is None:
+        return None
+    start, stop = int(frame_range[0]), int(frame_range[1])
+    if not 0 <= start < stop <= n_out:
+        raise ValueError(f"frame range {start}..{stop} is not inside the output's {n_out} frames")
+    return start, stop

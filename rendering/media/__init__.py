@@ -25,6 +25,7 @@ from rendering.media.decode import (
     read_frames,
 )
 from rendering.media.encode import VideoWriter, transcode, write_thumbnail
+from rendering.media.join import JoinResult, join_segments
 from rendering.media.probe import (
     DEFAULT_LIMITS,
     AudioInfo,
@@ -41,6 +42,7 @@ from rendering.media.probe import (
 __all__ = [
     "DEFAULT_LIMITS",
     "AudioInfo",
+    "JoinResult",
     "Limits",
     "MediaInfo",
     "VideoInfo",
@@ -49,6 +51,7 @@ __all__ = [
     "default_fps",
     "file_sha256",
     "iter_frames",
+    "join_segments",
     "probe",
     "probe_audio",
     "probe_video",
