@@ -6,7 +6,10 @@ Sets up a throwaway instance (SQLite in a temp folder) holding one batch of FILE
 TOTAL_MB in all. The files are incompressible like H.264 (a random 8 MiB block repeated,
 far beyond deflate's 32 KiB window), and their SHA-256 is recorded as the worker records it.
 
-    .venv/bin/python bench/export.py [--files 40] [--total-mb 2048]
+    .venv/bin/python bench/export.py [--files 40] [--total-mb 2048] [--object-store]
+
+With --object-store, the same archive is also served with STORAGE_BACKEND=s3 from moto's
+S3 server on 127.0.0.1 (the members streamed from the bucket), beside the local disk.
 
 Prints time to first byte, total time, peak RSS of the serving process (VmHWM from /proc,
 reset just before the download via /proc/<pid>/clear_refs so it is the download's own peak)
@@ -97,6 +100,81 @@ def _download(url: str, pid: int) -> dict[str, float]:
     }
 
 
+def _gunicorn(
+    env: dict[str, str], var: Path, procs: list[subprocess.Popen[bytes]]
+) -> tuple[int, int]:
+    """The real site under gunicorn (one worker, as scripts/run.sh runs it): its port and
+    the worker's pid."""
+    port = _free_port()
+    gunicorn = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "heygem_site.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--timeout",
+            "600",
+            "--logger-class",
+            "heygem_site.log_redaction.GunicornLogger",
+            "--access-logfile",
+            str(var / "access.log"),
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    procs.append(gunicorn)
+    _wait_http(f"http://127.0.0.1:{port}/healthz")
+    return port, _children(gunicorn.pid)[0]
+
+
+def _object_store_leg(
+    env: dict[str, str],
+    var: Path,
+    procs: list[subprocess.Popen[bytes]],
+    *,
+    url_path: str,
+    names: list[str],
+) -> dict[str, float]:
+    """The same link served with STORAGE_BACKEND=s3: the results copied into a bucket on
+    moto's S3 server (127.0.0.1), a second gunicorn configured for it."""
+    import boto3
+
+    port = _free_port()
+    moto = subprocess.Popen(
+        [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    procs.append(moto)
+    endpoint = f"http://127.0.0.1:{port}"
+    _wait_http(endpoint + "/moto-api/")
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench-secret"}
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    client.create_bucket(Bucket="bench")
+    media = var / "media"
+    print(f"copying {len(names)} results into the bucket ...", flush=True)
+    for path in names:
+        client.upload_file(path, "bench", Path(path).relative_to(media).as_posix())
+    s3_env = dict(
+        env,
+        STORAGE_BACKEND="s3",
+        S3_BUCKET="bench",
+        S3_ENDPOINT_URL=endpoint,
+        S3_ACCESS_KEY_ID=keys["aws_access_key_id"],
+        S3_SECRET_ACCESS_KEY=keys["aws_secret_access_key"],
+    )
+    port_c, worker = _gunicorn(s3_env, var, procs)
+    url = f"http://127.0.0.1:{port_c}{url_path}"
+    requests.head(url, timeout=60).raise_for_status()  # warm: imports, DB, S3 client
+    return _download(url, worker)
+
+
 SEED_SERVER = textwrap.dedent(
     """
     import os, shutil, sys, tempfile, zipfile
@@ -134,6 +212,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--total-mb", type=int, default=2048)
+    parser.add_argument("--object-store", action="store_true", help="also serve from S3")
     args = parser.parse_args()
     total_bytes = args.total_mb * 1024 * 1024
     per_file = total_bytes // args.files
@@ -218,31 +297,7 @@ def main() -> int:
         link = export_link_create(user=user, batch_ids=[batch.pk])
 
         # (b) ours: the real view under gunicorn, as scripts/run.sh starts it.
-        port_b = _free_port()
-        gunicorn = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/gunicorn"),
-                "heygem_site.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port_b}",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--timeout",
-                "600",
-                "--logger-class",
-                "heygem_site.log_redaction.GunicornLogger",
-                "--access-logfile",
-                str(var / "access.log"),
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
-        procs.append(gunicorn)
-        _wait_http(f"http://127.0.0.1:{port_b}/healthz")
-        worker = _children(gunicorn.pid)[0]
+        port_b, worker = _gunicorn(env, var, procs)
         url_b = f"http://127.0.0.1:{port_b}{link.url}"
         requests.head(url_b, timeout=30).raise_for_status()  # warm: imports, DB connection
         b = _download(url_b, worker)
@@ -294,6 +349,31 @@ def main() -> int:
             f"(b) TTFB {b['ttfb'] * 1000:.1f} ms (target < 100 ms), "
             f"peak RSS {b['peak'] / mib:.1f} MiB (target < 64 MiB)"
         )
+        if args.object_store:
+            c = _object_store_leg(env, var, procs, url_path=link.url, names=paths)
+            print()
+            print(
+                table(
+                    ["streamed view", "TTFB ms", "MiB/s", "peak RSS MiB"],
+                    [
+                        [
+                            "local disk",
+                            b["ttfb"] * 1000,
+                            b["bytes"] / mib / b["total"],
+                            b["peak"] / mib,
+                        ],
+                        [
+                            "object store (S3)",
+                            c["ttfb"] * 1000,
+                            c["bytes"] / mib / c["total"],
+                            c["peak"] / mib,
+                        ],
+                    ],
+                )
+            )
+            print(
+                f"object store / local throughput: {c['bytes'] / c['total'] / (b['bytes'] / b['total']):.2f}"
+            )
         log = (var / "access.log").read_text()
         print(f"gunicorn access log line: {log.strip().splitlines()[-1]}")
         print(
