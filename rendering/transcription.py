@@ -32,13 +32,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from rendering.cache import Cache
 from rendering.errors import RenderingError
 from rendering.words import Word
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rendering.media import Limits
 
 __all__ = [
@@ -372,6 +372,8 @@ class Transcriber:
            conditioning on earlier text (fewer repetition loops on long audio).
         3. Keep each word's text stripped, with its start, end and probability.
         """
+        import numpy as np  # here, not at the top: the web process never loads numpy
+
         x = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if x.size == 0:
             raise TranscriptionError(
@@ -460,6 +462,8 @@ def tighten_to_speech(words: list[Word], samples: np.ndarray) -> list[Word]:
     loud enough to be speech (relative to the clip's loud and quiet levels) and keep the
     span from the first to the last of them; a word with no loud hop keeps its times.
     """
+    import numpy as np  # here, not at the top: the web process never loads numpy
+
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
     n = x.size // _HOP
     if n == 0 or not words:
@@ -495,6 +499,8 @@ def _loud_runs(loud: np.ndarray, first: int, last: int) -> list[tuple[int, int]]
     early); each is dropped when most of it lies outside the span and another stretch
     remains. Specks under 30 ms are ignored.
     """
+    import numpy as np  # here, not at the top: the web process never loads numpy
+
     if last <= first:
         return []
     padded = np.concatenate([[False], loud[first:last], [False]]).astype(np.int8)
