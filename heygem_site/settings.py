@@ -229,7 +229,10 @@ Q_CLUSTER: dict[str, Any] = {
     "max_attempts": 1,
     "ack_failures": True,
     "save_limit": 1000,
-    "queue_limit": 50,
+    # How many tasks a cluster takes ahead of its free workers. Kept to one per worker: a
+    # cluster that hoards tasks leaves other hosts idle (a long video's segments would not
+    # spread), and what a dead cluster held must be resent by the watchdog.
+    "queue_limit": env_int("Q_QUEUE_LIMIT", env_int("Q_WORKERS", 2, minimum=1), minimum=1),
     "label": _("Task queue"),
     "catch_up": False,
     "poll": 0.5,

@@ -15,6 +15,8 @@ why there is no transcript (``Batch.transcript_status``, worded by ``transcript_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,15 +226,25 @@ def caption_style(batch: Batch) -> CaptionStyle | None:
     return CaptionStyle(position=batch.captions, size=batch.caption_size or "medium")
 
 
-def burn_batch_captions(*, batch: Batch, video: Path, audio_path: Path) -> bool:
-    """Burn the batch's captions into ``video`` in place; False when it has none."""
+@dataclass(frozen=True)
+class CaptionOverlay:
+    """The batch's captions for one template's frames: ``draw(index, frame)`` for the
+    engine's output loop (drawn in the render's own encode, no second pass), and the rows
+    it may change (left out of the quality report's "unchanged outside the face" measure)."""
+
+    draw: Callable[[int, Any], Any]
+    band: tuple[int, int]
+
+
+def caption_overlay(*, batch: Batch, width: int, height: int, fps: float) -> CaptionOverlay | None:
+    """The captions to draw into this batch's videos of this frame size, or None."""
     style = caption_style(batch)
     if style is None:
-        return False
-    from rendering.captions import burn_captions
+        return None
+    from rendering.captions import CaptionPainter
 
-    burn_captions(video, video, batch_cues(batch), audio_path=audio_path, style=style)
-    return True
+    painter = CaptionPainter(batch_cues(batch), width, height, style)
+    return CaptionOverlay(draw=painter.frame_function(fps), band=painter.band)
 
 
 def transcript_payload(batch: Batch) -> dict[str, Any]:

@@ -218,6 +218,7 @@ def assess(
     max_offset_frames: int = 6,
     psnr_every: int = 5,
     face: faces.FaceHint | None = None,
+    skip_rows: tuple[int, int] | None = None,
 ) -> QualityReport:
     """Measure a finished result cheaply enough to run after every render.
 
@@ -229,6 +230,8 @@ def assess(
     4. Flag what a person should look at.
 
     ``face``: the face that was edited when the video shows several (as given to ``track``).
+    ``skip_rows=(y0, y1)``: rows drawn on after the engine (burned-in captions), left out of
+    the comparison outside the face.
     """
     import itertools
 
@@ -264,6 +267,8 @@ def assess(
                     mask = np.zeros(ref.shape[:2], dtype=np.uint8)
                     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (1,))
                     keep = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
+                if skip_rows is not None:
+                    keep[skip_rows[0] : skip_rows[1]] = False
                 diff = out[keep].astype(np.float64) - ref[keep].astype(np.float64)
                 squared += float(np.sum(diff * diff))
                 count += diff.size

@@ -187,27 +187,35 @@ def job_run_claimed(*, job_id: Any) -> str:
 
         if job_split_if_long(job=job, features=features, track=track, joblog=joblog):
             return "split"
+        # Captions are drawn into the frames as the engine writes them: one encode.
+        captions = transcripts.caption_overlay(
+            batch=batch, width=track.width, height=track.height, fps=track.fps
+        )
         result = _engine(batch.engine).render(
             template=template_path,
             track=track,
             audio=features,
             audio_path=audio_path,
             out_path=partial,
-            # The caption pass after the render costs about one transcode, the render about
-            # 1.3 (bench/render.py, bench/transcribe.py): the render's share is 0.6.
-            progress=(lambda f: progress(0.6 * f))
-            if transcripts.caption_style(batch)
-            else progress,
+            progress=progress,
             should_cancel=should_cancel,
+            overlay=captions.draw if captions is not None else None,
         )
         joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        if captions is not None:
+            joblog.add(f"captions drawn in ({batch.captions}, {batch.caption_size})")
         speaker = face if face is not None else template_speaker_hint(job.template)
-        # Measured before the captions go in: their pixels are not the engine's edit.
         report = _measure(
-            partial, features, template_path, track, result, speaker, joblog=joblog, ids=ids
+            partial,
+            features,
+            template_path,
+            track,
+            result,
+            speaker,
+            joblog=joblog,
+            ids=ids,
+            skip_rows=captions.band if captions is not None else None,
         )
-        if transcripts.burn_batch_captions(batch=batch, video=partial, audio_path=audio_path):
-            joblog.add(f"captions burned in ({batch.captions}, {batch.caption_size})")
         sha256 = file_sha256(partial)
         size = files.put(partial, final_name, content_type="video/mp4")
         if not lifecycle.job_succeed(
@@ -264,8 +272,10 @@ def _measure(
     *,
     joblog: _JobLog,
     ids: dict[str, Any],
+    skip_rows: tuple[int, int] | None = None,
 ) -> dict[str, Any] | None:
     """The result's quality report (``rendering.quality.assess``) as a dict, or None.
+    ``skip_rows``: the captions' band, which is not the engine's edit.
 
     A measurement that breaks must never fail a video that rendered: it is logged and the
     job simply has no report.
@@ -281,6 +291,7 @@ def _measure(
             coverage=float(result.coverage),
             face=face,
             max_seconds=QUALITY_SECONDS,
+            skip_rows=skip_rows,
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)

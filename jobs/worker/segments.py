@@ -9,8 +9,8 @@
    would), with a heartbeat, then marks it rendered.
 3. The task that renders the last part claims the join (exactly once), copies the parts'
    frames into one stream and muxes the original sound once over it
-   (``rendering.media.join_segments``), measures, burns captions, and records success as
-   a whole render does; the parts' files are removed.
+   (``rendering.media.join_segments``; captions were drawn into the parts), measures, and
+   records success as a whole render does; the parts' files are removed.
 
 Every file name of a segment comes from ``jobs.models.segment_name`` / ``segment_folder``.
 """
@@ -153,6 +153,10 @@ def segment_run(*, segment_id: Any) -> str:
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
     try:
         features, track, template_path, audio_path = _inputs(job, inputs)
+        # Captions are drawn into each part as it renders (the join copies packets).
+        captions = transcripts.caption_overlay(
+            batch=job.batch, width=track.width, height=track.height, fps=track.fps
+        )
         result = _engine(job.batch.engine).render(
             template=template_path,
             track=track,
@@ -162,6 +166,7 @@ def segment_run(*, segment_id: Any) -> str:
             progress=throttle,
             should_cancel=lambda: not (beat.alive and throttle.alive),
             frame_range=(segment.start_frame, segment.stop_frame),
+            overlay=captions.draw if captions is not None else None,
         )
         files.put(partial, final_name, content_type="video/mp4")
         if not segments.segment_rendered(segment=segment, coverage=result.coverage):
@@ -252,11 +257,22 @@ def job_join(*, job_id: Any) -> str:
         )
         assert job.template is not None  # _inputs raised otherwise
         face = template_face_hint(job.template) or template_speaker_hint(job.template)
-        report = _measure(
-            partial, features, template_path, track, result, face, joblog=joblog, ids=ids
+        captions = transcripts.caption_overlay(
+            batch=job.batch, width=track.width, height=track.height, fps=track.fps
         )
-        if transcripts.burn_batch_captions(batch=job.batch, video=partial, audio_path=audio_path):
-            joblog.add("captions burned in")
+        if captions is not None:
+            joblog.add(f"captions drawn in ({job.batch.captions}, {job.batch.caption_size})")
+        report = _measure(
+            partial,
+            features,
+            template_path,
+            track,
+            result,
+            face,
+            joblog=joblog,
+            ids=ids,
+            skip_rows=captions.band if captions is not None else None,
+        )
         sha256 = file_sha256(partial)
         size = files.put(partial, final_name, content_type="video/mp4")
         log_text = "\n".join(t for t in (job.log, joblog.text()) if t)

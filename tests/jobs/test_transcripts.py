@@ -212,7 +212,10 @@ def test_captions_are_burned_into_every_video_of_the_batch(
     assert runner.job_run(job_id=batch.jobs.get().pk) == JobStatus.SUCCEEDED
 
     job = batch.jobs.get()
-    assert "captions burned in (bottom, medium)" in job.log
+    # Drawn in the render's own encode (no second pass), and not counted as a change
+    # outside the face by the quality report.
+    assert "captions drawn in (bottom, medium)" in job.log
+    assert job.quality is not None and "changed_outside" not in job.quality["reasons"]
     frames = decode(Path(settings.MEDIA_ROOT) / job.output.name)
     template_frames = decode(FACE)
     cue = batch.subtitle_cues[0]
