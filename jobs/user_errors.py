@@ -82,6 +82,11 @@ SENTENCES: dict[str, Promise] = {
         "The renderer stopped while working on this video %(attempts)s times, so we gave up. "
         "Try a shorter or smaller video, or retry later."
     ),
+    "face_check_lost": gettext_lazy(
+        "Checking this video for a face stopped the worker %(attempts)s times (it may be too "
+        "long or too large for this server), so we gave up. Upload a shorter clip, or the same "
+        "video at a lower resolution (1080p or less)."
+    ),
     "segment_failed": gettext_lazy(
         "Part %(part)s of %(parts)s of this video could not be rendered. Retry it; if it fails "
         "again, try another template or contact support."
