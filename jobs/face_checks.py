@@ -51,19 +51,24 @@ def _silent_since(moment: datetime) -> Q:
 
 
 def template_check_claim(*, template_id: Any) -> datetime | None:
-    """Take a wanted check that nobody is running (no live heartbeat). Returns the claim's
-    time, or None: the check is done already, or another worker is on it."""
+    """Take a wanted check that nobody is running (no live heartbeat).
+
+    Returns the request it answers (the ``face_queued_at`` it claimed), or None: the check
+    is done already, or another worker is on it. Comparing that value, not the clocks of
+    two hosts, tells the finish whether a new request came meanwhile.
+    """
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    claimed = (
-        Template.objects.filter(pk=template_id, face_queued_at__isnull=False)
-        .filter(Q(face_heartbeat_at__isnull=True) | Q(face_heartbeat_at__lt=stale_before))
-        .update(face_attempts=F("face_attempts") + 1, face_heartbeat_at=now)
+    wanted = Template.objects.filter(pk=template_id, face_queued_at__isnull=False).filter(
+        Q(face_heartbeat_at__isnull=True) | Q(face_heartbeat_at__lt=stale_before)
     )
-    if not claimed:
+    request = wanted.values_list("face_queued_at", flat=True).first()
+    if request is None or not wanted.filter(face_queued_at=request).update(
+        face_attempts=F("face_attempts") + 1, face_heartbeat_at=now
+    ):
         return None
     log.info("template face check started", extra={"template_id": str(template_id)})
-    return now
+    return request
 
 
 @contextmanager
@@ -89,11 +94,11 @@ def template_check_heartbeat(template_id: Any) -> Iterator[None]:
         thread.join()
 
 
-def template_check_finish(*, template_id: Any, claimed_at: datetime) -> None:
-    """The claimed check has recorded its outcome: nothing is wanted any more, unless a new
-    request came while it ran (another face chosen), which is then sent at once.
-    ``face_attempts`` stays as a record of how many starts the check took."""
-    if Template.objects.filter(pk=template_id, face_queued_at__lte=claimed_at).update(
+def template_check_finish(*, template_id: Any, request: datetime) -> None:
+    """The claimed check (answering `request`) has recorded its outcome: nothing is wanted
+    any more, unless a new request came while it ran (another face chosen), which is then
+    sent at once. ``face_attempts`` stays as a record of how many starts the check took."""
+    if Template.objects.filter(pk=template_id, face_queued_at=request).update(
         face_queued_at=None, face_heartbeat_at=None
     ):
         return

@@ -117,15 +117,15 @@ def template_analyse(*, template_id: Any) -> str:
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
         return "missing"
-    claimed_at = face_checks.template_check_claim(template_id=template.pk)
-    if claimed_at is None:
+    request = face_checks.template_check_claim(template_id=template.pk)
+    if request is None:
         return "not claimed"
     with (
         face_checks.template_check_heartbeat(template.pk),
         files.local_copy(template.file.name) as path,
     ):
         outcome = _template_analyse_file(template, path)
-    face_checks.template_check_finish(template_id=template.pk, claimed_at=claimed_at)
+    face_checks.template_check_finish(template_id=template.pk, request=request)
     return outcome
 
 
