@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from django.utils import timezone, translation
 
-from jobs import face_checks, tasks
-from jobs.models import FaceStatus, Template
-from jobs.user_errors import template_face_error_text
+from accounts.models import User
+from jobs import face_checks, services, tasks
+from jobs.models import AudioClip, FaceStatus, Template
+from jobs.user_errors import retry_blocked_reason, template_face_error_text
 from jobs.worker import preparation
 from tests.support.processes import child_env, stop_process_group, wait_for, worker
 
@@ -70,12 +71,42 @@ def test_a_lost_check_is_sent_again_once_per_period_and_a_finished_one_never(
     assert len(sent) == 2
 
 
-def test_a_check_that_keeps_killing_its_worker_fails_with_a_sentence(
+def test_two_watchdogs_at_once_send_a_lost_check_once(
     sent: list[tuple[str, tuple[Any, ...]]],
     template: Template,
     settings,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Watchdog A has read the stranded check; watchdog B sends it before A writes: A's
+    conditional update finds the row changed and sends nothing."""
+    from django.db import transaction
+
+    sent.clear()
+    later = timezone.now() + timedelta(seconds=settings.JOB_STALE_AFTER + 1)
+    results: list[tuple[int, int]] = []
+    real_atomic = transaction.atomic
+
+    def atomic_after_a_rival(*args: Any, **kwargs: Any) -> Any:
+        if not results:
+            results.append((-1, -1))  # B runs once, between A's read and A's write
+            results.append(face_checks.templates_resend_stranded(now=later))
+        return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(face_checks.transaction, "atomic", atomic_after_a_rival)
+    results.append(face_checks.templates_resend_stranded(now=later))
+    assert results[1:] == [(1, 0), (0, 0)]  # B sent it; A, a moment behind, did not
+    assert sent == [("jobs.tasks.template_analyse", (str(template.pk),))]
+
+
+def test_a_check_that_keeps_killing_its_worker_fails_with_a_sentence(
+    sent: list[tuple[str, tuple[Any, ...]]],
+    template: Template,
+    owner: User,
+    audio_clip: AudioClip,
+    settings,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.RENDER_MAX_ATTEMPTS = 3
+    batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
     sent.clear()
     for attempt in range(1, 4):
         assert face_checks.template_check_claim(template_id=template.pk) is not None
@@ -100,6 +131,12 @@ def test_a_check_that_keeps_killing_its_worker_fails_with_a_sentence(
     assert english.startswith("Checking this video for a face stopped the worker 3 times")
     assert "Upload a shorter clip" in english
     assert "处理程序已停止 3 次" in chinese and "请上传一段较短的视频" in chinese
+    # A job of that template says why retrying it would not help, and what to do instead.
+    job = batch.jobs.select_related("template").get()
+    with translation.override("en"):
+        assert "Start a new batch with a shorter or smaller video" in retry_blocked_reason(job)
+    with translation.override("zh-hans"):
+        assert "一再停止" in retry_blocked_reason(job)
 
 
 def test_the_scheduled_watchdog_gives_up_on_a_pending_template_only(
