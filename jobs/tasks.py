@@ -7,7 +7,7 @@ schedules: keep these names where they are. Nothing here loads PyAV or torch at 
 
 from __future__ import annotations
 
-from jobs import lifecycle, segments
+from jobs import face_checks, lifecycle, segments
 from jobs.storage import cleanup
 from jobs.webhooks import delivery
 from jobs.worker import preparation, runner
@@ -35,12 +35,18 @@ def job_join(job_id: str) -> str:
 
 
 def requeue_stale_jobs() -> tuple[int, int, int]:
-    """The watchdog: (running jobs and segments requeued, failed after their attempts,
-    queued ones and lost joins sent again)."""
+    """The watchdog: (running jobs and segments requeued, jobs, segments and template face
+    checks failed after their attempts, queued jobs, lost joins and lost face checks sent
+    again)."""
     requeued, failed = lifecycle.jobs_requeue_stale()
     resent = lifecycle.jobs_resend_stranded()
     parts = segments.segments_requeue_stale()
-    return requeued + parts[0], failed + parts[1], resent + parts[2]
+    checks_resent, checks_failed = face_checks.templates_resend_stranded()
+    return (
+        requeued + parts[0],
+        failed + parts[1] + checks_failed,
+        resent + parts[2] + checks_resent,
+    )
 
 
 def webhook_deliver(delivery_id: str) -> str:

@@ -82,6 +82,11 @@ SENTENCES: dict[str, Promise] = {
         "The renderer stopped while working on this video %(attempts)s times, so we gave up. "
         "Try a shorter or smaller video, or retry later."
     ),
+    "face_check_lost": gettext_lazy(
+        "Checking this video for a face stopped the worker %(attempts)s times (it may be too "
+        "long or too large for this server), so we gave up. Upload a shorter clip, or the same "
+        "video at a lower resolution (1080p or less)."
+    ),
     "segment_failed": gettext_lazy(
         "Part %(part)s of %(parts)s of this video could not be rendered. Retry it; if it fails "
         "again, try another template or contact support."
@@ -212,6 +217,11 @@ def retry_blocked_reason(job: Any) -> str:
     template = getattr(job, "template", None)
     if job.template_id is None or job.error_code == "template_deleted":
         return gettext("Its template video was deleted, so it cannot be made again.")
+    if template is not None and template.face_error_code == "face_check_lost":
+        return gettext(
+            "Not retried: checking this template's face stopped the worker again and again, so "
+            "rendering it would too. Start a new batch with a shorter or smaller video of the person."
+        )
     if job.error_code == "no_face" or (template is not None and template.face_status == "failed"):
         return gettext(
             "Not retried: this template has no usable face, so it would fail the same way. "

@@ -18,12 +18,12 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.formats import size_label
+from jobs import face_checks
 from jobs.models import (
     AudioClip,
     Template,
 )
 from jobs.names import clean_display_name
-from jobs.queue import enqueue_on_commit
 from jobs.storage import files, usage
 from jobs.uploads import media_limits
 from jobs.user_errors import error_text, media_error_text
@@ -144,7 +144,7 @@ def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
         duration=info.duration,
     )
     _save_with_file(template, "file", uploaded.name or "template", path, thumbnail_from=path)
-    enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
+    face_checks.template_check_send(template_id=template.pk)
     log.info("template uploaded", extra={"user_id": owner.pk, "template_id": str(template.pk)})
     return template
 
@@ -173,7 +173,7 @@ def template_face_choose(*, template: Template, face: int | None) -> Template:
     with transaction.atomic():
         updated = Template.objects.filter(pk=template.pk).update(face_choice=face)
         if updated and template.face_choice != face and faces:
-            enqueue_on_commit("jobs.tasks.template_analyse", str(template.pk))
+            face_checks.template_check_send(template_id=template.pk)
     template.face_choice = face
     log.info(
         "template face chosen",

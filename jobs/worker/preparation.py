@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from jobs import lifecycle, transcripts
+from jobs import face_checks, lifecycle, transcripts
 from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files
@@ -109,13 +109,24 @@ def template_analyse(*, template_id: Any) -> str:
        hash and face, exactly as the worker will ask for it.
     3. Build the template's mouth library (cached), so the first render does not pay for it.
     4. Record the outcome on the template.
+
+    The check is claimed first (``jobs.face_checks``): a spare task, or one sent while
+    another worker runs the check, does nothing; a heartbeat vouches for a long check.
     """
 
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
         return "missing"
-    with files.local_copy(template.file.name) as path:
-        return _template_analyse_file(template, path)
+    request = face_checks.template_check_claim(template_id=template.pk)
+    if request is None:
+        return "not claimed"
+    with (
+        face_checks.template_check_heartbeat(template.pk),
+        files.local_copy(template.file.name) as path,
+    ):
+        outcome = _template_analyse_file(template, path)
+    face_checks.template_check_finish(template_id=template.pk, request=request)
+    return outcome
 
 
 def _template_analyse_file(template: Template, path: Path) -> str:

@@ -215,12 +215,12 @@ def test_templates_analysed_before_faces_were_listed_can_be_queued_again(
 ) -> None:
     from django.core.management import call_command
 
-    from jobs.management.commands import template_faces as command
+    from jobs import face_checks
 
     old = make_template(two_faces_video)
     Template.objects.filter(pk=old.pk).update(face_status=FaceStatus.READY)  # faces: None
     queued: list[tuple[str, tuple[object, ...]]] = []
-    monkeypatch.setattr(command, "enqueue_on_commit", lambda f, *a, **k: queued.append((f, a)))
+    monkeypatch.setattr(face_checks, "enqueue_on_commit", lambda f, *a, **k: queued.append((f, a)))
     call_command("template_faces")
     assert queued == [("jobs.tasks.template_analyse", (str(old.pk),))]
 

@@ -67,7 +67,7 @@ def test_a_queued_job_whose_task_was_lost_is_sent_again_and_runs_once(
     assert lifecycle.jobs_resend_stranded(now=now + 10 * stale) == 0  # not queued any more
 
 
-def test_the_scheduled_watchdog_covers_running_and_queued_jobs(
+def test_the_scheduled_watchdog_covers_running_and_queued_jobs_and_face_checks(
     owner: User,
     audio_clip: AudioClip,
     make_template: Callable[..., Template],
@@ -82,8 +82,12 @@ def test_the_scheduled_watchdog_covers_running_and_queued_jobs(
     assert lifecycle.job_claim(job_id=first.pk)
     sent.clear()
     time.sleep(0.6)
-    assert tasks.requeue_stale_jobs() == (1, 0, 1)
-    assert sorted(args[0] for _, args in sent) == sorted([str(first.pk), str(second.pk)])
+    # The templates' face checks were lost too (`sent` swallowed their tasks): sent again.
+    assert tasks.requeue_stale_jobs() == (1, 0, 1 + 2)
+    assert sorted(sent) == sorted(
+        [("jobs.tasks.job_render", (str(job.pk),)) for job in (first, second)]
+        + [("jobs.tasks.template_analyse", (str(t.pk),)) for t in (a, b)]
+    )
     assert set(RenderJob.objects.values_list("status", flat=True)) == {JobStatus.QUEUED}
 
 

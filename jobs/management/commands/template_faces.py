@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from jobs import face_checks
 from jobs.models import FaceStatus, Template
-from jobs.queue import enqueue_on_commit
 
 
 class Command(BaseCommand):
@@ -25,5 +25,5 @@ class Command(BaseCommand):
         ids = [str(pk) for pk in pending.values_list("pk", flat=True)]
         for template_id in ids:
             # Outside a transaction on_commit sends at once; inside one, after it commits.
-            enqueue_on_commit("jobs.tasks.template_analyse", template_id)
+            face_checks.template_check_send(template_id=template_id)
         self.stdout.write(f"{len(ids)} templates queued for face listing.")
