@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+import heygem_site.admin_generics  # noqa: F401  (ModelAdmin[...] at run time)
 from accounts.forms import UserAdminForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_revoke

@@ -303,6 +303,13 @@ def main() -> int:
         b = _download(url_b, worker)
         if b["bytes"] != link.size:
             raise SystemExit(f"the link promised {link.size} bytes, {b['bytes']} arrived")
+        # (c) the same view in the pages-only process (no REST API, no admin loaded).
+        port_c, worker_c = _gunicorn(
+            dict(env, DJANGO_SETTINGS_MODULE="heygem_site.settings_pages"), var, procs
+        )
+        url_c = f"http://127.0.0.1:{port_c}{link.url}"
+        requests.head(url_c, timeout=30).raise_for_status()
+        pages = _download(url_c, worker_c)
 
         # (a) the seed design, served by a bare stdlib server (which only flatters it).
         port_a = _free_port()
@@ -341,13 +348,22 @@ def main() -> int:
                         b["peak"] / mib,
                         b["growth"] / mib,
                     ],
+                    [
+                        "(c) the same, pages-only process",
+                        pages["ttfb"],
+                        pages["total"],
+                        pages["bytes"] / mib / pages["total"],
+                        pages["bytes"] / mib,
+                        pages["peak"] / mib,
+                        pages["growth"] / mib,
+                    ],
                 ],
             )
         )
         print(f"ratio a/b total time: {a['total'] / b['total']:.1f}×   (target ≥ 5×)")
         print(
             f"(b) TTFB {b['ttfb'] * 1000:.1f} ms (target < 100 ms), "
-            f"peak RSS {b['peak'] / mib:.1f} MiB (target < 64 MiB)"
+            f"peak RSS {b['peak'] / mib:.1f} MiB; (c) {pages['peak'] / mib:.1f} MiB (target < 64 MiB)"
         )
         if args.object_store:
             c = _object_store_leg(env, var, procs, url_path=link.url, names=paths)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -29,9 +28,6 @@ from heygem_site.env import (
     env_str,
     parse_database_url,
 )
-
-# Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as mypy sees them.
-django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
