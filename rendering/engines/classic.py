@@ -58,6 +58,7 @@ ROUNDING_GAIN = 0.20  # narrowing at full rounding
 CHIN_PAD = 0.08  # beyond the chin's drop in this frame: room for the feathered edge
 TOP_MARGIN = 0.03  # repaint region starts this far under the nose base
 TEETH_HEIGHT = 0.065
+OPENING_PROFILE = 0.9  # exponent of the opening's width profile (0.5: ellipse, 1: parabola)
 CHUNK = 12  # frames between cancel checks and progress reports
 
 
@@ -156,7 +157,9 @@ class _MouthModel:
         s_il = np.maximum(np.interp(xs, *self.il), s_iu)
         s_ol = np.maximum(np.interp(xs, *self.ol), s_il)
         s_ch = np.maximum(np.interp(xs, *self.jaw), s_ol + 0.02)
-        ellipse = np.sqrt(np.clip(1.0 - (xr / self.ci_dst) ** 2, 0.0, 1.0))
+        # The opening across the mouth: full at the centre, closing to a point at the inner
+        # corners (a parabola; an ellipse's blunt ends read as a cartoon grin).
+        ellipse = np.clip(1.0 - (xr / self.ci_dst) ** 2, 0.0, 1.0) ** OPENING_PROFILE
         lateral = 1.0 - _smoothstep(self.c_dst, self.reach, np.abs(xr))
         delta = (SEAM + self.gap * ellipse - (s_il - s_iu)) * lateral
         jaw_delta = SEAM + self.gap - self.gap_src_centre
@@ -299,8 +302,15 @@ def _paint_interior(
     # surface (a darker lip colour), the upper teeth under the upper lip, the cavity (the
     # lips' hue at depth) and, when the mouth is well open, the tongue's lighter floor.
     lip_colour = _lip_colour(source_roi, model, origin).astype(np.float32)
-    # The lit skin's brightness (the region also holds shadow, beard, collar or background).
-    skin = float(np.percentile(source_roi.astype(np.float32).mean(axis=2), 80))
+    # The lit skin's brightness (the region also holds shadow, beard, collar or background),
+    # as its brightest channel: the mean of a warm, saturated skin's channels would make
+    # teeth under the same light look grey.
+    brightest = source_roi.astype(np.float32).max(axis=2)
+    skin = float(np.percentile(brightest, 80))
+    # The light's colour, as the lit skin shows it: white teeth under it take its cast.
+    lit_skin = source_roi[brightest >= np.percentile(brightest, 60)].astype(np.float32)
+    cast = np.median(lit_skin, axis=0) if len(lit_skin) else np.full(3, 200.0, np.float32)
+    cast = (cast / max(float(cast.max()), 1.0)).astype(np.float32)
     hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
     hsv = hsv.astype(np.float32)
     hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
@@ -319,16 +329,19 @@ def _paint_interior(
     band = np.float32(min(0.012, 0.15 * float(model.gap + SEAM)))  # the lips' inner surface
     teeth_weight = float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
     if teeth_weight > 0:
-        teeth_h = min(TEETH_HEIGHT, 0.42 * float(model.gap + SEAM))
+        teeth_h = min(TEETH_HEIGHT, 0.32 * float(model.gap + SEAM))
         teeth = (1.0 - _smoothstep(band + teeth_h * 0.8, band + teeth_h * 1.2, below)) * (
             1.0 - _smoothstep(0.45, 0.8, across)
         )
         # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
         tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
-        lines = 1.0 - 0.22 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
+        lines = 1.0 - 0.1 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
-        level = float(np.clip(1.1 * skin + 35.0, 160.0, 235.0))
-        teeth_colour = np.array([0.97, 0.93, 0.86], dtype=np.float32) * level
+        level = float(np.clip(0.95 * skin + 10.0, 150.0, 240.0))
+        # Ivory, lit by the same light as the skin: a third of the skin's colour cast, so
+        # the teeth of a warm-graded video are not a cold grey beside its skin.
+        ivory = np.array([0.97, 0.93, 0.86], dtype=np.float32)
+        teeth_colour = (0.65 * ivory + 0.35 * cast).astype(np.float32) * level
         # The upper lip shades the teeth's top; they turn away (darker) towards the corners.
         lit = (0.8 + 0.2 * _smoothstep(band, band + teeth_h * 0.4, below)) * (
             0.85 + 0.15 * (1 - across)
