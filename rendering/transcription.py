@@ -95,8 +95,8 @@ _MODEL_FILES = ("config.json", "model.bin", "tokenizer.json")
 _ZH_PROMPT = "以下是普通话的句子，使用简体中文。"
 
 # Repeated token runs forbidden in every window: long enough that a phrase said three times
-# ("买一送一，买一送一，买一送一") is heard as said, short enough to end a loop after one turn
-# (bench/transcribe.py: 10 changed that phrase, 16 did not; a loop cost up to 224 tokens).
+# ("买一送一，买一送一，买一送一") is heard as said, short enough to stop a loop early (it cost
+# up to 224 tokens a window); 10 changed such a phrase, 16 did not (docs/subtitles.md).
 _NO_REPEAT = 16
 # ...and in the second decode of a window that still loops.
 _LOOP_NO_REPEAT = 5
@@ -292,8 +292,8 @@ class Transcriber:
     Whisper's fallbacks when a window decodes badly; the default is none: sampling at a
     higher temperature makes the same audio give different words on different runs and
     cost 2x the audio's length on hard audio in bench/transcribe.py. Loops are cut short
-    instead: every window is decoded with repeated 16-token runs forbidden (a loop ends
-    after one turn, a phrase said three times is still heard), and a window whose text
+    instead: every window is decoded with repeated 16-token runs forbidden (a loop stops
+    early, a phrase said three times is still heard), and a window whose text
     still repeats itself is decoded once more, alone, with repeated 5-token runs forbidden.
     """
 
