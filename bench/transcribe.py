@@ -11,8 +11,14 @@ joined with known gaps (0.15-0.6 s, seeded), so every word's true start is known
   The "untightened" row shows Whisper's own word times, before ``tighten_to_speech``.
 - the same after joining the words with no gaps at all (connected speech, times from
   espeak's own word lengths are then unknown, so only speed is reported for it).
+- before/after (issue 13's speed work): the settings before it (a looping window sent the
+  whole audio through a second decode) against the product's (only that window is decoded
+  again, every window forbids repeated 16-token runs), interleaved in one run on the
+  gapped words, connected words, seven sentences (30-38 s), the sentences repeated to 60 s,
+  and a phrase said three times (does a real repetition survive?).
 
-Run: ``.venv/bin/python bench/transcribe.py`` (needs espeak-ng and the assembled model).
+Run: ``.venv/bin/python bench/transcribe.py`` (needs espeak-ng and the assembled model);
+``--compare`` runs only the before/after table.
 """
 
 from __future__ import annotations
@@ -56,6 +62,26 @@ ENGLISH = [
     "leave",
     "home",
 ]
+# Several sentences of each language (the before/after rows); repeated to make ~60 s.
+ENGLISH_SENTENCES = [
+    "Today we will show you how the new camera works in bright light and at night.",
+    "Please remember to charge the battery before you leave home.",
+    "The lens is small, but the pictures are sharp and the colours are true.",
+    "You can share every photo with your family in one tap.",
+    "Order before Friday and the delivery is free.",
+    "Our team answers every question within one working day.",
+    "Thank you for watching, and see you next time.",
+]
+MANDARIN_SENTENCES = [
+    "大家好，今天我们介绍一款新的相机。",
+    "它拍照非常清楚，价格也很便宜。",
+    "这款相机很小，但是照片非常好看。",
+    "你可以把每一张照片分享给家人。",
+    "星期五以前购买，我们免费送货。",
+    "我们的团队会在一天以内回答你的问题。",
+    "谢谢大家收看，我们下次再见。",
+]
+REPEATED = {"en": "Buy one, get one free. " * 3, "zh": "买一送一，" * 3}
 MANDARIN = [
     "大家",
     "好",
@@ -108,6 +134,107 @@ def _errors(truth: list[str], starts: list[float], words: list) -> list[float]: 
 
 
 def main() -> None:
+    import sys
+
+    compare()
+    if "--compare" not in sys.argv[1:]:
+        variants()
+        captions()
+
+
+def _before() -> type:
+    """A Transcriber with the settings before issue 13's speed work: plain faster-whisper,
+    and when any window looped, the whole audio decoded again with 5-token repeats
+    forbidden."""
+    from rendering.transcription import _LOOP_COMPRESSION, Transcriber
+
+    class TwoPassTranscriber(Transcriber):
+        def _model_class(self) -> object:
+            from faster_whisper import WhisperModel
+
+            return WhisperModel
+
+        def _decode(self, model, x, language, *, no_repeat=0):  # type: ignore[no-untyped-def]
+            segments, info = super()._decode(model, x, language, no_repeat=0)
+            if any(s.compression_ratio > _LOOP_COMPRESSION for s in segments):
+                segments, info = super()._decode(model, x, language, no_repeat=5)
+            return segments, info
+
+    return TwoPassTranscriber
+
+
+def compare() -> None:
+    """Before against after, interleaved (the order flips each repeat), best of REPEATS."""
+    from rendering.transcription import Transcriber, join_words
+    from tests.support.speech import espeak, words_with_gaps
+
+    def pause(seconds: float) -> np.ndarray:
+        return np.zeros(round(seconds * 16000), np.float32)
+
+    model_dir = _model_dir()
+    settings = {"before": _before()(model_dir), "after": Transcriber(model_dir)}
+    for transcriber in settings.values():
+        transcriber._load()
+    rng = np.random.default_rng(7)
+    clips = []
+    for label, words, sentences, voice, language in (
+        ("English", ENGLISH, ENGLISH_SENTENCES, "en-us", "en"),
+        ("Mandarin", MANDARIN, MANDARIN_SENTENCES, "cmn-latn-pinyin", "zh"),
+    ):
+        gaps = list(rng.uniform(0.15, 0.6, len(words)))
+        gapped, starts, _ = words_with_gaps(words, voice=voice, gaps=gaps)
+        connected = np.concatenate([pause(0.5), espeak(join_words(words), voice=voice)])
+        said = np.concatenate(
+            [pause(0.5)] + [p for s in sentences for p in (espeak(s, voice=voice), pause(0.4))]
+        )
+        long = np.concatenate([said] * int(np.ceil(60 * 16000 / said.size)))[: 62 * 16000]
+        repeated = np.concatenate([pause(0.5), espeak(REPEATED[language], voice=voice)])
+        clips += [
+            (label, language, "words + gaps", gapped, (words, starts)),
+            (label, language, "connected", connected, None),
+            (label, language, "7 sentences", said, None),
+            (label, language, "sentences, 62 s", long, None),
+            (label, language, "a phrase x3", repeated, None),
+        ]
+    best: dict[tuple[int, str], float] = {}
+    texts: dict[tuple[int, str], str] = {}
+    errors: dict[tuple[int, str], list[float]] = {}
+    for repeat in range(REPEATS):
+        for n, (_, language, _, samples, truth) in enumerate(clips):
+            names = list(settings) if repeat % 2 == 0 else list(settings)[::-1]
+            for name in names:
+                transcript = settings[name].transcribe_samples(samples, language=language)
+                best[n, name] = min(best.get((n, name), float("inf")), transcript.seconds)
+                texts[n, name] = transcript.text
+                if truth is not None:
+                    errors[n, name] = _errors(*truth, transcript.words)
+    header = ["speech", "made as", "audio s", "s per audio s before", "after", "after/before"]
+    header += ["start err median before", "after", "same text"]
+    rows: list[list[str]] = []
+    for n, (label, _, style, samples, truth) in enumerate(clips):
+        duration = samples.size / 16000
+        row = [label, style, f"{duration:.1f}"]
+        row += [f"{best[n, name] / duration:.3f}" for name in settings]
+        row += [f"{best[n, 'after'] / best[n, 'before']:.2f}"]
+        if truth is not None:
+            row += tuple(
+                f"{statistics.median(errors[n, name]):.3f} ({len(errors[n, name])}/{len(truth[0])})"
+                for name in settings
+            )
+        else:
+            row += ["-", "-"]
+        row += ["yes" if texts[n, "before"] == texts[n, "after"] else "no"]
+        rows.append(row)
+        for name in settings:
+            print(f"  {label}, {style}, {name}: {texts[n, name][:160]}")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\nbefore/after, best of {REPEATS}, interleaved (int8, 2 CPU threads)")
+    for row in [header, *rows]:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
+    print("targets: <= 0.3 s of compute per audio second; median word-start error <= 0.15 s\n")
+
+
+def variants() -> None:
     from rendering import transcription
     from rendering.transcription import Transcriber, join_words, tighten_to_speech
 
@@ -186,7 +313,6 @@ def main() -> None:
     for row in [header, *rows]:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
     print("\ntargets: <= 0.3 s of compute per audio second; median word-start error <= 0.15 s")
-    captions()
 
 
 def captions() -> None:

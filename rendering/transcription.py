@@ -57,7 +57,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Bump when a stored transcript changes meaning (options, word splitting, prompts).
-TRANSCRIPT_VERSION = "transcript-1"
+TRANSCRIPT_VERSION = "transcript-2"  # 2: loops cut per window (issue 13 speed)
 # Real transcriptions run in this process (cache hits do not count). Tests and bench read it.
 TRANSCRIBE_RUNS = 0
 
@@ -93,6 +93,13 @@ _MODEL_FILES = ("config.json", "model.bin", "tokenizer.json")
 # Whisper writes Chinese in traditional or simplified characters at random; a simplified
 # prompt steers it to simplified (the product's zh is zh-Hans).
 _ZH_PROMPT = "以下是普通话的句子，使用简体中文。"
+
+# Repeated token runs forbidden in every window: long enough that a phrase said three times
+# ("买一送一，买一送一，买一送一") is heard as said, short enough to stop a loop early (it cost
+# up to 224 tokens a window); 10 changed such a phrase, 16 did not (docs/subtitles.md).
+_NO_REPEAT = 16
+# ...and in the second decode of a window that still loops.
+_LOOP_NO_REPEAT = 5
 
 _MISSING = (
     "Transcripts are off: no Whisper model was found at {path}. Run ./scripts/run.sh "
@@ -284,8 +291,10 @@ class Transcriber:
     clear read speech as good as a beam (see bench/transcribe.py). ``temperatures`` are
     Whisper's fallbacks when a window decodes badly; the default is none: sampling at a
     higher temperature makes the same audio give different words on different runs and
-    cost 2x the audio's length on hard audio in bench/transcribe.py. A window caught in a
-    repetition loop is decoded once more with repeated 5-token runs forbidden instead.
+    cost 2x the audio's length on hard audio in bench/transcribe.py. Loops are cut short
+    instead: every window is decoded with repeated 16-token runs forbidden (a loop stops
+    early, a phrase said three times is still heard), and a window whose text
+    still repeats itself is decoded once more, alone, with repeated 5-token runs forbidden.
     """
 
     def __init__(
@@ -328,10 +337,8 @@ class Transcriber:
     def _load(self) -> Any:
         if self._model is None:
             self._check()
-            from faster_whisper import WhisperModel
-
             try:
-                self._model = WhisperModel(
+                self._model = self._model_class()(
                     str(self.model_dir),
                     device="cpu",
                     compute_type=self.compute_type,
@@ -346,8 +353,11 @@ class Transcriber:
                 ) from exc
         return self._model
 
+    def _model_class(self) -> Any:
+        return _loop_guarded_model_class()
+
     def _decode(
-        self, model: Any, x: np.ndarray, language: str, *, no_repeat: int
+        self, model: Any, x: np.ndarray, language: str, *, no_repeat: int = _NO_REPEAT
     ) -> tuple[list[Any], Any]:
         """One greedy (or beam) pass with word timestamps; the segments as a list."""
         segments, info = model.transcribe(
@@ -369,7 +379,8 @@ class Transcriber:
 
         1. Pick the language: the one given, or Whisper's detection on the first 30 s.
         2. Decode with word timestamps (Chinese gets a simplified-characters prompt), no
-           conditioning on earlier text (fewer repetition loops on long audio).
+           conditioning on earlier text (fewer repetition loops on long audio); a window
+           that loops is decoded again on its own (:func:`_loop_guarded_model_class`).
         3. Keep each word's text stripped, with its start, end and probability.
         """
         import numpy as np  # here, not at the top: the web process never loads numpy
@@ -397,11 +408,7 @@ class Transcriber:
             detected = language is None
             if language is None:
                 language, probability, _ = model.detect_language(x)
-            segments, info = self._decode(model, x, language, no_repeat=0)
-            if any(s.compression_ratio > _LOOP_COMPRESSION for s in segments):
-                # A window stuck repeating itself ("便便便…"): decode again, forbidding
-                # repeated 5-token runs. Deterministic, unlike Whisper's sampling fallback.
-                segments, info = self._decode(model, x, language, no_repeat=5)
+            segments, info = self._decode(model, x, language)
             words: list[Word] = []
             texts: list[str] = []
             for segment in segments:
@@ -448,6 +455,38 @@ def _simplified(words: list[Word]) -> list[Word]:
 
 # Whisper's own test for a window stuck in a loop (its fallback threshold).
 _LOOP_COMPRESSION = 2.4
+
+
+@lru_cache(maxsize=1)
+def _loop_guarded_model_class() -> Any:
+    """faster-whisper's ``WhisperModel``, deciding per 30 s window whether it looped.
+
+    Whisper's own answer to a looping window is to sample it again at higher temperatures
+    (random words, and up to five more decodes); ours is to decode that window once more,
+    greedily, with repeated 5-token runs forbidden, reusing its encoder output. Only the
+    window that looped is decoded twice (earlier we decoded the whole audio again).
+    """
+    from dataclasses import replace
+
+    from faster_whisper import WhisperModel
+
+    class LoopGuardedWhisperModel(WhisperModel):
+        def generate_with_fallback(
+            self, encoder_output: Any, prompt: list[int], tokenizer: Any, options: Any
+        ) -> Any:
+            result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            compression_ratio = result[3]
+            if (
+                compression_ratio > _LOOP_COMPRESSION
+                and options.no_repeat_ngram_size != _LOOP_NO_REPEAT
+            ):
+                options = replace(options, no_repeat_ngram_size=_LOOP_NO_REPEAT)
+                result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
+            return result
+
+    return LoopGuardedWhisperModel
+
+
 _HOP = SAMPLE_RATE // 100  # 10 ms
 _ONSET_RANGE_DB = 35.0  # speech: within this much of the clip's loud level...
 _ONSET_FLOOR_MARGIN_DB = 8.0  # ...and this much above its quiet level

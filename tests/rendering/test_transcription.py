@@ -7,6 +7,7 @@ tests fail (not skip) without it, since the README's first command always instal
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import statistics
@@ -25,7 +26,7 @@ from rendering.transcription import (
     TranscriptionError,
     model_problem,
 )
-from tests.support.speech import words_with_gaps, write_wav
+from tests.support.speech import espeak, words_with_gaps, write_wav
 
 ENGLISH = ["please", "remember", "to", "charge", "your", "battery", "before", "leaving", "home"]
 # espeak-ng reads characters as pinyin; only its cmn-latn-pinyin voice then says them as
@@ -104,6 +105,33 @@ def test_it_hears_mandarin_in_simplified_characters(
     assert not set("們紹機") & set(transcript.text)
     first = timed_units(transcript.words)[0]
     assert abs(first.start - mandarin[1][0]) < 0.1
+
+
+def test_a_window_caught_in_a_loop_is_decoded_again_without_it(
+    transcriber: Transcriber,
+) -> None:
+    # espeak's connected Mandarin sends base into "便便便…" for the whole window (224
+    # tokens); the window is decoded again with repeats forbidden.
+    said = "大家好今天我们介绍一款新的相机它拍照非常清楚价格也很便宜欢迎大家购买"
+    samples = np.concatenate([np.zeros(8000, np.float32), espeak(said, voice="cmn-latn-pinyin")])
+
+    transcript = transcriber.transcribe_samples(samples, language="zh")
+
+    longest = max(len(list(run)) for _, run in itertools.groupby(transcript.text))
+    assert longest <= 8, transcript.text
+    assert len(transcript.text) < 60, transcript.text
+
+
+def test_a_phrase_said_three_times_is_heard_three_times(transcriber: Transcriber) -> None:
+    # The loop guard forbids repeated 16-token runs: a short phrase said again stays.
+    samples = np.concatenate(
+        [np.zeros(8000, np.float32), espeak("Buy one, get one free. " * 3, voice="en-us")]
+    )
+
+    transcript = transcriber.transcribe_samples(samples, language="en")
+
+    heard = " ".join(_normal(w.text) for w in transcript.words)
+    assert heard.count("buy one get one free") == 3, transcript.text
 
 
 def test_a_changed_script_word_is_kept_and_timed(english_transcript: Transcript) -> None:
