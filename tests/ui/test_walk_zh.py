@@ -182,6 +182,9 @@ def _walk(page: Page, base: str, shots: Path) -> None:
         page.goto(url)
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name} is {width} px wide on a {PHONE['width']} px phone"
+        # The header's storage figure is whole, not cut off ("10 G…").
+        usage = page.get_by_test_id("header-usage").locator("small")
+        assert usage.evaluate("e => e.scrollWidth <= e.clientWidth"), usage.inner_text()
         page.wait_for_timeout(700)  # the bars' width transition
         shot(page, shots, f"zh-{name}-phone", full_page=False)
 
