@@ -17,17 +17,16 @@ workers for ever (``face_check_lost``).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jobs.heartbeats import beating
 from jobs.models import FaceStatus, Template
 from jobs.queue import enqueue_on_commit
 
@@ -71,27 +70,15 @@ def template_check_claim(*, template_id: Any) -> datetime | None:
     return request
 
 
-@contextmanager
-def template_check_heartbeat(template_id: Any) -> Iterator[None]:
+def template_check_heartbeat(template_id: Any) -> AbstractContextManager[Any]:
     """While the body runs, write the claimed check's heartbeat every JOB_HEARTBEAT_INTERVAL."""
-    stop = threading.Event()
 
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                Template.objects.filter(pk=template_id, face_heartbeat_at__isnull=False).update(
-                    face_heartbeat_at=timezone.now()
-                )
-        finally:
-            connection.close()
+    def beat() -> int:
+        return Template.objects.filter(pk=template_id, face_heartbeat_at__isnull=False).update(
+            face_heartbeat_at=timezone.now()
+        )
 
-    thread = threading.Thread(target=beat, daemon=True, name=f"face-check-{template_id}")
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return beating(beat, f"face-check-{template_id}")
 
 
 def template_check_finish(*, template_id: Any, request: datetime) -> None:

@@ -8,16 +8,14 @@ module (through jobs.tasks) and must not load them.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from jobs import face_checks, lifecycle, transcripts
+from jobs.heartbeats import beating
 from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files
@@ -77,26 +75,10 @@ def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
     return True
 
 
-@contextmanager
-def _vouching(batch_id: Any) -> Iterator[None]:
+def _vouching(batch_id: Any) -> AbstractContextManager[Any]:
     """While the body runs, keep the batch's queued jobs vouched for (as a running job's
     heartbeat does), so the watchdog does not send their tasks again meanwhile."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                lifecycle.jobs_vouch_queued(batch_id=batch_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, daemon=True, name=f"prepare-{batch_id}")
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return beating(lambda: lifecycle.jobs_vouch_queued(batch_id=batch_id), f"prepare-{batch_id}")
 
 
 def template_analyse(*, template_id: Any) -> str:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from contextlib import ExitStack
@@ -24,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from jobs import lifecycle, transcripts
+from jobs.heartbeats import Heartbeat
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage import files
 from jobs.uploads import media_limits
@@ -74,21 +74,6 @@ class _JobLog:
         return "\n".join(self.lines)
 
 
-class _Heartbeat(threading.Thread):
-    def __init__(self, job_id: Any) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
-        self.job_id = job_id
-        self.stop = threading.Event()
-        self.still_running = True
-
-    def run(self) -> None:
-        try:
-            while not self.stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                self.still_running = lifecycle.job_heartbeat(job_id=self.job_id)
-        finally:
-            connection.close()
-
-
 def job_run(*, job_id: Any) -> str:
     if not lifecycle.job_claim(job_id=job_id):
         return "not claimed"
@@ -134,7 +119,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         stale.unlink(missing_ok=True)
     partial = scratch / f".job-{job.pk.hex}.{job.attempts}.partial.mp4"
     inputs = ExitStack()
-    heartbeat = _Heartbeat(job.pk)
+    heartbeat = Heartbeat(lambda: lifecycle.job_heartbeat(job_id=job.pk), f"heartbeat-{job.pk}")
     heartbeat.start()
     last_write = 0.0
 
@@ -144,10 +129,10 @@ def job_run_claimed(*, job_id: Any) -> str:
         if now - last_write >= settings.JOB_PROGRESS_INTERVAL or fraction >= 1.0:
             last_write = now
             if not lifecycle.job_heartbeat(job_id=job.pk, progress=fraction):
-                heartbeat.still_running = False
+                heartbeat.alive = False
 
     def should_cancel() -> bool:
-        return not heartbeat.still_running
+        return not heartbeat.alive
 
     try:
         cache_dir = Path(settings.RENDER_CACHE_DIR)
@@ -250,8 +235,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         )
         return JobStatus.FAILED
     finally:
-        heartbeat.stop.set()
-        heartbeat.join(timeout=5)
+        heartbeat.end()
         partial.unlink(missing_ok=True)
         inputs.close()
         close_old_connections()

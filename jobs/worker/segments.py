@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -27,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.db.models import Avg
 
 from jobs import lifecycle, segments, transcripts
+from jobs.heartbeats import Heartbeat
 from jobs.models import (
     JobStatus,
     RenderJob,
@@ -50,27 +50,6 @@ from rendering.cache import file_sha256
 log = logging.getLogger("heygem.jobs")
 
 _RELATED = ("batch__audio", "batch__owner", "template")
-
-
-class _Beat(threading.Thread):
-    """Calls ``beat`` every JOB_HEARTBEAT_INTERVAL; ``alive`` turns False when it answers so."""
-
-    def __init__(self, beat: Callable[[], bool], name: str) -> None:
-        super().__init__(daemon=True, name=name)
-        self.beat = beat
-        self.stop = threading.Event()
-        self.alive = True
-
-    def run(self) -> None:
-        try:
-            while not self.stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                self.alive = self.beat() and self.alive
-        finally:
-            connection.close()
-
-    def end(self) -> None:
-        self.stop.set()
-        self.join(timeout=5)
 
 
 def _remove_segment_files(job: RenderJob) -> None:
@@ -147,7 +126,7 @@ def segment_run(*, segment_id: Any) -> str:
         stale.unlink(missing_ok=True)  # a killed attempt's partial files on this host
     partial = scratch / f".{stem}.{segment.attempts}.partial.mp4"
     inputs = ExitStack()
-    beat = _Beat(lambda: segments.segment_heartbeat(segment=segment), f"segment-{segment.pk}")
+    beat = Heartbeat(lambda: segments.segment_heartbeat(segment=segment), f"segment-{segment.pk}")
     beat.start()
     throttle = _Throttle(lambda f: segments.segment_heartbeat(segment=segment, progress=f))
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
@@ -231,7 +210,7 @@ def job_join(*, job_id: Any) -> str:
     parts = list(job.segments.order_by("index"))
     ids = lifecycle.log_ids(job.batch, job)
     joblog = _JobLog()
-    beat = _Beat(lambda: segments.join_heartbeat(job_id=job.pk), f"join-{job.pk}")
+    beat = Heartbeat(lambda: segments.join_heartbeat(job_id=job.pk), f"join-{job.pk}")
     beat.start()
     final_name = output_upload_to(job, "")
     partial = files.scratch_dir() / f".join-{job.pk.hex}.joined.mp4"
