@@ -183,20 +183,22 @@ def test_a_killed_worker_costs_one_part_not_the_video(
     owner: User, template: Template, tmp_path: Path, settings, queue_name: str
 ) -> None:
     settings.JOB_STALE_AFTER = 3.0
-    settings.RENDER_SEGMENT_SECONDS = 2.0
+    settings.RENDER_SEGMENT_SECONDS = 6.0
     env = child_env(
         Q_CLUSTER_NAME=queue_name,
         Q_WORKERS="1",
         JOB_HEARTBEAT_INTERVAL="0.5",
         JOB_STALE_AFTER="3",
         JOB_PROGRESS_INTERVAL="0.2",
-        RENDER_SEGMENT_SECONDS="2",
+        RENDER_SEGMENT_SECONDS="6",
     )
-    audio = services.audio_upload(owner=owner, uploaded=uploaded(_speech(tmp_path / "l.wav", 3)))
+    audio = services.audio_upload(owner=owner, uploaded=uploaded(_speech(tmp_path / "l.wav", 6)))
     batch = services.batch_create(owner=owner, audio_id=audio.pk, template_ids=[template.pk])
     job = batch.jobs.get()
     parts = RenderSegment.objects.filter(job=job)
 
+    # Parts of 6 s (about a second of work each here): long enough that the one being
+    # rendered is caught mid-way however fast the machine is (2 s parts finished between polls).
     with worker(env, tmp_path / "worker1.log") as first:
         wait_for(
             lambda: (
@@ -236,6 +238,6 @@ def test_a_killed_worker_costs_one_part_not_the_video(
     attempts = dict(parts.values_list("pk", "attempts"))
     assert attempts[killed.pk] == 2
     assert all(attempts[pk] == 1 for pk in rendered)  # finished parts were not redone
-    n_frames = round(3 * 4.798875 * 25)
+    n_frames = round(6 * 4.798875 * 25)
     info = probe(Path(settings.MEDIA_ROOT) / job.output.name)
     assert info.video is not None and info.video.frame_count == n_frames
