@@ -201,20 +201,14 @@ def job_run_claimed(*, job_id: Any) -> str:
             ids=ids,
             skip_rows=captions.band if captions is not None else None,
         )
-        sha256 = file_sha256(partial)
-        size = files.put(partial, final_name, content_type="video/mp4")
-        if not lifecycle.job_succeed(
+        return publish(
             job=job,
-            output_name=final_name,
-            size=size,
+            video=partial,
+            name=final_name,
             duration=result.duration,
             log_text=joblog.text(),
             quality=report,
-            sha256=sha256,
-        ):
-            files.delete(final_name)
-            return JobStatus.CANCELED
-        return JobStatus.SUCCEEDED
+        )
     except RenderCanceled:
         log.info("job stopped: canceled", extra=ids)
         return JobStatus.CANCELED
@@ -239,6 +233,33 @@ def job_run_claimed(*, job_id: Any) -> str:
         partial.unlink(missing_ok=True)
         inputs.close()
         close_old_connections()
+
+
+def publish(
+    *,
+    job: RenderJob,
+    video: Path,
+    name: str,
+    duration: float,
+    log_text: str,
+    quality: dict[str, Any] | None,
+) -> str:
+    """Put a finished render into storage and record the job's success (checksum from the
+    local file); a job canceled meanwhile keeps its state and the stored file is dropped."""
+    sha256 = file_sha256(video)
+    size = files.put(video, name, content_type="video/mp4")
+    if not lifecycle.job_succeed(
+        job=job,
+        output_name=name,
+        size=size,
+        duration=duration,
+        log_text=log_text,
+        quality=quality,
+        sha256=sha256,
+    ):
+        files.delete(name)
+        return JobStatus.CANCELED
+    return JobStatus.SUCCEEDED
 
 
 # The measure streams the result's frames (memory stays flat); its first 20 s tell as

@@ -44,8 +44,7 @@ from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options
 from jobs.worker.preparation import template_face_hint, template_speaker_hint
-from jobs.worker.runner import GENERIC_FAILURE, _engine, _JobLog, _measure
-from rendering.cache import file_sha256
+from jobs.worker.runner import GENERIC_FAILURE, _engine, _JobLog, _measure, publish
 
 log = logging.getLogger("heygem.jobs")
 
@@ -252,20 +251,16 @@ def job_join(*, job_id: Any) -> str:
             ids=ids,
             skip_rows=captions.band if captions is not None else None,
         )
-        sha256 = file_sha256(partial)
-        size = files.put(partial, final_name, content_type="video/mp4")
-        log_text = "\n".join(t for t in (job.log, joblog.text()) if t)
-        if not lifecycle.job_succeed(
+        outcome = publish(
             job=job,
-            output_name=final_name,
-            size=size,
+            video=partial,
+            name=final_name,
             duration=joined.duration,
-            log_text=log_text,
+            log_text="\n".join(t for t in (job.log, joblog.text()) if t),
             quality=report,
-            sha256=sha256,
-        ):
-            files.delete(final_name)
-            return JobStatus.CANCELED
+        )
+        if outcome != JobStatus.SUCCEEDED:
+            return outcome
         segments.join_done(job_id=job.pk)
         _remove_segment_files(job)
         return JobStatus.SUCCEEDED
