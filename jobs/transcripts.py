@@ -167,6 +167,24 @@ def batch_transcribe(*, batch: Batch, audio_path: Path) -> bool:
     return True
 
 
+def features_with_words(features: Any, batch: Batch) -> Any:
+    """The batch's audio features with its stored transcript's timed words attached, so
+    the classic engine shapes the mouth from the sounds (rendering.articulation); left as
+    they are when the batch has no usable transcript (the loudness controls then)."""
+    from rendering.transcription import Transcript
+
+    if not batch.transcript or features.words:
+        return features
+    try:
+        transcript = Transcript.from_dict(batch.transcript)
+    except ValueError:
+        return features
+    if transcript.words:
+        features.transcript = transcript
+        features.words = transcript.words
+    return features
+
+
 def _ids(batch: Batch) -> dict[str, Any]:
     return {"user_id": batch.owner_id, "batch_id": str(batch.pk)}
 

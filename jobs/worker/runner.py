@@ -144,6 +144,9 @@ def job_run_claimed(*, job_id: Any) -> str:
             cache_dir=cache_dir,
             **analysis_options(batch.engine),
         )
+        from jobs.transcripts import features_with_words
+
+        features = features_with_words(features, batch)
         joblog.add(f"audio features ready ({features.duration:.1f} s)")
         face = template_face_hint(job.template)
         if face is not None:

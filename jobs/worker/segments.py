@@ -75,6 +75,9 @@ def _inputs(job: RenderJob, inputs: ExitStack) -> tuple[Any, Any, Path, Path]:
     features = audio_analysis.analyse(
         audio_path, cache_dir=cache_dir, **analysis_options(job.batch.engine)
     )
+    from jobs.transcripts import features_with_words
+
+    features = features_with_words(features, job.batch)
     template_path = inputs.enter_context(files.local_copy(job.template.file.name))
     track = faces.track(
         template_path,

@@ -43,6 +43,7 @@ from rendering.engines.playback import finished, template_output
 from rendering.errors import FaceError, RenderCanceled
 
 if TYPE_CHECKING:
+    from rendering.articulation import ArticulationModel
     from rendering.audio import AudioFeatures
     from rendering.faces import FaceTrack
 
@@ -605,6 +606,8 @@ def plan_frames(
     n_out: int,
     *,
     words: bool = False,
+    articulation: bool = True,
+    model: ArticulationModel | None = None,
 ) -> FramePlan:
     """Decide, before decoding anything, what every output frame will show.
 
@@ -613,14 +616,23 @@ def plan_frames(
     3. Appearances: the wanted opening and width against the library's (and the template
        frame's own), chosen for the whole video at once so they do not flicker.
 
-    With ``words`` and timed words on ``audio``, the words' visemes (closed m/b/p, f/v,
-    rounded, wide) are blended into the audio's controls first (``rendering.visemes``).
+    The poses come from the sounds (``rendering.articulation``: the transcript's phones and
+    their timings through the learned model, ``model`` or the shipped one) when ``audio``
+    has timed words and ``articulation`` is on; otherwise from the loudness controls
+    (``AudioFeatures.mouth_controls``), into which ``words`` blends the words' visemes.
     """
-    controls = audio.mouth_controls(track.fps, n_out)
+    controls = None
+    if articulation:
+        from rendering import articulation as articulation_model
+
+        controls = articulation_model.mouth_shapes(audio, track.fps, n_out, model=model)
+    learned = controls is not None
+    if controls is None:  # no words or no model: the loudness controls
+        controls = audio.mouth_controls(track.fps, n_out)
     openness = np.asarray(controls.openness, dtype=np.float32)
     width = np.asarray(controls.width, dtype=np.float32)
     rounding = np.asarray(controls.rounding, dtype=np.float32)
-    if words and audio.words:
+    if words and audio.words and not learned:
         from rendering import visemes
 
         wanted = visemes.targets(audio.words, track.fps, n_out, energy=audio.energy)
@@ -665,7 +677,10 @@ class ClassicEngine(Engine):
     Options: ``crf``, ``preset``, ``cache_dir`` (where template mouth libraries are kept;
     None analyses each render afresh), ``library`` (False: only warp and paint, the old
     behaviour, kept for comparison), ``min_coverage``, ``words`` (shape the mouth from the
-    transcript's words as well as the sound, when the audio has timed words).
+    transcript's words as well as the sound, when the audio has timed words and
+    ``articulation`` is off), ``articulation`` (plan the mouth from the sounds with the
+    learned model of ``rendering.articulation``: on by default, off gives the loudness
+    controls, kept for comparison).
 
     The default crf is 18, not the writer's 20: outputs re-encode already compressed
     templates, and at 20 the generation loss alone takes the untouched upper face below
@@ -683,9 +698,11 @@ class ClassicEngine(Engine):
         library: bool = True,
         min_coverage: float = MIN_COVERAGE,
         words: bool = WORD_SHAPES,
+        articulation: bool = True,
     ) -> None:
         self.crf = crf
         self.words = words
+        self.articulation = articulation
         self.preset = preset
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.use_library = library
@@ -724,7 +741,9 @@ class ClassicEngine(Engine):
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
-        plan = plan_frames(track, audio, library, n_out, words=self.words)
+        plan = plan_frames(
+            track, audio, library, n_out, words=self.words, articulation=self.articulation
+        )
         if plan.coverage < self.min_coverage:
             raise FaceError(
                 _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
