@@ -303,7 +303,9 @@ def _rel_width(shapes: object) -> np.ndarray:
 
 
 def render_rows(
-    clips: list[Clip], variants: dict[str, dict[str, object]]
+    clips: list[Clip],
+    variants: dict[str, dict[str, object]],
+    lopo: dict[str, object] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     from rendering import faces, media
     from rendering.engines.classic import ClassicEngine
@@ -329,6 +331,8 @@ def render_rows(
         rows[clip.name] = {}
         for label, options in variants.items():
             out_path = stem / f"out-{label}.mp4"
+            if label == "lopo":  # the model fitted without this person
+                options = {"articulation_model": (lopo or {})[clip.name]}
             engine = ClassicEngine(cache_dir=WORK / "cache", **options)  # type: ignore[arg-type]
             try:
                 engine.render(
@@ -347,6 +351,62 @@ def render_rows(
             rows[clip.name][label] = scores(gaps, widths, clip)
             print(clip.name, label, rows[clip.name][label], flush=True)
     return rows
+
+
+def _mouth_tile(frame: np.ndarray, size: int = 160) -> np.ndarray:
+    import cv2
+
+    from rendering import faces
+
+    landmarks = faces.detect_landmarks(frame)
+    if landmarks is None:
+        return np.zeros((round(size * 0.7), size, 3), np.uint8)
+    centre = faces.mouth_centre(landmarks)
+    half = 0.5 * faces.face_frame(landmarks).scale
+    x0, y0 = int(max(centre[0] - half, 0)), int(max(centre[1] - 0.7 * half, 0))
+    x1 = int(min(centre[0] + half, frame.shape[1]))
+    y1 = int(min(centre[1] + 0.7 * half, frame.shape[0]))
+    tile = frame[y0:y1, x0:x1]
+    return np.asarray(cv2.resize(tile, (size, round(size * 0.7))))
+
+
+def contact_sheet(clip: Clip, out_dir: Path, instants: int = 8) -> Path | None:
+    """Rows: instants of the second half (the truth's widest, shut and in-between moments,
+    in time order); columns: the real speaker (truth), today's engine, the model's."""
+    import cv2
+
+    from rendering import media
+
+    stem = WORK / Path(clip.name).stem
+    outputs = {k: stem / f"out-{k}.mp4" for k in ("today", "lopo")}
+    if not all(p.exists() for p in outputs.values()):
+        return None
+    truth_frames, _ = media.read_frames(REALDATA / clip.name, fps=clip.fps)
+    truth_frames = truth_frames[clip.half :]
+    decoded = {k: media.read_frames(p, fps=clip.fps)[0] for k, p in outputs.items()}
+    n = min(len(truth_frames), *(len(f) for f in decoded.values()))
+    gaps = np.nan_to_num(clip.gaps[clip.half : clip.half + n], nan=0.0)
+    order = np.argsort(gaps)
+    picks = sorted(
+        set(order[:: max(1, n // instants)][:instants].tolist()) | {int(order[-1]), int(order[0])}
+    )[:instants]
+    rows = []
+    for k in picks:
+        tiles = [_mouth_tile(truth_frames[k])] + [_mouth_tile(decoded[v][k]) for v in outputs]
+        row = np.ascontiguousarray(np.concatenate(tiles, axis=1)[:, :, ::-1])  # RGB to BGR
+        cv2.putText(
+            row, f"{k / clip.fps:.2f}s", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1
+        )
+        rows.append(row)
+    header = np.zeros((22, rows[0].shape[1], 3), np.uint8)
+    for j, label in enumerate(("real speaker", "today", "new (lopo)")):
+        cv2.putText(
+            header, label, (6 + j * 160, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"articulation_{clip.person}.png"
+    cv2.imwrite(str(path), np.concatenate([header, *rows], axis=0))
+    return path
 
 
 def summary(rows: dict[str, dict[str, dict[str, float]]]) -> None:
@@ -380,6 +440,7 @@ def main() -> int:
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--no-render", action="store_true")
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--sheet", type=Path, help="write contact sheets of the renders here")
     args = parser.parse_args()
     from rendering import articulation as art
     from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber
@@ -404,8 +465,22 @@ def main() -> int:
     summary(rows)
     own_clip_sync(clips)
     if not args.no_render:
-        rendered = render_rows(clips, {"today": {"articulation": False}, "model": {}})
+        every = {c.name: e for c in clips if (e := examples(c)) is not None}
+        lopo = {
+            c.name: art.fit(
+                [every[o.name] for o in clips if _who(o) != _who(c) and o.name in every]
+            )
+            for c in clips
+        }
+        rendered = render_rows(
+            clips, {"today": {"articulation": False}, "model": {}, "lopo": {}}, lopo
+        )
         summary(rendered)
+    if args.sheet:
+        for clip in clips:
+            made = contact_sheet(clip, args.sheet)
+            if made:
+                print("sheet", made)
     return 0
 
 

@@ -114,8 +114,16 @@ def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
         "sync_label": _("Sync %(value)s") % {"value": f"{sync:.2f}"}
         if isinstance(sync, int | float)
         else _("Sync not measured"),
-        "sync_title": _(
-            "How closely the mouth follows the sound: 1 is perfect, 0.5 or more looks right."
+        "sync_title": (
+            _(
+                "How closely the mouth follows the sounds of the words, against what a real "
+                "speaker's mouth does on them: 1 is perfect; real speakers' own videos "
+                "score from about 0.1 to 0.6."
+            )
+            if report.get("basis") == "sounds"
+            else _(
+                "How closely the mouth follows the sound: 1 is perfect, 0.5 or more looks right."
+            )
         )
         if isinstance(sync, int | float)
         else _("Too little speech to measure how the mouth follows it."),

@@ -62,8 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--word-shapes",
         action="store_true",
-        help="classic engine: shape the mouth from the transcript's words too (the audio is "
-        "transcribed; see docs/rendering-engine.md for what it measures)",
+        help="classic engine with --loudness-mouth: blend the words' visemes into the loudness "
+        "(see docs/rendering-engine.md for what it measures)",
+    )
+    parser.add_argument(
+        "--loudness-mouth",
+        action="store_true",
+        help="classic engine: open the mouth with the loudness (the previous behaviour) instead "
+        "of from the sounds of the words (which transcribes the audio when a model is there)",
     )
     words = parser.add_argument_group(
         "words", "transcribe the audio once (faster-whisper) for subtitles and captions"
@@ -167,9 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             engine_options=(
                 {"model_dir": args.model_dir, "bbox_shift": args.bbox_shift}
                 if args.engine == "neural"
-                else {"words": True}
-                if args.word_shapes
-                else None
+                else {"words": args.word_shapes, "articulation": not args.loudness_mouth}
             ),
             face=args.face,
             **words,
@@ -221,11 +225,17 @@ def _word_options(args: argparse.Namespace) -> dict[str, Any]:
     from rendering.captions import CaptionStyle
     from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber, TranscriptionError
 
-    if not (args.subtitles or args.captions or args.script or args.word_shapes):
+    wanted = bool(args.subtitles or args.captions or args.script or args.word_shapes)
+    # The classic engine's mouth follows the words' sounds: it needs the transcript, but
+    # renders without one (loudness) when no Whisper model is installed.
+    mouth = args.engine == "classic" and not args.loudness_mouth
+    if not (wanted or mouth):
         return {}
     model_dir = args.whisper_model_dir or os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR
     transcriber = Transcriber(model_dir, cpu_threads=args.cpu_threads)
     if transcriber.problem is not None:
+        if not wanted:
+            return {}
         raise TranscriptionError(transcriber.problem, code="transcripts_off")
     script = None
     if args.script is not None:

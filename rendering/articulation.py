@@ -85,6 +85,8 @@ _VOWEL_LENGTH = 1.6
 _QUIET_HOPS = 25  # hops of silence after which the mouth rests shut
 _LEVEL_SIGMA_HOPS = 10.0  # the loudness channel's smoothing: the overall amount, not syllables
 _PHONE_CAP = 1.5  # the phones' opening times this caps the model's
+_WIDE = 0.9  # the openness the clip's widest 5 % are stretched to
+_MAX_STRETCH = 2.5
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,7 @@ def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
 
 
 _PEAK_GAP = 6  # hops: two syllable nuclei are at least 60 ms apart
+_PEAK_PROMINENCE_DB = 4.0
 
 
 def _nuclei_peaks(level: np.ndarray, t0: float, t1: float, k: int) -> list[float] | None:
@@ -324,6 +327,9 @@ def _nuclei_peaks(level: np.ndarray, t0: float, t1: float, k: int) -> list[float
         return None
     seg = level[lo:hi]
     inner = np.flatnonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] >= seg[2:])) + 1
+    # A peak must stand out of the word's quietest point: on a steady sound (a held note,
+    # a hum) the maxima are noise and say nothing about where the vowels are.
+    inner = inner[seg[inner] - float(seg.min()) >= _PEAK_PROMINENCE_DB]
     chosen: list[int] = []
     for j in inner[np.argsort(-seg[inner], kind="stable")]:
         if all(abs(int(j) - c) >= _PEAK_GAP for c in chosen):
@@ -682,14 +688,28 @@ def mouth_shapes(
     # sound allows (shut on m b p, narrow on i u), while the model says how much and when.
     allowed = _PHONE_CAP * ch[:, CHANNELS.index("open")] * (1.0 - ch[:, CHANNELS.index("closed")])
     opening = np.minimum(opening, allowed)
-    quiet = ~_near(ch[:, CHANNELS.index("speech")] > 0.5, _QUIET_HOPS // 2)
+    speaking = ch[:, CHANNELS.index("speech")] > 0.5
+    quiet = ~_near(speaking, _QUIET_HOPS // 2)
     opening[quiet] = 0.0
+    # A ridge model's output is shrunk towards the mean: its widest moments fall short of
+    # a real speaker's. Stretch (never shrink) so the clip's widest 5 % open as wide as
+    # the person's usual wide opening; a library mouth is then chosen for them, not the
+    # template's own half-open one.
+    if speaking.any():
+        top = float(np.percentile(opening[speaking], 95))
+        if top > 0.05:
+            opening = np.clip(opening * min(max(_WIDE / top, 1.0), _MAX_STRETCH), 0.0, 1.0)
+    # Rounded lips are narrower and pushed forward: show the phones' rounding, and set the
+    # width control so that, with the engine's own narrowing for that rounding, the mouth
+    # has the predicted width; where the width control runs out, less rounding instead.
+    relative = out[:, 1]
     rounding = np.clip(_ROUND_SHOWN * ch[:, CHANNELS.index("round")], 0.0, 1.0)
-    width = 0.5 + (out[:, 1] + _ROUNDING_GAIN * rounding) / _WIDTH_GAIN
+    width = np.clip(0.5 + (relative + _ROUNDING_GAIN * rounding) / _WIDTH_GAIN, 0.0, 1.0)
+    rounding = np.clip((_WIDTH_GAIN * (width - 0.5) - relative) / _ROUNDING_GAIN, 0.0, 1.0)
     return MouthControls(
         fps=float(fps),
         openness=np.clip(_per_frame(opening, fps, n_frames, 0.0), 0.0, 1.0),
-        width=np.clip(_per_frame(np.clip(width, 0.0, 1.0), fps, n_frames, 0.5), 0.0, 1.0),
+        width=np.clip(_per_frame(width, fps, n_frames, 0.5), 0.0, 1.0),
         rounding=np.clip(_per_frame(rounding, fps, n_frames, 0.0), 0.0, 1.0),
     )
 
@@ -740,7 +760,7 @@ def adapt(
     measured on its frames), pulled towards the generic weights; None when the template
     has no words or too little speech to learn from."""
     ch = channels(features, language=language)
-    if ch is None or float(features.speech.sum()) * HOP < ADAPT_MIN_SECONDS:
+    if ch is None or float((ch[:, CHANNELS.index("speech")] > 0.5).sum()) * HOP < ADAPT_MIN_SECONDS:
         return None
     opening, width = mouth_targets(gaps, widths)
     n = ch.shape[0]

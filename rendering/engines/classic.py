@@ -680,7 +680,8 @@ class ClassicEngine(Engine):
     transcript's words as well as the sound, when the audio has timed words and
     ``articulation`` is off), ``articulation`` (plan the mouth from the sounds with the
     learned model of ``rendering.articulation``: on by default, off gives the loudness
-    controls, kept for comparison).
+    controls, kept for comparison), ``articulation_model`` (another fitted model than the
+    shipped one: the bench renders with models that never saw the speaker).
 
     The default crf is 18, not the writer's 20: outputs re-encode already compressed
     templates, and at 20 the generation loss alone takes the untouched upper face below
@@ -699,10 +700,12 @@ class ClassicEngine(Engine):
         min_coverage: float = MIN_COVERAGE,
         words: bool = WORD_SHAPES,
         articulation: bool = True,
+        articulation_model: ArticulationModel | None = None,
     ) -> None:
         self.crf = crf
         self.words = words
         self.articulation = articulation
+        self.articulation_model = articulation_model
         self.preset = preset
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.use_library = library
@@ -742,7 +745,13 @@ class ClassicEngine(Engine):
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
         plan = plan_frames(
-            track, audio, library, n_out, words=self.words, articulation=self.articulation
+            track,
+            audio,
+            library,
+            n_out,
+            words=self.words,
+            articulation=self.articulation,
+            model=self.articulation_model,
         )
         if plan.coverage < self.min_coverage:
             raise FaceError(

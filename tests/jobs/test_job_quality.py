@@ -23,6 +23,7 @@ from tests.support.jobs import finish_job
 from tests.support.media import SPEECH, uploaded
 
 REPORT_KEYS = {
+    "basis",
     "sync",
     "best_offset",
     "confidence",
