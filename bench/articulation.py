@@ -37,6 +37,9 @@ from pathlib import Path
 import numpy as np
 from _common import ROOT, table, write_wav
 
+from rendering.articulation import ArticulationModel
+from rendering.words import Word
+
 REALDATA = ROOT.parent.parent / "shared" / "realdata"
 if not REALDATA.is_dir():
     REALDATA = Path("/work/shared/realdata")
@@ -69,8 +72,8 @@ class Clip:
     widths: np.ndarray
     half: int  # first frame of the second half
     samples: np.ndarray  # 16 kHz mono
-    words_all: list[object] = field(default_factory=list)
-    words_second: list[object] = field(default_factory=list)
+    words_all: list[Word] = field(default_factory=list)
+    words_second: list[Word] = field(default_factory=list)
     language: str = "en"
     language_second: str = "en"
 
@@ -86,8 +89,7 @@ def mouth_series(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return gaps, widths
 
 
-def _transcript(samples: np.ndarray, cache: Path, transcriber: object) -> tuple[str, list[object]]:
-    from rendering.words import Word
+def _transcript(samples: np.ndarray, cache: Path, transcriber: object) -> tuple[str, list[Word]]:
 
     if cache.exists():
         data = json.loads(cache.read_text())
@@ -101,7 +103,6 @@ def _transcript(samples: np.ndarray, cache: Path, transcriber: object) -> tuple[
 
 def load_clip(name: str, transcriber: object) -> Clip:
     from rendering import media
-    from rendering.words import Word
 
     src = REALDATA / name
     stem = WORK / Path(name).stem
@@ -122,7 +123,6 @@ def load_clip(name: str, transcriber: object) -> Clip:
     second = samples[round(half / fps * 16000) :]
     lang_all, words_all = _transcript(samples, stem / "words-all.json", transcriber)
     lang_2, words_2 = _transcript(second, stem / "words-second.json", transcriber)
-    del Word
     return Clip(
         name, CLIPS[name], fps, gaps, widths, half, samples, words_all, words_2, lang_all, lang_2
     )
@@ -178,11 +178,11 @@ def scores(out_gaps: np.ndarray, out_widths: np.ndarray | None, truth: Clip) -> 
 # --- curves ---------------------------------------------------------------------------------------
 
 
-def features_of(samples: np.ndarray, words: list[object]) -> object:
+def features_of(samples: np.ndarray, words: list[Word]) -> object:
     from rendering.audio import analyse_samples
 
     features = analyse_samples(samples)
-    features.words = list(words)  # type: ignore[assignment]
+    features.words = list(words)
     return features
 
 
@@ -195,7 +195,7 @@ def examples(clip: Clip, part: str = "all") -> tuple[np.ndarray, np.ndarray, np.
     else:  # the template half: its own words are those of the whole clip before the cut
         cut = clip.half / clip.fps
         samples = clip.samples[: round(cut * 16000)]
-        words = [w for w in clip.words_all if w.end <= cut + 0.05]  # type: ignore[attr-defined]
+        words = [w for w in clip.words_all if w.end <= cut + 0.05]
         gaps, widths = clip.gaps[: clip.half], clip.widths[: clip.half]
     feats = features_of(samples, words)
     ch = art.channels(feats, language=clip.language)  # type: ignore[arg-type]
@@ -305,7 +305,7 @@ def _rel_width(shapes: object) -> np.ndarray:
 def render_rows(
     clips: list[Clip],
     variants: dict[str, dict[str, object]],
-    lopo: dict[str, object] | None = None,
+    lopo: dict[str, ArticulationModel] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     from rendering import faces, media
     from rendering.engines.classic import ClassicEngine
@@ -450,7 +450,7 @@ def main() -> int:
     names = [n for n in CLIPS if not args.only or CLIPS[n] in args.only]
     clips = [load_clip(n, transcriber) for n in names]
     for c in clips:
-        print(c.person, c.language, " ".join(w.text for w in c.words_all)[:100])  # type: ignore[attr-defined]
+        print(c.person, c.language, " ".join(w.text for w in c.words_all)[:100])
     if args.fit:
         model = art.fit(
             [e for c in clips if (e := examples(c)) is not None],

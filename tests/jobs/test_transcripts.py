@@ -310,3 +310,31 @@ def test_wrong_words_options_are_refused_in_the_readers_language(
     with translation.override("zh-hans"), pytest.raises(ValidationError) as raised:
         _batch(owner, audio_clip, template, captions="left")
     assert "字幕位置只能是" in raised.value.messages[0] and "left" in raised.value.messages[0]
+
+
+def test_the_mouth_follows_the_transcripts_sounds_and_the_report_measures_against_them(
+    transcripts_on: Path, owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    """The worker hands the batch's words to the engine (the mouth planned from their
+    sounds) and to the quality measure (the lips against the sounds, not the volume)."""
+    batch = _prepared(_batch(owner, audio_clip, template, language="en"))
+
+    assert runner.job_run(job_id=batch.jobs.get().pk) == JobStatus.SUCCEEDED
+
+    job = batch.jobs.get()
+    assert job.quality is not None
+    assert job.quality["basis"] == "sounds"
+    assert job.quality["sync"] is not None and job.quality["sync"] > 0.5
+    assert "sync_low" not in job.quality["reasons"]
+    assert "sync_offset" not in job.quality["reasons"]
+
+
+def test_without_a_transcript_the_report_measures_against_the_loudness(
+    owner: User, audio_clip: AudioClip, template: Template
+) -> None:
+    batch = _prepared(_batch(owner, audio_clip, template))
+
+    assert runner.job_run(job_id=batch.jobs.get().pk) == JobStatus.SUCCEEDED
+
+    job = batch.jobs.get()
+    assert job.quality is not None and job.quality["basis"] == "loudness"
