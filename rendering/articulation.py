@@ -8,21 +8,25 @@ module makes per-video-frame mouth shapes from *what* is said and *when*:
    characters through their pinyin (``pypinyin``, Whisper's Mandarin words are
    characters), other words through espeak-ng (``phonemizer`` on the library and
    dictionaries that ``espeakng-loader`` ships: about 100 languages, nothing downloaded);
-   without espeak-ng, a word's letters stand in for its phones. The phones are laid over
-   the word's time span by their typical lengths (vowels longer than consonants).
+   without espeak-ng, a word's letters stand in for its phones. A word Whisper squeezed
+   into too little time grows into the speech beside it; the phones are laid over the
+   word's span by their typical lengths (vowels longer), then warped so each vowel sits on
+   one of the word's loudness peaks.
 2. **Articulation curves** per 10 ms hop: every phone has a textbook shape (:data:`PHONES`:
    jaw/lip opening, spread, rounding, bilabial closure, lip-teeth contact); the curves are
-   smoothed over ~30 ms (coarticulation) and a bilabial closure is held at least 70 ms.
-   Two sound channels join them: speech activity, and the speech-band level (the old
-   loudness control), which only scales the amount and shuts the mouth in silence.
+   smoothed over ~30 ms (coarticulation) and a bilabial closure is held at least 70 ms
+   (on the sound's dip when there is one). Sound channels join them: speech activity,
+   the speech-band level smoothed over ~0.25 s (how much overall, not syllable by
+   syllable), and the phones' opening times that level.
 3. **A small linear model** (:class:`ArticulationModel`, ridge regression) maps a window
    of those channels (±120 ms) to the inner-lip opening (share of the speaker's wide
    opening) and the mouth width (relative to the speaker's median), fitted on real
-   speakers' own clips by ``python -m rendering.articulation fit`` (bench/articulation.py
-   measures it). Its weights ship as ``rendering/data/articulation.npz`` (no pickle).
+   speakers' own clips by ``bench/articulation.py --fit`` (which also measures it, leave
+   one person out). Its weights ship as ``rendering/data/articulation.npz`` (no pickle).
 4. :func:`mouth_shapes` turns a prediction into the engine's controls (``openness``,
-   ``width``, ``rounding`` in 0..1, as :class:`rendering.audio.MouthControls`): closures
-   held shut, silence shut, rounded vowels narrowed.
+   ``width``, ``rounding`` in 0..1, as :class:`rendering.audio.MouthControls`): capped by
+   the phones' own opening (an /m/ stays shut), shut in silence, stretched to the
+   speaker's wide opening, rounded phones narrowed and pushed forward.
 
 :func:`adapt` refits the model on one template's own voice and mouth (ridge pulled towards
 the generic weights), and :func:`adapted_model` caches that per template content.
