@@ -13,11 +13,15 @@ For each template size (512x512, a 1080x1920 phone recording, 1920x1080) and eac
   encoding and muxing. The cache is warmed by one untimed render first, as the worker's
   template face check does at upload.
 
-Prints the best wall time of each over the pairs, the median of the per-pair ratios, the
-render's frames per second and peak memory (max RSS of the render process).
+Prints the best wall time of each over the pairs, the median of the per-pair ratios of wall
+time and of CPU time (user + system: the work done, which other jobs on a shared machine
+change far less than the wall time), the render's frames per second and peak memory (max
+RSS of the render process). ``--before CHECKOUT`` renders from another checkout in the same
+pairs (before/after in one run).
 Targets (issue 26): whole render / ffmpeg floor <= 1.5 for 60 s of audio, <= 2.0 for 10 s.
 
     .venv/bin/python bench/render.py [--pairs 2] [--only 512x512] [--seconds 10]
+        [--before ../main]   # also render from another checkout in the same pairs
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ def speech_of(seconds: float, path: Path) -> Path:
     return path
 
 
-def ffmpeg_floor(template: Path, audio: Path, out: Path) -> float:
+def ffmpeg_floor(template: Path, audio: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ffmpeg making the same frames with the same sound."""
     import imageio_ffmpeg
 
     command = [
@@ -88,13 +93,29 @@ def ffmpeg_floor(template: Path, audio: Path, out: Path) -> float:
         "+faststart",
         str(out),
     ]
+    return _timed(command, ROOT)[:2]
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process.
+
+    CPU seconds say how much work a run is whatever else the machine is doing; on a machine
+    shared with other jobs, compare them as well as the wall times."""
     started = time.perf_counter()
-    subprocess.run(command, check=True)
-    return time.perf_counter() - started
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own figures
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{command[0]} failed with exit status {code}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def cli_render(template: Path, audio: Path, out_dir: Path, cache: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one whole ``python -m rendering`` process."""
+def cli_render(
+    template: Path, audio: Path, out_dir: Path, cache: Path, root: Path = ROOT
+) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one whole ``python -m rendering`` process, run from
+    the checkout ``root`` (its ``rendering`` package is the one imported)."""
     command = [
         sys.executable,
         "-m",
@@ -107,14 +128,7 @@ def cli_render(template: Path, audio: Path, out_dir: Path, cache: Path) -> tuple
         str(cache),
         str(template),
     ]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest so far
-    seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"render failed with exit status {child.returncode}")
-    return seconds, usage.ru_maxrss / 1024
+    return _timed(command, root)
 
 
 def main() -> None:
@@ -122,6 +136,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2, help="paired floor/render runs per row")
     parser.add_argument("--only", choices=["512x512", "1080x1920", "1920x1080"], default=None)
     parser.add_argument("--seconds", type=float, action="append", default=None)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. a git worktree of main) rendered in the same pairs: before/after",
+    )
     args = parser.parse_args()
     lengths = args.seconds or [10.0, 60.0]
 
@@ -139,13 +159,28 @@ def main() -> None:
             for seconds in lengths:
                 audio = speech_of(seconds, tmp / f"speech-{int(seconds)}.wav")
                 cli_render(template, audio, tmp / "warm", cache)  # track, mouths, analysis
-                floors, renders, ratios, peaks = [], [], [], []
+                if args.before:
+                    cli_render(template, audio, tmp / "warm", cache, args.before)
+                floors: list[float] = []
+                renders: list[float] = []
+                ratios: list[float] = []
+                cpu_ratios: list[float] = []
+                peaks: list[float] = []
+                befores: list[float] = []
+                cpu_befores: list[float] = []
                 for _ in range(args.pairs):
-                    floor = ffmpeg_floor(template, audio, tmp / "floor.mp4")
-                    render, peak = cli_render(template, audio, tmp / "out", cache)
+                    floor, floor_cpu = ffmpeg_floor(template, audio, tmp / "floor.mp4")
+                    if args.before:
+                        old, old_cpu, _ = cli_render(
+                            template, audio, tmp / "old", cache, args.before
+                        )
+                        befores.append(old / floor)
+                        cpu_befores.append(old_cpu / floor_cpu)
+                    render, render_cpu, peak = cli_render(template, audio, tmp / "out", cache)
                     floors.append(floor)
                     renders.append(render)
                     ratios.append(render / floor)
+                    cpu_ratios.append(render_cpu / floor_cpu)
                     peaks.append(peak)
                 out = next((tmp / "out").glob("output_*.mp4"))
                 info = media.probe_video(out)
@@ -157,8 +192,11 @@ def main() -> None:
                         min(floors),
                         min(renders),
                         statistics.median(ratios),
+                        statistics.median(cpu_ratios),
                         info.video.frame_count / min(renders),
                         max(peaks),
+                        statistics.median(befores) if befores else "-",
+                        statistics.median(cpu_befores) if cpu_befores else "-",
                     ]
                 )
                 print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
@@ -170,7 +208,18 @@ def main() -> None:
     print("\ntargets: ratio <= 1.5 for 60 s of audio, <= 2.0 for 10 s")
 
 
-HEADER = ["template", "audio", "ffmpeg s", "render s", "ratio", "render fps", "peak MB"]
+HEADER = [
+    "template",
+    "audio",
+    "ffmpeg s",
+    "render s",
+    "ratio",
+    "CPU ratio",
+    "render fps",
+    "peak MB",
+    "ratio before",
+    "CPU ratio before",
+]
 
 
 if __name__ == "__main__":
