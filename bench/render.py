@@ -1,106 +1,225 @@
-"""Classic engine speed against the floor: a plain transcode at the same encoder settings.
+"""The whole classic render against the floor a user can reach: ffmpeg transcoding the same frames.
 
-For each template size (the 256x256 fixture, 512x512 and 1920x1080 made from it), in one
-run: track the face (once; cached for real renders), transcode the template, render it with
-the fixture speech cut to the template's length (same frame count), then render the full
-speech (the template ping-pongs). Prints wall times, render/transcode ratio, fps and the
-real-time factor (wall time / audio duration; below 1 is faster than real time).
-Targets: render / transcode <= 1.5 at 512x512 and <= 1.3 at 1920x1080 (the new engine, mouth libraries cached).
+For each template size (512x512, a 1080x1920 phone recording, 1920x1080) and each audio length
+(10 s and 60 s of the fixture speech, repeated), in one run and paired run by run:
+
+- floor: the ffmpeg binary that imageio-ffmpeg ships, looping the template to the audio's
+  length with that audio muxed in: libx264 at the engine's crf and preset, AAC; frame
+  threads as ffmpeg chooses them (its defaults);
+- render: the whole command line render as a user runs it, ``python -m rendering --audio
+  ... --out ... --cache-dir ...``, timed from process start to the file on disk: Python's
+  start-up, the audio analysis (cached like a batch's second template: the first template of
+  a batch pays it once), the cached face track and mouth library, decoding, editing,
+  encoding and muxing. The cache is warmed by one untimed render first, as the worker's
+  template face check does at upload.
+
+Prints the best wall time of each over the pairs, the median of the per-pair ratios of wall
+time and of CPU time (user + system: the work done, which other jobs on a shared machine
+change far less than the wall time), the render's frames per second and peak memory (max
+RSS of the render process). ``--before CHECKOUT`` renders from another checkout in the same
+pairs (before/after in one run).
+Targets (issue 26): whole render / ffmpeg floor <= 1.5 for 60 s of audio, <= 2.0 for 10 s.
+
+    .venv/bin/python bench/render.py [--pairs 2] [--only 512x512] [--seconds 10]
+        [--before ../main]   # also render from another checkout in the same pairs
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import FACE, SPEECH, full_hd, make_variant, table, upscale, write_wav
+import numpy as np
+from _common import FACE, ROOT, SPEECH, full_hd, make_variant, table, upscale, write_wav
 
-REPEATS = 3
+CRF = 18  # the classic engine's defaults
+PRESET = "veryfast"
+
+
+def phone(frame: np.ndarray) -> np.ndarray:
+    """The square face scaled to 1080 wide and padded out to a 1080x1920 portrait frame."""
+    import cv2
+
+    square = cv2.resize(frame, (1080, 1080), interpolation=cv2.INTER_CUBIC)
+    return np.asarray(cv2.copyMakeBorder(square, 420, 420, 0, 0, cv2.BORDER_REPLICATE))
+
+
+def speech_of(seconds: float, path: Path) -> Path:
+    from rendering import media
+
+    samples = media.read_audio(SPEECH)
+    reps = int(np.ceil(seconds * 16000 / samples.size))
+    write_wav(path, np.tile(samples, reps)[: int(seconds * 16000)])
+    return path
+
+
+def ffmpeg_floor(template: Path, audio: Path, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ffmpeg making the same frames with the same sound."""
+    import imageio_ffmpeg
+
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-loglevel",
+        "error",
+        "-y",
+        "-stream_loop",
+        "-1",
+        "-i",
+        str(template),
+        "-i",
+        str(audio),
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-preset",
+        PRESET,
+        "-crf",
+        str(CRF),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
+    return _timed(command, ROOT)[:2]
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one child process.
+
+    CPU seconds say how much work a run is whatever else the machine is doing; on a machine
+    shared with other jobs, compare them as well as the wall times."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own figures
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{command[0]} failed with exit status {code}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def cli_render(
+    template: Path, audio: Path, out_dir: Path, cache: Path, root: Path = ROOT
+) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one whole ``python -m rendering`` process, run from
+    the checkout ``root`` (its ``rendering`` package is the one imported)."""
+    command = [
+        sys.executable,
+        "-m",
+        "rendering",
+        "--audio",
+        str(audio),
+        "--out",
+        str(out_dir),
+        "--cache-dir",
+        str(cache),
+        str(template),
+    ]
+    return _timed(command, root)
 
 
 def main() -> None:
-    from rendering import faces, media, mouths
-    from rendering.audio import analyse
-    from rendering.engines import get_engine
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=2, help="paired floor/render runs per row")
+    parser.add_argument("--only", choices=["512x512", "1080x1920", "1920x1080"], default=None)
+    parser.add_argument("--seconds", type=float, action="append", default=None)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. a git worktree of main) rendered in the same pairs: before/after",
+    )
+    args = parser.parse_args()
+    lengths = args.seconds or [10.0, 60.0]
+
+    from rendering import media
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # The worker analyses a template's mouths once (with its face track) and keeps them
-        # in the cache; the timed renders below reuse them as every later batch would.
-        engine = get_engine("classic", cache_dir=tmp / "cache")
-        templates = {
-            "256x256": FACE,
-            "512x512": make_variant(FACE, tmp / "t512.mp4", upscale(512)),
-            "1920x1080": make_variant(FACE, tmp / "t1080.mp4", full_hd),
-        }
-        samples = media.read_audio(SPEECH)
-        for label, template in templates.items():
-            info = media.probe_video(template)
-            assert info.video is not None
-            same_length = tmp / f"speech-{label}.wav"
-            write_wav(same_length, samples[: round(info.video.duration * 16000)])
-            started = time.perf_counter()
-            track = faces.track(template, cache_dir=tmp / "cache")
-            mouths.analyse(template, track, cache_dir=tmp / "cache")
-            track_s = time.perf_counter() - started
-
-            # The machine is shared: take the best of REPEATS for both, interleaved.
-            transcode_s = render_s = float("inf")
-            features = analyse(same_length, cache_dir=tmp / "cache")
-            for _ in range(REPEATS):
-                started = time.perf_counter()
-                media.transcode(template, tmp / "plain.mp4", crf=engine.crf, preset=engine.preset)
-                transcode_s = min(transcode_s, time.perf_counter() - started)
-                short = engine.render(
-                    template=template,
-                    track=track,
-                    audio=features,
-                    audio_path=same_length,
-                    out_path=tmp / "same-length.mp4",
+        makers = {"512x512": upscale(512), "1080x1920": phone, "1920x1080": full_hd}
+        for label, change in makers.items():
+            if args.only and label != args.only:
+                continue
+            template = make_variant(FACE, tmp / f"t{label}.mp4", change, crf=16)
+            cache = tmp / f"cache-{label}"
+            for seconds in lengths:
+                audio = speech_of(seconds, tmp / f"speech-{int(seconds)}.wav")
+                cli_render(template, audio, tmp / "warm", cache)  # track, mouths, analysis
+                if args.before:
+                    cli_render(template, audio, tmp / "warm", cache, args.before)
+                floors: list[float] = []
+                renders: list[float] = []
+                ratios: list[float] = []
+                cpu_ratios: list[float] = []
+                peaks: list[float] = []
+                befores: list[float] = []
+                cpu_befores: list[float] = []
+                for _ in range(args.pairs):
+                    floor, floor_cpu = ffmpeg_floor(template, audio, tmp / "floor.mp4")
+                    if args.before:
+                        old, old_cpu, _ = cli_render(
+                            template, audio, tmp / "old", cache, args.before
+                        )
+                        befores.append(old / floor)
+                        cpu_befores.append(old_cpu / floor_cpu)
+                    render, render_cpu, peak = cli_render(template, audio, tmp / "out", cache)
+                    floors.append(floor)
+                    renders.append(render)
+                    ratios.append(render / floor)
+                    cpu_ratios.append(render_cpu / floor_cpu)
+                    peaks.append(peak)
+                out = next((tmp / "out").glob("output_*.mp4"))
+                info = media.probe_video(out)
+                assert info.video is not None
+                rows.append(
+                    [
+                        label,
+                        f"{seconds:g} s",
+                        min(floors),
+                        min(renders),
+                        statistics.median(ratios),
+                        statistics.median(cpu_ratios),
+                        info.video.frame_count / min(renders),
+                        max(peaks),
+                        statistics.median(befores) if befores else "-",
+                        statistics.median(cpu_befores) if cpu_befores else "-",
+                    ]
                 )
-                render_s = min(render_s, short.seconds)
+                print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
+    print(
+        f"\nwhole CLI render vs ffmpeg (imageio-ffmpeg's binary; libx264 {PRESET} crf {CRF}, AAC;"
+        f" same frames; {args.pairs} pairs, best times, median ratio)\n"
+    )
+    print(table(HEADER, rows))
+    print("\ntargets: ratio <= 1.5 for 60 s of audio, <= 2.0 for 10 s")
 
-            full = engine.render(
-                template=template,
-                track=track,
-                audio=analyse(SPEECH, cache_dir=tmp / "cache"),
-                audio_path=SPEECH,
-                out_path=tmp / "full.mp4",
-            )
-            rows.append(
-                [
-                    label,
-                    info.video.frame_count,
-                    track_s,
-                    transcode_s,
-                    render_s,
-                    render_s / transcode_s,
-                    full.frames,
-                    full.frames / full.seconds,
-                    full.seconds / full.duration,
-                ]
-            )
-    print(
-        f"classic engine vs plain transcode (crf {engine.crf}, {engine.preset}; same frames;"
-        f" best of {REPEATS})\n"
-    )
-    header = [
-        "template",
-        "frames",
-        "track s",
-        "transcode s",
-        "render s",
-        "render/transcode",
-        "full frames",
-        "render fps",
-        "RTF",
-    ]
-    print(table(header, rows))
-    print(
-        "\ntargets: render/transcode <= 1.5 at 512x512, <= 1.3 at 1920x1080 (the encoder is the floor)"
-    )
+
+HEADER = [
+    "template",
+    "audio",
+    "ffmpeg s",
+    "render s",
+    "ratio",
+    "CPU ratio",
+    "render fps",
+    "peak MB",
+    "ratio before",
+    "CPU ratio before",
+]
 
 
 if __name__ == "__main__":

@@ -391,10 +391,19 @@ def _drop_short_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
 
 
 def _mel_centres() -> np.ndarray:
-    """Centre frequency (Hz) of each of Whisper's 80 mel filters."""
-    import whisper.audio
+    """Centre frequency (Hz) of each of Whisper's 80 mel filters.
 
-    filters = np.asarray(whisper.audio.mel_filters("cpu", 80).numpy(), dtype=np.float64)
+    Read from the file openai-whisper ships, without importing the package: ``import
+    whisper`` loads torch, which costs a render more time than the mouth planning itself.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("whisper")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("openai-whisper is not installed: its mel filters are needed")
+    assets = Path(next(iter(spec.submodule_search_locations))) / "assets" / "mel_filters.npz"
+    with np.load(assets, allow_pickle=False) as bundle:
+        filters = np.asarray(bundle["mel_80"], dtype=np.float64)
     freqs = np.linspace(0.0, SAMPLE_RATE / 2, filters.shape[1])
     return np.asarray((filters @ freqs) / np.maximum(filters.sum(axis=1), 1e-12))
 

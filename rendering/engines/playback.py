@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
 
@@ -106,14 +106,17 @@ class _TemplateFrames:
     so a long 1080p template does not exhaust RAM.
     """
 
-    MEMORY_BUDGET = 1 << 30
+    # Frames kept in memory before the rest spill to disk: about 40 frames of 1080x1920,
+    # so a long phone video loops with the worker's memory flat.
+    MEMORY_BUDGET = 256 << 20
 
     def __init__(self, source: Iterator[np.ndarray], n_frames: int, keep: bool, spill: Path):
         self._source = source
         self._keep = keep
         self._spill = spill
         self._frames: list[np.ndarray] = []
-        self._disk: np.memmap | None = None
+        self._disk: BinaryIO | None = None
+        self._shape: tuple[int, ...] = ()
         self._count = 0
         self._n_expected = max(n_frames, 1)
         self._last: np.ndarray | None = None
@@ -130,17 +133,28 @@ class _TemplateFrames:
 
     def _store(self, frame: np.ndarray) -> None:
         if self._disk is None and (len(self._frames) + 1) * frame.nbytes > self.MEMORY_BUDGET:
-            self._disk = np.memmap(
-                self._spill, dtype=np.uint8, mode="w+", shape=(self._n_expected, *frame.shape)
-            )
-            for i, kept in enumerate(self._frames):
-                self._disk[i] = kept
+            # Plain reads and writes, not a memory map: mapped pages count in the worker's
+            # resident memory as they are read back, so a long loop would grow it.
+            self._disk = open(self._spill, "w+b")  # noqa: SIM115 (closed in close())
+            self._shape = frame.shape
+            for kept in self._frames:
+                self._disk.write(np.ascontiguousarray(kept).tobytes())
             self._frames = []
         if self._disk is not None:
             if self._count < self._n_expected:
-                self._disk[self._count] = frame
+                os.pwrite(
+                    self._disk.fileno(),
+                    np.ascontiguousarray(frame).tobytes(),
+                    self._count * frame.nbytes,
+                )
         else:
             self._frames.append(frame)
+
+    def _read_spilled(self, index: int) -> np.ndarray:
+        assert self._disk is not None
+        size = int(np.prod(self._shape))
+        data = os.pread(self._disk.fileno(), size, index * size)
+        return np.frombuffer(bytearray(data), dtype=np.uint8).reshape(self._shape)
 
     def get(self, index: int) -> tuple[np.ndarray, bool]:
         """Frame ``index`` (indices only ever grow while streaming), and whether the caller
@@ -154,7 +168,7 @@ class _TemplateFrames:
             return self._last, pulled
         index = min(index, self.available - 1)
         if self._disk is not None:
-            return np.array(self._disk[index]), True
+            return self._read_spilled(index), True
         return self._frames[index], False
 
     @property
@@ -173,7 +187,7 @@ class _TemplateFrames:
             close()  # stops the decoding thread when the render ends early
         self._frames = []
         if self._disk is not None:
-            del self._disk
+            self._disk.close()
             self._disk = None
             self._spill.unlink(missing_ok=True)
 

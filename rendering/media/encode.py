@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -49,7 +51,14 @@ class VideoWriter:
       samples of priming, so players (and PyAV) start the sound at the first frame.
     - The file is written beside ``path`` and renamed into place on success; if an
       exception escapes the ``with`` block the partial file is removed.
+    - Encoding runs in its own thread behind a short queue (``QUEUE_DEPTH`` frames): the
+      colour conversion, libx264 and the muxer release the GIL, so the caller's next frame
+      is decoded and edited while this one is encoded, and memory stays bounded. Every
+      container call happens on that thread; an encoder error is raised by the next
+      ``write`` or by ``close``.
     """
+
+    QUEUE_DEPTH = 4
 
     def __init__(
         self,
@@ -89,6 +98,10 @@ class VideoWriter:
         self._video: Any = None
         self._audio_stream: Any = None
         self._audio_done = 0
+        self._frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self.QUEUE_DEPTH)
+        self._encoder: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._stop = threading.Event()
 
     def __enter__(self) -> VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +121,10 @@ class VideoWriter:
             )
             stream.bit_rate = 192000 if stereo else 128000
             self._audio_stream = stream
+        self._encoder = threading.Thread(
+            target=self._encode_loop, name="video-encoder", daemon=True
+        )
+        self._encoder.start()
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -121,14 +138,56 @@ class VideoWriter:
         pad_h, pad_w = self.height % 2, self.width % 2
         if pad_h or pad_w:
             frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        image = av.VideoFrame.from_ndarray(
-            np.ascontiguousarray(frame, dtype=np.uint8), format="rgb24"
-        )
-        image.pts = self.frames_written
-        image.time_base = 1 / self._rate
-        self._container.mux(self._video.encode(image))
+        # The caller may reuse its buffer for the next frame while this one waits its turn.
+        frame = np.array(frame, dtype=np.uint8, order="C", copy=True)
+        while True:
+            self._raise_failure()
+            try:
+                self._frames.put(frame, timeout=0.1)
+                break
+            except queue.Full:
+                continue
         self.frames_written += 1
-        self._encode_audio_until(self.frames_written / self._rate)
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _encode_loop(self) -> None:
+        """The encoder thread: frames from the queue into the file, in order."""
+        count = 0
+        try:
+            while True:
+                try:
+                    frame = self._frames.get(timeout=0.1)
+                except queue.Empty:
+                    if self._stop.is_set():
+                        return
+                    continue
+                if frame is None or self._stop.is_set():
+                    return
+                image = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                image.pts = count
+                image.time_base = 1 / self._rate
+                self._container.mux(self._video.encode(image))
+                count += 1
+                self._encode_audio_until(count / self._rate)
+        except BaseException as exc:  # raised in the caller by write() or close()
+            self._failure = exc
+
+    def _finish_encoder(self) -> None:
+        """Let the encoder thread drain its queue and stop (``_stop`` ends it early)."""
+        encoder, self._encoder = self._encoder, None
+        if encoder is None:
+            return
+        if not self._stop.is_set():
+            while encoder.is_alive():
+                try:
+                    self._frames.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        encoder.join()
 
     def _encode_audio_until(self, seconds: Fraction | float) -> None:
         if self._audio_stream is None or self.audio is None:
@@ -154,6 +213,8 @@ class VideoWriter:
         container = self._container
         if container is None:
             return
+        self._finish_encoder()
+        self._raise_failure()
         self._encode_audio_until(self.frames_written / self._rate)
         container.mux(self._video.encode(None))
         if self._audio_stream is not None:
@@ -167,6 +228,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop the partial output."""
+        self._stop.set()
+        self._finish_encoder()
         container, self._container = self._container, None
         if container is not None:
             # The file is being thrown away; a muxer complaint changes nothing.

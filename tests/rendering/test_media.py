@@ -592,6 +592,52 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
     assert list(out.parent.iterdir()) == []
 
 
+def test_the_caller_may_reuse_its_frame_buffer_while_frames_wait_to_be_encoded(
+    tmp_path: Path,
+) -> None:
+    # Encoding runs in its own thread behind a queue: a frame handed to write() must be the
+    # frame encoded even when the caller overwrites the same array for the next one.
+    out = tmp_path / "reused.mp4"
+    buffer = np.zeros((48, 64, 3), np.uint8)
+    with media.VideoWriter(out, width=64, height=48, fps=25, crf=12) as writer:
+        for i in range(30):
+            buffer[:] = index_frame(i, 64, 48)
+            writer.write(buffer)
+
+    frames, _ = media.read_frames(out)
+
+    assert [frame_index(f) for f in frames] == [i % 19 for i in range(30)]
+
+
+def test_an_encoder_failure_is_raised_to_the_caller_and_leaves_no_file(tmp_path: Path) -> None:
+    class FailingStream:
+        """The real video stream, whose encoder fails at the fifth frame (a full disk, say)."""
+
+        def __init__(self, stream: object) -> None:
+            self.stream = stream
+            self.calls = 0
+
+        def encode(self, frame: object) -> object:
+            self.calls += 1
+            if self.calls == 5:
+                raise OSError(28, "No space left on device")
+            return self.stream.encode(frame)  # type: ignore[attr-defined]
+
+    out = tmp_path / "renders" / "failing.mp4"
+    with (
+        pytest.raises(OSError, match="No space left"),
+        media.VideoWriter(out, width=32, height=32, fps=25) as writer,
+    ):
+        failing = FailingStream(writer._video)
+        writer._video = failing
+        for _ in range(200):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+
+    assert failing.calls == 5  # the writer stopped feeding a dead encoder
+    assert writer.frames_written < 200
+    assert list(out.parent.iterdir()) == []
+
+
 def test_a_frame_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "renders" / "wrong.mp4"
     with (
