@@ -136,6 +136,7 @@ SENTENCES: dict[str, Promise] = {
         "Captions cannot be drawn: the caption font is not installed on this server. Tell the "
         "administrator, or start a new batch without captions."
     ),
+    "output_missing": gettext_lazy("The video file is missing; render it again with Retry."),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."

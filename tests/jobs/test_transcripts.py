@@ -23,6 +23,7 @@ from django.utils.html import escape
 
 from accounts.models import User
 from jobs import services, transcripts
+from jobs.job_log import log_text
 from jobs.models import AudioClip, Batch, JobStatus, Template
 from jobs.worker import preparation, runner
 from rendering import transcription
@@ -214,7 +215,7 @@ def test_captions_are_burned_into_every_video_of_the_batch(
     job = batch.jobs.get()
     # Drawn in the render's own encode (no second pass), and not counted as a change
     # outside the face by the quality report.
-    assert "captions drawn in (bottom, medium)" in job.log
+    assert "Captions drawn in (bottom, medium)" in log_text(job.log)
     assert job.quality is not None and "changed_outside" not in job.quality["reasons"]
     frames = decode(Path(settings.MEDIA_ROOT) / job.output.name)
     template_frames = decode(FACE)
