@@ -74,7 +74,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
         {
             "nav": "new",
             "error": error,
-            "default_name": services.default_batch_name(),
+            "default_name": services.default_batch_name(request_user(request)),
             "engines": _engines(),
             "default_engine": settings.RENDER_ENGINE_DEFAULT,
             "audio_clips": AudioClip.objects.for_user(user)[:20],

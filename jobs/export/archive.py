@@ -30,10 +30,10 @@ from typing import Any
 import zipstream.ng
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext
 from zipstream import ZipStream
 
+from heygem_site.timezones import user_local_now
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage import files
@@ -312,8 +312,10 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
         moments.append(batch.created_at)
         moments.extend(j.finished_at for j in jobs if j.finished_at)
     if several:
-        # The clock of whoever makes the link (their time zone: heygem_site.middleware).
-        filename = f"heygem_{len(batches)}_batches_{timezone.localtime():%Y%m%d_%H%M}.zip"
+        # The owner's clock (their browser's time zone, heygem_site.timezones).
+        filename = (
+            f"heygem_{len(batches)}_batches_{user_local_now(batches[0].owner):%Y%m%d_%H%M}.zip"
+        )
     else:
         filename = f"{safe_member_name(batches[0].name, fallback='batch', max_length=120)}.zip"
     return ExportArchive(

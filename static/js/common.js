@@ -54,5 +54,14 @@ window.HeyGem = {
     return node;
   },
 };
+// The browser's time zone, for the server (heygem_site/timezones.py): times, default batch
+// names and ZIP names follow the clock on this computer, and the account remembers it.
+(() => {
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  if (zone && !document.cookie.split("; ").includes(`tz=${encodeURIComponent(zone)}`)) {
+    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+  }
+})();
 window.HeyGem.refreshTimes();
 setInterval(() => window.HeyGem.refreshTimes(), 15000);
