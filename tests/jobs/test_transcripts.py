@@ -290,7 +290,7 @@ def test_the_words_read_in_chinese_for_a_chinese_reader(
     assert batch.transcript_status == "off"
     new = owner_client.get(reverse("batch_new"), HTTP_ACCEPT_LANGUAGE=zh).content.decode()
     assert '<option value="auto"' in new and ">自动</option>" in new
-    assert '<option value="zh"' in new and ">中文</option>" in new and ">English</option>" in new
+    assert '<option value="zh"' in new and ">中文</option>" in new and ">英语</option>" in new
     assert "讲解词" in new and "烧录字幕" in new and "此服务器未开启文字稿" in new
     page = owner_client.get(reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh)
     assert "本批次没有文字稿、字幕和烧录字幕；视频照常生成。" in page.content.decode()
@@ -311,3 +311,24 @@ def test_wrong_words_options_are_refused_in_the_readers_language(
     with translation.override("zh-hans"), pytest.raises(ValidationError) as raised:
         _batch(owner, audio_clip, template, captions="left")
     assert "字幕位置只能是" in raised.value.messages[0] and "left" in raised.value.messages[0]
+
+
+def test_the_words_card_reads_as_chinese(
+    transcripts_on: Path,
+    owner: User,
+    audio_clip: AudioClip,
+    template: Template,
+    owner_client: Client,
+) -> None:
+    """The language as a name, one label per thing, the script with its own 。 and ，."""
+    script = "你好，这是一个测试。一段音频驱动很多张脸。"
+    batch = _prepared(_batch(owner, audio_clip, template, script=script))
+    assert batch.transcript is not None and batch.transcript["language"] == "en"
+    page = owner_client.get(
+        reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE="zh-CN"
+    ).content.decode()
+    card = page.split('id="transcript"', 1)[1].split("</section>", 1)[0]
+    assert "识别出的语言：英语" in card and "：en" not in card
+    assert "<h2>文字稿与字幕</h2>" in card and "下载字幕：" in card
+    assert card.count("字幕：") == 1  # only the links row; the script line says 字幕内容
+    assert f"字幕内容：</span> {script}</p>" in card
