@@ -18,9 +18,11 @@ from django.utils.translation import get_language, gettext, gettext_lazy, pgette
 from heygem_site.formats import duration_label
 
 HINTS: dict[str, Promise] = {
-    "video": gettext_lazy("Upload an MP4, MOV or WebM file."),
+    "video": gettext_lazy("Upload an MP4, MOV, WebM, MKV or AVI file."),
     "audio": gettext_lazy("Upload a WAV, MP3, M4A, FLAC or OGG file."),
-    "any": gettext_lazy("Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."),
+    "any": gettext_lazy(
+        "Upload an MP4, MOV, WebM, MKV or AVI video, or a WAV, MP3, M4A, FLAC or OGG audio file."
+    ),
 }
 
 # Sentences by code. "%(hint)s" is one of HINTS; durations arrive already worded.

@@ -86,7 +86,11 @@
         if (job.retry_blocked) c.actions.append(H.el("small", { class: "muted", "data-testid": "retry-blocked", text: job.retry_blocked }));
         else c.actions.append(postButton(job.retry_url, gettext("Retry")));
       }
-      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, gettext("Delete"), "danger", gettext("Delete this result?")));
+      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, gettext("Delete"), "danger",
+        // Only a finished job has a video to lose; a failed or canceled one is just its entry.
+        job.status === "succeeded" ? gettext("Delete this video?")
+          : job.status === "failed" ? gettext("Remove this failed item from the batch? No video was made for it.")
+            : gettext("Remove this canceled item from the batch?")));
     }
   }
 
@@ -106,7 +110,11 @@
     if (s.export_bytes != null) {
       const all = document.getElementById("download-all");
       all.dataset.size = String(s.export_bytes);
-      document.getElementById("export-size").textContent = `(${H.size(s.export_bytes)})`;
+      const size = document.getElementById("export-size");
+      size.textContent = `(${H.size(s.export_bytes)})`;
+      // Nothing finished, nothing to download (a ZIP of manifests only helps nobody).
+      all.disabled = !s.done; size.hidden = !s.done;
+      all.title = s.done ? all.dataset.ready : all.dataset.nothing;
     }
     document.getElementById("cancel-batch").hidden = !s.active;
     document.getElementById("retry-failed").hidden = !(s.retryable != null ? s.retryable : (s.failed || s.canceled));
