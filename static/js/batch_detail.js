@@ -75,7 +75,11 @@
       c.key = key;
       c.media.replaceChildren();
       if (job.video_url) {
-        c.media.append(H.el("video", { src: job.video_url, controls: "", preload: "metadata", playsinline: "", "data-testid": "job-video" }));
+        // A poster frame (the template's thumbnail: the same shot, before the mouth was
+        // redone), so a phone that loads no video data until play shows a picture, not black.
+        const attrs = { src: job.video_url, controls: "", preload: "metadata", playsinline: "", "data-testid": "job-video" };
+        if (job.thumbnail_url) attrs.poster = job.thumbnail_url;
+        c.media.append(H.el("video", attrs));
       } else if (job.thumbnail_url) {
         c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
       }

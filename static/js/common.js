@@ -42,7 +42,11 @@ window.HeyGem = {
   refreshTimes() {
     document.querySelectorAll("time[data-relative]").forEach((t) => {
       const when = new Date(t.getAttribute("datetime"));
-      if (!Number.isNaN(when.getTime())) t.textContent = this.ago(when);
+      if (Number.isNaN(when.getTime())) return;
+      t.textContent = this.ago(when);
+      // The exact time under it, on this computer's clock (the server wrote its own guess).
+      const p = (n) => String(n).padStart(2, "0");
+      t.title = `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())} ${p(when.getHours())}:${p(when.getMinutes())}`;
     });
   },
   el(tag, attrs = {}, ...children) {
