@@ -148,6 +148,11 @@ def _walk(page: Page, base: str, shots: Path) -> None:
     for i in range(2):
         expect(badges.nth(i)).to_have_text("已检测到人脸", timeout=120_000)
     expect(page.locator("#start-hint")).to_have_text("将有 2 段视频说出这段音频。")
+    # The default name is the time on the producer's clock (Shanghai), not the server's UTC.
+    now = datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    names = {f"{t:batch_%Y%m%d_%H%M}" for t in (now - timedelta(minutes=2), now)}
+    names |= {f"{now - timedelta(minutes=1):batch_%Y%m%d_%H%M}"}
+    assert page.locator("#batch-name").input_value() in names
     page.fill("#batch-name", "春季新品口播")
     assert_no_english(page, "new batch")
     shot(page, shots, "zh-new-batch-desktop")
