@@ -276,8 +276,8 @@ def word_starts(units: Sequence[str]) -> list[bool]:
         position = 0
         for i, core in enumerate(cores):
             if i > 0:
-                word = offsets.get(position)
-                starts[k + i] = word is not None and not (len(word) == 1 and word in _PARTICLES)
+                begun = offsets.get(position)
+                starts[k + i] = begun is not None and not (len(begun) == 1 and begun in _PARTICLES)
             position += len(core)
         k = run_end
     return starts
