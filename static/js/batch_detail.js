@@ -105,7 +105,8 @@
     st.className = `badge ${s.status.replace(/ /g, "-")}`;
     document.querySelector("#batch-progress > span").style.width = `${Math.round(s.progress * 100)}%`;
     // Finished: green when every video is done, red when some failed (blue while rendering).
-    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : ""}`;
+    // grey when nothing was made because it was canceled (not a blue bar that looks in progress).
+    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : s.canceled ? "stopped" : ""}`;
     const eta = document.getElementById("batch-eta");
     eta.textContent = s.active
       ? (s.eta_seconds == null ? gettext("Estimating time left…") : interpolate(gettext("About %s left"), [H.duration(s.eta_seconds)]))

@@ -365,6 +365,7 @@ def test_a_failed_log_a_manifest_a_canceled_batch_the_account_and_shanghai_times
     page.goto(f"{base}/batches/{canceled.pk}/")
     expect(page.get_by_test_id("batch-count")).to_have_text("0/1 已完成，1 个已取消")
     expect(page.locator("#download-all")).to_be_disabled()
+    expect(page.locator("#batch-progress")).to_have_class(re.compile(r"\bstopped\b"))
     expect(page.locator("#download-all")).to_have_attribute(
         "title", "还没有可下载的内容：这个批次还没有生成完的视频。"
     )
