@@ -38,7 +38,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("email", "display_name", "storage_id")
     readonly_fields = ("storage_id", "storage_used", "last_login", "date_joined")
     fieldsets = (
-        (None, {"fields": ("email", "password", "display_name", "language")}),
+        (None, {"fields": ("email", "password", "display_name", "language", "time_zone")}),
         (_("Limits"), {"fields": ("storage_quota_bytes", "max_concurrent_jobs", "retention_days")}),
         (_("Usage"), {"fields": ("storage_id", "storage_used")}),
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import tzinfo
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
@@ -88,11 +89,28 @@ class User(AbstractUser):
         choices=[("zh-hans", "简体中文"), ("en", "English")],
         help_text=_("Empty: the language the browser asks for."),
     )
+    # The browser's IANA time zone, remembered from its last visit (heygem_site.middleware):
+    # times, default batch names and ZIP names follow it, also where no browser is asking
+    # (the API, notices). Empty: TIME_ZONE.
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Empty: the server's time zone. Set from the browser on each visit."),
+    )
     # Set (with is_active=False) when the account's deletion starts; the sweeper finishes
     # the deletion of a marked account whose removal was interrupted.
     deleting_at = models.DateTimeField(_("deletion started"), null=True, blank=True, editable=False)
 
     USERNAME_FIELD = "email"
+
+    def zone(self) -> tzinfo:
+        """The user's time zone (``time_zone``), or the server's when unset or unknown."""
+        from heygem_site.timezones import zone_or_default
+
+        return zone_or_default(self.time_zone)
+
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 

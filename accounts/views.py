@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
@@ -65,6 +66,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "usage": usage_for_user(request.user),  # type: ignore[arg-type]
             "export_links": export_links_valid(request.user),  # type: ignore[arg-type]
             "nav": "account",
+            "confirm_word": delete_confirmation_word(),
             "limits": {
                 "max_upload": settings.MAX_UPLOAD_SIZE,
                 "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
@@ -110,6 +112,12 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 DELETE_ALL_CONFIRMATION = "delete"
 
 
+def delete_confirmation_word() -> str:
+    """The word to type before deleting everything, in the reader's language (删除); the
+    English word is accepted in every language too."""
+    return pgettext("the word typed to confirm deleting all data", "delete")
+
+
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
@@ -123,10 +131,12 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 @require_POST
 def account_data_delete(request: HttpRequest) -> HttpResponse:
     """Delete every batch, result, template and audio file of the signed-in user."""
-    if request.POST.get("confirm", "").strip().lower() != DELETE_ALL_CONFIRMATION:
+    typed = request.POST.get("confirm", "").strip().lower()
+    if typed not in {DELETE_ALL_CONFIRMATION, delete_confirmation_word().lower()}:
         messages.error(
             request,
-            _("Nothing was deleted. Type “delete” in the box to confirm, then press the button."),
+            _("Nothing was deleted. Type “%(word)s” in the box to confirm, then press the button.")
+            % {"word": delete_confirmation_word()},
         )
         return redirect("accounts:account")
     job_services.user_data_delete(user=request.user)  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ from jobs.models import Batch
 # Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
 # imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
 from rendering.errors import RenderingError
-from rendering.subtitles import Cue, build_cues, srt, subtitle_words, vtt
+from rendering.subtitles import Cue, build_cues, full_width, srt, subtitle_words, vtt
 from rendering.transcription import (
     LANGUAGES,
     Transcriber,
@@ -87,7 +87,7 @@ NOTES = {
 _LANGUAGE_NAMES = {
     "auto": _("Detect automatically"),
     "zh": _("Chinese"),
-    "en": _("English"),
+    "en": pgettext_lazy("spoken language", "English"),
     "ja": _("Japanese"),
     "ko": _("Korean"),
     "yue": _("Cantonese"),
@@ -284,11 +284,18 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
         "transcript": data,
         "subtitles": bool(batch.subtitle_cues),
         # What the subtitles say, when it is not simply the transcript (a script was given).
+        # The script as written (its 。 and ，), not the cue lines, which drop the marks
+        # at their ends; the subtitles hold exactly these units, timed.
         "subtitle_text": (
-            join_words([line for cue in batch.subtitle_cues or [] for line in cue["lines"]])
-            if batch.script
+            full_width(join_words(batch.script.split()))
+            if batch.script and batch.subtitle_cues
             else ""
         ),
+        # What was heard, with Chinese punctuation written full-width (Whisper writes ", ").
+        "heard_text": full_width(str(data.get("text") or "")) if data else "",
+        # The language as a name in the reader's language (英语, not "en").
+        "language_name": languages().get(str((data or {}).get("language") or ""), "")
+        or str((data or {}).get("language") or ""),
         "note": transcript_note(batch),
     }
 

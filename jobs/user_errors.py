@@ -18,9 +18,11 @@ from django.utils.translation import get_language, gettext, gettext_lazy, pgette
 from heygem_site.formats import duration_label
 
 HINTS: dict[str, Promise] = {
-    "video": gettext_lazy("Upload an MP4, MOV or WebM file."),
+    "video": gettext_lazy("Upload an MP4, MOV, WebM, MKV or AVI file."),
     "audio": gettext_lazy("Upload a WAV, MP3, M4A, FLAC or OGG file."),
-    "any": gettext_lazy("Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."),
+    "any": gettext_lazy(
+        "Upload an MP4, MOV, WebM, MKV or AVI video, or a WAV, MP3, M4A, FLAC or OGG audio file."
+    ),
 }
 
 # Sentences by code. "%(hint)s" is one of HINTS; durations arrive already worded.
@@ -136,6 +138,7 @@ SENTENCES: dict[str, Promise] = {
         "Captions cannot be drawn: the caption font is not installed on this server. Tell the "
         "administrator, or start a new batch without captions."
     ),
+    "output_missing": gettext_lazy("The video file is missing; render it again with Retry."),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."

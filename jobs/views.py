@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from jobs import selectors, services, transcripts
 from jobs.export import export_size
+from jobs.job_log import log_text
 from jobs.library_views import error_sentences, request_user
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob
 from jobs.names import result_download_name
@@ -73,7 +74,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
         {
             "nav": "new",
             "error": error,
-            "default_name": services.default_batch_name(),
+            "default_name": services.default_batch_name(request_user(request)),
             "engines": _engines(),
             "default_engine": settings.RENDER_ENGINE_DEFAULT,
             "audio_clips": AudioClip.objects.for_user(user)[:20],
@@ -142,7 +143,7 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
         "retry_blocked": retry_blocked_reason(job) if failed else "",
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),
-        "log": job.log,
+        "log": log_text(job.log),
         "video_url": reverse("job_video", args=[job.pk]) if ready else "",
         "download_url": reverse("job_download", args=[job.pk]) if ready else "",
         "retry_url": reverse("job_retry", args=[job.pk]),

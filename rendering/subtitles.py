@@ -15,14 +15,21 @@ Cues (:func:`build_cues`). A cue ends at a sentence end, at a pause, or before i
 too long to read: at most two lines of 16 characters (Chinese; Netflix's zh-Hans rule) or
 42 (Latin), at most 7 s, and it stays up at least 0.8 s, longer when its reading speed
 would pass 9 characters a second (Chinese) or 17 (Latin) and the next cue leaves room.
+
+Chinese breaks. A Chinese line or cue breaks at punctuation where it can, otherwise only
+where a word begins (jieba's segmentation, whose dictionary ships in its package), never
+inside a word and never before a lone particle (的, 了, 吗 ...). ASCII commas and stops
+between Chinese characters are shown full-width (，。), as Chinese is written.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from rendering.transcription import is_cjk, join_words
@@ -33,10 +40,12 @@ __all__ = [
     "SubtitleRules",
     "align_script",
     "build_cues",
+    "full_width",
     "split_units",
     "srt",
     "subtitle_words",
     "vtt",
+    "word_starts",
     "write_subtitles",
 ]
 
@@ -45,6 +54,10 @@ _CLAUSE_END = set("，、；：,;:—")
 _OPENING = set("“‘「『（《〈([{\"'")
 # Chinese subtitles drop these at the end of a line (a space or the line end says enough).
 _CJK_TRAILING = "，。、；：,;"
+# A line never starts with one of these standing alone: they lean on the word before.
+_PARTICLES = set("的地得了着过吗呢吧啊呀嘛么哦")
+# ASCII punctuation after a Chinese character, as Chinese writes it.
+_FULL_WIDTH = str.maketrans({",": "，", ".": "。", "?": "？", "!": "！", ":": "：", ";": "；"})
 
 
 @dataclass(frozen=True)
@@ -213,6 +226,63 @@ def subtitle_words(words: Sequence[Word], script: str | None = None) -> list[Wor
     return timed_units(words)
 
 
+# --- where Chinese may break -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _segment(text: str) -> tuple[str, ...]:
+    """Chinese ``text`` cut into words (jieba); one character per word if jieba is missing."""
+    try:
+        import jieba
+    except ImportError:  # pragma: no cover - a dependency; the old behaviour as a fallback
+        return tuple(text)
+    jieba.setLogLevel(logging.WARNING)
+    return tuple(jieba.lcut(text, HMM=True))
+
+
+def _core(unit: str) -> str:
+    return "".join(c for c in unit if not _is_punct(c) and not c.isspace())
+
+
+def _cjk_unit(unit: str) -> bool:
+    core = _core(unit)
+    return bool(core) and all(is_cjk(c) for c in core)
+
+
+def word_starts(units: Sequence[str]) -> list[bool]:
+    """``starts[k]``: a line or a cue may begin at unit ``k``.
+
+    Latin units are whole words already, and a unit after punctuation always may. Inside a
+    run of Chinese characters (cut at punctuation), only where a jieba word begins, and not
+    at a particle that is a word by itself (it leans on the word before it).
+    """
+    starts = [True] * len(units)
+    k = 0
+    while k < len(units):
+        if not _cjk_unit(units[k]):
+            k += 1
+            continue
+        run_end = k
+        while run_end < len(units) and _cjk_unit(units[run_end]):
+            run_end += 1
+            if _is_punct(units[run_end - 1][-1]):
+                break  # punctuation ends the run: jieba must not join across it
+        cores = [_core(u) for u in units[k:run_end]]
+        offsets: dict[int, str] = {}
+        position = 0
+        for word in _segment("".join(cores)):
+            offsets[position] = word
+            position += len(word)
+        position = 0
+        for i, core in enumerate(cores):
+            if i > 0:
+                begun = offsets.get(position)
+                starts[k + i] = begun is not None and not (len(begun) == 1 and begun in _PARTICLES)
+            position += len(core)
+        k = run_end
+    return starts
+
+
 # --- cues ------------------------------------------------------------------------------------
 
 
@@ -226,8 +296,20 @@ def _line_limit(units: Sequence[str], rules: SubtitleRules) -> int:
     return rules.cjk_line if _cjk_share(units) else rules.latin_line
 
 
+def full_width(text: str) -> str:
+    """ASCII , . ? ! : ; after a Chinese character written full-width (，。？！：；)."""
+    out = []
+    for i, char in enumerate(text):
+        if i and char in ",.?!:;" and is_cjk(text[i - 1]):
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            if not nxt.isdigit():
+                char = char.translate(_FULL_WIDTH)
+        out.append(char)
+    return "".join(out)
+
+
 def _display(units: Sequence[str]) -> str:
-    return join_words(list(units))
+    return full_width(join_words(list(units)))
 
 
 def _split_lines(units: Sequence[str], rules: SubtitleRules) -> tuple[str, ...]:
@@ -239,12 +321,14 @@ def _split_lines(units: Sequence[str], rules: SubtitleRules) -> tuple[str, ...]:
         lines: tuple[str, ...] = (whole,)
     else:
         best: tuple[float, int] | None = None
-        for cut in range(1, len(units)):
+        starts = word_starts(units)
+        cuts = [cut for cut in range(1, len(units)) if starts[cut]] or list(range(1, len(units)))
+        for cut in cuts:
             top, bottom = _display(units[:cut]), _display(units[cut:])
             over = max(0, len(top) - limit) + max(0, len(bottom) - limit)
             score = over * 10.0 + abs(len(top) - len(bottom))
             if units[cut - 1][-1] in _CLAUSE_END | _SENTENCE_END:
-                score -= limit / 4  # a line that ends a clause reads better
+                score -= limit / 2  # a line that ends a clause reads better
             if best is None or score < best[0]:
                 best = (score, cut)
         assert best is not None
@@ -260,13 +344,16 @@ def build_cues(words: Sequence[Word], rules: SubtitleRules = DEFAULT_RULES) -> l
     1. Walk the units; close the current cue after a sentence end, before a pause longer
        than ``rules.pause``, or before a unit that would pass the cue's length or duration.
        When a unit does not fit, the cue is cut after its last clause mark if that keeps
-       at least half of it, so cues end at commas rather than mid-phrase.
+       at least half of it, so cues end at commas rather than mid-phrase; otherwise before
+       the word that unit belongs to (Chinese: ``word_starts``), never inside it.
     2. Break each cue into at most two lines.
     3. Times: each cue runs from its first unit's start to its last unit's end, stretched
        to the minimum duration and reading speed where the next cue leaves room; cues
        never overlap.
     """
     units = [w for w in words if w.text.strip()]
+    starts = word_starts([w.text for w in units])
+    begins = {id(w): starts[i] for i, w in enumerate(units)}
     groups: list[list[Word]] = []
     current: list[Word] = []
 
@@ -289,6 +376,12 @@ def build_cues(words: Sequence[Word], rules: SubtitleRules = DEFAULT_RULES) -> l
                 if current[k - 1].text[-1] in _CLAUSE_END and k * 2 >= len(current):
                     cut = k
                     break
+            if cut is None and not begins[id(word)]:
+                # The unit continues a word: the whole word goes to the next cue.
+                for k in range(len(current) - 1, 0, -1):
+                    if begins[id(current[k])]:
+                        cut = k
+                        break
             if cut is None:
                 groups.append(current)
                 current = []

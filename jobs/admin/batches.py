@@ -20,6 +20,7 @@ from jobs import services, transcripts
 from jobs.admin.library import DeleteWithFilesMixin
 from jobs.export import export_archive_for_admin
 from jobs.export_views import export_response
+from jobs.job_log import log_text
 from jobs.models import (
     Batch,
     JobStatus,
@@ -233,7 +234,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
         "heartbeat_at",
         "queued_at",
         "quality",
-        "log",
+        "log_worded",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -252,6 +253,11 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
     def batch_link(self, job: RenderJob) -> str:
         url = reverse("admin:jobs_batch_change", args=[job.batch_id])
         return format_html('<a href="{}">{}</a>', url, job.batch.name)
+
+    @admin.display(description=_("log"))
+    def log_worded(self, job: RenderJob) -> str:
+        # Stored as codes (jobs.job_log): shown in the reader's language.
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', log_text(job.log))
 
     @admin.display(description=_("progress"), ordering="progress")
     def progress_percent(self, job: RenderJob) -> str:

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import zipstream.ng
@@ -33,10 +33,12 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext
 from zipstream import ZipStream
 
+from heygem_site.timezones import user_local_now
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage import files
 from jobs.transcripts import SUBTITLE_KINDS, subtitles_text
+from jobs.user_errors import error_text, job_error_text
 
 log = logging.getLogger("heygem.jobs")
 
@@ -49,6 +51,7 @@ MANIFEST_FIELDS = (
     "template",
     "status",
     "error",
+    "error_code",
     "duration_seconds",
     "size_bytes",
     "sha256",
@@ -63,8 +66,9 @@ class ExportItem:
     position: int
     template_name: str
     status: str
-    error: str
+    error: str  # in the language of whoever downloads (jobs.user_errors), from error_code
     duration: float | None
+    error_code: str = ""
     arcname: str = ""  # empty: listed in the manifest only (failed, canceled, unfinished)
     name: str | None = None  # the stored file (local disk or object storage)
     size: int | None = None
@@ -86,6 +90,7 @@ class ExportFolder:
                 "template": item.template_name,
                 "status": item.status,
                 "error": item.error,
+                "error_code": item.error_code,
                 "duration_seconds": None if item.duration is None else round(item.duration, 3),
                 "size_bytes": item.size,
                 "sha256": item.sha256 or ("0" * SHA256_HEX if item.arcname else ""),
@@ -262,7 +267,8 @@ def _item(job: RenderJob, prefix: str) -> ExportItem:
         position=job.position,
         template_name=job.template_name,
         status=job.status,
-        error=job.error_message if job.status == JobStatus.FAILED else "",
+        error=job_error_text(job) if job.status == JobStatus.FAILED else "",
+        error_code=(job.error_code or "unexpected") if job.status == JobStatus.FAILED else "",
         duration=job.output_duration,
     )
     if job.status == JobStatus.SUCCEEDED and job.output:
@@ -272,7 +278,8 @@ def _item(job: RenderJob, prefix: str) -> ExportItem:
             stored = None
         if stored is None:
             # The row says done but the file is gone: list it, do not promise its bytes.
-            item.error = "The video file is missing; render it again with Retry."
+            item.error_code = "output_missing"
+            item.error = error_text(item.error_code, {}, "")
             return item
         item.arcname = f"{prefix}output_{job.position:03d}_{result_stem(job.template_name)}.mp4"
         item.name, item.size, item.sha256 = stored.name, stored.size, job.output_sha256
@@ -305,7 +312,10 @@ def export_archive(*, batches: Sequence[Batch], finished_only: bool = False) -> 
         moments.append(batch.created_at)
         moments.extend(j.finished_at for j in jobs if j.finished_at)
     if several:
-        filename = f"heygem_{len(batches)}_batches_{datetime.now(UTC):%Y%m%d_%H%M}.zip"
+        # The owner's clock (their browser's time zone, heygem_site.timezones).
+        filename = (
+            f"heygem_{len(batches)}_batches_{user_local_now(batches[0].owner):%Y%m%d_%H%M}.zip"
+        )
     else:
         filename = f"{safe_member_name(batches[0].name, fallback='batch', max_length=120)}.zip"
     return ExportArchive(

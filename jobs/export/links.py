@@ -153,6 +153,8 @@ def export_link_open(*, token: str) -> ExportArchive:
     except (ExportNotFound, ValidationError):
         raise ExportLinkGone("deleted", row) from None
     archive = export_archive(batches=batches, finished_only=row.finished_only)
+    # The name the link was made with (its maker's clock), not one of the download's moment.
+    archive.filename = row.filename or archive.filename
     log.info(
         "export downloaded",
         extra={

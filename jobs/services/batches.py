@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import User
 from accounts.services import user_lock
+from heygem_site.timezones import user_local_now
 from jobs import lifecycle, transcripts
 from jobs.models import (
     ACTIVE_STATUSES,
@@ -41,8 +42,9 @@ log = logging.getLogger("heygem.jobs")
 # --- Batches --------------------------------------------------------------------------------
 
 
-def default_batch_name() -> str:
-    return timezone.localtime().strftime("batch_%Y%m%d_%H%M")
+def default_batch_name(owner: User | None = None) -> str:
+    """``batch_20261207_0839``: now on the owner's clock (their browser's time zone)."""
+    return user_local_now(owner).strftime("batch_%Y%m%d_%H%M")
 
 
 def batch_create(
@@ -81,7 +83,7 @@ def batch_create(
             _("A batch can hold at most %(limit)d templates; you picked %(n)d.")
             % {"limit": settings.MAX_TEMPLATES_PER_BATCH, "n": len(ids)}
         )
-    name = (name or "").strip()[:120] or default_batch_name()
+    name = (name or "").strip()[:120] or default_batch_name(owner)
 
     with transaction.atomic():
         # Lock the user's row: parallel requests queue behind each other here, so the

@@ -16,13 +16,16 @@ register = template.Library()
 
 @register.filter
 def expires_in(batch: Any, user: Any) -> str:
-    """'expires in 3 days' for a history row, from the owner's retention period."""
+    """'expires in 7 days' for a history row, from the owner's retention period, rounded the
+    way people count: 6 days 23 hours left is 7 days, not 6; under a day and a half, hours."""
     left = batch_expires_at(batch, retention_days=user.retention_days) - timezone.now()
-    days = left.days
-    if left.total_seconds() <= 0:
+    seconds = left.total_seconds()
+    if seconds <= 30 * 60:
         return gettext("expires soon")
-    if days < 1:
-        return gettext("expires today")
+    if seconds < 36 * 3600:
+        hours = max(1, round(seconds / 3600))
+        return ngettext("expires in %(n)d hour", "expires in %(n)d hours", hours) % {"n": hours}
+    days = round(seconds / 86400)
     return ngettext("expires in %(n)d day", "expires in %(n)d days", days) % {"n": days}
 
 

@@ -27,6 +27,7 @@ from django.db import close_old_connections
 
 from jobs import lifecycle, transcripts
 from jobs.heartbeats import Heartbeat
+from jobs.job_log import JobLog
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage import files
 from jobs.uploads import media_limits
@@ -60,18 +61,8 @@ def _built_engine(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
     return get_engine(name, **dict(options))
 
 
-class _JobLog:
-    """The job's own log, shown on its card: short timestamped lines."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.started = time.monotonic()
-
-    def add(self, text: str) -> None:
-        self.lines.append(f"[{time.monotonic() - self.started:6.1f}s] {text}")
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
+# The job's own log is written as codes and parameters and worded when shown (jobs.job_log).
+_JobLog = JobLog
 
 
 def job_run(*, job_id: Any) -> str:
@@ -100,7 +91,7 @@ def job_run_claimed(*, job_id: Any) -> str:
     ids = {"user_id": batch.owner_id, "batch_id": str(batch.pk), "job_id": str(job.pk)}
     log.info("job started", extra=ids | {"attempt": job.attempts})
     joblog = _JobLog()
-    joblog.add(f"attempt {job.attempts}, engine {batch.engine}")
+    joblog.add("attempt", attempt=job.attempts, engine=batch.engine)
     if job.template is None:
         lifecycle.job_fail(
             job=job,
@@ -147,11 +138,13 @@ def job_run_claimed(*, job_id: Any) -> str:
         from jobs.transcripts import features_with_words
 
         features = features_with_words(features, batch)
-        joblog.add(f"audio features ready ({features.duration:.1f} s)")
+        joblog.add("audio_ready", duration=round(float(features.duration), 1))
         face = template_face_hint(job.template)
         if face is not None:
             joblog.add(
-                f"face {int(job.template.face_choice or 0) + 1} of {len(job.template.face_list)} (chosen)"
+                "face_chosen",
+                number=int(job.template.face_choice or 0) + 1,
+                faces=len(job.template.face_list),
             )
         try:
             track = faces.track(
@@ -167,9 +160,7 @@ def job_run_claimed(*, job_id: Any) -> str:
             raise
         if job.template.face_status != FaceStatus.READY:
             template_face_record(template_id=job.template.pk, error=None)
-        joblog.add(
-            f"face track ready ({int(track.present.sum())}/{track.n_frames} frames with a face)"
-        )
+        joblog.add("face_track", present=int(track.present.sum()), frames=int(track.n_frames))
         # A long video is rendered as segments by several tasks (jobs.worker.segments).
         from jobs.worker.segments import job_split_if_long
 
@@ -189,9 +180,9 @@ def job_run_claimed(*, job_id: Any) -> str:
             should_cancel=should_cancel,
             overlay=captions.draw if captions is not None else None,
         )
-        joblog.add(f"rendered {result.frames} frames in {result.seconds:.1f} s")
+        joblog.add("rendered", frames=int(result.frames), seconds=round(float(result.seconds), 1))
         if captions is not None:
-            joblog.add(f"captions drawn in ({batch.captions}, {batch.caption_size})")
+            joblog.add("captions", position=batch.captions, size=batch.caption_size)
         speaker = face if face is not None else template_speaker_hint(job.template)
         report = _measure(
             partial,
@@ -216,13 +207,13 @@ def job_run_claimed(*, job_id: Any) -> str:
         log.info("job stopped: canceled", extra=ids)
         return JobStatus.CANCELED
     except RenderingError as exc:
-        joblog.add(f"failed: {exc}")
+        joblog.failure(exc)
         lifecycle.job_fail(
             job=job, message=exc.message, log_text=joblog.text(), code=exc.code, params=exc.params
         )
         return JobStatus.FAILED
     except Exception:
-        joblog.add("failed: unexpected error")
+        joblog.add("failed", error_code="unexpected", message=GENERIC_FAILURE)
         log.exception("job crashed", extra=ids)
         lifecycle.job_fail(
             job=job,
@@ -303,15 +294,16 @@ def _measure(
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)
-        joblog.add(f"quality not measured: {type(exc).__name__}")
+        joblog.add("quality_not_measured", error=type(exc).__name__)
         return None
     sync = report.get("sync")
     reasons: list[Any] = list(report.get("reasons") or [])  # type: ignore[call-overload]
     joblog.add(
-        "quality: sync "
-        + (f"{sync:.2f}" if isinstance(sync, float) else "n/a")
-        + f", coverage {report['coverage']:.0%}"
-        + (f", review: {', '.join(str(r) for r in reasons)}" if report["review"] else "")
+        "quality",
+        sync=sync if isinstance(sync, float) else None,
+        coverage=report["coverage"],
+        review=bool(report["review"]),
+        reasons=[str(r) for r in reasons] if report["review"] else [],
     )
     log.info(
         "job quality measured",

@@ -98,7 +98,7 @@ def job_split_if_long(*, job: RenderJob, features: Any, track: Any, joblog: _Job
     if not plan:
         return False
     _remove_segment_files(job)  # an earlier attempt's parts
-    joblog.add(f"split into {len(plan)} parts ({n_frames} frames)")
+    joblog.add("split", parts=len(plan), frames=int(n_frames))
     RenderJob.objects.filter(pk=job.pk).update(log=joblog.text())
     segments.job_split(job=job, plan=plan)
     return True
@@ -157,12 +157,24 @@ def segment_run(*, segment_id: Any) -> str:
         log.info("segment stopped: canceled", extra=ids)
         return JobStatus.CANCELED
     except RenderingError as exc:
-        _fail(segment, exc.message, exc.code, exc.params, f"part {part['part']}: {exc}")
+        failure = _JobLog()
+        failure.failure(exc, code="part_failed", part=part["part"], parts=part["parts"])
+        _fail(segment, exc.message, exc.code, exc.params, failure.text())
         return JobStatus.FAILED
     except Exception:
         log.exception("segment crashed", extra=ids)
         message = segments.SEGMENT_FAILED % part
-        _fail(segment, message, "segment_failed", part, traceback.format_exc(limit=3))
+        failure = _JobLog()
+        failure.add(
+            "part_failed", error_code="segment_failed", error_params=part, message=message, **part
+        )
+        _fail(
+            segment,
+            message,
+            "segment_failed",
+            part,
+            failure.text() + "\n" + traceback.format_exc(limit=3),
+        )
         return JobStatus.FAILED
     finally:
         beat.end()
@@ -191,10 +203,11 @@ class _Throttle:
 
 
 def _fail(
-    segment: RenderSegment, message: str, code: str, params: dict[str, Any], line: str
+    segment: RenderSegment, message: str, code: str, params: dict[str, Any], lines: str
 ) -> None:
+    """``lines``: the failure's log lines (codes, jobs.job_log), added to the job's log."""
     job = segment.job
-    log_text = "\n".join(t for t in (job.log, f"failed: {line}") if t)
+    log_text = "\n".join(t for t in (job.log, lines) if t)
     segments.segment_fail(
         segment=segment, message=message, code=code, params=params, log_text=log_text
     )
@@ -230,8 +243,11 @@ def job_join(*, job_id: Any) -> str:
             crf=getattr(engine, "crf", 18),
             preset=getattr(engine, "preset", "veryfast"),
         )
-        how = "re-encoded" if joined.reencoded else "copied"
-        joblog.add(f"joined {len(parts)} parts ({how}): {joined.frames} frames")
+        joblog.add(
+            "joined_reencoded" if joined.reencoded else "joined",
+            parts=len(parts),
+            frames=int(joined.frames),
+        )
         coverage = job.segments.aggregate(c=Avg("coverage"))["c"]
         result = RenderResult(
             partial, joined.frames, joined.duration, joined.seconds, float(coverage or 1.0)
@@ -242,7 +258,7 @@ def job_join(*, job_id: Any) -> str:
             batch=job.batch, width=track.width, height=track.height, fps=track.fps
         )
         if captions is not None:
-            joblog.add(f"captions drawn in ({job.batch.captions}, {job.batch.caption_size})")
+            joblog.add("captions", position=job.batch.captions, size=job.batch.caption_size)
         report = _measure(
             partial,
             features,
@@ -268,12 +284,19 @@ def job_join(*, job_id: Any) -> str:
         _remove_segment_files(job)
         return JobStatus.SUCCEEDED
     except RenderingError as exc:
-        joblog.add(f"join failed: {exc}")
+        joblog.failure(exc, code="join_failed")
         _fail(parts[-1], exc.message, exc.code, exc.params, joblog.text())
         return JobStatus.FAILED
     except Exception:
         log.exception("join crashed", extra=ids)
-        _fail(parts[-1], GENERIC_FAILURE, "unexpected", {}, traceback.format_exc(limit=3))
+        joblog.add("join_failed", error_code="unexpected", message=GENERIC_FAILURE)
+        _fail(
+            parts[-1],
+            GENERIC_FAILURE,
+            "unexpected",
+            {},
+            joblog.text() + "\n" + traceback.format_exc(limit=3),
+        )
         return JobStatus.FAILED
     finally:
         beat.end()

@@ -85,9 +85,11 @@ _CONTAINER_OPTIONS = {
     # ...and FFmpeg may only pick one of our demuxers, whatever the extension says.
     "format_whitelist": ",".join(sorted(_AUDIO_DEMUXERS)),
 }
-_VIDEO_HINT = "Upload an MP4, MOV or WebM file."
+_VIDEO_HINT = "Upload an MP4, MOV, WebM, MKV or AVI file."
 _AUDIO_HINT = "Upload a WAV, MP3, M4A, FLAC or OGG file."
-_ANY_HINT = "Upload an MP4, MOV or WebM video, or a WAV, MP3 or M4A audio file."
+_ANY_HINT = (
+    "Upload an MP4, MOV, WebM, MKV or AVI video, or a WAV, MP3, M4A, FLAC or OGG audio file."
+)
 # What a hint asks for, as an error parameter (an application words the hint in its own language).
 _HINT_KIND = {_VIDEO_HINT: "video", _AUDIO_HINT: "audio", _ANY_HINT: "any"}
 # How many packets we read to find the first frame (H.264 may hold a few back for reordering).

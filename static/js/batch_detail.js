@@ -75,7 +75,11 @@
       c.key = key;
       c.media.replaceChildren();
       if (job.video_url) {
-        c.media.append(H.el("video", { src: job.video_url, controls: "", preload: "metadata", playsinline: "", "data-testid": "job-video" }));
+        // A poster frame (the template's thumbnail: the same shot, before the mouth was
+        // redone), so a phone that loads no video data until play shows a picture, not black.
+        const attrs = { src: job.video_url, controls: "", preload: "metadata", playsinline: "", "data-testid": "job-video" };
+        if (job.thumbnail_url) attrs.poster = job.thumbnail_url;
+        c.media.append(H.el("video", attrs));
       } else if (job.thumbnail_url) {
         c.media.append(H.el("img", { class: "thumb", src: job.thumbnail_url, alt: "" }));
       }
@@ -86,7 +90,11 @@
         if (job.retry_blocked) c.actions.append(H.el("small", { class: "muted", "data-testid": "retry-blocked", text: job.retry_blocked }));
         else c.actions.append(postButton(job.retry_url, gettext("Retry")));
       }
-      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, gettext("Delete"), "danger", gettext("Delete this result?")));
+      if (!["queued", "running"].includes(job.status)) c.actions.append(postButton(job.delete_url, gettext("Delete"), "danger",
+        // Only a finished job has a video to lose; a failed or canceled one is just its entry.
+        job.status === "succeeded" ? gettext("Delete this video?")
+          : job.status === "failed" ? gettext("Remove this failed item from the batch? No video was made for it.")
+            : gettext("Remove this canceled item from the batch?")));
     }
   }
 
@@ -97,7 +105,8 @@
     st.className = `badge ${s.status.replace(/ /g, "-")}`;
     document.querySelector("#batch-progress > span").style.width = `${Math.round(s.progress * 100)}%`;
     // Finished: green when every video is done, red when some failed (blue while rendering).
-    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : ""}`;
+    // grey when nothing was made because it was canceled (not a blue bar that looks in progress).
+    document.getElementById("batch-progress").className = `progress big ${s.active ? "" : s.failed ? "bad" : s.done ? "ok" : s.canceled ? "stopped" : ""}`;
     const eta = document.getElementById("batch-eta");
     eta.textContent = s.active
       ? (s.eta_seconds == null ? gettext("Estimating time left…") : interpolate(gettext("About %s left"), [H.duration(s.eta_seconds)]))
@@ -106,7 +115,11 @@
     if (s.export_bytes != null) {
       const all = document.getElementById("download-all");
       all.dataset.size = String(s.export_bytes);
-      document.getElementById("export-size").textContent = `(${H.size(s.export_bytes)})`;
+      const size = document.getElementById("export-size");
+      size.textContent = `(${H.size(s.export_bytes)})`;
+      // Nothing finished, nothing to download (a ZIP of manifests only helps nobody).
+      all.disabled = !s.done; size.hidden = !s.done;
+      all.title = s.done ? all.dataset.ready : all.dataset.nothing;
     }
     document.getElementById("cancel-batch").hidden = !s.active;
     document.getElementById("retry-failed").hidden = !(s.retryable != null ? s.retryable : (s.failed || s.canceled));

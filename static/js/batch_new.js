@@ -9,7 +9,9 @@
   const maxUpload = Number(form.dataset.maxUpload);
   let uploading = 0;
   const pendingFace = new Map();
-  const NO_FACE = gettext("No usable face was found in this video, so it will not be in the batch. Upload another video of the person, facing the camera.");
+  // The same sentence as the Templates page (the face check's own, by its code), and what
+  // it means here.
+  const NOT_IN_BATCH = gettext("It will not be in this batch.");
   const faceLabels = { who: form.dataset.faceWho, pick: form.dataset.facePick, face: form.dataset.faceFace };
 
   function addPicker(badge, t) {
@@ -103,12 +105,13 @@
   }
 
   // A template whose face check failed cannot be rendered: take it out of the batch and say so.
-  function markNoFace(card) {
+  function markNoFace(card, t) {
     const box = card.querySelector("input[name=templates]");
     if (box) box.checked = false;
     card.classList.add("rejected");
     if (!card.querySelector("[data-testid=no-face]")) {
-      card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: NO_FACE }));
+      const why = (t && t.face_error) || gettext("No usable face was found in this video.");
+      card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: `${why} ${NOT_IN_BATCH}` }));
     }
     refresh();
   }
@@ -126,7 +129,7 @@
       // Already in the library (the server stored it once): dropping it again selects it.
       preview(card, file, t);
       card.append(H.el("small", { class: "muted", text: `${H.duration(t.duration)} · ${t.width}×${t.height} · ${H.size(t.size)} ` }), faceBadge(t));
-      if (t.face_status === "failed") { markNoFace(card); card.append(dismissButton(card)); return; }
+      if (t.face_status === "failed") { markNoFace(card, t); card.append(dismissButton(card)); return; }
       existing.checked = true;
       card.append(H.el("p", { class: "muted", "data-testid": "library-selected", text: interpolate(gettext("Already in your library as “%s”: selected for this batch."), [t.name]) }));
       const remove = H.el("button", { type: "button", class: "link-dark", text: gettext("Remove") });
@@ -170,7 +173,7 @@
         remove.onclick = () => { card.remove(); refresh(); };
         card.append(remove);
         if (t.face_status === "pending") pendingFace.set(t.id, { badge, card }); else addPicker(badge, t);
-        if (t.face_status === "failed") markNoFace(card);
+        if (t.face_status === "failed") markNoFace(card, t);
       } else {
         card.classList.add("rejected");
         p.bar.classList.add("bad");
@@ -193,7 +196,7 @@
             waiting.badge.replaceWith(fresh);
             pendingFace.delete(t.id);
             addPicker(fresh, t);
-            if (t.face_status === "failed") markNoFace(waiting.card);
+            if (t.face_status === "failed") markNoFace(waiting.card, t);
           }
         }
       } catch (_) { /* try again next tick */ }

@@ -42,7 +42,11 @@ window.HeyGem = {
   refreshTimes() {
     document.querySelectorAll("time[data-relative]").forEach((t) => {
       const when = new Date(t.getAttribute("datetime"));
-      if (!Number.isNaN(when.getTime())) t.textContent = this.ago(when);
+      if (Number.isNaN(when.getTime())) return;
+      t.textContent = this.ago(when);
+      // The exact time under it, on this computer's clock (the server wrote its own guess).
+      const p = (n) => String(n).padStart(2, "0");
+      t.title = `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())} ${p(when.getHours())}:${p(when.getMinutes())}`;
     });
   },
   el(tag, attrs = {}, ...children) {
@@ -54,5 +58,14 @@ window.HeyGem = {
     return node;
   },
 };
+// The browser's time zone, for the server (heygem_site/timezones.py): times, default batch
+// names and ZIP names follow the clock on this computer, and the account remembers it.
+(() => {
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+  if (zone && !document.cookie.split("; ").includes(`tz=${encodeURIComponent(zone)}`)) {
+    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+  }
+})();
 window.HeyGem.refreshTimes();
 setInterval(() => window.HeyGem.refreshTimes(), 15000);

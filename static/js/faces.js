@@ -4,11 +4,19 @@
 (() => {
   const H = window.HeyGem;
 
+  // The tooltip says what a click would do, so the chosen face no longer offers itself.
+  const TITLES = {
+    chosen: gettext("Speaks (your choice)"),
+    auto: gettext("Speaks (chosen automatically)"),
+    pick: gettext("Make this face speak"),
+  };
+
   function mark(picker, chosen) {
     picker.querySelectorAll("button.face").forEach((b) => {
       const on = b.value === String(chosen);
       b.classList.toggle("chosen", on);
       b.setAttribute("aria-pressed", on ? "true" : "false");
+      b.title = on ? TITLES.chosen : TITLES.pick;
     });
   }
 
@@ -50,7 +58,8 @@
     for (const f of t.faces) {
       row.append(H.el("button", {
         type: "button", class: `face${f.speaks ? " chosen" : ""}`, value: String(f.index),
-        "aria-pressed": f.speaks ? "true" : "false", "data-testid": "face-option", title: labels.pick,
+        "aria-pressed": f.speaks ? "true" : "false", "data-testid": "face-option",
+        title: f.speaks ? (t.face_choice == null ? TITLES.auto : TITLES.chosen) : labels.pick,
       }, H.el("img", { src: f.thumbnail_url, alt: `${labels.face} ${f.index + 1}` })));
     }
     return H.el("div", { class: "faces", "data-testid": "face-picker", "data-choose-url": t.choose_face_url },

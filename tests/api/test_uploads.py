@@ -45,7 +45,10 @@ def test_a_broken_file_gets_a_sentence_and_leaves_nothing(api: APIClient, tmp_pa
         response = api.post("/api/v1/templates/", {"file": fh}, format="multipart")
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid" and "Upload an MP4, MOV or WebM file" in error["message"]
+    assert (
+        error["code"] == "invalid"
+        and "Upload an MP4, MOV, WebM, MKV or AVI file" in error["message"]
+    )
     assert files_under(Path(settings.MEDIA_ROOT)) == []
     assert Template.objects.count() == 0
 

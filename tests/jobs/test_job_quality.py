@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from jobs import selectors, services
+from jobs.job_log import log_text
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
 from jobs.worker import preparation, runner
 from rendering import media
@@ -55,7 +56,7 @@ def test_the_worker_stores_a_report_that_the_page_and_the_api_show(
     assert isinstance(report["sync"], float) and -1.0 <= report["sync"] <= 1.0
     assert report["coverage"] > 0.9 and report["frames_measured"] > 100
     assert report["review"] == bool(report["reasons"])
-    assert "quality: sync" in job.log
+    assert "Quality: sync " in log_text(job.log)
 
     # The one job payload (pages, API, webhooks) carries it.
     assert selectors.job_payload(job)["quality"] == report
@@ -123,4 +124,4 @@ def test_a_broken_measurement_leaves_the_job_succeeded(
     job = _render(owner, _short_audio(owner, tmp_path), template)
     assert job.status == JobStatus.SUCCEEDED and job.output
     assert job.quality is None
-    assert "quality not measured: RuntimeError" in job.log
+    assert "Quality not measured (RuntimeError)" in log_text(job.log)

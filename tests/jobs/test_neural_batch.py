@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from jobs import services
+from jobs.job_log import log_text
 from jobs.models import JobStatus, Template
 from jobs.worker import preparation, runner
 from rendering import audio as audio_analysis
@@ -88,7 +89,8 @@ def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
     assert engine.name == "neural" and engine.model_dir == neural_configured
 
     for job in batch.jobs.all():
-        assert "engine neural" in job.log and "rendered 25 frames" in job.log
+        worded = log_text(job.log)
+        assert "engine: Neural (GPU)" in worded and "Rendered 25 frames" in worded
         info = media.probe(Path(settings.MEDIA_ROOT) / job.output.name)
         assert info.video is not None and info.audio is not None
         assert info.video.frame_count == 25

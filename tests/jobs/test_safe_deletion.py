@@ -159,6 +159,22 @@ def test_delete_all_my_data_from_the_account_page(
     assert "All your batches, videos, templates and audio files were deleted." in page
 
 
+def test_a_chinese_page_asks_for_删除_and_accepts_it(
+    owner: User,
+    owner_client: Client,
+    done_batch: Batch,
+    django_capture_on_commit_callbacks,
+) -> None:
+    page = owner_client.get(reverse("accounts:account"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "输入“删除”以确认" in page.content.decode()
+    url = reverse("accounts:data_delete")
+    refused = owner_client.post(url, {"confirm": "删"}, HTTP_ACCEPT_LANGUAGE="zh-CN", follow=True)
+    assert "请在框中输入“删除”确认" in refused.content.decode() and user_files(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(url, {"confirm": "删除"}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 302 and user_files(owner) == []
+
+
 def test_the_other_user_cannot_delete_anyone_elses_data(
     other_client: Client, owner: User, done_batch: Batch, django_capture_on_commit_callbacks
 ) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import segments, services, tasks
+from jobs.job_log import log_text
 from jobs.models import JobStatus, RenderJob, RenderSegment, SegmentStatus, Template
 from jobs.worker import preparation, runner
 from jobs.worker import segments as segment_worker
@@ -88,7 +89,7 @@ def test_a_long_render_is_split_rendered_by_two_workers_and_joined_without_a_sea
     parts = list(job.segments.order_by("index").values_list("start_frame", "stop_frame", "status"))
     assert [(a, b) for a, b, _ in parts] == [(0, 25), (25, 50), (50, 75), (75, 100), (100, 120)]
     assert {s for _, _, s in parts} == {SegmentStatus.JOINED}
-    assert "joined 5 parts (copied): 120 frames" in job.log
+    assert "Joined 5 parts: 120 frames" in log_text(job.log)
     assert job.progress == 1.0
 
     media = Path(settings.MEDIA_ROOT)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
+from jobs.job_log import log_text
 from jobs.models import AudioClip, FaceStatus, JobStatus, Template
 from jobs.storage.cleanup import sweep
 from jobs.worker import preparation, runner
@@ -168,7 +169,7 @@ def test_a_batch_rendered_after_the_choice_edits_the_chosen_face_only(
     assert runner.job_run(job_id=job.pk) == JobStatus.SUCCEEDED
     assert (tracked, analysed) == (faces.TRACK_RUNS, mouths.LIBRARY_RUNS)  # all from the cache
     job.refresh_from_db()
-    assert "face 2 of 2 (chosen)" in job.log
+    assert "Face 2 of 2 (chosen by you)" in log_text(job.log)
 
     output = list(media.iter_frames(Path(settings.MEDIA_ROOT) / job.output.name, fps=FPS))
     source = list(media.iter_frames(two_faces_video, fps=FPS))

@@ -23,6 +23,7 @@ from django.utils.html import escape
 
 from accounts.models import User
 from jobs import services, transcripts
+from jobs.job_log import log_text
 from jobs.models import AudioClip, Batch, JobStatus, Template
 from jobs.worker import preparation, runner
 from rendering import transcription
@@ -214,7 +215,7 @@ def test_captions_are_burned_into_every_video_of_the_batch(
     job = batch.jobs.get()
     # Drawn in the render's own encode (no second pass), and not counted as a change
     # outside the face by the quality report.
-    assert "captions drawn in (bottom, medium)" in job.log
+    assert "Captions drawn in (bottom, medium)" in log_text(job.log)
     assert job.quality is not None and "changed_outside" not in job.quality["reasons"]
     frames = decode(Path(settings.MEDIA_ROOT) / job.output.name)
     template_frames = decode(FACE)
@@ -289,7 +290,7 @@ def test_the_words_read_in_chinese_for_a_chinese_reader(
     assert batch.transcript_status == "off"
     new = owner_client.get(reverse("batch_new"), HTTP_ACCEPT_LANGUAGE=zh).content.decode()
     assert '<option value="auto"' in new and ">自动</option>" in new
-    assert '<option value="zh"' in new and ">中文</option>" in new and ">English</option>" in new
+    assert '<option value="zh"' in new and ">中文</option>" in new and ">英语</option>" in new
     assert "讲解词" in new and "烧录字幕" in new and "此服务器未开启文字稿" in new
     page = owner_client.get(reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE=zh)
     assert "本批次没有文字稿、字幕和烧录字幕；视频照常生成。" in page.content.decode()
@@ -338,3 +339,24 @@ def test_without_a_transcript_the_report_measures_against_the_loudness(
 
     job = batch.jobs.get()
     assert job.quality is not None and job.quality["basis"] == "loudness"
+
+
+def test_the_words_card_reads_as_chinese(
+    transcripts_on: Path,
+    owner: User,
+    audio_clip: AudioClip,
+    template: Template,
+    owner_client: Client,
+) -> None:
+    """The language as a name, one label per thing, the script with its own 。 and ，."""
+    script = "你好，这是一个测试。一段音频驱动很多张脸。"
+    batch = _prepared(_batch(owner, audio_clip, template, script=script))
+    assert batch.transcript is not None and batch.transcript["language"] == "en"
+    page = owner_client.get(
+        reverse("batch_detail", args=[batch.pk]), HTTP_ACCEPT_LANGUAGE="zh-CN"
+    ).content.decode()
+    card = page.split('id="transcript"', 1)[1].split("</section>", 1)[0]
+    assert "识别出的语言：英语" in card and "：en" not in card
+    assert "<h2>文字稿与字幕</h2>" in card and "下载字幕：" in card
+    assert card.count("字幕：") == 1  # only the links row; the script line says 字幕内容
+    assert f"字幕内容：</span> {script}</p>" in card

@@ -104,7 +104,7 @@ def test_it_refuses_text_renamed_mp4(tmp_path: Path) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("Dear diary, today I renamed a text file.\n" * 50)
 
-    with pytest.raises(MediaError, match="Upload an MP4, MOV or WebM file"):
+    with pytest.raises(MediaError, match="Upload an MP4, MOV, WebM, MKV or AVI file"):
         media.probe_video(path)
 
 
@@ -159,7 +159,7 @@ def test_it_refuses_an_mp4_with_only_audio_as_a_template(make_audio) -> None:
         media.probe_video(path)
     assert caught.value.message == (
         "This file is not a video we can read (no video stream found). "
-        "Upload an MP4, MOV or WebM file."
+        "Upload an MP4, MOV, WebM, MKV or AVI file."
     )
 
 

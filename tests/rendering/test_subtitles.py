@@ -14,11 +14,13 @@ from rendering.subtitles import (
     SubtitleRules,
     align_script,
     build_cues,
+    full_width,
     split_units,
     srt,
     subtitle_words,
     timed_units,
     vtt,
+    word_starts,
     write_subtitles,
 )
 
@@ -151,6 +153,43 @@ def test_long_chinese_is_cut_by_characters_and_drops_trailing_commas() -> None:
     assert "".join(c.text.replace("\n", "") for c in cues).replace("，", "") == text.replace(
         "，", ""
     )
+
+
+def test_chinese_lines_and_cues_never_break_inside_a_word() -> None:
+    """Unpunctuated Chinese (what a script without commas or Whisper gives): every line and
+    every cue starts where a word starts, and never at a lone 的 / 了."""
+    import jieba
+
+    text = (
+        "甚至自然了珍惜所有的遇见笑对离开你的人也笑对所有的不完美"
+        "我们今天来聊一聊人工智能如何改变短视频内容创作的方式和效率"
+    )
+    units = split_units(text)
+    words = [Word(u, i * 0.25, i * 0.25 + 0.2, 1.0) for i, u in enumerate(units)]
+    cues = build_cues(words)
+    lines = [line for cue in cues for line in cue.lines]
+    assert "".join(lines) == text and len(lines) >= 4
+    boundaries: set[int] = set()
+    position = 0
+    for word in jieba.lcut(text):
+        boundaries.add(position)
+        position += len(word)
+    position = 0
+    for line in lines:
+        assert position in boundaries, (line, lines)  # begins where a word begins
+        assert line[0] not in "的了", lines
+        position += len(line)
+    # The rule in units: starts only at word starts, and punctuation always allows one.
+    units = split_units("珍惜所有的遇见，笑对离开你的人。")
+    begins = [u for u, start in zip(units, word_starts(units), strict=True) if start]
+    assert begins == ["珍", "所", "遇", "笑", "对", "离", "你", "人。"]
+
+
+def test_chinese_lines_are_written_with_full_width_punctuation() -> None:
+    assert full_width("你好,世界.这是3.5秒?") == "你好，世界。这是3.5秒？"
+    assert full_width("Hello, world. 3.5") == "Hello, world. 3.5"
+    cues = build_cues(_words("大家好, 欢迎 收看"))
+    assert cues[0].lines == ("大家好，欢迎收看",)
 
 
 def test_a_short_cue_stays_up_long_enough_to_read() -> None:

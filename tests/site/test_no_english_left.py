@@ -22,7 +22,7 @@ ALLOWED = re.compile(
     r"HeyGem Studio|HeyGem|English|ZIP|API|REST|Webhook|URL|HTTP|HMAC-SHA256|SHA-256|Python|JSON|"
     r"MP4|MOV|WebM|MKV|AVI|WAV|MP3|M4A|AAC|FLAC|OGG|Opus|CPU|GPU|Hz|KB|MB|GB|fps|"
     r"POST|Authorization: Bearer|X-HeyGem-[A-Za-z]+|[a-z]+\.[a-z]+(?:\.[a-z]+)?|https?://\S+|"
-    r"[\w.+-]+@[\w.-]+|batch_\d{8}_\d{4}|hgk_|whsec_\S*|delete|Olivia Owner|Olivia|Owner|"
+    r"[\w.+-]+@[\w.-]+|batch_\d{8}_\d{4}|hgk_|whsec_\S*|Olivia Owner|Olivia|Owner|"
     r"[\w-]+\.(?:mp4|wav)|v1|t=|unix"
 )
 

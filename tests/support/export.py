@@ -75,9 +75,9 @@ def path_of(url: object) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def download(url: object) -> tuple[bytes, dict[str, str]]:
+def download(url: object, **headers: str) -> tuple[bytes, dict[str, str]]:
     """GET the link with no session at all: the token alone is the credential."""
-    response = Client().get(path_of(url))
+    response = Client().get(path_of(url), **headers)  # type: ignore[arg-type]
     assert response.status_code == 200
     assert response.streaming
     body = b"".join(response.streaming_content)  # type: ignore[arg-type]

@@ -141,7 +141,11 @@ def _walk_the_main_path(
     no_face = template_card(page, "no_face.mp4")
     expect(no_face.locator(".badge")).to_have_text("No usable face", timeout=120_000)
     # Said before the start: that template will not be in the batch, and why.
-    expect(no_face.get_by_test_id("no-face")).to_contain_text("will not be in the batch")
+    # The face check's own sentence (as the Templates page says it), then what it means here.
+    expect(no_face.get_by_test_id("no-face")).to_have_text(
+        "We could not find one clear face in this video. Use a video where one person faces "
+        "the camera, well lit, for most of the clip. It will not be in this batch."
+    )
     expect(page.locator("#start-hint")).to_have_text("2 videos will speak this audio.")
     page.fill("#batch-name", "Launch video")
     expect(start).to_be_enabled()
