@@ -95,6 +95,10 @@ SENTENCES: dict[str, Promise] = {
         "The renderer stopped while working on part %(part)s of this video %(attempts)s times, "
         "so we gave up. Retry later, or try a shorter video."
     ),
+    "preparation_lost": gettext_lazy(
+        "Preparing this batch's audio stopped the worker %(attempts)s times, so we gave up. "
+        "Upload a shorter or smaller audio file, or retry later."
+    ),
     "audio_analysis": gettext_lazy(
         "The audio could not be analysed. Upload the audio again, or another recording."
     ),

@@ -32,6 +32,7 @@ from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
 from jobs.worker.preparation import (
+    batch_words_ensure,
     template_face_hint,
     template_face_record,
     template_speaker_hint,
@@ -139,6 +140,8 @@ def job_run_claimed(*, job_id: Any) -> str:
         # Working copies of the inputs (the stored files themselves on the local disk).
         audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
         template_path = inputs.enter_context(files.local_copy(job.template.file.name))
+        if batch_words_ensure(batch=batch, audio_path=audio_path):
+            joblog.add("transcript made (the batch's preparation had left none)")
         features = audio_analysis.analyse(
             audio_path,
             cache_dir=cache_dir,
