@@ -40,7 +40,7 @@ from jobs.models import (
     segment_folder,
 )
 from jobs.queue import render_enqueue_on_commit
-from jobs.storage import files
+from jobs.storage import files, usage
 from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
 from jobs.webhooks import services as webhooks
@@ -169,6 +169,8 @@ def job_succeed(
         )
         if n:
             usage_add(user_id=job.batch.owner_id, delta=size)
+            # What this result measured corrects what the template's queued videos reserve.
+            usage.estimates_correct(template_id=job.template_id)
             webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_SUCCEEDED)
         batch_finish_if_done(job.batch_id)
     if n:

@@ -28,7 +28,7 @@ from django.db import close_old_connections
 from jobs import lifecycle, transcripts
 from jobs.heartbeats import Heartbeat
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
-from jobs.storage import files
+from jobs.storage import files, usage
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
 from jobs.worker.preparation import (
@@ -108,6 +108,19 @@ def job_run_claimed(*, job_id: Any) -> str:
             message="The template video was deleted before this job ran.",
             log_text=joblog.text(),
             code="template_deleted",
+        )
+        return JobStatus.FAILED
+
+    # The quota, with the estimate corrected by what this template's earlier results
+    # measured: a video that no longer fits fails now, not after it was rendered.
+    over = usage.job_start_check(job=job)
+    if over is not None:
+        lifecycle.job_fail(
+            job=job,
+            message=usage.QUOTA_AT_START % over,
+            log_text=joblog.text(),
+            code="quota_at_start",
+            params=over,
         )
         return JobStatus.FAILED
 

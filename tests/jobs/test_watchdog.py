@@ -78,7 +78,7 @@ def test_the_scheduled_watchdog_covers_running_and_queued_jobs_and_face_checks(
     a = make_template(name="a.mp4")
     b = make_template(FIXTURES / "face_with_audio.mp4", name="b.mp4")
     batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[a.pk, b.pk])
-    first, second = batch.jobs.order_by("position")
+    first, _second = batch.jobs.order_by("position")
     assert lifecycle.job_claim(job_id=first.pk)
     sent.clear()
     time.sleep(0.6)
