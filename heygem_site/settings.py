@@ -292,6 +292,9 @@ SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
 DEFAULT_STORAGE_QUOTA = env_size("DEFAULT_STORAGE_QUOTA", 10 * 1000**3)
 DEFAULT_MAX_CONCURRENT_JOBS = env_int("DEFAULT_MAX_CONCURRENT_JOBS", 20, minimum=1)
 DEFAULT_RETENTION_DAYS = env_int("DEFAULT_RETENTION_DAYS", 7, minimum=1)
+# Quota cleanup never removes a result younger than this, and the hourly run first tells the
+# user what it will remove (a notice) and removes only that, once this long has passed.
+QUOTA_NOTICE_HOURS = env_float("QUOTA_NOTICE_HOURS", 24.0, minimum=0.0)
 MAX_TEMPLATES_PER_BATCH = env_int("MAX_TEMPLATES_PER_BATCH", 50, minimum=1)
 MAX_UPLOAD_SIZE = env_size("MAX_UPLOAD_SIZE", 500 * 1000**2)
 MAX_AUDIO_SECONDS = env_float("MAX_AUDIO_SECONDS", 600.0, minimum=1.0)
