@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0014_batch_preparation_lease'),
+        ("jobs", "0014_batch_preparation_lease"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notice',
-            name='due_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='due'),
+            model_name="notice",
+            name="due_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="due"),
         ),
         migrations.AddField(
-            model_name='notice',
-            name='planned',
-            field=models.JSONField(blank=True, editable=False, null=True, verbose_name='planned'),
+            model_name="notice",
+            name="planned",
+            field=models.JSONField(blank=True, editable=False, null=True, verbose_name="planned"),
         ),
     ]
