@@ -31,6 +31,7 @@ from jobs.models import (
     Template,
 )
 from jobs.storage import deletion, files
+from jobs.storage.leftovers import Leftovers, leftovers_sweep
 from jobs.storage.retention import RetentionResult, retention_apply
 from jobs.storage.usage import usage_add
 
@@ -253,12 +254,14 @@ class SweepResult:
     lost_uploads: int = 0
     orphan_files: int = 0
     orphan_bytes: int = 0
+    leftovers: Leftovers = field(default_factory=Leftovers)
 
     def __str__(self) -> str:
         return (
             f"purged {self.purged}; rows whose file was gone: {self.lost_results} results, "
             f"{self.lost_uploads} uploads; orphan files removed: {self.orphan_files} "
-            f"({size_label(self.orphan_bytes)})"
+            f"({size_label(self.orphan_bytes)}); leftover working files removed: "
+            f"{self.leftovers.files} ({size_label(self.leftovers.bytes)})"
         )
 
 
@@ -275,6 +278,7 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     3. Files with no row, older than ORPHAN_FILE_GRACE seconds by `now` (younger ones may
        belong to an upload or a render that has not saved its row yet), are removed, and
        so are empty folders. Folders of batches with a running job are left alone.
+    4. This host's working files that no live process holds (jobs.storage.leftovers).
     """
     now = now or timezone.now()
     result = SweepResult(purged=deletion.purge_marked())
@@ -303,6 +307,7 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     deletion.purge_marked()
 
     _sweep_orphans(result, now=now)
+    result.leftovers = leftovers_sweep()
     return result
 
 
