@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: early 413, draining refused bodies, Content-Security-Policy.
+    "heygem_site.http_edges.HttpEdgesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -326,6 +328,8 @@ FILE_UPLOAD_HANDLERS = ["jobs.uploads.SizeLimitedUploadHandler"]
 # Uploads spool here (not the system's /tmp), so what a killed web worker leaves can be found
 # and removed (jobs.storage.leftovers).
 FILE_UPLOAD_TEMP_DIR = str(Path(env_str("UPLOAD_TEMP_DIR", str(VAR_DIR / "upload-tmp"))).resolve())
+# Made here: Django's checks (and its upload handler) need it to exist before any upload.
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # Request bodies other than file uploads stay small; uploads are bounded by MAX_UPLOAD_SIZE.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
