@@ -64,7 +64,7 @@ def measured_bytes_per_second(*, template_id: Any) -> float | None:
     """The largest bytes per second of this template's last results, or None before its
     first render (a render of a template weighs about the same whatever the audio)."""
     rates = [
-        size / duration
+        size / float(duration or 1.0)  # the filter excludes rows without a duration
         for size, duration in RenderJob.objects.filter(
             template_id=template_id,
             status=JobStatus.SUCCEEDED,

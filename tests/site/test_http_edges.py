@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import ApiKeyScope, User
 from accounts.services import api_key_create
-from heygem_site.http_edges import CONTENT_SECURITY_POLICY, largest_body
+from heygem_site.http_edges import CONTENT_SECURITY_POLICY
 from jobs.models import JobStatus
 from tests.support.processes import child_env, gunicorn
 
