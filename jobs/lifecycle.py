@@ -5,8 +5,9 @@ RenderJob: ``queued -> running -> succeeded | failed | canceled``; ``failed -> q
 retry. Each move is a conditional update on the status it leaves, so a twin worker, a cancel
 and a watchdog racing each other can never both win; webhooks are emitted on commit.
 
-The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute) covers both ways a worker
-host's death strands a job, whichever broker is used:
+Claim, heartbeat and the watchdog's share are the lease machine's (``jobs.leases``, with
+``RENDER_LEASE`` below). The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute)
+covers both ways a worker host's death strands a job, whichever broker is used:
 
 - a *running* job whose heartbeat stopped goes back to the queue (or fails after its
   attempts): :func:`jobs_requeue_stale`;
@@ -15,6 +16,8 @@ host's death strands a job, whichever broker is used:
   has vouched for it for ``JOB_STALE_AFTER``: :func:`jobs_resend_stranded`. A job that
   merely waits its turn may get a spare task too; the claim makes every spare one a no-op,
   so nothing runs twice.
+  A queued job of a batch whose preparation is still wanted is left to that preparation
+  (``jobs.worker.preparation.PREPARE_LEASE``), which sends it once the words are stored.
 """
 
 from __future__ import annotations
