@@ -75,6 +75,10 @@ def is_api(request: HttpRequest) -> bool:
 
 def request_error_response(exc: BaseException) -> tuple[int, str, str] | None:
     """(status, code, sentence) for Django's refusals of a request body, else None."""
+    from heygem_site.text import NulCharacter, nul_message
+
+    if isinstance(exc, NulCharacter):
+        return 400, "invalid", nul_message()
     if isinstance(exc, RequestDataTooBig):
         limit = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return (

@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: early 413, draining refused bodies, Content-Security-Policy.
+    "heygem_site.http_edges.HttpEdgesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "heygem_site.middleware.UserLanguageMiddleware",
+    # Before any view reads a parameter into a query: PostgreSQL refuses NUL characters.
+    "heygem_site.text.NulCharacterMiddleware",
     "heygem_site.timezones.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -293,6 +297,9 @@ SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", True)
 DEFAULT_STORAGE_QUOTA = env_size("DEFAULT_STORAGE_QUOTA", 10 * 1000**3)
 DEFAULT_MAX_CONCURRENT_JOBS = env_int("DEFAULT_MAX_CONCURRENT_JOBS", 20, minimum=1)
 DEFAULT_RETENTION_DAYS = env_int("DEFAULT_RETENTION_DAYS", 7, minimum=1)
+# Quota cleanup never removes a result younger than this, and the hourly run first tells the
+# user what it will remove (a notice) and removes only that, once this long has passed.
+QUOTA_NOTICE_HOURS = env_float("QUOTA_NOTICE_HOURS", 24.0, minimum=0.0)
 MAX_TEMPLATES_PER_BATCH = env_int("MAX_TEMPLATES_PER_BATCH", 50, minimum=1)
 MAX_UPLOAD_SIZE = env_size("MAX_UPLOAD_SIZE", 500 * 1000**2)
 MAX_AUDIO_SECONDS = env_float("MAX_AUDIO_SECONDS", 600.0, minimum=1.0)
@@ -319,6 +326,11 @@ if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
 # an upload or a render writes its file a moment before it saves the row.
 ORPHAN_FILE_GRACE = env_int("ORPHAN_FILE_GRACE", 3600, minimum=60)
 FILE_UPLOAD_HANDLERS = ["jobs.uploads.SizeLimitedUploadHandler"]
+# Uploads spool here (not the system's /tmp), so what a killed web worker leaves can be found
+# and removed (jobs.storage.leftovers).
+FILE_UPLOAD_TEMP_DIR = str(Path(env_str("UPLOAD_TEMP_DIR", str(VAR_DIR / "upload-tmp"))).resolve())
+# Made here: Django's checks (and its upload handler) need it to exist before any upload.
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 # Request bodies other than file uploads stay small; uploads are bounded by MAX_UPLOAD_SIZE.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -8,3 +8,19 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heygem_site.settings")
 application = get_wsgi_application()
+
+
+def _sweep_leftovers() -> None:
+    """A web worker starts (gunicorn replaces a killed one): remove the upload temporary
+    files that no live worker holds. Never stops the start."""
+    import logging
+
+    try:
+        from jobs.storage.leftovers import leftovers_sweep
+
+        leftovers_sweep()
+    except Exception:
+        logging.getLogger("heygem.jobs").exception("leftover sweep at start-up failed")
+
+
+_sweep_leftovers()

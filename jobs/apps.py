@@ -10,7 +10,16 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import sys
+
         from django.conf import settings
+
+        if "qcluster" in sys.argv[1:2]:
+            # A worker cluster starts: what a killed one left in SCRATCH_DIR goes (files
+            # nobody holds; jobs.storage.leftovers).
+            from jobs.storage.leftovers import leftovers_sweep
+
+            leftovers_sweep()
 
         if settings.STORAGE_BACKEND == "s3":
             # Caches (audio analyses, face tracks, mouth libraries) are shared through the

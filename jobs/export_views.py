@@ -60,6 +60,8 @@ def _byte_range(request: HttpRequest, size: int, etag: str) -> tuple[int, int] |
     match = _RANGE.fullmatch(header.strip())
     if match is None or (not match[1] and not match[2]):
         return None
+    if match[1] and match[2] and int(match[2]) < int(match[1]):
+        return None  # RFC 9110 14.1.1: an invalid range (last before first) is ignored
     if not match[1]:  # the last N bytes
         start, end = max(size - int(match[2]), 0), size - 1
     else:

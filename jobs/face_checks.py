@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from jobs import leases
 from jobs.heartbeats import beating
 from jobs.models import FaceStatus, Template
 from jobs.queue import enqueue_on_commit
@@ -42,11 +42,53 @@ def template_check_send(*, template_id: Any) -> None:
     enqueue_on_commit(ANALYSE_TASK, str(template_id))
 
 
-def _silent_since(moment: datetime) -> Q:
-    """Checks nobody has asked for nor vouched for since `moment`."""
-    return Q(face_queued_at__lt=moment) & (
-        Q(face_heartbeat_at__isnull=True) | Q(face_heartbeat_at__lt=moment)
-    )
+def _check_send(template: Template) -> None:
+    enqueue_on_commit(ANALYSE_TASK, str(template.pk))
+
+
+def _check_give_up(template: Template, now: datetime) -> bool:
+    """Stop wanting a check that started RENDER_MAX_ATTEMPTS times; a pending template
+    fails with a sentence (one that is ready already, a render tracked it, stays usable).
+    True when a template failed."""
+    attempts = template.face_attempts
+    outcome: dict[str, Any] = {}
+    if template.face_status == FaceStatus.PENDING:
+        outcome = {
+            "face_status": FaceStatus.FAILED,
+            "face_error": (
+                f"Checking this video for a face stopped the worker {attempts} times "
+                "(it may be too long or too large for this server), so we gave up. "
+                "Upload a shorter clip, or the same video at a lower resolution "
+                "(1080p or less)."
+            ),
+            "face_error_code": "face_check_lost",
+            "face_error_params": {"attempts": attempts},
+        }
+    ended = Template.objects.filter(
+        pk=template.pk,
+        face_queued_at=template.face_queued_at,
+        face_heartbeat_at=template.face_heartbeat_at,
+    ).update(face_queued_at=None, face_heartbeat_at=None, **outcome)
+    return bool(ended and outcome)
+
+
+# A check is wanted while face_queued_at is set, held while face_heartbeat_at is; a held
+# check whose heartbeat stopped may be claimed again by a spare task before the watchdog.
+CHECK_LEASE = leases.Lease(
+    name="face check",
+    rows=lambda: Template.objects.all(),
+    heartbeat="face_heartbeat_at",
+    attempts="face_attempts",
+    queued_at="face_queued_at",
+    waiting=Q(face_queued_at__isnull=False, face_heartbeat_at__isnull=True),
+    held=Q(face_heartbeat_at__isnull=False),
+    claimable=lambda before: (
+        Q(face_queued_at__isnull=False)
+        & (Q(face_heartbeat_at__isnull=True) | Q(face_heartbeat_at__lt=before))
+    ),
+    send=_check_send,
+    give_up=_check_give_up,
+)
 
 
 def template_check_claim(*, template_id: Any) -> datetime | None:
@@ -57,13 +99,15 @@ def template_check_claim(*, template_id: Any) -> datetime | None:
     two hosts, tells the finish whether a new request came meanwhile.
     """
     now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    wanted = Template.objects.filter(pk=template_id, face_queued_at__isnull=False).filter(
-        Q(face_heartbeat_at__isnull=True) | Q(face_heartbeat_at__lt=stale_before)
+    request = (
+        Template.objects.filter(pk=template_id)
+        .filter(CHECK_LEASE.claimable(leases.stale_before(now)))
+        .values_list("face_queued_at", flat=True)
+        .first()
     )
-    request = wanted.values_list("face_queued_at", flat=True).first()
-    if request is None or not wanted.filter(face_queued_at=request).update(
-        face_attempts=F("face_attempts") + 1, face_heartbeat_at=now
+    # The claim must answer the very request read (a new one may come meanwhile).
+    if request is None or not leases.claim(
+        CHECK_LEASE, template_id, now=now, where=Q(face_queued_at=request)
     ):
         return None
     log.info("template face check started", extra={"template_id": str(template_id)})
@@ -73,12 +117,7 @@ def template_check_claim(*, template_id: Any) -> datetime | None:
 def template_check_heartbeat(template_id: Any) -> AbstractContextManager[Any]:
     """While the body runs, write the claimed check's heartbeat every JOB_HEARTBEAT_INTERVAL."""
 
-    def beat() -> int:
-        return Template.objects.filter(pk=template_id, face_heartbeat_at__isnull=False).update(
-            face_heartbeat_at=timezone.now()
-        )
-
-    return beating(beat, f"face-check-{template_id}")
+    return beating(lambda: leases.beat(CHECK_LEASE, template_id), f"face-check-{template_id}")
 
 
 def template_check_finish(*, template_id: Any, request: datetime) -> None:
@@ -100,44 +139,8 @@ def templates_resend_stranded(*, now: Any = None) -> tuple[int, int]:
     """Send again each wanted check silent for JOB_STALE_AFTER; fail a pending template
     whose check has started RENDER_MAX_ATTEMPTS times already.
 
-    Returns (sent again, failed). The conditional update on the two times read lets one
-    watchdog act once per period, and loses to a worker claiming the check meanwhile.
+    Returns (sent again, failed). The conditional updates on the values read let one
+    watchdog act once per period, and lose to a worker claiming the check meanwhile.
     """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    resent = failed = 0
-    for template in Template.objects.filter(_silent_since(stale_before)).only(
-        "pk", "owner_id", "face_status", "face_queued_at", "face_heartbeat_at", "face_attempts"
-    ):
-        ids = {"template_id": str(template.pk), "user_id": template.owner_id}
-        base = Template.objects.filter(
-            pk=template.pk,
-            face_queued_at=template.face_queued_at,
-            face_heartbeat_at=template.face_heartbeat_at,
-        )
-        attempts = template.face_attempts
-        if attempts >= settings.RENDER_MAX_ATTEMPTS:
-            # A template that is ready already (a render tracked it) stays usable.
-            outcome: dict[str, Any] = {}
-            if template.face_status == FaceStatus.PENDING:
-                outcome = {
-                    "face_status": FaceStatus.FAILED,
-                    "face_error": (
-                        f"Checking this video for a face stopped the worker {attempts} times "
-                        "(it may be too long or too large for this server), so we gave up. "
-                        "Upload a shorter clip, or the same video at a lower resolution "
-                        "(1080p or less)."
-                    ),
-                    "face_error_code": "face_check_lost",
-                    "face_error_params": {"attempts": attempts},
-                }
-            if base.update(face_queued_at=None, face_heartbeat_at=None, **outcome) and outcome:
-                failed += 1
-                log.warning("template face check abandoned after repeated worker deaths", extra=ids)
-            continue
-        with transaction.atomic():
-            if base.update(face_queued_at=now):
-                resent += 1
-                enqueue_on_commit(ANALYSE_TASK, str(template.pk))
-                log.warning("template face check sent again: its task was lost", extra=ids)
-    return resent, failed
+    done = leases.sweep(CHECK_LEASE, now=now)
+    return done.requeued + done.resent, done.failed

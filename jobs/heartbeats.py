@@ -4,6 +4,7 @@ preparation, a template's face check)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+
+log = logging.getLogger("heygem.jobs")
 
 
 class Heartbeat(threading.Thread):
@@ -26,7 +29,13 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.wait(settings.JOB_HEARTBEAT_INTERVAL):
-                self.alive = bool(self.beat()) and self.alive
+                try:
+                    self.alive = bool(self.beat()) and self.alive
+                except Exception:
+                    # A failed write (the database restarting, a dropped connection) must
+                    # not end the beating: the watchdog would take live work for lost.
+                    log.warning("heartbeat not written; trying again", exc_info=True)
+                    connection.close()
         finally:
             connection.close()  # this thread's own database connection
 

@@ -5,8 +5,9 @@ RenderJob: ``queued -> running -> succeeded | failed | canceled``; ``failed -> q
 retry. Each move is a conditional update on the status it leaves, so a twin worker, a cancel
 and a watchdog racing each other can never both win; webhooks are emitted on commit.
 
-The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute) covers both ways a worker
-host's death strands a job, whichever broker is used:
+Claim, heartbeat and the watchdog's share are the lease machine's (``jobs.leases``, with
+``RENDER_LEASE`` below). The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute)
+covers both ways a worker host's death strands a job, whichever broker is used:
 
 - a *running* job whose heartbeat stopped goes back to the queue (or fails after its
   attempts): :func:`jobs_requeue_stale`;
@@ -15,19 +16,21 @@ host's death strands a job, whichever broker is used:
   has vouched for it for ``JOB_STALE_AFTER``: :func:`jobs_resend_stranded`. A job that
   merely waits its turn may get a spare task too; the claim makes every spare one a no-op,
   so nothing runs twice.
+  A queued job of a batch whose preparation is still wanted is left to that preparation
+  (``jobs.worker.preparation.PREPARE_LEASE``), which sends it once the words are stored.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from jobs import leases
 from jobs.models import (
     ACTIVE_STATUSES,
     SEGMENT_IN_FLIGHT,
@@ -40,7 +43,7 @@ from jobs.models import (
     segment_folder,
 )
 from jobs.queue import render_enqueue_on_commit
-from jobs.storage import files
+from jobs.storage import files, usage
 from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
 from jobs.webhooks import services as webhooks
@@ -55,19 +58,65 @@ def log_ids(batch: Batch, job: RenderJob | None = None) -> dict[str, Any]:
     return ids
 
 
+def _job_send(job: RenderJob) -> None:
+    render_enqueue_on_commit(job_id=job.pk, batch_id=job.batch_id, engine=job.batch.engine)
+
+
+def _job_give_up(job: RenderJob, now: datetime) -> bool:
+    """Fail a running job whose worker died RENDER_MAX_ATTEMPTS times (if it is still the
+    one the watchdog read: running, with the heartbeat read)."""
+    message = (
+        f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
+        "Try a shorter or smaller video, or retry later."
+    )
+    with transaction.atomic():
+        n = RenderJob.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+        ).update(
+            status=JobStatus.FAILED,
+            error_message=message,
+            error_code="worker_lost",
+            error_params={"attempts": job.attempts},
+            finished_at=now,
+        )
+        if n:
+            webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
+            batch_finish_if_done(job.batch_id)
+    return n == 1
+
+
+# Render jobs: queued -> running (claimed) -> back to queued when the worker died.
+RENDER_LEASE = leases.Lease(
+    name="render",
+    rows=lambda: RenderJob.objects.all(),
+    heartbeat="heartbeat_at",
+    attempts="attempts",
+    queued_at="queued_at",
+    waiting=Q(status=JobStatus.QUEUED),
+    held=Q(status=JobStatus.RUNNING),
+    claimable=lambda before: Q(status=JobStatus.QUEUED),
+    send=_job_send,
+    give_up=_job_give_up,
+    take={
+        "status": JobStatus.RUNNING,
+        "progress": 0.0,
+        "finished_at": None,
+        "error_message": "",
+    },
+    put_back={"status": JobStatus.QUEUED, "progress": 0.0},
+    # A job split into segments is watched through them (jobs.segments); a queued job of a
+    # batch still being prepared is sent by its preparation (jobs.worker.preparation), which
+    # the watchdog watches instead.
+    held_elsewhere=Q(segments__status__in=SEGMENT_IN_FLIGHT),
+    waiting_elsewhere=Q(batch__prepare_queued_at__isnull=False),
+    related=("batch",),
+)
+
+
 def job_claim(*, job_id: Any) -> bool:
     """Take a queued job for this worker. Exactly one caller wins (a conditional update)."""
     now = timezone.now()
-    claimed = RenderJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        progress=0.0,
-        finished_at=None,
-        error_message="",
-    )
-    return claimed == 1
+    return leases.claim(RENDER_LEASE, job_id, now=now, started_at=now)
 
 
 def job_fail(
@@ -123,6 +172,8 @@ def job_succeed(
         )
         if n:
             usage_add(user_id=job.batch.owner_id, delta=size)
+            # What this result measured corrects what the template's queued videos reserve.
+            usage.estimates_correct(template_id=job.template_id)
             webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_SUCCEEDED)
         batch_finish_if_done(job.batch_id)
     if n:
@@ -132,80 +183,29 @@ def job_succeed(
 
 def job_heartbeat(*, job_id: Any, progress: float | None = None) -> bool:
     """Record that the worker is alive (and its progress); False once the job is no longer running."""
-    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    fields: dict[str, Any] = {}
     if progress is not None:
         fields["progress"] = max(0.0, min(1.0, progress))
-    return RenderJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(**fields) == 1
+    return leases.beat(RENDER_LEASE, job_id, **fields)
 
 
 def jobs_requeue_stale(*, now: Any = None) -> tuple[int, int]:
-    """Jobs whose worker died (no heartbeat) go back to the queue, or fail after their attempt limit.
-
-    Returns (requeued, failed).
-    """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    requeued = failed = 0
-    # A job split into segments is watched through them (jobs.segments).
-    for job in (
-        RenderJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before)
-        .exclude(segments__status__in=SEGMENT_IN_FLIGHT)
-        .select_related("batch")
-    ):
-        base = RenderJob.objects.filter(
-            pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
-        )
-        if job.attempts >= settings.RENDER_MAX_ATTEMPTS:
-            message = (
-                f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
-                "Try a shorter or smaller video, or retry later."
-            )
-            with transaction.atomic():
-                if base.update(
-                    status=JobStatus.FAILED,
-                    error_message=message,
-                    error_code="worker_lost",
-                    error_params={"attempts": job.attempts},
-                    finished_at=now,
-                ):
-                    failed += 1
-                    webhooks.job_event_emit(job=job, event=WebhookEvent.JOB_FAILED)
-                    batch_finish_if_done(job.batch_id)
-            log.warning("job abandoned after repeated worker deaths", extra=log_ids(job.batch, job))
-            continue
-        with transaction.atomic():
-            if base.update(status=JobStatus.QUEUED, progress=0.0, heartbeat_at=None, queued_at=now):
-                requeued += 1
-                render_enqueue_on_commit(
-                    job_id=job.pk, batch_id=job.batch_id, engine=job.batch.engine
-                )
-        log.warning("job requeued after its worker stopped", extra=log_ids(job.batch, job))
-    return requeued, failed
+    """Jobs whose worker died (no heartbeat) go back to the queue, or fail after their attempt
+    limit. Returns (requeued, failed)."""
+    done = leases.sweep(RENDER_LEASE, now=now, waiting=False)
+    return done.requeued, done.failed
 
 
 def jobs_resend_stranded(*, now: Any = None) -> int:
     """Send a new render task for each queued job nobody has vouched for in JOB_STALE_AFTER.
 
-    Its task was lost with a dead worker (or its batch's preparation died). The conditional
-    update on ``queued_at`` lets one watchdog resend it per period; the claim in the worker
-    lets one of its tasks run it. Returns how many were sent again.
+    Its task was lost with a dead worker. The conditional update on ``queued_at`` lets one
+    watchdog resend it per period; the claim in the worker lets one of its tasks run it.
+    Jobs of a batch whose preparation is still wanted are left to that preparation's
+    lease. Returns how many were sent again.
     """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    resent = 0
-    for job in RenderJob.objects.filter(
-        status=JobStatus.QUEUED, queued_at__lt=stale_before
-    ).select_related("batch"):
-        with transaction.atomic():
-            if RenderJob.objects.filter(
-                pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at
-            ).update(queued_at=now):
-                resent += 1
-                render_enqueue_on_commit(
-                    job_id=job.pk, batch_id=job.batch_id, engine=job.batch.engine
-                )
-        log.warning("queued job sent again: its task was lost", extra=log_ids(job.batch, job))
-    return resent
+    done = leases.sweep(RENDER_LEASE, now=now, held=False)
+    return done.resent
 
 
 def jobs_vouch_queued(*, batch_id: Any) -> int:

@@ -23,15 +23,15 @@ stopped (a lost worker costs that segment only) or fails the job after
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Avg, F, Max
+from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
-from jobs import lifecycle
+from jobs import leases, lifecycle
 from jobs.models import (
     SEGMENT_IN_FLIGHT,
     JobStatus,
@@ -99,35 +99,56 @@ def job_split(*, job: RenderJob, plan: list[tuple[int, int]]) -> bool:
     return True
 
 
+def _segment_send(segment: RenderSegment) -> None:
+    enqueue_on_commit(
+        RENDER_TASK,
+        str(segment.pk),
+        group=str(segment.job.batch_id),
+        pool=engine_pool(segment.job.batch.engine),
+    )
+
+
+def _segment_give_up(segment: RenderSegment, now: datetime) -> bool:
+    part = {"part": segment.index + 1, "attempts": segment.attempts}
+    return segment_fail(
+        segment=segment,
+        message=SEGMENT_WORKER_LOST % part,
+        code="segment_worker_lost",
+        params=part,
+    )
+
+
+# Segments of a running job: queued -> running (claimed) -> back to queued when the worker
+# died; every state counts only while the job itself runs (a cancel stops them all).
+SEGMENT_LEASE = leases.Lease(
+    name="segment",
+    rows=lambda: RenderSegment.objects.filter(job__status=JobStatus.RUNNING),
+    heartbeat="heartbeat_at",
+    attempts="attempts",
+    queued_at="queued_at",
+    waiting=Q(status=SegmentStatus.QUEUED),
+    held=Q(status=SegmentStatus.RUNNING),
+    claimable=lambda before: Q(status=SegmentStatus.QUEUED),
+    send=_segment_send,
+    give_up=_segment_give_up,
+    take={"status": SegmentStatus.RUNNING, "progress": 0.0, "error_message": ""},
+    put_back={"status": SegmentStatus.QUEUED, "progress": 0.0},
+    related=("job__batch",),
+)
+
+
 def segment_claim(*, segment_id: Any) -> bool:
     """Take a queued segment of a running job. Exactly one caller wins."""
-    now = timezone.now()
-    return (
-        RenderSegment.objects.filter(
-            pk=segment_id, status=SegmentStatus.QUEUED, job__status=JobStatus.RUNNING
-        ).update(
-            status=SegmentStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            heartbeat_at=now,
-            progress=0.0,
-            error_message="",
-        )
-        == 1
-    )
+    return leases.claim(SEGMENT_LEASE, segment_id)
 
 
 def segment_heartbeat(*, segment: RenderSegment, progress: float | None = None) -> bool:
     """Record that the segment's worker is alive (and its progress, which makes the job's
     the average of its segments'); False once the segment or its job stopped running."""
-    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    fields: dict[str, Any] = {}
     if progress is not None:
         fields["progress"] = max(0.0, min(1.0, progress))
-    alive = (
-        RenderSegment.objects.filter(
-            pk=segment.pk, status=SegmentStatus.RUNNING, job__status=JobStatus.RUNNING
-        ).update(**fields)
-        == 1
-    )
+    alive = leases.beat(SEGMENT_LEASE, segment.pk, **fields)
     if alive and progress is not None:
         job_progress_update(job_id=segment.job_id)
     return alive
@@ -211,53 +232,9 @@ def segment_fail(
 def segments_requeue_stale(*, now: Any = None) -> tuple[int, int, int]:
     """The watchdog's share for segments. Returns (requeued, failed, sent again)."""
     now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER)
-    requeued = failed = resent = 0
-    running = RenderSegment.objects.filter(
-        status=SegmentStatus.RUNNING, heartbeat_at__lt=stale_before, job__status=JobStatus.RUNNING
-    ).select_related("job__batch")
-    for segment in running:
-        if segment.attempts >= settings.RENDER_MAX_ATTEMPTS:
-            part = {"part": segment.index + 1, "attempts": segment.attempts}
-            if segment_fail(
-                segment=segment,
-                message=SEGMENT_WORKER_LOST % part,
-                code="segment_worker_lost",
-                params=part,
-            ):
-                failed += 1
-            continue
-        with transaction.atomic():
-            if RenderSegment.objects.filter(
-                pk=segment.pk, status=SegmentStatus.RUNNING, heartbeat_at=segment.heartbeat_at
-            ).update(status=SegmentStatus.QUEUED, progress=0.0, heartbeat_at=None, queued_at=now):
-                requeued += 1
-                enqueue_on_commit(
-                    RENDER_TASK,
-                    str(segment.pk),
-                    group=str(segment.job.batch_id),
-                    pool=engine_pool(segment.job.batch.engine),
-                )
-        log.warning(
-            "segment requeued after its worker stopped",
-            extra=lifecycle.log_ids(segment.job.batch, segment.job) | {"part": segment.index},
-        )
-    for segment in RenderSegment.objects.filter(
-        status=SegmentStatus.QUEUED, queued_at__lt=stale_before, job__status=JobStatus.RUNNING
-    ).select_related("job__batch"):
-        with transaction.atomic():
-            if RenderSegment.objects.filter(
-                pk=segment.pk, status=SegmentStatus.QUEUED, queued_at=segment.queued_at
-            ).update(queued_at=now):
-                resent += 1
-                enqueue_on_commit(
-                    RENDER_TASK,
-                    str(segment.pk),
-                    group=str(segment.job.batch_id),
-                    pool=engine_pool(segment.job.batch.engine),
-                )
-    resent += _joins_resend(now=now, stale_before=stale_before)
-    return requeued, failed, resent
+    done = leases.sweep(SEGMENT_LEASE, now=now)
+    resent = done.resent + _joins_resend(now=now, stale_before=leases.stale_before(now))
+    return done.requeued, done.failed, resent
 
 
 def _joins_resend(*, now: Any, stale_before: Any) -> int:

@@ -7,7 +7,7 @@ schedules: keep these names where they are. Nothing here loads PyAV or torch at 
 
 from __future__ import annotations
 
-from jobs import face_checks, lifecycle, segments
+from jobs import face_checks, leases, lifecycle, segments
 from jobs.storage import cleanup
 from jobs.webhooks import delivery
 from jobs.worker import preparation, runner
@@ -35,17 +35,18 @@ def job_join(job_id: str) -> str:
 
 
 def requeue_stale_jobs() -> tuple[int, int, int]:
-    """The watchdog: (running jobs and segments requeued, jobs, segments and template face
-    checks failed after their attempts, queued jobs, lost joins and lost face checks sent
-    again)."""
+    """The watchdog (jobs.leases over every kind of work): (running jobs, segments and
+    preparations requeued; jobs, segments, face checks and preparations failed after their
+    attempts; queued jobs, segments, lost joins, face checks and preparations sent again)."""
     requeued, failed = lifecycle.jobs_requeue_stale()
     resent = lifecycle.jobs_resend_stranded()
     parts = segments.segments_requeue_stale()
     checks_resent, checks_failed = face_checks.templates_resend_stranded()
+    prepared = leases.sweep(preparation.PREPARE_LEASE)
     return (
-        requeued + parts[0],
-        failed + parts[1] + checks_failed,
-        resent + parts[2] + checks_resent,
+        requeued + parts[0] + prepared.requeued,
+        failed + parts[1] + checks_failed + prepared.failed,
+        resent + parts[2] + checks_resent + prepared.resent,
     )
 
 

@@ -4,6 +4,7 @@ file when the request ends, so a rejected upload leaves nothing behind."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -12,8 +13,19 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from jobs.storage.leftovers import hold
+
 
 class SizeLimitedUploadHandler(TemporaryFileUploadHandler):
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        folder = settings.FILE_UPLOAD_TEMP_DIR
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        super().new_file(*args, **kwargs)
+        # Held while this request has it: a killed web worker's file is then found and
+        # removed by jobs.storage.leftovers (when the next web worker starts, or hourly).
+        hold(self.file.fileno())
+
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if start + len(raw_data) > settings.MAX_UPLOAD_SIZE:
             if self.request is not None:

@@ -97,6 +97,15 @@ SENTENCES: dict[str, Promise] = {
         "The renderer stopped while working on part %(part)s of this video %(attempts)s times, "
         "so we gave up. Retry later, or try a shorter video."
     ),
+    "quota_at_start": gettext_lazy(
+        "This video needs about %(needed)s, but only %(free)s of your %(quota)s storage is free "
+        "(with the videos still rendering), so it was not rendered. Delete older results or ask "
+        "us for a larger quota, then retry it."
+    ),
+    "preparation_lost": gettext_lazy(
+        "Preparing this batch's audio stopped the worker %(attempts)s times, so we gave up. "
+        "Upload a shorter or smaller audio file, or retry later."
+    ),
     "audio_analysis": gettext_lazy(
         "The audio could not be analysed. Upload the audio again, or another recording."
     ),

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.permissions import AllowAny
 
 from jobs.api import transcripts as transcript_api
@@ -65,7 +69,9 @@ urlpatterns = [
     ),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(
+        # The split view serves its start-up script as a file (docs/?script=): the site's
+        # Content-Security-Policy allows no inline <script> (heygem_site.http_edges).
+        SpectacularSwaggerSplitView.as_view(
             url_name="api:schema", permission_classes=[AllowAny], authentication_classes=[]
         ),
         name="docs",

@@ -76,6 +76,19 @@ class Batch(models.Model):
         null=True, blank=True, editable=False, verbose_name=_("deletion started")
     )
 
+    # The preparation's lease (jobs.worker.preparation, jobs.leases): wanted while
+    # prepare_queued_at is set, held while prepare_heartbeat_at is; the watchdog sends a
+    # preparation that died again, as it does a render, so the words are never lost.
+    prepare_queued_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("preparation wanted since")
+    )
+    prepare_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("preparation heartbeat")
+    )
+    prepare_attempts = models.PositiveSmallIntegerField(
+        default=0, editable=False, verbose_name=_("preparation attempts")
+    )
+
     objects: ClassVar[OwnedQuerySet] = LiveOwnedManager()  # type: ignore[assignment]
     all_objects: ClassVar[OwnedQuerySet] = OwnedQuerySet.as_manager()  # type: ignore[assignment]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -111,6 +112,15 @@ class AudioClip(models.Model):
         verbose_name = _("audio clip")
         verbose_name_plural = _("audio clips")
         indexes = [models.Index(fields=["owner", "-created_at"], name="audio_owner_created")]
+        # Stored once per owner and content (jobs.services.library: parallel identical
+        # uploads); a clip being deleted does not block uploading it again.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "content_hash"],
+                condition=Q(deleting_at__isnull=True),
+                name="audio_unique_content",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -193,6 +203,13 @@ class Template(models.Model):
         verbose_name = _("template")
         verbose_name_plural = _("templates")
         indexes = [models.Index(fields=["owner", "-created_at"], name="template_owner_created")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "content_hash"],
+                condition=Q(deleting_at__isnull=True),
+                name="template_unique_content",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name

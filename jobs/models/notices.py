@@ -26,6 +26,11 @@ class Notice(models.Model):
     message = models.TextField(verbose_name=_("message"))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created"))
     shown_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shown"))
+    # A quota warning: what the hourly cleanup will remove ([[kind, id], ...]: kind is
+    # "result", "template" or "audio"), and from when, unless the user makes room first.
+    # None once it was acted on (or the user fits again).
+    planned = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("planned"))
+    due_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("due"))
 
     class Meta:
         ordering = ("created_at",)

@@ -31,9 +31,9 @@ from jobs.models import (
     Template,
 )
 from jobs.names import clean_text_name
-from jobs.queue import enqueue_on_commit
 from jobs.storage import deletion, usage
 from jobs.user_errors import retry_blocked_reason
+from jobs.worker import preparation
 from jobs.worker.engines import engine_problem, engines_offered
 
 log = logging.getLogger("heygem.jobs")
@@ -151,7 +151,7 @@ def batch_create(
             )
             for i, tid in enumerate(ids, start=1)
         )
-        enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
+        preparation.batch_prepare_send(batch_id=batch.pk)
     log.info(
         "batch created",
         extra={"user_id": owner.pk, "batch_id": str(batch.pk), "jobs": len(ids), "engine": engine},
@@ -217,7 +217,7 @@ def batch_retry_failed(*, batch: Batch) -> int:
         n = lifecycle.jobs_requeue(jobs, owner_id=batch.owner_id)
         if n:
             Batch.objects.filter(pk=batch.pk).update(finished_at=None, canceled_at=None)
-            enqueue_on_commit("jobs.tasks.batch_prepare", str(batch.pk), group=str(batch.pk))
+            preparation.batch_prepare_send(batch_id=batch.pk)
     log.info("batch retried", extra=lifecycle.log_ids(batch) | {"jobs": n})
     return n
 
@@ -238,9 +238,7 @@ def job_retry(*, job: RenderJob) -> bool:
         n = lifecycle.jobs_requeue(jobs, owner_id=job.batch.owner_id)
         if n:
             Batch.objects.filter(pk=job.batch_id).update(finished_at=None, canceled_at=None)
-            enqueue_on_commit(
-                "jobs.tasks.batch_prepare", str(job.batch_id), group=str(job.batch_id)
-            )
+            preparation.batch_prepare_send(batch_id=job.batch_id)
     log.info("job retried", extra=lifecycle.log_ids(job.batch, job) | {"requeued": bool(n)})
     return bool(n)
 

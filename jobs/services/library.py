@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -30,6 +30,8 @@ from jobs.user_errors import error_text, media_error_text
 from rendering.cache import file_sha256
 
 log = logging.getLogger("heygem.jobs")
+
+_Upload = TypeVar("_Upload", AudioClip, Template)
 
 
 # --- Uploads --------------------------------------------------------------------------------
@@ -114,7 +116,9 @@ def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
         sample_rate=info.audio.sample_rate,
         channels=info.audio.channels,
     )
-    _save_with_file(clip, "file", uploaded.name or "audio", path)
+    stored = _save_with_file(clip, "file", uploaded.name or "audio", path)
+    if stored is not clip:
+        return stored  # the same content, stored by a parallel upload meanwhile
     log.info("audio uploaded", extra={"user_id": owner.pk, "audio_id": str(clip.pk)})
     return clip
 
@@ -143,7 +147,11 @@ def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
         fps=info.video.fps,
         duration=info.duration,
     )
-    _save_with_file(template, "file", uploaded.name or "template", path, thumbnail_from=path)
+    stored = _save_with_file(
+        template, "file", uploaded.name or "template", path, thumbnail_from=path
+    )
+    if stored is not template:
+        return stored  # the same content, stored by a parallel upload meanwhile
     face_checks.template_check_send(template_id=template.pk)
     log.info("template uploaded", extra={"user_id": owner.pk, "template_id": str(template.pk)})
     return template
@@ -183,14 +191,17 @@ def template_face_choose(*, template: Template, face: int | None) -> Template:
 
 
 def _save_with_file(
-    row: AudioClip | Template,
+    row: _Upload,
     field: str,
     original: str,
     source: Path,
     *,
     thumbnail_from: Path | None = None,
-) -> None:
-    """Copy the file into the user's folder and save the row; on any failure remove what was written."""
+) -> _Upload:
+    """Copy the file into the user's folder and save the row; on any failure remove what was
+    written. Stored once per owner and content: when a parallel upload of the same content
+    saved its row first (found under the owner's lock, or refused by the database's
+    constraint ``*_unique_content``), that row is returned and this copy removed."""
     from rendering.media import write_thumbnail
 
     # Refuse before copying anything; the exact check is repeated under the lock below.
@@ -212,14 +223,36 @@ def _save_with_file(
             written.append(thumb_name)
         with transaction.atomic():
             # The owner's row lock makes check + save + usage one step for parallel uploads.
-            usage.storage_check(
-                user=user_lock(row.owner_id),
-                needed=row.size_bytes,
-                what=_("this file"),
-            )
-            row.save()
-            usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
+            locked = user_lock(row.owner_id)
+            twin = _stored_twin(row)
+            if twin is None:
+                usage.storage_check(user=locked, needed=row.size_bytes, what=_("this file"))
+                try:
+                    with transaction.atomic():  # a savepoint: the constraint's refusal is kept in
+                        row.save()
+                except IntegrityError:
+                    twin = _stored_twin(row)
+                    if twin is None:
+                        raise
+                else:
+                    usage.usage_add(user_id=row.owner_id, delta=row.size_bytes)
     except BaseException:
         for name in written:
             files.delete(name)
         raise
+    if twin is not None:
+        for name in written:
+            files.delete(name)
+        log.info("upload stored once", extra={"user_id": row.owner_id, "id": str(twin.pk)})
+        return twin
+    return row
+
+
+def _stored_twin(row: _Upload) -> Any:
+    """The owner's live row with the same content as `row`, or None."""
+    return (
+        type(row)
+        .objects.filter(owner_id=row.owner_id, content_hash=row.content_hash)
+        .exclude(pk=row.pk)
+        .first()
+    )

@@ -31,6 +31,7 @@ from jobs.models import (
     Template,
 )
 from jobs.storage import deletion, files
+from jobs.storage.leftovers import Leftovers, leftovers_sweep
 from jobs.storage.retention import RetentionResult, retention_apply
 from jobs.storage.usage import usage_add
 
@@ -62,14 +63,77 @@ def _counted(n_results: int, n_templates: int, n_audio: int) -> str:
     return gettext(", ").join(parts)
 
 
-def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
+def _notice_period() -> timedelta:
+    return timedelta(hours=float(settings.QUOTA_NOTICE_HOURS))
+
+
+def _removable(user_id: int, now: datetime) -> list[Any]:
+    """What quota cleanup may remove, oldest first: finished results older than the notice
+    period (a result the service accepted to make is never removed to pay for its own
+    estimate), then uploads that no queued or running video uses."""
+    young = now - _notice_period()
+    results = list(
+        RenderJob.objects.filter(
+            batch__owner_id=user_id, status=JobStatus.SUCCEEDED, finished_at__lte=young
+        )
+        .exclude(output="")
+        .select_related("batch")
+        .order_by(F("finished_at").asc(nulls_first=True), "created_at", "position")
+    )
+    uploads = [
+        row
+        for row in list(selectors.templates_not_in_use(user_id))
+        + list(selectors.audio_not_in_use(user_id))
+        if row.created_at <= young
+    ]
+    uploads.sort(key=lambda row: row.created_at)
+    return results + uploads
+
+
+def _kind(row: Any) -> str:
+    if isinstance(row, RenderJob):
+        return "result"
+    return "template" if isinstance(row, Template) else "audio"
+
+
+def _label(row: Any) -> str:
+    if isinstance(row, RenderJob):
+        return f"{row.batch.name}: {row.template_name}"
+    return str(row.original_name)
+
+
+def _size(row: Any) -> int:
+    return int(row.output_size if isinstance(row, RenderJob) else row.size_bytes)
+
+
+def _names(labels: list[str]) -> str:
+    names = gettext("; ").join(labels[:10])
+    if len(labels) > 10:
+        names += gettext("; and %(n)d more") % {"n": len(labels) - 10}
+    return names
+
+
+def _open_warning(user_id: int) -> Notice | None:
+    return (
+        Notice.objects.filter(owner_id=user_id, planned__isnull=False, due_at__isnull=False)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def quota_cleanup(
+    *, user_id: int, now: datetime | None = None, warn_first: bool = False
+) -> QuotaCleanup:
     """Bring a user who is over their storage quota back under it, and tell them.
 
-    1. Under the user's lock, read their usage; nothing to do when it fits.
-    2. Remove finished results, oldest first, until it fits. Only succeeded jobs have
-       results: a queued or running job's files are never touched.
-    3. Still over: remove uploads, oldest first, that no queued or running video uses
-       (audio clips only once no kept batch uses them).
+    1. Under the user's lock, read their usage; nothing to do when it fits (an open
+       warning is then closed).
+    2. With ``warn_first`` (the hourly run): without an open warning, leave a notice naming
+       what will go and when (``QUOTA_NOTICE_HOURS`` from now), and remove nothing; with
+       one that is due, remove only what it named and is still there, oldest first.
+       Without it (staff lowered the quota or ran the admin action): remove at once.
+    3. Either way only what ``_removable`` allows: finished results older than the notice
+       period, oldest first, then uploads no queued or running video uses.
     4. Leave a notice listing what was removed; it shows on their next page.
     """
     now = now or timezone.now()
@@ -77,55 +141,49 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
     with transaction.atomic():
         user = user_lock(user_id)
         excess = user.storage_used_bytes - user.storage_quota_bytes
+        warning = _open_warning(user_id)
         if excess <= 0:
+            if warning is not None:
+                Notice.objects.filter(pk=warning.pk).update(planned=None)
             return result
-        job_ids: list[Any] = []
-        for job in (
-            RenderJob.objects.filter(batch__owner_id=user_id, status=JobStatus.SUCCEEDED)
-            .exclude(output="")
-            .select_related("batch")
-            .order_by(F("finished_at").asc(nulls_first=True), "created_at", "position")
-        ):
+        candidates = _removable(user_id, now)
+        if warn_first and warning is None:
+            _warn(user, candidates, excess=excess, now=now)
+            return result
+        if warn_first:
+            assert warning is not None and warning.due_at is not None
+            if warning.due_at > now:
+                return result
+            told = {(kind, str(pk)) for kind, pk in warning.planned or []}
+            candidates = [row for row in candidates if (_kind(row), str(row.pk)) in told]
+            Notice.objects.filter(pk=warning.pk).update(planned=None)
+        chosen: list[Any] = []
+        for row in candidates:
             if result.freed_bytes >= excess:
                 break
-            job_ids.append(job.pk)
-            result.freed_bytes += job.output_size
-            result.removed.append(f"{job.batch.name}: {job.template_name}")
-        n_results = len(job_ids)
-        deletion.jobs_mark(owner_id=user_id, job_ids=job_ids, now=now)
-
-        uploads: list[Any] = []
-        if result.freed_bytes < excess:
-            uploads = list(selectors.templates_not_in_use(user_id)) + list(
-                selectors.audio_not_in_use(user_id)
-            )
-            uploads.sort(key=lambda row: row.created_at)
-        template_ids: list[Any] = []
-        audio_ids: list[Any] = []
-        for row in uploads:
-            if result.freed_bytes >= excess:
-                break
-            (template_ids if isinstance(row, Template) else audio_ids).append(row.pk)
-            result.freed_bytes += row.size_bytes
-            result.removed.append(row.original_name)
-        deletion.templates_mark(owner_id=user_id, template_ids=template_ids, now=now)
-        deletion.audio_mark(owner_id=user_id, audio_ids=audio_ids, now=now)
+            chosen.append(row)
+            result.freed_bytes += _size(row)
+            result.removed.append(_label(row))
+        ids = {
+            kind: [r.pk for r in chosen if _kind(r) == kind]
+            for kind in ("result", "template", "audio")
+        }
+        deletion.jobs_mark(owner_id=user_id, job_ids=ids["result"], now=now)
+        deletion.templates_mark(owner_id=user_id, template_ids=ids["template"], now=now)
+        deletion.audio_mark(owner_id=user_id, audio_ids=ids["audio"], now=now)
         result.still_over = result.freed_bytes < excess
 
         if result.removed:
             # Written once, in the language the user chose (the notice is stored as text).
             with translation.override(user.language or settings.LANGUAGE_CODE):
-                names = gettext("; ").join(result.removed[:10])
-                if len(result.removed) > 10:
-                    names += gettext("; and %(n)d more") % {"n": len(result.removed) - 10}
                 message = gettext(
                     "Your storage was over your %(quota)s quota, so we removed %(what)s "
                     "(%(size)s): %(names)s."
                 ) % {
                     "quota": size_label(user.storage_quota_bytes),
-                    "what": _counted(n_results, len(template_ids), len(audio_ids)),
+                    "what": _counted(len(ids["result"]), len(ids["template"]), len(ids["audio"])),
                     "size": size_label(result.freed_bytes),
-                    "names": names,
+                    "names": _names(result.removed),
                 }
             Notice.objects.create(owner_id=user_id, message=message)
     log.info(
@@ -135,13 +193,54 @@ def quota_cleanup(*, user_id: int, now: datetime | None = None) -> QuotaCleanup:
     return result
 
 
+def _warn(user: User, candidates: list[Any], *, excess: int, now: datetime) -> None:
+    """Tell the user what the hourly cleanup will remove, and from when, unless they make
+    room first: the oldest removable items that free `excess`."""
+    planned: list[Any] = []
+    freed = 0
+    for row in candidates:
+        if freed >= excess:
+            break
+        planned.append(row)
+        freed += _size(row)
+    due = now + _notice_period()
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        what = (
+            gettext("we will remove %(names)s (%(size)s)")
+            % {"names": _names([_label(r) for r in planned]), "size": size_label(freed)}
+            if planned
+            else gettext("nothing can be removed yet (every result is newer than the notice)")
+        )
+        message = gettext(
+            "Your storage is %(excess)s over your %(quota)s quota. Unless you delete older "
+            "batches or templates before %(due)s UTC, %(what)s."
+        ) % {
+            "excess": size_label(excess),
+            "quota": size_label(user.storage_quota_bytes),
+            "due": due.strftime("%Y-%m-%d %H:%M"),
+            "what": what,
+        }
+    Notice.objects.create(
+        owner_id=user.pk,
+        message=message,
+        planned=[[_kind(r), str(r.pk)] for r in planned],
+        due_at=due,
+    )
+    log.info("quota warning", extra={"user_id": user.pk, "planned": len(planned), "bytes": freed})
+
+
 def quota_cleanup_all(*, now: datetime | None = None) -> int:
-    """Run the quota cleanup for every user over quota; returns how many items were removed."""
+    """The hourly run: warn each user over quota, then (once the warning is due) remove what
+    it named; close the warnings of users who fit again. Returns how many items were removed."""
     removed = 0
-    for user_id in User.objects.filter(
+    over = User.objects.filter(
         deleting_at__isnull=True, storage_used_bytes__gt=F("storage_quota_bytes")
-    ).values_list("pk", flat=True):
-        removed += len(quota_cleanup(user_id=user_id, now=now).removed)
+    ).values_list("pk", flat=True)
+    warned = Notice.objects.filter(planned__isnull=False, due_at__isnull=False).values_list(
+        "owner_id", flat=True
+    )
+    for user_id in sorted(set(over) | set(warned)):
+        removed += len(quota_cleanup(user_id=user_id, now=now, warn_first=True).removed)
     return removed
 
 
@@ -155,12 +254,14 @@ class SweepResult:
     lost_uploads: int = 0
     orphan_files: int = 0
     orphan_bytes: int = 0
+    leftovers: Leftovers = field(default_factory=Leftovers)
 
     def __str__(self) -> str:
         return (
             f"purged {self.purged}; rows whose file was gone: {self.lost_results} results, "
             f"{self.lost_uploads} uploads; orphan files removed: {self.orphan_files} "
-            f"({size_label(self.orphan_bytes)})"
+            f"({size_label(self.orphan_bytes)}); leftover working files removed: "
+            f"{self.leftovers.files} ({size_label(self.leftovers.bytes)})"
         )
 
 
@@ -177,6 +278,7 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     3. Files with no row, older than ORPHAN_FILE_GRACE seconds by `now` (younger ones may
        belong to an upload or a render that has not saved its row yet), are removed, and
        so are empty folders. Folders of batches with a running job are left alone.
+    4. This host's working files that no live process holds (jobs.storage.leftovers).
     """
     now = now or timezone.now()
     result = SweepResult(purged=deletion.purge_marked())
@@ -205,6 +307,7 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
     deletion.purge_marked()
 
     _sweep_orphans(result, now=now)
+    result.leftovers = leftovers_sweep()
     return result
 
 

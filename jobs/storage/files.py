@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, default_storage
 
+from jobs.storage.leftovers import hold
 from jobs.storage.paths import media_path
 
 CHUNK = 1024 * 1024
@@ -171,7 +172,7 @@ def local_copy(name: str | None, *, suffix: str | None = None) -> Iterator[Path]
     name = clean_name(name)
     suffix = suffix if suffix is not None else PurePosixPath(name).suffix
     fd, tmp = tempfile.mkstemp(prefix="in-", suffix=suffix, dir=scratch_dir())
-    os.close(fd)
+    hold(fd)  # in use until the block ends (jobs.storage.leftovers)
     target = Path(tmp)
     try:
         try:
@@ -183,6 +184,7 @@ def local_copy(name: str | None, *, suffix: str | None = None) -> Iterator[Path]
         yield target
     finally:
         target.unlink(missing_ok=True)
+        os.close(fd)
 
 
 # --- Writing --------------------------------------------------------------------------------
@@ -214,13 +216,14 @@ def put(source: Path, name: str, *, content_type: str | None = None) -> int:
 
 def put_bytes(data: bytes, name: str, *, content_type: str | None = None) -> int:
     fd, tmp = tempfile.mkstemp(prefix="out-", dir=scratch_dir())
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    hold(fd)
     path = Path(tmp)
     try:
+        os.write(fd, data)
         return put(path, name, content_type=content_type)
     finally:
         path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 @contextmanager
@@ -228,12 +231,13 @@ def scratch_file(*, suffix: str = "") -> Iterator[Path]:
     """A new, empty path in SCRATCH_DIR for a tool to write into, removed afterwards (unless
     `put` already moved it into place)."""
     fd, tmp = tempfile.mkstemp(prefix="work-", suffix=suffix, dir=scratch_dir())
-    os.close(fd)
+    hold(fd)
     path = Path(tmp)
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def delete(name: str | None) -> None:

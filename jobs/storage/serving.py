@@ -102,6 +102,8 @@ def serve_file(
         return accel
 
     match = _RANGE.match(request.headers.get("Range", "").strip())
+    if match and match[1] and match[2] and int(match[2]) < int(match[1]):
+        match = None  # RFC 9110 14.1.1: an invalid range (last before first) is ignored
     if match and size:
         first, last = match.groups()
         if first:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.formats import size_label
-from jobs.models import ACTIVE_STATUSES, AudioClip, RenderJob, Template
+from jobs.models import ACTIVE_STATUSES, AudioClip, JobStatus, RenderJob, Template
 from jobs.storage import files
 
 log = logging.getLogger("heygem.jobs")
@@ -36,11 +36,109 @@ def reserved_bytes(*, owner_id: int) -> int:
     )
 
 
+# What the engines' encoder writes (rendering.media.encode.VideoWriter with the engines'
+# default crf): H.264 at crf 18, AAC at 128 kb/s mono or 192 kb/s stereo, MP4.
+ENCODER_CRF = 18
+AUDIO_BITS_PER_SECOND = {1: 128_000, 2: 192_000}
+# Bits per pixel per frame that libx264 spends at crf 18 (veryfast) on footage of a person:
+# ~0.08 measured on the test fixtures re-encoded whole, 0.1-0.13 on phone footage. The
+# larger value, with room: a first render must not overrun the quota it was admitted under.
+BITS_PER_PIXEL = 0.15
+# MP4 boxes (moov, sample tables: ~16 bytes a frame) and a fixed part.
+CONTAINER_BYTES = 8_000
+CONTAINER_BYTES_PER_FRAME = 16
+# A template's measured results (bytes per second) vary with the audio (how much the mouth
+# moves) by a few percent; the room kept over the largest one seen.
+MEASURED_MARGIN = 1.15
+
+
+def encoder_estimate(*, width: int, height: int, fps: float, seconds: float, channels: int) -> int:
+    """What the encoder will write for `seconds` of video of this size, from its settings."""
+    frames = max(fps, 1.0) * max(seconds, 0.1)
+    video = width * height * frames * BITS_PER_PIXEL / 8
+    audio = AUDIO_BITS_PER_SECOND[2 if channels >= 2 else 1] * max(seconds, 0.1) / 8
+    return int(video + audio + CONTAINER_BYTES + CONTAINER_BYTES_PER_FRAME * frames)
+
+
+def measured_bytes_per_second(*, template_id: Any) -> float | None:
+    """The largest bytes per second of this template's last results, or None before its
+    first render (a render of a template weighs about the same whatever the audio)."""
+    rates = [
+        size / float(duration or 1.0)  # the filter excludes rows without a duration
+        for size, duration in RenderJob.objects.filter(
+            template_id=template_id,
+            status=JobStatus.SUCCEEDED,
+            output_size__gt=0,
+            output_duration__gt=0,
+        )
+        .order_by("-finished_at")
+        .values_list("output_size", "output_duration")[:5]
+    ]
+    return max(rates) if rates else None
+
+
 def estimate_output_bytes(*, audio: AudioClip, template: Template) -> int:
-    """A result is as long as the audio and encoded about like its template."""
-    if template.duration <= 0:
-        return int(template.size_bytes)
-    return int(template.size_bytes * max(audio.duration, 0.1) / template.duration)
+    """What a render of `template` speaking `audio` will weigh: as long as the audio, at the
+    template's measured rate once it has been rendered, else from the encoder's settings."""
+    seconds = max(audio.duration, 0.1)
+    measured = measured_bytes_per_second(template_id=template.pk)
+    if measured is not None:
+        return int(measured * seconds * MEASURED_MARGIN) + CONTAINER_BYTES
+    return encoder_estimate(
+        width=template.width,
+        height=template.height,
+        fps=template.fps,
+        seconds=seconds,
+        channels=audio.channels,
+    )
+
+
+def estimates_correct(*, template_id: Any) -> int:
+    """A render of this template finished: its queued videos reserve what it measured
+    (up or down). Running ones keep what they started under. Returns how many moved."""
+    moved = 0
+    for job in RenderJob.objects.filter(
+        template_id=template_id, status=JobStatus.QUEUED
+    ).select_related("batch__audio", "template"):
+        assert job.template is not None
+        estimate = estimate_output_bytes(audio=job.batch.audio, template=job.template)
+        if estimate != job.estimated_output_bytes:
+            moved += RenderJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+                estimated_output_bytes=estimate
+            )
+    return moved
+
+
+QUOTA_AT_START = (
+    "This video needs about %(needed)s, but only %(free)s of your %(quota)s storage is free "
+    "(with the videos still rendering), so it was not rendered. Delete older results or ask "
+    "us for a larger quota, then retry it."
+)
+
+
+def job_start_check(*, job: RenderJob) -> dict[str, str] | None:
+    """Just before a render: reserve the job's current estimate (corrected by what earlier
+    results measured) and, when the owner's quota no longer has room for it, return the
+    parameters of ``QUOTA_AT_START`` (code ``quota_at_start``); else None."""
+    assert job.template is not None
+    with transaction.atomic():
+        user = user_lock(job.batch.owner_id)
+        estimate = estimate_output_bytes(audio=job.batch.audio, template=job.template)
+        RenderJob.objects.filter(pk=job.pk).update(estimated_output_bytes=estimate)
+        job.estimated_output_bytes = estimate
+        others = reserved_bytes(owner_id=user.pk) - estimate
+        used, quota = user.storage_used_bytes, user.storage_quota_bytes
+        if used + others + estimate <= quota:
+            return None
+    log.info(
+        "render refused: quota",
+        extra={"user_id": user.pk, "job_id": str(job.pk), "needed": estimate, "used": used},
+    )
+    return {
+        "needed": size_label(estimate),
+        "free": size_label(max(quota - used - others, 0)),
+        "quota": size_label(quota),
+    }
 
 
 def storage_check(*, user: User, needed: int, what: str) -> None:

@@ -8,16 +8,19 @@ module (through jobs.tasks) and must not load them.
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from jobs import face_checks, lifecycle, transcripts
+from jobs import face_checks, leases, lifecycle, transcripts
 from jobs.heartbeats import beating
 from jobs.models import Batch, FaceStatus, JobStatus, Template
-from jobs.queue import render_enqueue_on_commit
+from jobs.queue import enqueue_on_commit, render_enqueue_on_commit
 from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engines_offered
@@ -25,28 +28,129 @@ from jobs.worker.engines import analysis_options, engines_offered
 log = logging.getLogger("heygem.jobs")
 
 
+PREPARE_TASK = "jobs.tasks.batch_prepare"
+
+
+def _prepare_send(batch: Batch) -> None:
+    enqueue_on_commit(PREPARE_TASK, str(batch.pk), group=str(batch.pk))
+
+
+def _prepare_give_up(batch: Batch, now: datetime) -> bool:
+    """A preparation that killed its worker RENDER_MAX_ATTEMPTS times (a huge or hostile
+    audio): its queued jobs fail with a sentence rather than kill workers for ever."""
+    with transaction.atomic():
+        if not Batch.objects.filter(
+            pk=batch.pk,
+            prepare_queued_at=batch.prepare_queued_at,
+            prepare_heartbeat_at=batch.prepare_heartbeat_at,
+        ).update(prepare_queued_at=None, prepare_heartbeat_at=None):
+            return False
+        attempts = batch.prepare_attempts
+        lifecycle.jobs_fail_queued(
+            batch,
+            f"Preparing this batch's audio stopped the worker {attempts} times, so we gave up. "
+            "Upload a shorter or smaller audio file, or retry later.",
+            code="preparation_lost",
+            params={"attempts": attempts},
+        )
+    return True
+
+
+# A batch's preparation (audio analysis and the words, then its render tasks): wanted while
+# prepare_queued_at is set, held while prepare_heartbeat_at is. Any preparation task may
+# run when nobody live holds it (a batch never asked for runs too, as before the lease).
+PREPARE_LEASE = leases.Lease(
+    name="preparation",
+    rows=lambda: Batch.objects.all(),
+    heartbeat="prepare_heartbeat_at",
+    attempts="prepare_attempts",
+    queued_at="prepare_queued_at",
+    waiting=Q(prepare_queued_at__isnull=False, prepare_heartbeat_at__isnull=True),
+    held=Q(prepare_heartbeat_at__isnull=False),
+    claimable=lambda before: (
+        Q(prepare_heartbeat_at__isnull=True) | Q(prepare_heartbeat_at__lt=before)
+    ),
+    send=_prepare_send,
+    give_up=_prepare_give_up,
+)
+
+
+def batch_prepare_send(*, batch_id: Any) -> None:
+    """Ask for the batch's preparation (a new request: its attempts start again) and send its
+    task once the current transaction commits. Until it has run, the watchdog watches the
+    preparation, not the batch's queued jobs: their tasks come from it."""
+    Batch.objects.filter(pk=batch_id).update(prepare_queued_at=timezone.now(), prepare_attempts=0)
+    enqueue_on_commit(PREPARE_TASK, str(batch_id), group=str(batch_id))
+
+
 def batch_prepare(*, batch_id: Any) -> int:
     """Analyse and transcribe the batch's audio once (both cached by content hash), then
     queue each job's render.
 
+    1. Claim the preparation (``PREPARE_LEASE``): a twin task finds it held and does nothing.
+    2. Analyse and transcribe under its heartbeat: a worker killed meanwhile stops the
+       heartbeat, and the watchdog sends the preparation again (the words are not lost).
+    3. Send the render tasks and let go of the lease in one transaction; a new request that
+       came meanwhile (a retry) is sent again at once.
+
     Returns how many render tasks were queued. Safe to run twice: jobs are claimed later.
     """
-    batch = Batch.objects.select_related("audio", "owner").filter(pk=batch_id).first()
-    if batch is None:
+    now = timezone.now()
+    request = Batch.objects.filter(pk=batch_id).values_list("prepare_queued_at", flat=True)
+    if not request.exists():
         return 0
+    wanted = request.first()
+    if not leases.claim(PREPARE_LEASE, batch_id, now=now, where=Q(prepare_queued_at=wanted)):
+        log.info("batch preparation not claimed", extra={"batch_id": str(batch_id)})
+        return 0
+    batch = Batch.objects.select_related("audio", "owner").get(pk=batch_id)
+    sent = 0
+    try:
+        sent = _batch_prepare_claimed(batch)
+    finally:
+        _prepare_release(batch_id=batch.pk, request=wanted)
+    return sent
+
+
+def _batch_prepare_claimed(batch: Batch) -> int:
     job_ids = [
         str(pk) for pk in batch.jobs.filter(status=JobStatus.QUEUED).values_list("pk", flat=True)
     ]
     if not job_ids:
         return 0
-    with files.local_copy(batch.audio.file.name) as audio_path:
+    with (
+        beating(lambda: _prepare_beat(batch.pk), f"prepare-{batch.pk}"),
+        files.local_copy(batch.audio.file.name) as audio_path,
+    ):
         if not _prepare_audio(batch, audio_path):
             return 0
-    lifecycle.jobs_vouch_queued(batch_id=batch.pk)
-    for job_id in job_ids:
-        render_enqueue_on_commit(job_id=job_id, batch_id=batch.pk, engine=batch.engine)
+    with transaction.atomic():
+        lifecycle.jobs_vouch_queued(batch_id=batch.pk)
+        for job_id in job_ids:
+            render_enqueue_on_commit(job_id=job_id, batch_id=batch.pk, engine=batch.engine)
     log.info("batch queued", extra=lifecycle.log_ids(batch) | {"jobs": len(job_ids)})
     return len(job_ids)
+
+
+def _prepare_beat(batch_id: Any) -> bool:
+    """The preparation is alive; its queued jobs are vouched for too (their tasks come
+    from it), so the watchdog sends none of them meanwhile."""
+    lifecycle.jobs_vouch_queued(batch_id=batch_id)
+    return leases.beat(PREPARE_LEASE, batch_id)
+
+
+def _prepare_release(*, batch_id: Any, request: datetime | None) -> None:
+    """Let go of the preparation: done, unless a new request came while it ran (a retry of
+    another job), which is then sent at once."""
+    with transaction.atomic():
+        if Batch.objects.filter(pk=batch_id, prepare_queued_at=request).update(
+            prepare_queued_at=None, prepare_heartbeat_at=None
+        ):
+            return
+        if Batch.objects.filter(pk=batch_id, prepare_queued_at__isnull=False).update(
+            prepare_heartbeat_at=None, prepare_attempts=0
+        ):
+            enqueue_on_commit(PREPARE_TASK, str(batch_id), group=str(batch_id))
 
 
 def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
@@ -56,12 +160,11 @@ def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
     from rendering.errors import RenderingError
 
     try:
-        with _vouching(batch.pk):  # a long analysis is not a lost task
-            audio_analysis.analyse(
-                audio_path,
-                cache_dir=Path(settings.RENDER_CACHE_DIR),
-                **analysis_options(batch.engine),
-            )
+        audio_analysis.analyse(
+            audio_path,
+            cache_dir=Path(settings.RENDER_CACHE_DIR),
+            **analysis_options(batch.engine),
+        )
     except RenderingError as exc:
         message = f"The audio could not be analysed: {exc.message}"
         lifecycle.jobs_fail_queued(
@@ -70,15 +173,21 @@ def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return False
     # The words: once per audio content (cached); without a model the videos still render.
-    with _vouching(batch.pk):  # transcribing a long audio is not a lost task either
-        transcripts.batch_transcribe(batch=batch, audio_path=audio_path)
+    transcripts.batch_transcribe(batch=batch, audio_path=audio_path)
     return True
 
 
-def _vouching(batch_id: Any) -> AbstractContextManager[Any]:
-    """While the body runs, keep the batch's queued jobs vouched for (as a running job's
-    heartbeat does), so the watchdog does not send their tasks again meanwhile."""
-    return beating(lambda: lifecycle.jobs_vouch_queued(batch_id=batch_id), f"prepare-{batch_id}")
+def batch_words_ensure(*, batch: Batch, audio_path: Path) -> bool:
+    """Make the batch's words now if they were asked for and never made (its preparation
+    died after sending the renders, or a render task outlived it): a render never goes out
+    without the captions and subtitles the batch asked for. True when they were made here."""
+    if batch.transcript is not None or batch.transcript_status or transcripts.transcriber() is None:
+        return False
+    transcripts.batch_transcribe(batch=batch, audio_path=audio_path)
+    log.warning(
+        "batch words made by a render: its preparation left none", extra=lifecycle.log_ids(batch)
+    )
+    return True
 
 
 def template_analyse(*, template_id: Any) -> str:

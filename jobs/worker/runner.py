@@ -29,10 +29,11 @@ from jobs import lifecycle, transcripts
 from jobs.heartbeats import Heartbeat
 from jobs.job_log import JobLog
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
-from jobs.storage import files
+from jobs.storage import files, usage
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options, engine_options
 from jobs.worker.preparation import (
+    batch_words_ensure,
     template_face_hint,
     template_face_record,
     template_speaker_hint,
@@ -101,6 +102,19 @@ def job_run_claimed(*, job_id: Any) -> str:
         )
         return JobStatus.FAILED
 
+    # The quota, with the estimate corrected by what this template's earlier results
+    # measured: a video that no longer fits fails now, not after it was rendered.
+    over = usage.job_start_check(job=job)
+    if over is not None:
+        lifecycle.job_fail(
+            job=job,
+            message=usage.QUOTA_AT_START % over,
+            log_text=joblog.text(),
+            code="quota_at_start",
+            params=over,
+        )
+        return JobStatus.FAILED
+
     final_name = output_upload_to(job, "")
     # The render is written on this host (SCRATCH_DIR) and put into storage when complete.
     # Partial files of earlier attempts on this host (a worker killed mid-render leaves
@@ -130,6 +144,8 @@ def job_run_claimed(*, job_id: Any) -> str:
         # Working copies of the inputs (the stored files themselves on the local disk).
         audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
         template_path = inputs.enter_context(files.local_copy(job.template.file.name))
+        if batch_words_ensure(batch=batch, audio_path=audio_path):
+            joblog.add("transcript made (the batch's preparation had left none)")
         features = audio_analysis.analyse(
             audio_path,
             cache_dir=cache_dir,

@@ -16,6 +16,7 @@ from accounts.models import User
 from heygem_site.formats import size_label
 from jobs import services
 from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.storage import usage
 from tests.support.media import FACE_WITH_AUDIO, files_under, uploaded
 from tests.support.storage import write_noise_wav
 
@@ -58,7 +59,7 @@ def test_it_refuses_a_batch_that_would_not_fit_and_creates_nothing(
     used = size_label(owner.storage_used_bytes)
     quota = size_label(owner.storage_quota_bytes)
     assert message.startswith(f"You are using {used} of {quota}, so {size_label(10)} is free; ")
-    needed = int(template.size_bytes * audio_clip.duration / template.duration)
+    needed = usage.estimate_output_bytes(audio=audio_clip, template=template)
     short = f"{size_label(needed - 10)} more than is free"
     assert "this batch needs about" in message and short in message
     assert not Batch.objects.exists() and not RenderJob.objects.exists()

@@ -242,3 +242,47 @@ def test_a_killed_worker_costs_one_part_not_the_video(
     n_frames = round(6 * 4.798875 * 25)
     info = probe(Path(settings.MEDIA_ROOT) / job.output.name)
     assert info.video is not None and info.video.frame_count == n_frames
+
+
+@pytest.mark.slow
+def test_a_segmented_captioned_render_matches_the_whole_render_frame_by_frame(
+    owner: User, template: Template, settings
+) -> None:
+    """Each part draws the captions of its own frames (not from frame 0): cues that change
+    every half second make every part's captions differ from the first part's."""
+    cues = [
+        {"start": i * 0.5, "end": (i + 1) * 0.5, "lines": [f"Line {i} {'W' * (i % 4 + 2)}"]}
+        for i in range(10)
+    ]
+
+    def captioned_job(name: str) -> RenderJob:
+        audio = services.audio_upload(owner=owner, uploaded=uploaded(SPEECH, name))
+        batch = services.batch_create(
+            owner=owner, audio_id=audio.pk, template_ids=[template.pk], captions="bottom"
+        )
+        preparation.batch_prepare(batch_id=batch.pk)
+        type(batch).objects.filter(pk=batch.pk).update(subtitle_cues=cues, transcript_status="")
+        return batch.jobs.get()
+
+    settings.RENDER_SEGMENT_SECONDS = 0
+    whole = captioned_job("whole.wav")
+    assert runner.job_run(job_id=whole.pk) == JobStatus.SUCCEEDED
+    settings.RENDER_SEGMENT_SECONDS = 1.0
+    job = captioned_job("parts.wav")
+    assert runner.job_run(job_id=job.pk) == "split"
+    for segment_id in job.segments.order_by("index").values_list("pk", flat=True):
+        segment_worker.segment_run(segment_id=segment_id)
+    job.refresh_from_db()
+    whole.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, (job.error_message, job.log)
+    assert "joined 5 parts" in job.log
+    media = Path(settings.MEDIA_ROOT)
+    ours = read_frames(media / job.output.name)[0]
+    reference = read_frames(media / whole.output.name)[0]
+    assert len(ours) == len(reference) == 120
+    height = ours[0].shape[0]
+    band = slice(int(height * 0.6), height)  # the lower part, where captions go
+    worst = min(_psnr(a[band], b[band]) for a, b in zip(ours, reference, strict=True))
+    assert worst > 30, worst
+    # The measure tells captions apart: the first part's captions over a later frame differ.
+    assert _psnr(ours[60][band], reference[10][band]) < worst

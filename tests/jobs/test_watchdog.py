@@ -78,14 +78,17 @@ def test_the_scheduled_watchdog_covers_running_and_queued_jobs_and_face_checks(
     a = make_template(name="a.mp4")
     b = make_template(FIXTURES / "face_with_audio.mp4", name="b.mp4")
     batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[a.pk, b.pk])
-    first, second = batch.jobs.order_by("position")
+    first, _second = batch.jobs.order_by("position")
     assert lifecycle.job_claim(job_id=first.pk)
     sent.clear()
     time.sleep(0.6)
     # The templates' face checks were lost too (`sent` swallowed their tasks): sent again.
+    # So was the batch's preparation: it is sent again, not the queued job's render (which
+    # would go out without the batch's words); the preparation sends that render.
     assert tasks.requeue_stale_jobs() == (1, 0, 1 + 2)
     assert sorted(sent) == sorted(
-        [("jobs.tasks.job_render", (str(job.pk),)) for job in (first, second)]
+        [("jobs.tasks.job_render", (str(first.pk),))]
+        + [("jobs.tasks.batch_prepare", (str(batch.pk),))]
         + [("jobs.tasks.template_analyse", (str(t.pk),)) for t in (a, b)]
     )
     assert set(RenderJob.objects.values_list("status", flat=True)) == {JobStatus.QUEUED}

@@ -45,6 +45,19 @@ def test_it_serves_pages_results_and_exports_but_no_api_or_admin(
         session.cookies.set("sessionid", owner_client.cookies["sessionid"].value)
         page = session.get(f"{base}/batches/{batch.pk}/", timeout=30)
         assert page.status_code == 200 and batch.name in page.text
+        # A batch with subtitles and the account page link to the API (its subtitle files,
+        # its docs): named here too, at the whole site's addresses.
+        Batch.objects.filter(pk=batch.pk).update(
+            subtitle_cues=[{"start": 0.0, "end": 1.0, "lines": ["Hello"]}]
+        )
+        page = session.get(f"{base}/batches/{batch.pk}/", timeout=30)
+        assert page.status_code == 200, page.text[:500]
+        assert f"/api/v1/batches/{batch.pk}/subtitles.srt" in page.text
+        account = session.get(f"{base}/accounts/", timeout=30)
+        assert account.status_code == 200 and "/api/v1/docs/" in account.text
+        elsewhere = requests.get(f"{base}/api/v1/batches/{batch.pk}/subtitles.srt", timeout=30)
+        assert elsewhere.status_code == 404
+        assert elsewhere.json()["error"]["code"] == "not_found"
         job = batch.jobs.order_by("position").first()
         assert job is not None
         video = session.get(f"{base}/jobs/{job.pk}/video.mp4", timeout=30)
@@ -74,3 +87,28 @@ def test_it_never_loads_the_api_or_the_admin() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_api_address_the_pages_link_to_is_named_in_the_pages_process_too() -> None:
+    """The same paths as the whole site's, and every "api:" name a template or page reverses."""
+    import re
+
+    from django.urls import reverse
+
+    from heygem_site import urls_pages
+
+    args = {
+        "batch_id": "0b0b0b0b-0000-4000-8000-000000000000",
+        "job_id": "0b0b0b0b-0000-4000-8000-000000000001",
+    }
+    for name, route in urls_pages.API_NAMES_PAGES_LINK_TO.items():
+        kwargs = {k: v for k, v in args.items() if f"<uuid:{k}>" in route}
+        whole = reverse(f"api:{name}", kwargs=kwargs, urlconf="heygem_site.urls")
+        pages = reverse(f"api:{name}", kwargs=kwargs, urlconf="heygem_site.urls_pages")
+        assert whole == pages, name
+    used: set[str] = set()
+    for folder in ("templates", "jobs", "accounts", "heygem_site"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".html", ".py") and "/api/" not in str(path):
+                used |= set(re.findall(r"""["']api:([a-z_-]+)["']""", path.read_text()))
+    assert used and used <= set(urls_pages.API_NAMES_PAGES_LINK_TO), used

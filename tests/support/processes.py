@@ -150,7 +150,7 @@ def gunicorn(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> I
         def up() -> bool:
             try:
                 return requests.get(f"{base}/healthz", timeout=2).ok
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 return False
 
         wait_for(up, timeout=60, what="gunicorn to answer")
