@@ -222,6 +222,14 @@ def retry_blocked_reason(job: Any) -> str:
             "Not retried: checking this template's face stopped the worker again and again, so "
             "rendering it would too. Start a new batch with a shorter or smaller video of the person."
         )
+    if job.error_code == "face_too_little" and (
+        template is None or template.face_status != "ready"
+    ):
+        return gettext(
+            "Not retried: the face is usable in too little of this template, so it would fail "
+            "the same way. Choose another face for it, or start a new batch with a video where "
+            "the speaker faces the camera."
+        )
     if job.error_code == "no_face" or (template is not None and template.face_status == "failed"):
         return gettext(
             "Not retried: this template has no usable face, so it would fail the same way. "

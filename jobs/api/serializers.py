@@ -20,7 +20,7 @@ from jobs.models import (
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
 from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
-from jobs.user_errors import job_error_text, template_face_error_text
+from jobs.user_errors import job_error_text, retry_blocked_reason, template_face_error_text
 from rendering.transcription import LANGUAGES
 
 
@@ -123,6 +123,10 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
         help_text="Why the job failed, in the request's language (Accept-Language)."
     )
     error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
+    retry_blocked = serializers.SerializerMethodField(
+        help_text="For a failed or canceled job: why a retry cannot help (in the request's "
+        "language), so none is offered; empty when a retry may succeed."
+    )
     result_url = serializers.SerializerMethodField()
     quality = serializers.JSONField(
         read_only=True,
@@ -135,6 +139,12 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
     @extend_schema_field(serializers.CharField())
     def get_error(self, job: RenderJob) -> str:
         return job_error_text(job)
+
+    @extend_schema_field(serializers.CharField())
+    def get_retry_blocked(self, job: RenderJob) -> str:
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+            return ""
+        return retry_blocked_reason(job)
 
     class Meta:
         model = RenderJob
@@ -149,6 +159,7 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
             "attempts",
             "error",
             "error_code",
+            "retry_blocked",
             "output_size",
             "output_duration",
             "quality",

@@ -125,6 +125,9 @@ def _template_analyse_file(template: Template, path: Path) -> str:
         track = faces.track(
             path, cache_dir=cache_dir, limits=limits, face=template_face_hint(template)
         )
+        # The render's own test (rendering.faces.check_usable): a template it would refuse
+        # is refused here, with its sentence, and cannot join a batch.
+        faces.check_usable(track)
     except RenderingError as exc:
         template_face_record(
             template_id=template.pk, error=exc.message, code=exc.code, params=exc.params

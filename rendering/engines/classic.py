@@ -40,7 +40,7 @@ from rendering.engines.base import (
     ping_pong_index,
 )
 from rendering.engines.playback import finished, template_output
-from rendering.errors import FaceError, RenderCanceled
+from rendering.errors import RenderCanceled
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -566,25 +566,12 @@ def animate_frame(
 
 
 # --- the engine -----------------------------------------------------------------------------
-MIN_COVERAGE = 0.25  # below this share of usable-face frames a render fails
+# Below this share of usable-face frames a render fails (the upload check uses the same).
+MIN_COVERAGE = faces.MIN_USABLE_SHARE
 # Whether mouth shapes follow the transcript's words by default: off, since the energy
 # sync measure drops 0.02-0.05 with them (bench/visemes.py, docs/rendering-engine.md).
 WORD_SHAPES = False
-_FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
-
-
-def edit_strength(trust: np.ndarray) -> np.ndarray:
-    """Per-frame edit weight from per-frame trust: eroded in time, then ramped.
-
-    A frame next to one the engine cannot trust is weakened too, and the weight moves over
-    about five frames, so the edit fades out before a head turns away and back in after.
-    """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
-    if len(trust) == 0:
-        return trust
-    eroded = minimum_filter1d(trust.astype(np.float32), size=2 * _FADE + 1, mode="nearest")
-    return np.asarray(uniform_filter1d(eroded, size=2 * _FADE + 1, mode="nearest"), np.float32)
+edit_strength = faces.edit_strength  # where it lived before the face check needed it too
 
 
 @dataclass
@@ -652,11 +639,7 @@ def plan_frames(
     return FramePlan(index, poses, choice, strength, coverage)
 
 
-_TOO_LITTLE_FACE = (
-    "The face is usable in only {percent} % of this video (too small, turned away or out of "
-    "the picture), so we did not render it. Use a clip where the speaker faces the camera "
-    "for most of the time."
-)
+_TOO_LITTLE_FACE = faces.TOO_LITTLE_FACE
 
 
 class ClassicEngine(Engine):
@@ -721,17 +704,13 @@ class ClassicEngine(Engine):
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
         n_out = output_frame_count(audio.duration, track.fps)
+        # Refused on the template's usable share, as the upload check refuses (the output's
+        # own coverage differs a little when the audio loops the template).
+        faces.check_usable(track, min_share=self.min_coverage)
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
         plan = plan_frames(track, audio, library, n_out, words=self.words)
-        if plan.coverage < self.min_coverage:
-            raise FaceError(
-                _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
-                detail=f"coverage {plan.coverage:.3f} < {self.min_coverage}",
-                code="face_too_little",
-                params={"percent": round(100 * plan.coverage)},
-            )
         reference = MouthReference.from_track(track)
         with template_output(
             template=template,
