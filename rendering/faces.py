@@ -423,7 +423,7 @@ def unusable_spans(
 
 
 # --- mediapipe ------------------------------------------------------------------------------
-_MAX_FACES = 5
+_MAX_FACES = 5  # the whole-frame mesh; more faces come from the detector
 _STATIC_LOCK = threading.Lock()
 
 
@@ -553,15 +553,131 @@ def detect_landmarks(frame: np.ndarray, *, hint: FaceHint | None = None) -> np.n
     return None if face is None else face[list(MESH_IDS)]
 
 
+# --- small faces and groups: a detector, then the mesh on each face's crop ------------------
+# The mesh's own detector is short-range (faces filling much of the picture) and it follows
+# at most _MAX_FACES: a group shot or a full-body clip needs mediapipe's full-range
+# detector, then the mesh on an enlarged crop of each face, where it sees the face large.
+_CROP = 256  # pixels: the side of the square crop the mesh sees
+_CROP_SPAN = 2.2  # the crop's side over the detected face's side
+SMALL_FACE = 90.0  # eye distance (pixels) under which the mesh is run on a crop instead
+
+
+@functools.lru_cache(maxsize=1)
+def _detector() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=0.5
+    )
+
+
+def detect_faces(frame: np.ndarray) -> list[np.ndarray]:
+    """Boxes (x0, y0, x1, y1 pixels) of every face the full-range detector finds.
+
+    A large frame is also searched in overlapping halves, each seen at the detector's own
+    scale, so the small faces of a group shot are not lost in the downscaling.
+    """
+    height, width = frame.shape[:2]
+    tiles = [(0, 0, width, height)]
+    if max(width, height) > 640:
+        half_w, half_h = int(width * 0.6), int(height * 0.6)
+        tiles += [
+            (x, y, x + half_w, y + half_h)
+            for x in (0, width - half_w)
+            for y in (0, height - half_h)
+        ]
+    boxes: list[np.ndarray] = []
+    for x0, y0, x1, y1 in tiles:
+        tile = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        tile.flags.writeable = False
+        with _STATIC_LOCK:
+            result = _detector().process(tile)
+        for found in result.detections or ():
+            rel = found.location_data.relative_bounding_box
+            tw, th = x1 - x0, y1 - y0
+            box = np.array(
+                [
+                    x0 + rel.xmin * tw,
+                    y0 + rel.ymin * th,
+                    x0 + (rel.xmin + rel.width) * tw,
+                    y0 + (rel.ymin + rel.height) * th,
+                ],
+                dtype=np.float32,
+            )
+            if all(_iou(box, other) < 0.3 for other in boxes):
+                boxes.append(box)
+    return boxes
+
+
+def mesh_on_crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The full mesh (468 x 2, image coordinates) of the face in ``box``, found on an
+    enlarged square crop around it; None when the mesh sees no face there."""
+    import cv2
+
+    side = _CROP_SPAN * max(float(box[2] - box[0]), float(box[3] - box[1]), 8.0)
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    zoom = _CROP / side
+    matrix = np.array([[zoom, 0.0, _CROP / 2.0 - zoom * cx], [0.0, zoom, _CROP / 2.0 - zoom * cy]])
+    crop = cv2.warpAffine(
+        frame, matrix, (_CROP, _CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    with _STATIC_LOCK:
+        found = _faces_in(_static_mesh(), crop)
+    if not found:
+        return None
+    middle = np.array([_CROP / 2.0, _CROP / 2.0])
+    face = min(found, key=lambda f: float(np.hypot(*(f.mean(axis=0) - middle))))
+    return np.asarray((face - matrix[:, 2]) / zoom, dtype=np.float32)
+
+
+def all_faces(frame: np.ndarray) -> list[np.ndarray]:
+    """Every face in one RGB frame (468 x 2 meshes): the full-frame mesh's, and the
+    full-range detector's that it missed, each meshed on its crop."""
+    with _STATIC_LOCK:
+        meshed = _faces_in(_static_mesh(), frame)
+    found = list(meshed)
+    for box in detect_faces(frame):
+        if any(_iou(box, _box(face)) > 0.2 for face in found):
+            continue
+        face = mesh_on_crop(frame, box)
+        if face is not None and all(_iou(_box(face), _box(other)) < 0.3 for other in found):
+            found.append(face)
+    return found
+
+
+def _eye_distance(face: np.ndarray) -> float:
+    return float(np.hypot(*(face[263] - face[33])))
+
+
 def track_frames(
     frames: Iterable[np.ndarray], *, hint: FaceHint | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray] | None]:
-    """Yield (box, K x 2 landmarks) or None per frame, following one face through a video."""
+    """Yield (box, K x 2 landmarks) or None per frame, following one face through a video.
+
+    1. The video-mode mesh on the whole frame, as long as it finds the face followed.
+    2. A small face is meshed again on an enlarged crop around it: the whole-frame mesh
+       sees it at a few dozen pixels and its landmarks jump about.
+    3. When the whole-frame mesh misses the face (a group beyond its five faces, a face
+       too small for its detector), the full-range detector finds it and the mesh runs on
+       its crop.
+    """
     mesh = _new_mesh(static=False)
     previous: np.ndarray | None = None
     try:
         for frame in frames:
-            face = _pick(_faces_in(mesh, frame), previous, hint=hint, shape=frame.shape[:2])
+            shape = frame.shape[:2]
+            face = _pick(_faces_in(mesh, frame), previous, hint=hint, shape=shape)
+            if face is None:
+                candidates = []
+                for box in detect_faces(frame):
+                    meshed = mesh_on_crop(frame, box)
+                    if meshed is not None:
+                        candidates.append(meshed)
+                face = _pick(candidates, previous, hint=hint, shape=shape)
+            elif _eye_distance(face) < SMALL_FACE:
+                sharper = mesh_on_crop(frame, _box(face))
+                if sharper is not None and _iou(_box(sharper), _box(face)) > 0.5:
+                    face = sharper
             if face is None:
                 previous = None
                 yield None
@@ -580,7 +696,7 @@ class FaceCandidate:
     hint: FaceHint
     visible: float  # share of the sampled frames showing this face
     size: float  # median box width over frame width
-    turn: float  # median |yaw|: 0 frontal
+    turn: float  # median |yaw| in degrees: 0 frontal
     score: float  # higher is a better default speaker
     thumbnail: np.ndarray  # RGB uint8, THUMB x THUMB
 
@@ -588,7 +704,7 @@ class FaceCandidate:
         return {
             **self.hint.to_dict(),
             "visible": round(self.visible, 3),
-            "turn": round(self.turn, 3),
+            "turn": round(self.turn, 1),
             "score": round(self.score, 4),
         }
 
@@ -612,19 +728,19 @@ def _thumbnail(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
 def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
     """The people seen in a few frames of a video, best default speaker first.
 
-    1. Find every face (up to five) in each frame with the still-image mesh.
+    1. Find every face in each frame (``all_faces``: the still-image mesh, and the
+       full-range detector for the small faces of a group).
     2. Group sightings across frames: the same person stays near the same place and size.
     3. Score each person by how often they are seen, how large and how frontal they are.
     """
     people: list[list[tuple[int, np.ndarray, float]]] = []  # (frame, box, |yaw|)
     for index, frame in enumerate(frames):
-        with _STATIC_LOCK:
-            found = _faces_in(_static_mesh(), frame)
+        found = all_faces(frame)
         shape = frame.shape[:2]
         for face in found:
             box = _box(face)
-            turn = abs(yaw(face[list(MESH_IDS)]))
-            turn = turn if np.isfinite(turn) else 1.0  # unmeasurable: count it as turned away
+            pose = head_pose(face[list(MESH_IDS)])
+            turn = abs(pose.yaw) if pose is not None else 90.0  # unmeasurable: turned away
             near = [
                 (min(_hint_distance(box, _box_hint(b, shape), shape) for _, b, _ in sightings), k)
                 for k, sightings in enumerate(people)
@@ -644,7 +760,7 @@ def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
         hint = _box_hint(median_box, shape)
         visible = len(sightings) / max(len(frames), 1)
         turn = float(np.median([t for _, _, t in sightings]))
-        frontal = float(np.clip(1.0 - turn / MAX_YAW, 0.05, 1.0))
+        frontal = float(np.clip((MAX_YAW - turn) / (MAX_YAW - FULL_YAW), 0.05, 1.0))
         out.append(
             FaceCandidate(
                 hint=FaceHint(hint.x, hint.y, hint.size, first_frame / max(len(frames), 1)),
