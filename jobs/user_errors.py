@@ -205,6 +205,19 @@ def template_face_error_text(template: Any) -> str:
     return error_text(template.face_error_code, template.face_error_params, template.face_error)
 
 
+def template_face_note_text(template: Any) -> str:
+    """The face check's advice on a usable template (``face_note``), in the user's language."""
+    notes = {
+        "mouth_never_open": gettext(
+            "This clip never shows the mouth open; a clip where you speak gives a far more "
+            "natural result."
+        ),
+    }
+    return " ".join(
+        notes[code] for code in str(template.face_note or "").split(",") if code in notes
+    )
+
+
 def media_error_text(exc: Any) -> str:
     """A rendering.errors.MediaError raised while probing an upload, for the uploader."""
     return error_text(

@@ -368,6 +368,22 @@ def check_usable(track: FaceTrack, *, min_share: float = MIN_USABLE_SHARE) -> fl
     return share
 
 
+# Eye distances of inner-lip opening: a template whose mouth never opens this far shows
+# no teeth or mouth interior an engine could reuse (mouths.OPEN_ENOUGH is the same).
+MOUTH_SHOWN_OPEN = 0.03
+
+
+def track_notes(track: FaceTrack) -> list[str]:
+    """Advice on a usable template that does not stop a render, as codes:
+    ``mouth_never_open`` when no usable frame shows the mouth open (the engine must then
+    invent the inside of the mouth, which looks far less natural than the person's own)."""
+    usable = np.flatnonzero(track.present & (track.trust() >= 0.5))
+    if not len(usable):
+        return []
+    widest = max(lip_gap(track.landmarks[i]) for i in usable)
+    return ["mouth_never_open"] if widest < MOUTH_SHOWN_OPEN else []
+
+
 @dataclass(frozen=True)
 class Unusable:
     """Frames left unedited for one cause: ``absent`` (no face found), ``small``,
@@ -879,8 +895,9 @@ def _bridge(
 ) -> np.ndarray:
     """Fill short lapses of the mesh (in place) and return the new ``present``.
 
-    A frame or two where mediapipe lost the face, or guessed wildly (jitter over
-    MAX_JITTER), between frames it saw well, is a blink of the tracker, not of the face:
+    Up to MAX_BRIDGE frames where mediapipe guessed wildly (jitter over MAX_JITTER / 2),
+    or one frame where it lost the face, between frames it saw well, are a blink of the
+    tracker, not of the face:
     the landmarks there are interpolated from the good frames around, so the edit goes on
     rather than fading out and in over five frames for one bad frame.
     """
@@ -889,6 +906,10 @@ def _bridge(
     edges = np.flatnonzero(np.diff(np.concatenate([[1], good.astype(np.int8), [1]])))
     for start, stop in zip(edges[::2], edges[1::2], strict=True):
         if stop - start > MAX_BRIDGE or start == 0 or stop >= len(good):
+            continue
+        # A face not found at all is bridged for one frame only: longer, it may really be
+        # gone (a cut, a hand in front), and a mouth painted on whatever is there would show.
+        if not present[start:stop].all() and stop - start > 1:
             continue
         before, after = start - 1, stop
         for i in range(start, stop):

@@ -300,6 +300,7 @@ def _measure(
             face=face,
             max_seconds=QUALITY_SECONDS,
             skip_rows=skip_rows,
+            frames_out=int(result.frames),
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)
