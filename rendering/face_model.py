@@ -140,21 +140,21 @@ def head_pose(
     if float(extent.max()) < 1e-3:
         return None
     focal = float(extent.max()) * _DISTANCE_CM
+    # The camera's centre is unknown: assume it looks at the head (the model's origin, inside
+    # the head behind the nose, on the optical axis), found by fitting twice.
     centre = image.mean(axis=0)
-    camera = np.array([[focal, 0.0, centre[0]], [0.0, focal, centre[1]], [0.0, 0.0, 1.0]])
-    guess_t = np.array([[0.0], [0.0], [_DISTANCE_CM]])
-    ok, rvec, _tvec = cv2.solvePnP(
-        world,
-        image,
-        camera,
-        None,
-        rvec=np.zeros((3, 1)),
-        tvec=guess_t,
-        useExtrinsicGuess=True,
-        flags=cv2.SOLVEPNP_ITERATIVE,
-    )
-    if not ok:
-        return None
+    rvec, tvec = np.zeros((3, 1)), np.array([[0.0], [0.0], [_DISTANCE_CM]])
+    for _ in range(3):
+        camera = np.array([[focal, 0.0, centre[0]], [0.0, focal, centre[1]], [0.0, 0.0, 1.0]])
+        ok, rvec, tvec = cv2.solvePnP(
+            world, image, camera, None, rvec=rvec, tvec=tvec, useExtrinsicGuess=True,
+            flags=cv2.SOLVEPNP_ITERATIVE,
+        )  # fmt: skip
+        if not ok or tvec[2, 0] <= 0:
+            return None
+        # Where the head's origin appears: the centre for the next fit.
+        centre = centre + focal * tvec[:2, 0] / tvec[2, 0]
+        tvec = np.array([[0.0], [0.0], [tvec[2, 0]]])
     rotation, _ = cv2.Rodrigues(rvec)
     return _angles(rotation)
 
@@ -200,9 +200,8 @@ def project(
     # Nose to the image right for yaw > 0 (about y), up for pitch > 0 (about x),
     # clockwise for roll > 0 (about z), in camera axes (x right, y down, z away).
     rotation = _turn_z(roll) @ _turn_x(pitch) @ _turn_y(yaw)
-    model = model_points(mesh_ids)
-    # The face's middle sits on the optical axis, as the fit assumes.
-    points = (model - model.mean(axis=0)) @ rotation.T
+    # The head's origin sits on the optical axis, as the fit assumes.
+    points = model_points(mesh_ids) @ rotation.T
     points[:, 2] += distance_cm
     focal = eye_distance / _EYE_SPAN_CM * distance_cm
     xy = focal * points[:, :2] / points[:, 2:3]
