@@ -20,6 +20,12 @@ Seam and sharpness are computed simply here; the look of the edit is tuned elsew
 
 from __future__ import annotations
 
+if __name__ != "__main__":
+    # A script only. Its name shadows the ``coverage`` package, which numba (under Whisper)
+    # tries to import from every bench script (bench/ is on their path): it must find no
+    # coverage here, as on a machine without the package, not this file.
+    raise ImportError("bench/coverage.py is a script, not the coverage package")
+
 import argparse
 import sys
 import tempfile

@@ -143,13 +143,15 @@ def head_pose(
     # The camera's centre is unknown: assume it looks at the head (the model's origin, inside
     # the head behind the nose, on the optical axis), found by fitting twice.
     centre = image.mean(axis=0)
-    rvec, tvec = np.zeros((3, 1)), np.array([[0.0], [0.0], [_DISTANCE_CM]])
+    rvec: np.ndarray = np.zeros((3, 1))
+    tvec: np.ndarray = np.array([[0.0], [0.0], [_DISTANCE_CM]])
     for _ in range(3):
         camera = np.array([[focal, 0.0, centre[0]], [0.0, focal, centre[1]], [0.0, 0.0, 1.0]])
-        ok, rvec, tvec = cv2.solvePnP(
-            world, image, camera, None, rvec=rvec, tvec=tvec, useExtrinsicGuess=True,
+        ok, found_r, found_t = cv2.solvePnP(
+            world, image, camera, np.zeros(4), rvec=rvec, tvec=tvec, useExtrinsicGuess=True,
             flags=cv2.SOLVEPNP_ITERATIVE,
         )  # fmt: skip
+        rvec, tvec = np.asarray(found_r, np.float64), np.asarray(found_t, np.float64)
         if not ok or tvec[2, 0] <= 0:
             return None
         # Where the head's origin appears: the centre for the next fit.

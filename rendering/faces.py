@@ -575,7 +575,7 @@ def detect_landmarks(frame: np.ndarray, *, hint: FaceHint | None = None) -> np.n
 # detector, then the mesh on an enlarged crop of each face, where it sees the face large.
 _CROP = 256  # pixels: the side of the square crop the mesh sees
 _CROP_SPAN = 2.2  # the crop's side over the detected face's side
-SMALL_FACE = 90.0  # eye distance (pixels) under which the mesh is run on a crop instead
+SMALL_FACE = 60.0  # eye distance (pixels) under which the mesh is run on a crop instead
 
 
 @functools.lru_cache(maxsize=1)
