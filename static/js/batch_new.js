@@ -109,7 +109,8 @@
     if (box) box.checked = false;
     card.classList.add("rejected");
     if (!card.querySelector("[data-testid=no-face]")) {
-      card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: (t && t.face_error) || NO_FACE }));
+      const why = t && t.face_error ? `${t.face_error} ${gettext("It will not be in the batch.")}` : NO_FACE;
+      card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: why }));
     }
     refresh();
   }
