@@ -14,7 +14,12 @@ The templates (H.264, 25 fps):
 - ``two_faces``: 1280x720, both people side by side, Hopper larger;
 - ``leaves``: the astronaut leaving the picture and coming back;
 - ``talking``: the astronaut with a mouth that moves (made by the old warp-and-paint
-  engine from the fixture speech), for a template whose own mouth is not at rest.
+  engine from the fixture speech), for a template whose own mouth is not at rest;
+- ``turnedNN_astronaut`` / ``turnedNN_hopper``: both faces turned in 3D by 15, 25, 35 and
+  45 degrees (warped along the face mesh; the pose fit reads about 0.7-0.8 of the angle
+  applied, the warp's depth being an estimate);
+- ``phone_handheld``: 720x1280, the astronaut small and shaking in the hand, crf 28;
+- ``group_of_six``: 1280x720, six people in two rows (eye distances 42-65 px).
 """
 
 from __future__ import annotations
@@ -152,6 +157,44 @@ def make_all(out: Path, seconds: float = 6.0) -> dict[str, Path]:
 
     made["leaves"] = encode(out / "leaves.mp4", leaves, n)
     made["talking"] = _talking(out, a, n)
+    made.update(make_more(out, seconds))
+    return made
+
+
+def make_more(out: Path, seconds: float = 6.0) -> dict[str, Path]:
+    """Heads turned in 3D by 15, 25, 35 and 45 degrees (the photo warped along its face
+    mesh: tests/rendering/turned_faces.py), a hand-held phone recording and a group of six."""
+    from tests.rendering.turned_faces import group_of_six, mesh_with_depth, turn_head
+
+    out.mkdir(parents=True, exist_ok=True)
+    a, g = astronaut(), hopper()
+    n = round(seconds * FPS)
+    made: dict[str, Path] = {}
+    for degrees in (15, 25, 35, 45):
+        for name, photo, face in (("astronaut", a, ASTRONAUT_FACE), ("hopper", g, HOPPER_FACE)):
+            base = [framed(photo, face, i / FPS, (512, 512)) for i in range(n)]
+            mesh = mesh_with_depth(base[0])
+            made[f"turned{degrees}_{name}"] = encode(
+                out / f"turned{degrees}_{name}.mp4",
+                lambda i, base=base, mesh=mesh, degrees=degrees: turn_head(base[i], degrees, mesh),
+                n,
+            )
+
+    def handheld(i: int) -> np.ndarray:
+        # A phone held in the hand: the picture shakes a few pixels a frame, small face.
+        shake = (
+            6.0 * math.sin(2 * math.pi * i / 7.3) + 3.0 * math.sin(2 * math.pi * i / 2.9),
+            5.0 * math.sin(2 * math.pi * i / 5.1 + 1.0),
+        )
+        frame = framed(a, ASTRONAUT_FACE, i / FPS, (720, 1280), face_share=0.45, centre=(0.5, 0.33))
+        matrix = np.float32([[1, 0, shake[0]], [0, 1, shake[1]]])
+        return np.asarray(cv2.warpAffine(frame, matrix, (720, 1280), borderMode=cv2.BORDER_REFLECT))
+
+    made["phone_handheld"] = encode(out / "phone_handheld.mp4", handheld, n, crf=28)
+    group = group_of_six()
+    made["group_of_six"] = encode(
+        out / "group_of_six.mp4", lambda i: np.roll(group, round(3 * math.sin(i / 5)), axis=1), n
+    )
     return made
 
 

@@ -25,7 +25,7 @@ from jobs import selectors, services
 from jobs.models import AudioClip, Template
 from jobs.storage.serving import serve_file
 from jobs.uploads import upload_too_large_message
-from jobs.user_errors import template_face_error_text
+from jobs.user_errors import template_face_error_text, template_face_note_text
 
 
 def request_user(request: HttpRequest) -> Any:
@@ -85,6 +85,7 @@ def template_json(template: Template) -> dict[str, Any]:
         "size": template.size_bytes,
         "face_status": template.face_status,
         "face_error": template_face_error_text(template),
+        "face_note": template_face_note_text(template),
         "thumbnail_url": reverse("template_thumbnail", args=[template.pk])
         if template.thumbnail
         else "",

@@ -217,6 +217,19 @@ def template_face_error_text(template: Any) -> str:
     return error_text(template.face_error_code, template.face_error_params, template.face_error)
 
 
+def template_face_note_text(template: Any) -> str:
+    """The face check's advice on a usable template (``face_note``), in the user's language."""
+    notes = {
+        "mouth_never_open": gettext(
+            "This clip never shows the mouth open; a clip where you speak gives a far more "
+            "natural result."
+        ),
+    }
+    return " ".join(
+        notes[code] for code in str(template.face_note or "").split(",") if code in notes
+    )
+
+
 def media_error_text(exc: Any) -> str:
     """A rendering.errors.MediaError raised while probing an upload, for the uploader."""
     return error_text(
@@ -233,6 +246,14 @@ def retry_blocked_reason(job: Any) -> str:
         return gettext(
             "Not retried: checking this template's face stopped the worker again and again, so "
             "rendering it would too. Start a new batch with a shorter or smaller video of the person."
+        )
+    if job.error_code == "face_too_little" and (
+        template is None or template.face_status != "ready"
+    ):
+        return gettext(
+            "Not retried: the face is usable in too little of this template, so it would fail "
+            "the same way. Choose another face for it, or start a new batch with a video where "
+            "the speaker faces the camera."
         )
     if job.error_code == "no_face" or (template is not None and template.face_status == "failed"):
         return gettext(

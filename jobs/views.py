@@ -91,6 +91,56 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 # --- Batch page and its live progress -------------------------------------------------------
 
 
+def _unedited_text(cause: str, share: float, ranges: list[Any]) -> str:
+    """Why part of a result kept the template's mouth, with how much and where."""
+    spans = ", ".join(
+        _("%(start)s–%(stop)s s") % {"start": f"{float(a):.1f}", "stop": f"{float(b):.1f}"}
+        for a, b in ranges[:4]
+    )
+    if len(ranges) > 4:
+        spans += ", …"
+    values = {"percent": round(100 * share), "ranges": spans}
+    texts = {
+        "absent": _(
+            "No face was found in %(percent)s %% of the video (%(ranges)s), so the mouth "
+            "was left as it was there."
+        ),
+        "small": _(
+            "The face is too small in %(percent)s %% of the video (%(ranges)s), so the mouth "
+            "was left as it was there."
+        ),
+        "turned": _(
+            "The head is turned too far from the camera in %(percent)s %% of the video "
+            "(%(ranges)s), so the mouth was left as it was there."
+        ),
+        "unsteady": _(
+            "The face could not be followed reliably in %(percent)s %% of the video "
+            "(%(ranges)s: blurred, covered or moving fast), so the mouth was left as it was there."
+        ),
+    }
+    return texts.get(cause, texts["absent"]) % values
+
+
+def quality_reasons(report: dict[str, Any]) -> list[str]:
+    """A report's reasons in words; the frames left unedited say why, how much and where."""
+    unedited = {
+        str(part.get("cause")): part
+        for part in report.get("unedited") or []
+        if isinstance(part, dict)
+    }
+    out = []
+    for code in report.get("reasons") or []:
+        cause = str(code).removeprefix("unedited_")
+        if str(code).startswith("unedited_") and cause in unedited:
+            part = unedited[cause]
+            out.append(
+                _unedited_text(cause, float(part.get("share") or 0), list(part.get("ranges") or []))
+            )
+        else:
+            out.append(quality_reason_text(str(code)))
+    return out
+
+
 def quality_reason_text(code: str) -> str:
     """A quality reason code (rendering.quality) in words a user can act on."""
     texts = {
@@ -130,7 +180,7 @@ def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
         else _("Too little speech to measure how the mouth follows it."),
         "review": bool(report.get("review")),
         "review_label": _("Please review"),
-        "reasons": [quality_reason_text(str(code)) for code in report.get("reasons") or []],
+        "reasons": quality_reasons(report),
     }
 
 

@@ -215,7 +215,7 @@ def _list_faces(templates: list[Path]) -> int:
             print(
                 f"  {number}. at x {face.hint.x:.2f}, y {face.hint.y:.2f}, "
                 f"{face.size:.0%} of the width, seen in {face.visible:.0%} of samples, "
-                f"turned {face.turn:.2f}"
+                f"turned {face.turn:.0f} degrees"
             )
     return 0
 

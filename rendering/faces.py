@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rendering import face_model
 from rendering.errors import FaceError
+from rendering.face_model import HeadPose
 
 if TYPE_CHECKING:
     from rendering.cache import Cache
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 # Bump when the landmark set, the smoothing or the selection rules change: cached tracks
 # made by an older version are then ignored rather than misread.
-TRACK_VERSION = "2"
+TRACK_VERSION = "3"
 
 # Real tracking runs in this process (cache hits do not count). Tests and bench read it.
 TRACK_RUNS = 0
@@ -143,22 +145,67 @@ def lower_face_polygon(landmarks: np.ndarray, *, chin_margin: float = 0.3) -> np
     return np.asarray(frame.to_image(poly), dtype=np.float32)
 
 
+# Points the pose is fitted on: the eyes, the nose and the face's sides by the ears, which
+# stay put while the mouth moves (the lips and the chin would tilt the fit as they speak).
+_POSE_IDS = _at(STABLE + JAW[:3] + JAW[-3:])
+
+
+def head_pose(landmarks: np.ndarray) -> HeadPose | None:
+    """Yaw, pitch and roll in degrees (``rendering.face_model``), None for no face."""
+    return face_model.head_pose(landmarks, MESH_IDS, use=_POSE_IDS)
+
+
 def yaw(landmarks: np.ndarray) -> float:
-    """How far the head is turned: the nose tip's offset from the middle of the face's two
-    side edges, over half the face width (0 frontal, about 0.5 at 45 degrees, signed)."""
-    left, right = landmarks[K_FACE_L], landmarks[K_FACE_R]
-    span = float(np.hypot(*(right - left)))
-    if not np.isfinite(span) or span < 1e-3:
-        return float("nan")
-    axis = (right - left) / span
-    offset = float((landmarks[K_NOSE_TIP] - (left + right) / 2.0) @ axis)
-    return offset / (span / 2.0)
+    """How far the head is turned, as the sine of its yaw: 0 frontal, 0.5 at 30 degrees,
+    signed (> 0: the nose points to the image's right); NaN when it cannot be measured.
+
+    A unitless measure for comparing mouths seen at different turns; limits are in degrees
+    (``head_pose``)."""
+    pose = head_pose(landmarks)
+    return float("nan") if pose is None else math.sin(math.radians(pose.yaw))
 
 
 # Below these a face is left as the template shows it (see ``frame_trust``).
 MIN_EYE_DISTANCE = 18.0  # pixels: a smaller mouth cannot be re-animated believably
-MAX_YAW = 0.45  # about 40 degrees: the far side of the mouth is hidden beyond it
+# Degrees of head turn: edited fully up to FULL_YAW, the edit fades out by MAX_YAW (beyond
+# it the far half of the mouth is mostly hidden behind the cheek). Nods are wider.
+FULL_YAW, MAX_YAW = 30.0, 45.0
+FULL_PITCH, MAX_PITCH = 30.0, 45.0
 MAX_JITTER = 0.035  # eye distances: landmark noise of a face mediapipe is unsure of
+
+
+@dataclass(frozen=True)
+class TrustParts:
+    """Why a frame's face is or is not trusted: each factor is 0 (refuse) .. 1 (fine)."""
+
+    size: float
+    turn: float
+    steady: float
+
+    @property
+    def trust(self) -> float:
+        return self.size * self.turn * self.steady
+
+
+def trust_parts(
+    landmarks: np.ndarray, jitter: float = 0.0, *, min_eye_distance: float = MIN_EYE_DISTANCE
+) -> TrustParts:
+    """The three factors of ``frame_trust``, so a report can say which one refused a frame."""
+    try:
+        scale = face_frame(landmarks).scale
+    except ValueError:
+        return TrustParts(0.0, 0.0, 0.0)
+    pose = head_pose(landmarks)
+    if pose is None:
+        return TrustParts(0.0, 0.0, 0.0)
+    # The outer eye corners come closer as the head turns: the size of the face is the eye
+    # distance it would have seen from the front, so a turned head is not also "too small".
+    frontal_scale = scale / max(math.cos(math.radians(min(abs(pose.yaw), 80.0))), 0.2)
+    size = float(np.clip((frontal_scale - min_eye_distance) / (0.5 * min_eye_distance), 0.0, 1.0))
+    turn = float(np.clip((MAX_YAW - abs(pose.yaw)) / (MAX_YAW - FULL_YAW), 0.0, 1.0))
+    turn *= float(np.clip((MAX_PITCH - abs(pose.pitch)) / (MAX_PITCH - FULL_PITCH), 0.0, 1.0))
+    steady = float(np.clip((MAX_JITTER - jitter) / (0.5 * MAX_JITTER), 0.0, 1.0))
+    return TrustParts(size, turn, steady)
 
 
 def frame_trust(
@@ -166,20 +213,11 @@ def frame_trust(
 ) -> float:
     """How far an engine may edit this frame's face, 0 (leave it) .. 1 (edit fully).
 
-    Small faces, strongly turned heads and landmarks that jump about (mediapipe's sign that
-    it is guessing) all lower it; the values in between make the edit fade in and out.
+    Small faces, heads turned past FULL_YAW degrees and landmarks that jump about
+    (mediapipe's sign that it is guessing) all lower it; the values in between make the
+    edit fade in and out.
     """
-    try:
-        scale = face_frame(landmarks).scale
-    except ValueError:
-        return 0.0
-    turn = abs(yaw(landmarks))
-    if not np.isfinite(turn):
-        return 0.0
-    size = float(np.clip((scale - min_eye_distance) / (0.5 * min_eye_distance), 0.0, 1.0))
-    frontal = float(np.clip((MAX_YAW - turn) / 0.12, 0.0, 1.0))
-    steady = float(np.clip((MAX_JITTER - jitter) / (0.5 * MAX_JITTER), 0.0, 1.0))
-    return size * frontal * steady
+    return trust_parts(landmarks, jitter, min_eye_distance=min_eye_distance).trust
 
 
 # --- the track ----------------------------------------------------------------------------
@@ -281,8 +319,127 @@ class FaceTrack:
         return cls.from_bytes(Path(path).read_bytes())
 
 
+# --- how much of a template can be edited ---------------------------------------------------
+# Below this share of frames with a usable face a render is refused: at upload (the face
+# check) and at render, by the same function (``check_usable``), so a template that passes
+# the one never fails the other for its face.
+MIN_USABLE_SHARE = 0.25
+_FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
+TOO_LITTLE_FACE = (
+    "The face is usable in only {percent} % of this video (too small, turned away or out of "
+    "the picture), so we did not render it. Use a clip where the speaker faces the camera "
+    "for most of the time."
+)
+
+
+def edit_strength(trust: np.ndarray) -> np.ndarray:
+    """Per-frame edit weight from per-frame trust: eroded in time, then ramped.
+
+    A frame next to one the engine cannot trust is weakened too, and the weight moves over
+    about five frames, so the edit fades out before a head turns away and back in after.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    if len(trust) == 0:
+        return trust
+    eroded = minimum_filter1d(trust.astype(np.float32), size=2 * _FADE + 1, mode="nearest")
+    return np.asarray(uniform_filter1d(eroded, size=2 * _FADE + 1, mode="nearest"), np.float32)
+
+
+def usable_share(track: FaceTrack) -> float:
+    """Share of the template's frames an engine edits at half strength or more."""
+    if track.n_frames == 0:
+        return 0.0
+    return float(np.mean(edit_strength(track.trust()) >= 0.5))
+
+
+def check_usable(track: FaceTrack, *, min_share: float = MIN_USABLE_SHARE) -> float:
+    """The usable share, or a FaceError (code ``face_too_little``) when it is below
+    ``min_share``: the one test the upload check and the render both apply."""
+    share = usable_share(track)
+    if share < min_share:
+        percent = round(100 * share)
+        raise FaceError(
+            TOO_LITTLE_FACE.format(percent=percent),
+            detail=f"usable share {share:.3f} < {min_share}",
+            code="face_too_little",
+            params={"percent": percent},
+        )
+    return share
+
+
+# Eye distances of inner-lip opening: a template whose mouth never opens this far shows
+# no teeth or mouth interior an engine could reuse (mouths.OPEN_ENOUGH is the same).
+MOUTH_SHOWN_OPEN = 0.03
+
+
+def track_notes(track: FaceTrack) -> list[str]:
+    """Advice on a usable template that does not stop a render, as codes:
+    ``mouth_never_open`` when no usable frame shows the mouth open (the engine must then
+    invent the inside of the mouth, which looks far less natural than the person's own)."""
+    usable = np.flatnonzero(track.present & (track.trust() >= 0.5))
+    if not len(usable):
+        return []
+    widest = max(lip_gap(track.landmarks[i]) for i in usable)
+    return ["mouth_never_open"] if widest < MOUTH_SHOWN_OPEN else []
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """Frames left unedited for one cause: ``absent`` (no face found), ``small``,
+    ``turned`` or ``unsteady`` (the mesh was guessing); times in seconds."""
+
+    cause: str
+    share: float
+    ranges: tuple[tuple[float, float], ...]
+
+
+def unusable_spans(
+    track: FaceTrack, frames: np.ndarray | None = None, *, fps: float | None = None
+) -> list[Unusable]:
+    """Why frames are not edited, cause by cause, with the share of ``frames`` (template
+    frame indices, by default all of them, in order: an output's ping-pong) and the time
+    ranges where it happens. A frame counts under its weakest factor."""
+    index = np.arange(track.n_frames) if frames is None else np.asarray(frames)
+    rate = fps or track.fps
+    strength = edit_strength(track.trust())
+    jitter = track.jitter if track.jitter is not None else np.zeros(track.n_frames)
+    cause_of: dict[int, str] = {}
+    for i in np.unique(index):
+        if strength[i] >= 0.5:
+            continue
+        if not track.present[i]:
+            cause_of[int(i)] = "absent"
+            continue
+        parts = trust_parts(track.landmarks[i], float(jitter[i]))
+        weakest = min(
+            (("small", parts.size), ("turned", parts.turn), ("unsteady", parts.steady)),
+            key=lambda item: item[1],
+        )
+        # A frame faded only because a neighbour is bad takes that neighbour's cause.
+        cause_of[int(i)] = weakest[0] if weakest[1] < 0.999 else "near"
+    out = []
+    for cause in ("absent", "small", "turned", "unsteady"):
+        hit = np.array([cause_of.get(int(i)) in (cause,) for i in index], dtype=bool)
+        near = np.array([cause_of.get(int(i)) == "near" for i in index], dtype=bool)
+        # Fold fading frames into the cause next to them.
+        grown = hit.copy()
+        for shift in range(1, _FADE + 1):
+            grown[shift:] |= hit[:-shift] & near[shift:]
+            grown[:-shift] |= hit[shift:] & near[:-shift]
+        if not grown.any():
+            continue
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], grown.astype(np.int8), [0]])))
+        ranges = tuple(
+            (round(start / rate, 2), round(stop / rate, 2))
+            for start, stop in zip(edges[::2], edges[1::2], strict=True)
+        )
+        out.append(Unusable(cause, float(grown.mean()), ranges))
+    return out
+
+
 # --- mediapipe ------------------------------------------------------------------------------
-_MAX_FACES = 5
+_MAX_FACES = 5  # the whole-frame mesh; more faces come from the detector
 _STATIC_LOCK = threading.Lock()
 
 
@@ -412,15 +569,131 @@ def detect_landmarks(frame: np.ndarray, *, hint: FaceHint | None = None) -> np.n
     return None if face is None else face[list(MESH_IDS)]
 
 
+# --- small faces and groups: a detector, then the mesh on each face's crop ------------------
+# The mesh's own detector is short-range (faces filling much of the picture) and it follows
+# at most _MAX_FACES: a group shot or a full-body clip needs mediapipe's full-range
+# detector, then the mesh on an enlarged crop of each face, where it sees the face large.
+_CROP = 256  # pixels: the side of the square crop the mesh sees
+_CROP_SPAN = 2.2  # the crop's side over the detected face's side
+SMALL_FACE = 60.0  # eye distance (pixels) under which the mesh is run on a crop instead
+
+
+@functools.lru_cache(maxsize=1)
+def _detector() -> Any:
+    import mediapipe as mp
+
+    return mp.solutions.face_detection.FaceDetection(
+        model_selection=1, min_detection_confidence=0.5
+    )
+
+
+def detect_faces(frame: np.ndarray) -> list[np.ndarray]:
+    """Boxes (x0, y0, x1, y1 pixels) of every face the full-range detector finds.
+
+    A large frame is also searched in overlapping halves, each seen at the detector's own
+    scale, so the small faces of a group shot are not lost in the downscaling.
+    """
+    height, width = frame.shape[:2]
+    tiles = [(0, 0, width, height)]
+    if max(width, height) > 640:
+        half_w, half_h = int(width * 0.6), int(height * 0.6)
+        tiles += [
+            (x, y, x + half_w, y + half_h)
+            for x in (0, width - half_w)
+            for y in (0, height - half_h)
+        ]
+    boxes: list[np.ndarray] = []
+    for x0, y0, x1, y1 in tiles:
+        tile = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        tile.flags.writeable = False
+        with _STATIC_LOCK:
+            result = _detector().process(tile)
+        for found in result.detections or ():
+            rel = found.location_data.relative_bounding_box
+            tw, th = x1 - x0, y1 - y0
+            box = np.array(
+                [
+                    x0 + rel.xmin * tw,
+                    y0 + rel.ymin * th,
+                    x0 + (rel.xmin + rel.width) * tw,
+                    y0 + (rel.ymin + rel.height) * th,
+                ],
+                dtype=np.float32,
+            )
+            if all(_iou(box, other) < 0.3 for other in boxes):
+                boxes.append(box)
+    return boxes
+
+
+def mesh_on_crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """The full mesh (468 x 2, image coordinates) of the face in ``box``, found on an
+    enlarged square crop around it; None when the mesh sees no face there."""
+    import cv2
+
+    side = _CROP_SPAN * max(float(box[2] - box[0]), float(box[3] - box[1]), 8.0)
+    cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+    zoom = _CROP / side
+    matrix = np.array([[zoom, 0.0, _CROP / 2.0 - zoom * cx], [0.0, zoom, _CROP / 2.0 - zoom * cy]])
+    crop = cv2.warpAffine(
+        frame, matrix, (_CROP, _CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    with _STATIC_LOCK:
+        found = _faces_in(_static_mesh(), crop)
+    if not found:
+        return None
+    middle = np.array([_CROP / 2.0, _CROP / 2.0])
+    face = min(found, key=lambda f: float(np.hypot(*(f.mean(axis=0) - middle))))
+    return np.asarray((face - matrix[:, 2]) / zoom, dtype=np.float32)
+
+
+def all_faces(frame: np.ndarray) -> list[np.ndarray]:
+    """Every face in one RGB frame (468 x 2 meshes): the full-frame mesh's, and the
+    full-range detector's that it missed, each meshed on its crop."""
+    with _STATIC_LOCK:
+        meshed = _faces_in(_static_mesh(), frame)
+    found = list(meshed)
+    for box in detect_faces(frame):
+        if any(_iou(box, _box(face)) > 0.2 for face in found):
+            continue
+        face = mesh_on_crop(frame, box)
+        if face is not None and all(_iou(_box(face), _box(other)) < 0.3 for other in found):
+            found.append(face)
+    return found
+
+
+def _eye_distance(face: np.ndarray) -> float:
+    return float(np.hypot(*(face[263] - face[33])))
+
+
 def track_frames(
     frames: Iterable[np.ndarray], *, hint: FaceHint | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray] | None]:
-    """Yield (box, K x 2 landmarks) or None per frame, following one face through a video."""
+    """Yield (box, K x 2 landmarks) or None per frame, following one face through a video.
+
+    1. The video-mode mesh on the whole frame, as long as it finds the face followed.
+    2. A small face is meshed again on an enlarged crop around it: the whole-frame mesh
+       sees it at a few dozen pixels and its landmarks jump about.
+    3. When the whole-frame mesh misses the face (a group beyond its five faces, a face
+       too small for its detector), the full-range detector finds it and the mesh runs on
+       its crop.
+    """
     mesh = _new_mesh(static=False)
     previous: np.ndarray | None = None
     try:
         for frame in frames:
-            face = _pick(_faces_in(mesh, frame), previous, hint=hint, shape=frame.shape[:2])
+            shape = frame.shape[:2]
+            face = _pick(_faces_in(mesh, frame), previous, hint=hint, shape=shape)
+            if face is None:
+                candidates = []
+                for box in detect_faces(frame):
+                    meshed = mesh_on_crop(frame, box)
+                    if meshed is not None:
+                        candidates.append(meshed)
+                face = _pick(candidates, previous, hint=hint, shape=shape)
+            elif _eye_distance(face) < SMALL_FACE:
+                sharper = mesh_on_crop(frame, _box(face))
+                if sharper is not None and _iou(_box(sharper), _box(face)) > 0.5:
+                    face = sharper
             if face is None:
                 previous = None
                 yield None
@@ -439,7 +712,7 @@ class FaceCandidate:
     hint: FaceHint
     visible: float  # share of the sampled frames showing this face
     size: float  # median box width over frame width
-    turn: float  # median |yaw|: 0 frontal
+    turn: float  # median |yaw| in degrees: 0 frontal
     score: float  # higher is a better default speaker
     thumbnail: np.ndarray  # RGB uint8, THUMB x THUMB
 
@@ -447,7 +720,7 @@ class FaceCandidate:
         return {
             **self.hint.to_dict(),
             "visible": round(self.visible, 3),
-            "turn": round(self.turn, 3),
+            "turn": round(self.turn, 1),
             "score": round(self.score, 4),
         }
 
@@ -471,19 +744,19 @@ def _thumbnail(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
 def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
     """The people seen in a few frames of a video, best default speaker first.
 
-    1. Find every face (up to five) in each frame with the still-image mesh.
+    1. Find every face in each frame (``all_faces``: the still-image mesh, and the
+       full-range detector for the small faces of a group).
     2. Group sightings across frames: the same person stays near the same place and size.
     3. Score each person by how often they are seen, how large and how frontal they are.
     """
     people: list[list[tuple[int, np.ndarray, float]]] = []  # (frame, box, |yaw|)
     for index, frame in enumerate(frames):
-        with _STATIC_LOCK:
-            found = _faces_in(_static_mesh(), frame)
+        found = all_faces(frame)
         shape = frame.shape[:2]
         for face in found:
             box = _box(face)
-            turn = abs(yaw(face[list(MESH_IDS)]))
-            turn = turn if np.isfinite(turn) else 1.0  # unmeasurable: count it as turned away
+            pose = head_pose(face[list(MESH_IDS)])
+            turn = abs(pose.yaw) if pose is not None else 90.0  # unmeasurable: turned away
             near = [
                 (min(_hint_distance(box, _box_hint(b, shape), shape) for _, b, _ in sightings), k)
                 for k, sightings in enumerate(people)
@@ -503,7 +776,7 @@ def faces_in_frames(frames: list[np.ndarray]) -> list[FaceCandidate]:
         hint = _box_hint(median_box, shape)
         visible = len(sightings) / max(len(frames), 1)
         turn = float(np.median([t for _, _, t in sightings]))
-        frontal = float(np.clip(1.0 - turn / MAX_YAW, 0.05, 1.0))
+        frontal = float(np.clip((MAX_YAW - turn) / (MAX_YAW - FULL_YAW), 0.05, 1.0))
         out.append(
             FaceCandidate(
                 hint=FaceHint(hint.x, hint.y, hint.size, first_frame / max(len(frames), 1)),
@@ -596,27 +869,124 @@ def track_arrays(
         raise FaceError(_NO_FACE, detail=f"no face in {len(boxes)} frames", code="no_face")
     n = len(boxes)
     raw = np.stack(points)
-    landmarks = _smooth(raw, present, _SMOOTH_SIGMA).astype(np.float32)
+    smooth = _smooth(raw, present, _SMOOTH_SIGMA)
+    landmarks = _follow_motion(raw, smooth, present)
+    jitter = _jitter(raw, smooth, present)
+    boxes_out = _boxes_of(landmarks, smooth, np.stack(boxes), present)
+    present = _bridge(landmarks, boxes_out, jitter, present)
     return FaceTrack(
         fps=float(fps),
         width=width,
         height=height,
         n_frames=n,
         content_hash=content_hash,
-        boxes=_smooth(np.stack(boxes), present, _SMOOTH_SIGMA).astype(np.float32),
-        landmarks=landmarks,
+        boxes=boxes_out,
+        landmarks=landmarks.astype(np.float32),
         present=present,
-        jitter=_jitter(raw, landmarks, present),
+        jitter=jitter,
     )
 
 
-def _jitter(raw: np.ndarray, smooth: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Per frame, how far the raw landmarks sat from the smoothed ones, in eye distances."""
-    out = np.zeros(len(raw), dtype=np.float32)
+MAX_BRIDGE = 3  # frames: a shorter lapse of the mesh is filled in from its neighbours
+
+
+def _bridge(
+    landmarks: np.ndarray, boxes: np.ndarray, jitter: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Fill short lapses of the mesh (in place) and return the new ``present``.
+
+    Up to MAX_BRIDGE frames where mediapipe guessed wildly (jitter over MAX_JITTER / 2),
+    or one frame where it lost the face, between frames it saw well, are a blink of the
+    tracker, not of the face:
+    the landmarks there are interpolated from the good frames around, so the edit goes on
+    rather than fading out and in over five frames for one bad frame.
+    """
+    good = present & (jitter <= 0.5 * MAX_JITTER)
+    present = present.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[1], good.astype(np.int8), [1]])))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start > MAX_BRIDGE or start == 0 or stop >= len(good):
+            continue
+        # A face not found at all is bridged for one frame only: longer, it may really be
+        # gone (a cut, a hand in front), and a mouth painted on whatever is there would show.
+        if not present[start:stop].all() and stop - start > 1:
+            continue
+        before, after = start - 1, stop
+        for i in range(start, stop):
+            t = (i - before) / (after - before)
+            landmarks[i] = (1 - t) * landmarks[before] + t * landmarks[after]
+            boxes[i] = (1 - t) * boxes[before] + t * boxes[after]
+            jitter[i] = max(jitter[before], jitter[after])
+            present[i] = True
+    return present
+
+
+_RIGID = _at(STABLE + JAW[:3] + JAW[-3:])  # points that move only with the head
+# Eye distances: how far the smoothed face may sit from the raw one before the smoothing is
+# taken to be lagging behind a real head movement (mesh noise is ~0.005-0.01).
+_FOLLOW_FROM, _FOLLOW_FULLY = 0.012, 0.03
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2 x 3 similarity (rotation, scale, shift) taking ``src`` points nearest ``dst``."""
+    import cv2
+
+    matrix, _ = cv2.estimateAffinePartial2D(
+        src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS
+    )
+    if matrix is None:
+        return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return np.asarray(matrix, dtype=np.float64)
+
+
+def _follow_motion(raw: np.ndarray, smooth: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Smoothed landmarks that keep up with fast head movements.
+
+    Smoothing along time removes mesh jitter but lags behind a head that shakes or nods
+    quickly (25 fps clips of lively speakers move 20-60 px a frame): the edit would then sit
+    beside the mouth. Per frame, the head's rigid motion between the smoothed and the raw
+    points (rotation, scale, shift fitted on points that do not move with the mouth) is put
+    back where it is larger than mesh noise, so the shape stays smoothed and the position
+    follows the face.
+    """
+    out = smooth.copy()
     for i in np.flatnonzero(present):
+        matrix = _similarity(smooth[i, _RIGID], raw[i, _RIGID])
+        moved = smooth[i] @ matrix[:, :2].T + matrix[:, 2]
         eyes = smooth[i, K_EYE_OUTER_R] - smooth[i, K_EYE_OUTER_L]
         scale = max(float(np.hypot(eyes[0], eyes[1])), 1e-3)
-        out[i] = float(np.median(np.hypot(*(raw[i] - smooth[i]).T))) / scale
+        lag = float(np.median(np.hypot(*(moved - smooth[i]).T))) / scale
+        weight = float(np.clip((lag - _FOLLOW_FROM) / (_FOLLOW_FULLY - _FOLLOW_FROM), 0.0, 1.0))
+        if weight > 0.0:
+            out[i] = smooth[i] + weight * (moved - smooth[i])
+    return out
+
+
+def _boxes_of(
+    followed: np.ndarray, smooth: np.ndarray, boxes: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Smoothed boxes, shifted as ``_follow_motion`` shifted the landmarks."""
+    out = _smooth(boxes, present, _SMOOTH_SIGMA)
+    for i in np.flatnonzero(present):
+        dx, dy = (followed[i] - smooth[i]).mean(axis=0)
+        out[i] += np.array([dx, dy, dx, dy], dtype=out.dtype)
+    return out.astype(np.float32)
+
+
+def _jitter(raw: np.ndarray, smooth: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Per frame, how far the raw landmarks' *shape* sat from the smoothed one, in eye
+    distances: the head's own motion is fitted out first (a lively speaker is not an unsure
+    mesh), and only points that do not move with the mouth count (speech is not noise)."""
+    out = np.zeros(len(raw), dtype=np.float32)
+    for i in np.flatnonzero(present):
+        matrix = _similarity(raw[i, _RIGID], smooth[i, _RIGID])
+        aligned = raw[i, _RIGID] @ matrix[:, :2].T + matrix[:, 2]
+        eyes = smooth[i, K_EYE_OUTER_R] - smooth[i, K_EYE_OUTER_L]
+        scale = max(float(np.hypot(eyes[0], eyes[1])), 1e-3)
+        shape_noise = float(np.median(np.hypot(*(aligned - smooth[i, _RIGID]).T))) / scale
+        # A face that grows or shrinks by a fifth in a frame is the mesh losing it.
+        jump = abs(math.log(max(float(np.hypot(*matrix[:, 0])), 1e-3)))
+        out[i] = shape_noise + max(jump - 0.08, 0.0)
     return out
 
 

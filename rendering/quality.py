@@ -189,8 +189,10 @@ REVIEW_STILL = 0.01  # eye distances: a lip gap varying less than this is a stil
 REVIEW_OFFSET = 2  # frames: a peak further off than this is a visible lag
 REVIEW_OFFSET_SOUNDS = 3  # word timings are coarser than the energy's: one frame more
 REVIEW_CONFIDENCE_SOUNDS = 0.2  # a lag found on a flat correlation curve means nothing
-REVIEW_COVERAGE = 0.6  # share of frames edited: less means much of the video is unchanged
 REVIEW_PSNR = 30.0  # dB outside the lower face: less means something outside it changed
+# Share of the output left unedited for one cause (no face, too small, turned away, mesh
+# unsure) from which a person should look: 10 % of a 22 s video is over 2 s of a still mouth.
+REVIEW_UNEDITED = 0.1
 
 
 def sync_reasons(sync: float, offset: int, confidence: float, basis: str) -> list[str]:
@@ -217,8 +219,11 @@ class QualityReport:
     """What the worker measured on one finished result, and whether a person should look.
 
     ``reasons`` are codes (the web layer words them): ``sync_low``, ``sync_offset``,
-    ``coverage_low``, ``changed_outside``. ``sync`` is None when the audio is too even
-    (music, silence) for the measure to mean anything.
+    ``unedited_absent``, ``unedited_small``, ``unedited_turned``, ``unedited_unsteady``
+    (why part of the video kept its own mouth, from the face track: ``unedited`` holds the
+    share of frames and the time ranges of each), ``changed_outside``. Reports stored before
+    that may say ``coverage_low``. ``sync`` is None when the audio is too even (music,
+    silence) for the measure to mean anything.
     """
 
     sync: float | None
@@ -228,6 +233,7 @@ class QualityReport:
     coverage: float
     frames_measured: int
     reasons: tuple[str, ...]
+    unedited: tuple[faces.Unusable, ...] = ()
     basis: str = "loudness"  # "sounds": against the articulation model (expected_opening)
 
     @property
@@ -250,6 +256,14 @@ class QualityReport:
             "review": self.review,
             "reasons": list(self.reasons),
             "basis": self.basis,
+            "unedited": [
+                {
+                    "cause": part.cause,
+                    "share": round(part.share, 3),
+                    "ranges": [list(r) for r in part.ranges],
+                }
+                for part in self.unedited
+            ],
         }
 
 
@@ -265,6 +279,7 @@ def assess(
     psnr_every: int = 5,
     face: faces.FaceHint | None = None,
     skip_rows: tuple[int, int] | None = None,
+    frames_out: int | None = None,
 ) -> QualityReport:
     """Measure a finished result cheaply enough to run after every render.
 
@@ -278,7 +293,8 @@ def assess(
 
     ``face``: the face that was edited when the video shows several (as given to ``track``).
     ``skip_rows=(y0, y1)``: rows drawn on after the engine (burned-in captions), left out of
-    the comparison outside the face.
+    the comparison outside the face. ``frames_out``: the output's frame count (by default the
+    template's), for the time ranges of frames left unedited.
     """
     import itertools
 
@@ -341,8 +357,14 @@ def assess(
     reasons = [] if sync is None else sync_reasons(sync, offset or 0, confidence or 0.0, basis)
     if sync is not None and "sync_low" not in reasons and float(np.std(gaps)) < REVIEW_STILL:
         reasons.append("sync_low")  # speech, and a mouth that does not move with it
-    if coverage < REVIEW_COVERAGE:
-        reasons.append("coverage_low")
+    # Why frames kept their own mouth, from the track itself, over the output's frames.
+    n_out = frames_out if frames_out else track.n_frames
+    played = [ping_pong_index(j, n_template) if j >= n_template else j for j in range(n_out)]
+    unedited = tuple(faces.unusable_spans(track, np.asarray(played, dtype=np.intp)))
+    flagged = [part for part in unedited if part.share >= REVIEW_UNEDITED]
+    if not flagged and sum(part.share for part in unedited) >= 2 * REVIEW_UNEDITED:
+        flagged = [max(unedited, key=lambda part: part.share)]  # many small causes add up
+    reasons.extend(f"unedited_{part.cause}" for part in flagged)
     if psnr is not None and psnr < REVIEW_PSNR:
         reasons.append("changed_outside")
     return QualityReport(
@@ -353,5 +375,6 @@ def assess(
         coverage=coverage,
         frames_measured=n,
         reasons=tuple(reasons),
+        unedited=unedited,
         basis=basis,
     )

@@ -20,7 +20,12 @@ from jobs.models import (
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
 from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
-from jobs.user_errors import job_error_text, template_face_error_text
+from jobs.user_errors import (
+    job_error_text,
+    retry_blocked_reason,
+    template_face_error_text,
+    template_face_note_text,
+)
 from rendering.transcription import LANGUAGES
 
 
@@ -48,7 +53,7 @@ class TemplateFaceSerializer(serializers.Serializer[Any]):
     y = serializers.FloatField(help_text="Centre of the face, as a fraction of the height.")
     size = serializers.FloatField(help_text="Face width as a fraction of the frame width.")
     visible = serializers.FloatField(help_text="Share of sampled frames showing this face.")
-    turn = serializers.FloatField(help_text="How far the head is turned (0 = frontal).")
+    turn = serializers.FloatField(help_text="How far the head is turned, in degrees (0 = frontal).")
     score = serializers.FloatField(help_text="Higher is a better default speaker.")
     speaks = serializers.BooleanField(help_text="The face new batches make speak.")
     thumbnail_url = serializers.CharField(help_text="A small JPEG of this face.")
@@ -60,6 +65,10 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
         help_text="Why the face check failed, in the request's language (Accept-Language)."
     )
     face_error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
+    face_note = serializers.SerializerMethodField(
+        help_text="Advice from the face check that does not stop a render (e.g. the clip never "
+        "shows the mouth open), in the request's language; empty when there is none."
+    )
     faces = serializers.SerializerMethodField()
     face_choice = serializers.IntegerField(
         read_only=True,
@@ -70,6 +79,10 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
     @extend_schema_field(serializers.CharField())
     def get_face_error(self, template: Template) -> str:
         return template_face_error_text(template)
+
+    @extend_schema_field(serializers.CharField())
+    def get_face_note(self, template: Template) -> str:
+        return template_face_note_text(template)
 
     class Meta:
         model = Template
@@ -85,6 +98,7 @@ class TemplateSerializer(serializers.ModelSerializer[Template]):
             "face_status",
             "face_error",
             "face_error_code",
+            "face_note",
             "faces",
             "face_choice",
             "created_at",
@@ -123,6 +137,10 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
         help_text="Why the job failed, in the request's language (Accept-Language)."
     )
     error_code = serializers.CharField(read_only=True, help_text="A stable name for it.")
+    retry_blocked = serializers.SerializerMethodField(
+        help_text="For a failed or canceled job: why a retry cannot help (in the request's "
+        "language), so none is offered; empty when a retry may succeed."
+    )
     result_url = serializers.SerializerMethodField()
     quality = serializers.JSONField(
         read_only=True,
@@ -135,6 +153,12 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
     @extend_schema_field(serializers.CharField())
     def get_error(self, job: RenderJob) -> str:
         return job_error_text(job)
+
+    @extend_schema_field(serializers.CharField())
+    def get_retry_blocked(self, job: RenderJob) -> str:
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELED):
+            return ""
+        return retry_blocked_reason(job)
 
     class Meta:
         model = RenderJob
@@ -149,6 +173,7 @@ class JobSerializer(serializers.ModelSerializer[RenderJob]):
             "attempts",
             "error",
             "error_code",
+            "retry_blocked",
             "output_size",
             "output_duration",
             "quality",

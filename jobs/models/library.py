@@ -167,6 +167,9 @@ class Template(models.Model):
     face_error_params = models.JSONField(
         default=dict, blank=True, verbose_name=_("face error parameters")
     )
+    # Advice from the face check that does not stop a render (rendering.faces note codes,
+    # e.g. "mouth_never_open"); pages word it in the user's language.
+    face_note = models.CharField(max_length=40, blank=True, verbose_name=_("face note"))
     # The people face analysis found, best default speaker first: each is
     # rendering.faces.FaceCandidate.to_dict() plus "thumbnail", the stored name of a small
     # JPEG of that face. None until analysed; [] when no face was found.

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -177,6 +178,8 @@ def jobs_retryable(jobs: Any) -> Any:
         jobs.filter(status__in=(JobStatus.FAILED, JobStatus.CANCELED), template__isnull=False)
         .exclude(template__face_status=FaceStatus.FAILED)
         .exclude(error_code__in=("no_face", "template_deleted"))
+        # Too little usable face: only another face chosen (checked again, ready) can help.
+        .exclude(Q(error_code="face_too_little") & ~Q(template__face_status=FaceStatus.READY))
     )
 
 

@@ -44,3 +44,11 @@ def face_error_text(template: Any) -> str:
     from jobs.user_errors import template_face_error_text
 
     return template_face_error_text(template)
+
+
+@register.filter
+def face_note_text(template: Any) -> str:
+    """The face check's advice on a usable template, in the reader's language."""
+    from jobs.user_errors import template_face_note_text
+
+    return template_face_note_text(template)

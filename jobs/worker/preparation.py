@@ -234,6 +234,9 @@ def _template_analyse_file(template: Template, path: Path) -> str:
         track = faces.track(
             path, cache_dir=cache_dir, limits=limits, face=template_face_hint(template)
         )
+        # The render's own test (rendering.faces.check_usable): a template it would refuse
+        # is refused here, with its sentence, and cannot join a batch.
+        faces.check_usable(track)
     except RenderingError as exc:
         template_face_record(
             template_id=template.pk, error=exc.message, code=exc.code, params=exc.params
@@ -243,7 +246,9 @@ def _template_analyse_file(template: Template, path: Path) -> str:
             extra={"template_id": str(template.pk), "reason": str(exc)},
         )
         return FaceStatus.FAILED
-    template_face_record(template_id=template.pk, error=None)
+    template_face_record(
+        template_id=template.pk, error=None, note=",".join(faces.track_notes(track))
+    )
     if "classic" in engines_offered():
         _warm_mouth_library(template, path, track, cache_dir)
     return FaceStatus.READY
@@ -315,12 +320,16 @@ def template_face_record(
     error: str | None,
     code: str = "no_face",
     params: dict[str, Any] | None = None,
+    note: str | None = None,
 ) -> None:
-    """Record whether a template's face could be tracked (None: it could)."""
+    """Record whether a template's face could be tracked (None: it could), and the face
+    check's advice (``note``, a rendering.faces.track_notes code; None leaves it as it is)."""
     if error is None:
         Template.objects.filter(pk=template_id).exclude(face_status=FaceStatus.READY).update(
             face_status=FaceStatus.READY, face_error="", face_error_code="", face_error_params={}
         )
+        if note is not None:
+            Template.objects.filter(pk=template_id).update(face_note=note)
     else:
         Template.objects.filter(pk=template_id).update(
             face_status=FaceStatus.FAILED,

@@ -169,6 +169,9 @@ def job_run_claimed(*, job_id: Any) -> str:
                 limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
                 face=face,
             )
+            # A template checked before this test existed (or with another face chosen
+            # since) is refused here, and marked, so it is not offered again.
+            faces.check_usable(track)
         except FaceError as exc:
             template_face_record(
                 template_id=job.template.pk, error=exc.message, code=exc.code, params=exc.params
@@ -307,6 +310,7 @@ def _measure(
             face=face,
             max_seconds=QUALITY_SECONDS,
             skip_rows=skip_rows,
+            frames_out=int(result.frames),
         ).to_dict()
     except Exception as exc:
         log.exception("quality not measured", extra=ids)

@@ -40,7 +40,7 @@ from rendering.engines.base import (
     ping_pong_index,
 )
 from rendering.engines.playback import finished, template_output
-from rendering.errors import FaceError, RenderCanceled
+from rendering.errors import RenderCanceled
 
 if TYPE_CHECKING:
     from rendering.articulation import ArticulationModel
@@ -567,28 +567,12 @@ def animate_frame(
 
 
 # --- the engine -----------------------------------------------------------------------------
-MIN_COVERAGE = 0.25  # below this share of usable-face frames a render fails
+# Below this share of usable-face frames a render fails (the upload check uses the same).
+MIN_COVERAGE = faces.MIN_USABLE_SHARE
 # Whether mouth shapes follow the transcript's words by default: off, since the energy
 # sync measure drops 0.02-0.05 with them (bench/visemes.py, docs/rendering-engine.md).
 WORD_SHAPES = False
-_FADE = 2  # frames: an untrusted frame also fades its neighbours, so the edit never pops
-
-
-def edit_strength(trust: np.ndarray) -> np.ndarray:
-    """Per-frame edit weight from per-frame trust: eroded in time, then ramped.
-
-    A frame next to one the engine cannot trust is weakened too, and the weight moves over
-    about five frames, so the edit fades out before a head turns away and back in after.
-    """
-    if len(trust) == 0:
-        return trust
-    # Plain numpy (edges repeated): scipy.ndimage would cost every render its import time.
-    window = 2 * _FADE + 1
-    padded = np.pad(trust.astype(np.float32), _FADE, mode="edge")
-    eroded = np.lib.stride_tricks.sliding_window_view(padded, window).min(axis=1)
-    padded = np.pad(eroded, _FADE, mode="edge")
-    averaged = np.lib.stride_tricks.sliding_window_view(padded, window).mean(axis=1)
-    return np.asarray(averaged, np.float32)
+edit_strength = faces.edit_strength  # where it lived before the face check needed it too
 
 
 @dataclass
@@ -667,11 +651,7 @@ def plan_frames(
     return FramePlan(index, poses, choice, strength, coverage)
 
 
-_TOO_LITTLE_FACE = (
-    "The face is usable in only {percent} % of this video (too small, turned away or out of "
-    "the picture), so we did not render it. Use a clip where the speaker faces the camera "
-    "for most of the time."
-)
+_TOO_LITTLE_FACE = faces.TOO_LITTLE_FACE
 
 
 class ClassicEngine(Engine):
@@ -744,6 +724,9 @@ class ClassicEngine(Engine):
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
         n_out = output_frame_count(audio.duration, track.fps)
+        # Refused on the template's usable share, as the upload check refuses (the output's
+        # own coverage differs a little when the audio loops the template).
+        faces.check_usable(track, min_share=self.min_coverage)
         library = (
             mouths.analyse(template, track, cache_dir=self.cache_dir) if self.use_library else None
         )
@@ -756,13 +739,6 @@ class ClassicEngine(Engine):
             articulation=self.articulation,
             model=self.articulation_model,
         )
-        if plan.coverage < self.min_coverage:
-            raise FaceError(
-                _TOO_LITTLE_FACE.format(percent=round(100 * plan.coverage)),
-                detail=f"coverage {plan.coverage:.3f} < {self.min_coverage}",
-                code="face_too_little",
-                params={"percent": round(100 * plan.coverage)},
-            )
         reference = MouthReference.from_track(track)
         with template_output(
             template=template,

@@ -105,6 +105,7 @@
   }
 
   // A template whose face check failed cannot be rendered: take it out of the batch and say so.
+  // The server's own sentence when it has one (too little usable face says how much).
   function markNoFace(card, t) {
     const box = card.querySelector("input[name=templates]");
     if (box) box.checked = false;
@@ -114,6 +115,13 @@
       card.append(H.el("p", { class: "field-error", "data-testid": "no-face", text: `${why} ${NOT_IN_BATCH}` }));
     }
     refresh();
+  }
+
+  // Advice that does not stop the render (a clip that never opens its mouth).
+  function noteFace(card, t) {
+    if (t.face_note && !card.querySelector("[data-testid=face-note]")) {
+      card.append(H.el("p", { class: "muted", "data-testid": "face-note", text: t.face_note }));
+    }
   }
 
   function preview(card, file, t) {
@@ -130,6 +138,7 @@
       preview(card, file, t);
       card.append(H.el("small", { class: "muted", text: `${H.duration(t.duration)} · ${t.width}×${t.height} · ${H.size(t.size)} ` }), faceBadge(t));
       if (t.face_status === "failed") { markNoFace(card, t); card.append(dismissButton(card)); return; }
+      noteFace(card, t);
       existing.checked = true;
       card.append(H.el("p", { class: "muted", "data-testid": "library-selected", text: interpolate(gettext("Already in your library as “%s”: selected for this batch."), [t.name]) }));
       const remove = H.el("button", { type: "button", class: "link-dark", text: gettext("Remove") });
@@ -173,7 +182,7 @@
         remove.onclick = () => { card.remove(); refresh(); };
         card.append(remove);
         if (t.face_status === "pending") pendingFace.set(t.id, { badge, card }); else addPicker(badge, t);
-        if (t.face_status === "failed") markNoFace(card, t);
+        if (t.face_status === "failed") markNoFace(card, t); else noteFace(card, t);
       } else {
         card.classList.add("rejected");
         p.bar.classList.add("bad");
@@ -196,7 +205,7 @@
             waiting.badge.replaceWith(fresh);
             pendingFace.delete(t.id);
             addPicker(fresh, t);
-            if (t.face_status === "failed") markNoFace(waiting.card, t);
+            if (t.face_status === "failed") markNoFace(waiting.card, t); else noteFace(waiting.card, t);
           }
         }
       } catch (_) { /* try again next tick */ }

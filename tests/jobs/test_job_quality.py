@@ -25,6 +25,7 @@ from tests.support.media import SPEECH, uploaded
 
 REPORT_KEYS = {
     "basis",
+    "unedited",
     "sync",
     "best_offset",
     "confidence",
@@ -97,6 +98,44 @@ def test_a_result_to_review_says_why_in_words(
     assert len(shown["reasons"]) == 4
     assert all(r.endswith(".") and "_" not in r for r in shown["reasons"])
     assert "follow the words" in shown["reasons"][0]
+
+
+@pytest.mark.django_db
+def test_frames_left_unedited_are_worded_with_their_cause_share_and_times(
+    owner: User, audio_clip: AudioClip, template: Template, owner_client: Client
+) -> None:
+    batch = services.batch_create(owner=owner, audio_id=audio_clip.pk, template_ids=[template.pk])
+    job = batch.jobs.get()
+    finish_job(job, status=JobStatus.SUCCEEDED, content=b"video")
+    RenderJob.objects.filter(pk=job.pk).update(
+        quality={
+            "sync": 0.8,
+            "best_offset": 0,
+            "confidence": 0.5,
+            "psnr_outside": 41.0,
+            "coverage": 0.7,
+            "frames_measured": 120,
+            "review": True,
+            "reasons": ["unedited_turned"],
+            "unedited": [
+                {"cause": "turned", "share": 0.214, "ranges": [[0.0, 1.2], [4.5, 5.04]]},
+                {"cause": "absent", "share": 0.04, "ranges": [[7.0, 7.24]]},
+            ],
+        }
+    )
+    url = reverse("batch_progress", args=[batch.pk])
+    (en,) = owner_client.get(url).json()["jobs"][0]["quality_view"]["reasons"]
+    assert en == (
+        "The head is turned too far from the camera in 21 % of the video "
+        "(0.0–1.2 s, 4.5–5.0 s), so the mouth was left as it was there."
+    )
+    (zh,) = owner_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["jobs"][0]["quality_view"][
+        "reasons"
+    ]
+    assert (
+        zh
+        == "视频中有 21% 的画面（0.0–1.2 秒, 4.5–5.0 秒）头部偏离镜头太多，这些地方的嘴保持原样。"
+    )
 
 
 def _short_audio(owner: User, tmp_path: Path) -> AudioClip:

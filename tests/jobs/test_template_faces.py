@@ -231,3 +231,38 @@ def test_templates_analysed_before_faces_were_listed_can_be_queued_again(
     queued.clear()
     call_command("template_faces")
     assert queued == []
+
+
+@pytest.mark.django_db
+def test_a_group_of_six_lists_six_faces_in_the_picker_and_the_choice_is_tracked(
+    make_template: Callable[..., Template], owner_client: Client, tmp_path: Path
+) -> None:
+    """Six people of about 40-65 px eye distance (more than the mesh's own five, smaller
+    than its detector sees): all are listed, and the one chosen is the one tracked."""
+    from tests.rendering.turned_faces import group_of_six
+
+    group = group_of_six()
+    path = tmp_path / "six people.mp4"
+    with media.VideoWriter(path, width=1280, height=720, fps=FPS, crf=14) as writer:
+        for i in range(10):
+            writer.write(np.roll(group, i % 3, axis=1))
+    template = make_template(path)
+    assert preparation.template_analyse(template_id=template.pk) == FaceStatus.READY
+    template.refresh_from_db()
+
+    assert len(template.face_list) == 6
+    html = owner_client.get(reverse("template_library")).content.decode()
+    assert html.count('data-testid="face-option"') == 6
+    # The bottom-right person, chosen: the check runs again and tracks her.
+    pick = max(range(6), key=lambda i: template.face_list[i]["x"] + template.face_list[i]["y"])
+    services.template_face_choose(template=template, face=pick)
+    assert preparation.template_analyse(template_id=template.pk) == FaceStatus.READY
+    track = faces.track(
+        Path(template.file.path), cache_dir=None, face=preparation.template_face_hint(template)
+    )
+    assert track.present.all()
+    centres = (
+        (track.boxes[:, 0] + track.boxes[:, 2]) / 2,
+        (track.boxes[:, 1] + track.boxes[:, 3]) / 2,
+    )
+    assert (centres[0] > 2 * 1280 / 3).all() and (centres[1] > 720 / 2).all()
