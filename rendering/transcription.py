@@ -37,6 +37,8 @@ from rendering.errors import RenderingError
 from rendering.words import Word
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
     from rendering.media import Limits
@@ -52,6 +54,7 @@ __all__ = [
     "assemble_packaged_model",
     "is_loop",
     "model_problem",
+    "most_copies",
     "pin_cpu_isa",
     "transcribe",
     "unheard_speech",
@@ -582,11 +585,35 @@ _MAX_TOKENS_PER_SPEECH_SECOND = 8.0
 _TOKEN_ALLOWANCE = 8  # what a window with hardly any speech may still hold
 
 
-def is_loop(text_tokens: int, speech_seconds: float) -> bool:
+# More back-to-back copies of one run of tokens than a speaker says a slogan: "便便便…"
+# (16 copies of one token before the 16-token rule stops it) is a loop, "买一送一！" three
+# or four times is not.
+_MAX_SAID_COPIES = 4
+_LONGEST_UNIT = 12  # tokens: a slogan's length, about 4 Chinese or 8 English words
+
+
+def is_loop(tokens: Sequence[int], speech_seconds: float) -> bool:
     """Whether a window whose text repeats itself (compression ratio over 2.4) is a decoding
-    loop rather than a speaker repeating a phrase: more tokens than its speech could hold.
-    A phrase said three times has three times the speech; a loop runs on over silence."""
-    return text_tokens > _MAX_TOKENS_PER_SPEECH_SECOND * speech_seconds + _TOKEN_ALLOWANCE
+    loop rather than a speaker repeating a phrase.
+
+    A loop holds more tokens than its speech could (it runs on over silence), or one run of
+    tokens copied back to back more often than anyone repeats a phrase. A phrase said
+    three times brings three times the speech, and three copies.
+    """
+    if len(tokens) > _MAX_TOKENS_PER_SPEECH_SECOND * speech_seconds + _TOKEN_ALLOWANCE:
+        return True
+    return most_copies(tokens) > _MAX_SAID_COPIES
+
+
+def most_copies(tokens: Sequence[int]) -> int:
+    """The most back-to-back copies of any run of 1 to 12 tokens in ``tokens``."""
+    best = 1 if tokens else 0
+    for unit in range(1, _LONGEST_UNIT + 1):
+        run = 0  # positions i in a row where tokens[i] == tokens[i + unit]
+        for i in range(len(tokens) - unit):
+            run = run + 1 if tokens[i] == tokens[i + unit] else 0
+            best = max(best, 1 + run // unit)
+    return best
 
 
 def window_speech_seconds(features: np.ndarray) -> float:
@@ -647,11 +674,9 @@ def _loop_guarded_model_class() -> Any:
                 compression_ratio > _LOOP_COMPRESSION
                 and options.no_repeat_ngram_size != _LOOP_NO_REPEAT
             ):
-                text_tokens = sum(
-                    1 for t in result[0].sequences_ids[0] if t < tokenizer.timestamp_begin
-                )
+                text = [t for t in result[0].sequences_ids[0] if t < tokenizer.timestamp_begin]
                 speech = self._window_speech
-                if speech is not None and not is_loop(text_tokens, speech):
+                if speech is not None and not is_loop(text, speech):
                     return result
                 options = replace(options, no_repeat_ngram_size=_LOOP_NO_REPEAT)
                 result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)

@@ -17,7 +17,9 @@ if [ "${HEYGEM_SYSTEM_TOOLS:-}" = "skip" ]; then
 fi
 
 has() { command -v "$1" >/dev/null 2>&1; }
-has_font() { has fc-list && fc-list 2>/dev/null | grep -qi "$1"; }
+# grep reads all of fc-list's output (no -q): with pipefail, a grep that stops at the first
+# match can kill fc-list with SIGPIPE and turn a font that is there into a missing one.
+has_font() { has fc-list && fc-list 2>/dev/null | grep -i "$1" >/dev/null; }
 
 missing=()
 why=()

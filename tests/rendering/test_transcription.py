@@ -231,15 +231,24 @@ def test_a_mandarin_slogan_said_three_times_keeps_every_repeat(
 
 
 def test_a_window_is_a_loop_only_when_it_holds_more_than_its_speech() -> None:
-    from rendering.transcription import is_loop
+    from rendering.transcription import is_loop, most_copies
 
-    # 224 tokens of 便便便… over 11 s of speech; a phrase said three times in 5 s (24
-    # tokens); the same phrase's tokens over half a second of sound and silence.
-    assert is_loop(224, 11.0)
-    assert not is_loop(24, 5.0)
-    assert not is_loop(36, 3.5)  # 买一送一！×3 at 7 characters a second, 3 tokens each
-    assert is_loop(24, 0.5)
-    assert is_loop(20, 0.0)
+    slogan = [1, 2, 3, 4, 5, 6, 7]  # "Buy one, get one free." in 7 tokens
+    # 224 tokens of 便便便… over 11 s of speech; the same 16 times over, stopped early.
+    assert is_loop([9] * 224, 11.0)
+    assert is_loop([8, 7, 7] + [9] * 16, 11.0)
+    # A phrase said three times in 5 s; a Chinese one with 3 tokens a character.
+    assert not is_loop(slogan * 3, 5.0)
+    assert not is_loop(list(range(12)) * 3, 3.5)
+    # The same phrase's tokens over half a second of sound, or over silence.
+    assert is_loop(slogan * 3, 0.5)
+    assert is_loop(slogan * 3, 0.0)
+    # Said five times back to back is more than a speaker repeats a slogan.
+    assert is_loop(slogan * 5, 8.0)
+    assert most_copies(slogan * 3) == 3
+    assert most_copies([0, *slogan, *slogan, 0]) == 2
+    assert most_copies([4, 4, 4, 1, 2]) == 3
+    assert most_copies([1, 2, 3]) == 1 and most_copies([]) == 0
 
 
 def test_the_speech_in_a_window_is_measured_from_its_features() -> None:
