@@ -299,8 +299,8 @@ def pin_cpu_isa(isa: str | None = None) -> str:
     ``AVX512`` or ``native``. Both libraries read their variables (``CT2_FORCE_CPU_ISA``,
     ``ONEDNN_MAX_CPU_ISA``) once, when CTranslate2 is first loaded, so this must run before
     that; one set explicitly in the environment is left as it is (an operator's choice).
-    A processor without the chosen set gets its best lower one from oneDNN, while
-    CTranslate2 refuses it: such a machine needs ``WHISPER_CPU_ISA`` set lower.
+    CTranslate2 refuses a set the processor lacks, so a processor without the chosen one
+    gets its best lower one (logged: its transcripts may differ from other machines').
     """
     wanted = (isa or os.environ.get("WHISPER_CPU_ISA") or CPU_ISA).strip().upper()
     if wanted == "NATIVE":
@@ -311,6 +311,15 @@ def pin_cpu_isa(isa: str | None = None) -> str:
             "one of: " + ", ".join([*_ONEDNN_ISA, "native"]) + ".",
             code="transcripts_off",
         )
+    best = _best_cpu_isa()
+    levels = list(_ONEDNN_ISA)
+    if best is not None and levels.index(best) < levels.index(wanted):
+        log.warning(
+            "this processor has no %s: transcripts use %s and may differ from other machines'",
+            wanted,
+            best,
+        )
+        wanted = best
     if "ctranslate2" in sys.modules and os.environ.get("CT2_FORCE_CPU_ISA") != wanted:
         # Too late to change in this process: say so rather than pretend.
         log.warning(
@@ -323,6 +332,23 @@ def pin_cpu_isa(isa: str | None = None) -> str:
     os.environ.setdefault("CT2_FORCE_CPU_ISA", wanted)
     os.environ.setdefault("ONEDNN_MAX_CPU_ISA", _ONEDNN_ISA[wanted])
     return os.environ["CT2_FORCE_CPU_ISA"]
+
+
+def _best_cpu_isa() -> str | None:
+    """The highest of GENERIC, AVX, AVX2, AVX512 this processor has (Linux's
+    ``/proc/cpuinfo``); None where that cannot be read (then the chosen set is trusted)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    if line is None:
+        return None
+    flags = set(line.split(":", 1)[-1].split())
+    for isa, needs in (("AVX512", {"avx512f", "avx512bw"}), ("AVX2", {"avx2"}), ("AVX", {"avx"})):
+        if needs <= flags:
+            return isa
+    return "GENERIC"
 
 
 def _model_hash(model_dir: Path) -> str:
@@ -349,7 +375,10 @@ class Transcriber:
     cost 2x the audio's length on hard audio in bench/transcribe.py. Loops are cut short
     instead: every window is decoded with repeated 16-token runs forbidden (a loop stops
     early, a phrase said three times is still heard), and a window whose text
-    still repeats itself is decoded once more, alone, with repeated 5-token runs forbidden.
+    still repeats itself beyond what its speech could hold (:func:`is_loop`) is decoded
+    once more, alone, with repeated 5-token runs forbidden. ``cpu_isa`` is the x86
+    instruction set to compute with (:func:`pin_cpu_isa`: ``WHISPER_CPU_ISA``, else AVX2),
+    fixed for the whole process by the first model loaded in it.
     """
 
     def __init__(

@@ -415,3 +415,36 @@ def test_word_times_are_tightened_to_their_sound() -> None:
     assert tightened[1].end == pytest.approx(2.1, abs=0.011)
     # A word with no sound in its span keeps Whisper's times.
     assert tighten_to_speech([Word("x", 2.5, 2.9, 1.0)], samples)[0].start == 2.5
+
+
+@pytest.mark.parametrize(("isa", "onednn"), [("AVX2", "isa:Intel AVX2"), ("GENERIC", "SSE4.1")])
+def test_both_libraries_compute_with_the_chosen_instruction_set(isa: str, onednn: str) -> None:
+    # In a fresh process (the libraries read it once): CTranslate2's own kernels and the
+    # oneDNN products inside it both say which set they use.
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from rendering.transcription import Transcriber\n"
+        f"model = Transcriber({str(model_dir())!r})._load()\n"
+        "model.detect_language(np.zeros(16000, np.float32))\n"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA")
+    }
+    env |= {"WHISPER_CPU_ISA": isa, "CT2_VERBOSE": "1", "ONEDNN_VERBOSE": "1"}
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert f"Selected ISA: {isa}" in output, output[-3000:]
+    assert onednn in output, output[-3000:]
