@@ -500,8 +500,8 @@ class Transcriber:
             if language is None:
                 language, probability, _ = model.detect_language(x)
             segments, info = self._decode(model, x, language)
-            words, texts = self._heard(segments, x, language, offset=0.0)
-            words, texts = self._hear_skipped_speech(model, x, language, words, texts)
+            heard, timed_texts = self._heard(segments, x, language, offset=0.0)
+            words, texts = self._hear_skipped_speech(model, x, language, heard, timed_texts)
             seconds = time.perf_counter() - started
         return Transcript(
             language=str(info.language or language),
