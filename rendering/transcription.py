@@ -699,15 +699,20 @@ def _loop_guarded_model_class() -> Any:
         ) -> Any:
             result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
             compression_ratio = result[3]
-            if (
-                compression_ratio > _LOOP_COMPRESSION
-                and options.no_repeat_ngram_size != _LOOP_NO_REPEAT
-            ):
-                text = [t for t in result[0].sequences_ids[0] if t < tokenizer.timestamp_begin]
+            text = [t for t in result[0].sequences_ids[0] if t < tokenizer.timestamp_begin]
+            # Whisper's test, or a short loop it misses ("要想起,要想起,…" ×10 compresses
+            # less than 2.4 times with the words before it).
+            repeats = compression_ratio > _LOOP_COMPRESSION or most_copies(text) > _MAX_SAID_COPIES
+            if repeats and options.no_repeat_ngram_size != _LOOP_NO_REPEAT:
                 speech = self._window_speech
                 if speech is not None and not is_loop(text, speech):
                     return result
-                options = replace(options, no_repeat_ngram_size=_LOOP_NO_REPEAT)
+                # Without timestamps too: a loop of short segments ("要想起," between
+                # timestamps, each time another) has no repeated 5-token run to forbid.
+                options = replace(
+                    options, no_repeat_ngram_size=_LOOP_NO_REPEAT, without_timestamps=True
+                )
+                prompt = [*prompt, tokenizer.no_timestamps]
                 result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
             return result
 
