@@ -299,7 +299,7 @@ def pin_cpu_isa(isa: str | None = None) -> str:
     ``AVX512`` or ``native``. Both libraries read their variables (``CT2_FORCE_CPU_ISA``,
     ``ONEDNN_MAX_CPU_ISA``) once, when CTranslate2 is first loaded, so this must run before
     that; one set explicitly in the environment is left as it is (an operator's choice).
-    CTranslate2 refuses a set the processor lacks, so a processor without the chosen one
+    CTranslate2 is not to be asked for a set the processor lacks, so one without the chosen set
     gets its best lower one (logged: its transcripts may differ from other machines').
     """
     wanted = (isa or os.environ.get("WHISPER_CPU_ISA") or CPU_ISA).strip().upper()
