@@ -17,8 +17,13 @@ joined with known gaps (0.15-0.6 s, seeded), so every word's true start is known
   gapped words, connected words, seven sentences (30-38 s), the sentences repeated to 60 s,
   and a phrase said three times (does a real repetition survive?).
 
+- instruction sets (issue 27, ``--isa``): the same clips transcribed in a fresh process per
+  instruction set (``WHISPER_CPU_ISA``: GENERIC, AVX, AVX2, AVX512, native) and compute type
+  (int8, float32): seconds per audio second, and whether each clip's words and times are
+  those of the product's setting (AVX2, int8).
+
 Run: ``.venv/bin/python bench/transcribe.py`` (needs espeak-ng and the assembled model);
-``--compare`` runs only the before/after table.
+``--compare`` runs only the before/after table, ``--isa`` only the instruction sets.
 """
 
 from __future__ import annotations
@@ -136,10 +141,131 @@ def _errors(truth: list[str], starts: list[float], words: list) -> list[float]: 
 def main() -> None:
     import sys
 
+    if sys.argv[1:2] == ["--isa-child"]:
+        isa_child(sys.argv[2], sys.argv[3])
+        return
+    if "--isa" in sys.argv[1:]:
+        # --isa AVX2:int8,native:int8 measures only those settings.
+        after = sys.argv[sys.argv.index("--isa") + 1 :]
+        chosen = [tuple(s.split(":")) for s in after[0].split(",")] if after else ISA_SETTINGS
+        isas(chosen)  # type: ignore[arg-type]
+        return
     compare()
     if "--compare" not in sys.argv[1:]:
         variants()
         captions()
+        isas()
+
+
+ISA_SETTINGS = [
+    ("AVX2", "int8"),  # the product's
+    ("AVX512", "int8"),
+    ("native", "int8"),
+    ("AVX", "int8"),
+    ("GENERIC", "int8"),
+    ("AVX2", "float32"),
+    ("native", "float32"),
+]
+
+
+def _isa_clips() -> list[tuple[str, str, np.ndarray]]:
+    from rendering.transcription import join_words
+    from tests.support.speech import espeak, trim, words_with_gaps
+
+    rng = np.random.default_rng(7)
+    pause = np.zeros(8000, np.float32)
+    clips = []
+    for label, words, voice, language, slogan in (
+        ("English", ENGLISH, "en-us", "en", "Buy one, get one free."),
+        ("Mandarin", MANDARIN, "cmn-latn-pinyin", "zh", "买一送一"),
+    ):
+        gaps = list(rng.uniform(0.15, 0.6, len(words)))
+        clips.append(
+            (f"{label}, words + gaps", language, words_with_gaps(words, voice=voice, gaps=gaps)[0])
+        )
+        connected = espeak(join_words(words), voice=voice)
+        clips.append((f"{label}, connected", language, np.concatenate([pause, connected])))
+        once = trim(espeak(slogan, voice=voice))
+        clips.append(
+            (f"{label}, slogan x3", language, np.concatenate([pause, once, once, once, pause]))
+        )
+        apart = [p for _ in range(3) for p in (once, np.zeros(12800, np.float32))]
+        clips.append((f"{label}, slogan x3, pauses", language, np.concatenate([pause, *apart])))
+    return clips
+
+
+def isa_child(isa: str, compute_type: str) -> None:
+    """One setting, in its own process (the libraries read the instruction set once)."""
+    import json
+
+    from rendering.transcription import Transcriber
+
+    transcriber = Transcriber(_model_dir(), compute_type=compute_type, cpu_isa=isa)
+    out = []
+    for label, language, samples in _isa_clips():
+        best = float("inf")
+        transcript = None
+        for _ in range(REPEATS):
+            transcript = transcriber.transcribe_samples(samples, language=language)
+            best = min(best, transcript.seconds)
+        assert transcript is not None
+        out.append(
+            {
+                "clip": label,
+                "audio_s": samples.size / 16000,
+                "compute_s": best,
+                "text": transcript.text,
+                "times": [(w.start, w.end) for w in transcript.words],
+            }
+        )
+    print("RESULT " + json.dumps(out, ensure_ascii=False))
+
+
+def isas(settings: list[tuple[str, str]] = ISA_SETTINGS) -> None:
+    """Each setting (instruction set, compute type) in a child process, against the first."""
+    import json
+    import subprocess
+    import sys
+
+    results = {}
+    for isa, compute_type in settings:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA")
+        }
+        done = subprocess.run(
+            [sys.executable, __file__, "--isa-child", isa, compute_type],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{isa} {compute_type}: failed\n{done.stderr[-2000:]}")
+            continue
+        results[isa, compute_type] = json.loads(line[len("RESULT ") :])
+    reference = results.get(settings[0])
+    print(
+        f"\ninstruction sets, best of {REPEATS} (2 CPU threads), s per audio s; 'same': the"
+        f" words and times of {' '.join(settings[0])}"
+    )
+    header = ["setting", *[c["clip"] for c in reference or []]]
+    rows = []
+    for (isa, compute_type), clips in results.items():
+        row = [f"{isa} {compute_type}"]
+        for k, clip in enumerate(clips):
+            same = reference is not None and (
+                clip["text"] == reference[k]["text"] and clip["times"] == reference[k]["times"]
+            )
+            row.append(f"{clip['compute_s'] / clip['audio_s']:.3f}{' same' if same else ''}")
+        rows.append(row)
+        for clip in clips:
+            print(f"  {isa} {compute_type}, {clip['clip']}: {clip['text'][:120]}")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))
 
 
 def _before() -> type:

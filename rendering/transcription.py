@@ -37,6 +37,8 @@ from rendering.errors import RenderingError
 from rendering.words import Word
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
     from rendering.media import Limits
@@ -50,14 +52,20 @@ __all__ = [
     "Transcript",
     "TranscriptionError",
     "assemble_packaged_model",
+    "is_loop",
     "model_problem",
+    "most_copies",
+    "pin_cpu_isa",
     "transcribe",
+    "unheard_speech",
 ]
 
 log = logging.getLogger(__name__)
 
 # Bump when a stored transcript changes meaning (options, word splitting, prompts).
-TRANSCRIPT_VERSION = "transcript-2"  # 2: loops cut per window (issue 13 speed)
+# 2: loops cut per window (issue 13 speed); 3: one instruction set on every x86 machine, a
+# window that repeats itself over real speech kept, speech Whisper skipped heard (issue 27).
+TRANSCRIPT_VERSION = "transcript-3"
 # Real transcriptions run in this process (cache hits do not count). Tests and bench read it.
 TRANSCRIBE_RUNS = 0
 
@@ -100,6 +108,20 @@ _ZH_PROMPT = "以下是普通话的句子，使用简体中文。"
 _NO_REPEAT = 16
 # ...and in the second decode of a window that still loops.
 _LOOP_NO_REPEAT = 5
+
+# Which x86 instruction set CTranslate2 and the oneDNN kernels inside it compute with. Left
+# to themselves each picks the processor's best, and their int8 kernels do not give the same
+# numbers on every processor, so the same audio was heard differently on two machines of the
+# same kind (issue 27; measured in docs/subtitles.md). AVX2 is on every x86 server the product
+# runs on; ``WHISPER_CPU_ISA`` chooses another (``native``: the libraries choose).
+CPU_ISA = "AVX2"
+# Our names (CTranslate2's) -> oneDNN's names for the same level.
+_ONEDNN_ISA = {
+    "GENERIC": "SSE41",
+    "AVX": "AVX",
+    "AVX2": "AVX2",
+    "AVX512": "AVX512_CORE_VNNI",
+}
 
 _MISSING = (
     "Transcripts are off: no Whisper model was found at {path}. Run ./scripts/run.sh "
@@ -270,6 +292,65 @@ def model_problem(model_dir: str | Path | None) -> str | None:
     return None
 
 
+def pin_cpu_isa(isa: str | None = None) -> str:
+    """Make CTranslate2 and oneDNN compute with one instruction set; the one in effect.
+
+    ``isa`` (or ``WHISPER_CPU_ISA``, or :data:`CPU_ISA`) is ``GENERIC``, ``AVX``, ``AVX2``,
+    ``AVX512`` or ``native``. Both libraries read their variables (``CT2_FORCE_CPU_ISA``,
+    ``ONEDNN_MAX_CPU_ISA``) once, when CTranslate2 is first loaded, so this must run before
+    that; one set explicitly in the environment is left as it is (an operator's choice).
+    CTranslate2 is not to be asked for a set the processor lacks, so one without the chosen set
+    gets its best lower one (logged: its transcripts may differ from other machines').
+    """
+    wanted = (isa or os.environ.get("WHISPER_CPU_ISA") or CPU_ISA).strip().upper()
+    if wanted == "NATIVE":
+        return wanted
+    if wanted not in _ONEDNN_ISA:
+        raise TranscriptionError(
+            f'There is no instruction set "{wanted}" for transcripts. Set WHISPER_CPU_ISA to '
+            "one of: " + ", ".join([*_ONEDNN_ISA, "native"]) + ".",
+            code="transcripts_off",
+        )
+    best = _best_cpu_isa()
+    levels = list(_ONEDNN_ISA)
+    if best is not None and levels.index(best) < levels.index(wanted):
+        log.warning(
+            "this processor has no %s: transcripts use %s and may differ from other machines'",
+            wanted,
+            best,
+        )
+        wanted = best
+    if "ctranslate2" in sys.modules and os.environ.get("CT2_FORCE_CPU_ISA") != wanted:
+        # Too late to change in this process: say so rather than pretend.
+        log.warning(
+            "CTranslate2 was loaded before its instruction set was chosen (%s wanted, %s in "
+            "effect): transcripts may differ from other machines'",
+            wanted,
+            os.environ.get("CT2_FORCE_CPU_ISA", "the processor's best"),
+        )
+        return os.environ.get("CT2_FORCE_CPU_ISA", "NATIVE")
+    os.environ.setdefault("CT2_FORCE_CPU_ISA", wanted)
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", _ONEDNN_ISA[wanted])
+    return os.environ["CT2_FORCE_CPU_ISA"]
+
+
+def _best_cpu_isa() -> str | None:
+    """The highest of GENERIC, AVX, AVX2, AVX512 this processor has (Linux's
+    ``/proc/cpuinfo``); None where that cannot be read (then the chosen set is trusted)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return None
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    if line is None:
+        return None
+    flags = set(line.split(":", 1)[-1].split())
+    for isa, needs in (("AVX512", {"avx512f", "avx512bw"}), ("AVX2", {"avx2"}), ("AVX", {"avx"})):
+        if needs <= flags:
+            return isa
+    return "GENERIC"
+
+
 def _model_hash(model_dir: Path) -> str:
     """SHA-256 over the model's files (names and bytes), so a changed model misses the cache."""
     from rendering import media
@@ -294,7 +375,10 @@ class Transcriber:
     cost 2x the audio's length on hard audio in bench/transcribe.py. Loops are cut short
     instead: every window is decoded with repeated 16-token runs forbidden (a loop stops
     early, a phrase said three times is still heard), and a window whose text
-    still repeats itself is decoded once more, alone, with repeated 5-token runs forbidden.
+    still repeats itself beyond what its speech could hold (:func:`is_loop`) is decoded
+    once more, alone, with repeated 5-token runs forbidden. ``cpu_isa`` is the x86
+    instruction set to compute with (:func:`pin_cpu_isa`: ``WHISPER_CPU_ISA``, else AVX2),
+    fixed for the whole process by the first model loaded in it.
     """
 
     def __init__(
@@ -305,6 +389,7 @@ class Transcriber:
         compute_type: str = "int8",
         beam_size: int = 1,
         temperatures: tuple[float, ...] = (0.0,),
+        cpu_isa: str | None = None,
     ) -> None:
         if cpu_threads < 0:
             raise ValueError(f"cpu_threads must be 0 (all cores) or more, got {cpu_threads}")
@@ -313,6 +398,7 @@ class Transcriber:
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.temperatures = temperatures
+        self.cpu_isa = cpu_isa
         self._model: Any = None
         self._hash: str | None = None
         self._lock = threading.Lock()
@@ -337,6 +423,7 @@ class Transcriber:
     def _load(self) -> Any:
         if self._model is None:
             self._check()
+            pin_cpu_isa(self.cpu_isa)
             try:
                 self._model = self._model_class()(
                     str(self.model_dir),
@@ -381,7 +468,11 @@ class Transcriber:
         2. Decode with word timestamps (Chinese gets a simplified-characters prompt), no
            conditioning on earlier text (fewer repetition loops on long audio); a window
            that loops is decoded again on its own (:func:`_loop_guarded_model_class`).
-        3. Keep each word's text stripped, with its start, end and probability.
+        3. Keep each word's text stripped, with its start, end and probability, moved to
+           its sound (:func:`tighten_to_speech`).
+        4. Speech that no word covers (Whisper hears a phrase said again after a pause
+           once, and skips the rest) is decoded again on its own, and its words are put in
+           their place (:meth:`_hear_skipped_speech`).
         """
         import numpy as np  # here, not at the top: the web process never loads numpy
 
@@ -409,21 +500,9 @@ class Transcriber:
             if language is None:
                 language, probability, _ = model.detect_language(x)
             segments, info = self._decode(model, x, language)
-            words: list[Word] = []
-            texts: list[str] = []
-            for segment in segments:
-                texts.append(str(segment.text).strip())
-                for word in segment.words or []:
-                    text = str(word.word).strip()
-                    if text:
-                        words.append(
-                            Word(text, float(word.start), float(word.end), float(word.probability))
-                        )
+            heard, timed_texts = self._heard(segments, x, language, offset=0.0)
+            words, texts = self._hear_skipped_speech(model, x, language, heard, timed_texts)
             seconds = time.perf_counter() - started
-        if language == "zh":
-            words = _simplified(words)
-            texts = [_to_simplified(t) for t in texts]
-        words = tighten_to_speech(words, x)
         return Transcript(
             language=str(info.language or language),
             words=words,
@@ -434,6 +513,77 @@ class Transcriber:
             seconds=seconds,
             segments=texts,
         )
+
+    def _heard(
+        self, segments: list[Any], x: np.ndarray, language: str, *, offset: float
+    ) -> tuple[list[Word], list[tuple[float, str]]]:
+        """The words of decoded segments (``offset`` seconds into ``x``), in simplified
+        characters for Chinese and tightened to their sound; each segment's (start, text)."""
+        words: list[Word] = []
+        texts: list[tuple[float, str]] = []
+        for segment in segments:
+            texts.append((offset + float(segment.start), str(segment.text).strip()))
+            for word in segment.words or []:
+                text = str(word.word).strip()
+                if text:
+                    words.append(
+                        Word(
+                            text,
+                            offset + float(word.start),
+                            offset + float(word.end),
+                            float(word.probability),
+                        )
+                    )
+        if language == "zh":
+            words = _simplified(words)
+            texts = [(start, _to_simplified(text)) for start, text in texts]
+        return tighten_to_speech(words, x), texts
+
+    def _hear_skipped_speech(
+        self,
+        model: Any,
+        x: np.ndarray,
+        language: str,
+        words: list[Word],
+        texts: list[tuple[float, str]],
+    ) -> tuple[list[Word], list[str]]:
+        """Decode again, alone, each stretch of speech that no word covers; the words and
+        segment texts in time order.
+
+        Whisper given "Buy one, get one free." three times with pauses between writes it
+        once and moves on: the repeats are speech with no words. Each such stretch (see
+        :func:`unheard_speech`) is cut out with a little silence either side and decoded
+        as its own clip; what it hears goes in at its time, unless Whisper thinks it
+        is not speech (music, a cough) or is unsure of all of it. Up to
+        ``_MAX_REDECODES`` decodes (each costs a 30 s window's encoding), in rounds, since a
+        stretch holding two repeats may again be heard once.
+        """
+        tried: set[tuple[int, int]] = set()
+        for _ in range(_MAX_REDECODES):
+            todo = [
+                span
+                for span in unheard_speech(words, x)
+                if (round(span[0] * 100), round(span[1] * 100)) not in tried
+            ]
+            if not todo:
+                break
+            start, end = todo[0]
+            tried.add((round(start * 100), round(end * 100)))
+            first = max(0, round((start - _REDECODE_MARGIN) * SAMPLE_RATE))
+            last = min(x.size, round((end + _REDECODE_MARGIN) * SAMPLE_RATE))
+            segments, _ = self._decode(model, x[first:last], language)
+            segments = [
+                s
+                for s in segments
+                if s.no_speech_prob < _NO_SPEECH and s.avg_logprob > _UNSURE_LOGPROB
+            ]
+            more, more_texts = self._heard(segments, x, language, offset=first / SAMPLE_RATE)
+            # Only words in the stretch: the margins belong to words already heard.
+            more = [w for w in more if w.end > start and w.start < end]
+            if more:
+                words = sorted([*words, *more], key=lambda w: (w.start, w.end))
+                texts = sorted([*texts, *more_texts], key=lambda t: t[0])
+        return words, [text for _, text in texts]
 
 
 @lru_cache(maxsize=1)
@@ -457,6 +607,67 @@ def _simplified(words: list[Word]) -> list[Word]:
 _LOOP_COMPRESSION = 2.4
 
 
+# A window that repeats itself is a loop only when it holds more text than its speech could:
+# fast Mandarin is about 5 characters a second and fast English 4 words, 6-7 tokens a second
+# either way; a loop fills the window's 224 tokens whatever the audio holds.
+_MAX_TOKENS_PER_SPEECH_SECOND = 8.0
+_TOKEN_ALLOWANCE = 8  # what a window with hardly any speech may still hold
+
+
+# More back-to-back copies of one run of tokens than a speaker says a slogan: "便便便…"
+# (16 copies of one token before the 16-token rule stops it) is a loop, "买一送一！" three
+# or four times is not.
+_MAX_SAID_COPIES = 4
+_LONGEST_UNIT = 12  # tokens: a slogan's length, about 4 Chinese or 8 English words
+
+
+def is_loop(tokens: Sequence[int], speech_seconds: float) -> bool:
+    """Whether a window whose text repeats itself (compression ratio over 2.4) is a decoding
+    loop rather than a speaker repeating a phrase.
+
+    A loop holds more tokens than its speech could (it runs on over silence), or one run of
+    tokens copied back to back more often than anyone repeats a phrase. A phrase said
+    three times brings three times the speech, and three copies.
+    """
+    if len(tokens) > _MAX_TOKENS_PER_SPEECH_SECOND * speech_seconds + _TOKEN_ALLOWANCE:
+        return True
+    return most_copies(tokens) > _MAX_SAID_COPIES
+
+
+def most_copies(tokens: Sequence[int]) -> int:
+    """The most back-to-back copies of any run of 1 to 12 tokens in ``tokens``."""
+    best = 1 if tokens else 0
+    for unit in range(1, _LONGEST_UNIT + 1):
+        run = 0  # positions i in a row where tokens[i] == tokens[i + unit]
+        for i in range(len(tokens) - unit):
+            run = run + 1 if tokens[i] == tokens[i + unit] else 0
+            best = max(best, 1 + run // unit)
+    return best
+
+
+def window_speech_seconds(features: np.ndarray) -> float:
+    """Seconds of speech in one window's log-mel features (Whisper's scale, 10 ms columns).
+
+    Columns that are exactly zero are the padding of a window shorter than 30 s. A column is
+    speech when its power is within 35 dB of the window's loudest and 8 dB above its quiet
+    level, as in :func:`tighten_to_speech`.
+    """
+    import numpy as np  # here, not at the top: the web process never loads numpy
+
+    mel = np.asarray(features, dtype=np.float64).reshape(-1, np.shape(features)[-1])
+    real = np.any(mel != 0.0, axis=0)
+    if not real.any():
+        return 0.0
+    # Whisper's scale is (log10(power) + 4) / 4 per mel band: back to dB per column.
+    power = np.sum(10.0 ** (mel[:, real] * 4.0 - 4.0), axis=0)
+    level = 10.0 * np.log10(power + 1e-30)
+    threshold = max(
+        float(level.max()) - _ONSET_RANGE_DB,
+        float(np.percentile(level, 10)) + _ONSET_FLOOR_MARGIN_DB,
+    )
+    return float(np.count_nonzero(level > threshold)) / 100.0
+
+
 @lru_cache(maxsize=1)
 def _loop_guarded_model_class() -> Any:
     """faster-whisper's ``WhisperModel``, deciding per 30 s window whether it looped.
@@ -465,22 +676,43 @@ def _loop_guarded_model_class() -> Any:
     (random words, and up to five more decodes); ours is to decode that window once more,
     greedily, with repeated 5-token runs forbidden, reusing its encoder output. Only the
     window that looped is decoded twice (earlier we decoded the whole audio again).
+
+    Whisper's test for a loop (text that compresses more than 2.4 times) is also true of a
+    slogan said three times ("买一送一！买一送一！买一送一！"), so a window that passes it is
+    decoded again only when it holds more tokens than the speech in that window could
+    (:func:`is_loop`): repeats of real speech are kept, a loop over silence is not.
     """
     from dataclasses import replace
 
     from faster_whisper import WhisperModel
 
     class LoopGuardedWhisperModel(WhisperModel):
+        _window_speech: float | None = None
+
+        def encode(self, features: Any) -> Any:
+            # Every window passes here before it is decoded: measure its speech now.
+            self._window_speech = window_speech_seconds(features)
+            return super().encode(features)
+
         def generate_with_fallback(
             self, encoder_output: Any, prompt: list[int], tokenizer: Any, options: Any
         ) -> Any:
             result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
             compression_ratio = result[3]
-            if (
-                compression_ratio > _LOOP_COMPRESSION
-                and options.no_repeat_ngram_size != _LOOP_NO_REPEAT
-            ):
-                options = replace(options, no_repeat_ngram_size=_LOOP_NO_REPEAT)
+            text = [t for t in result[0].sequences_ids[0] if t < tokenizer.timestamp_begin]
+            # Whisper's test, or a short loop it misses ("要想起,要想起,…" ×10 compresses
+            # less than 2.4 times with the words before it).
+            repeats = compression_ratio > _LOOP_COMPRESSION or most_copies(text) > _MAX_SAID_COPIES
+            if repeats and options.no_repeat_ngram_size != _LOOP_NO_REPEAT:
+                speech = self._window_speech
+                if speech is not None and not is_loop(text, speech):
+                    return result
+                # Without timestamps too: a loop of short segments ("要想起," between
+                # timestamps, each time another) has no repeated 5-token run to forbid.
+                options = replace(
+                    options, no_repeat_ngram_size=_LOOP_NO_REPEAT, without_timestamps=True
+                )
+                prompt = [*prompt, tokenizer.no_timestamps]
                 result = super().generate_with_fallback(encoder_output, prompt, tokenizer, options)
             return result
 
@@ -503,19 +735,10 @@ def tighten_to_speech(words: list[Word], samples: np.ndarray) -> list[Word]:
     """
     import numpy as np  # here, not at the top: the web process never loads numpy
 
-    x = np.asarray(samples, dtype=np.float32).reshape(-1)
-    n = x.size // _HOP
+    loud = _loud_hops(samples)
+    n = loud.size
     if n == 0 or not words:
         return words
-    rms = np.sqrt(np.mean(x[: n * _HOP].reshape(n, _HOP).astype(np.float64) ** 2, axis=1))
-    level = 20 * np.log10(rms + 1e-9)
-    loud_level = float(np.percentile(level, 95))
-    threshold = max(
-        loud_level - _ONSET_RANGE_DB,
-        float(np.percentile(level, 10)) + _ONSET_FLOOR_MARGIN_DB,
-        -60.0,
-    )
-    loud = level > threshold
     out: list[Word] = []
     for word in words:
         first = max(0, int(word.start * 100))
@@ -528,6 +751,72 @@ def tighten_to_speech(words: list[Word], samples: np.ndarray) -> list[Word]:
         end = min(word.end, runs[-1][1] / 100)
         out.append(Word(word.text, round(start, 3), round(max(end, start), 3), word.probability))
     return out
+
+
+def _loud_hops(samples: np.ndarray) -> np.ndarray:
+    """Which 10 ms hops are loud enough to be speech, relative to the clip's loud level
+    (its 95th percentile) and quiet level (its 10th)."""
+    import numpy as np  # here, not at the top: the web process never loads numpy
+
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    n = x.size // _HOP
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    rms = np.sqrt(np.mean(x[: n * _HOP].reshape(n, _HOP).astype(np.float64) ** 2, axis=1))
+    level = 20 * np.log10(rms + 1e-9)
+    threshold = max(
+        float(np.percentile(level, 95)) - _ONSET_RANGE_DB,
+        float(np.percentile(level, 10)) + _ONSET_FLOOR_MARGIN_DB,
+        -60.0,
+    )
+    return np.asarray(level > threshold)
+
+
+# Speech that no word covers: stretches of loud hops joined across gaps shorter than
+# _JOIN_GAP, at least _MIN_UNHEARD long (a breath or a click is shorter than a syllable).
+_JOIN_GAP = 0.25
+_MIN_UNHEARD = 0.3
+_REDECODE_MARGIN = 0.15  # seconds of the audio either side of a stretch decoded again
+_MAX_REDECODES = 6
+# Whisper's own thresholds for "this is not speech" and "this decode failed".
+_NO_SPEECH = 0.6
+_UNSURE_LOGPROB = -1.0
+
+
+def unheard_speech(words: list[Word], samples: np.ndarray) -> list[tuple[float, float]]:
+    """The stretches of speech (start, end in seconds) that no word's span touches.
+
+    Speech is :func:`_loud_hops`, its runs joined across gaps under 0.25 s; each run a word
+    overlaps is heard. Consecutive unheard runs (no heard one between them) make one
+    stretch, so a phrase said three times after a pause is one stretch of two repeats.
+    """
+    import numpy as np  # here, not at the top: the web process never loads numpy
+
+    loud = _loud_hops(samples)
+    if loud.size == 0:
+        return []
+    padded = np.concatenate([[False], loud, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    runs: list[list[float]] = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if runs and a / 100 - runs[-1][1] < _JOIN_GAP:
+            runs[-1][1] = b / 100
+        else:
+            runs.append([a / 100, b / 100])
+    stretches: list[tuple[float, float]] = []
+    open_stretch: list[float] | None = None
+    for start, end in runs:
+        heard = any(w.end > start and w.start < end for w in words)
+        if heard:
+            open_stretch = None
+        elif end - start >= _MIN_UNHEARD:
+            if open_stretch is None:
+                open_stretch = [start, end]
+                stretches.append((start, end))
+            else:
+                open_stretch[1] = end
+                stretches[-1] = (open_stretch[0], end)
+    return stretches
 
 
 def _loud_runs(loud: np.ndarray, first: int, last: int) -> list[tuple[int, int]]:

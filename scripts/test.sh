@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install (with the dev extras) and run the test suite. Extra arguments go to pytest.
+# Install (the system tools the tests need, then the Python dependencies with the dev
+# extras) and run the test suite. Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-tools.sh
 scripts/bootstrap.sh dev || exit 1
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -16,6 +16,7 @@ import pytest
 from accounts.models import User
 from accounts.services import api_key_create
 from tests.api.conftest import FIXTURES
+from tests.support.tools import system_tool
 from tests.ui.conftest import artifacts_dir, live_worker  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -38,6 +39,8 @@ def test_the_readme_walkthrough_works(
     for name in ("speech.wav", "face.mp4", "face_with_audio.mp4"):
         shutil.copy(FIXTURES / name, tmp_path / name)
     _key, raw = api_key_create(user=owner, name="walk-through")
+    system_tool("curl", "curl")
+    system_tool("jq", "jq")
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", walkthrough_script()],
         cwd=tmp_path,

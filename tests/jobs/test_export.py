@@ -26,6 +26,7 @@ from jobs.export import ExportNotFound, export_link_create
 from jobs.models import Batch, ExportToken, JobStatus, RenderJob
 from rendering.cache import file_sha256
 from tests.support.export import download, mint, path_of
+from tests.support.tools import system_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -84,16 +85,24 @@ def test_it_streams_an_archive_that_zipfile_unzip_and_bsdtar_accept(
 
     zip_path = tmp_path / "export.zip"
     zip_path.write_bytes(body)
-    unzip = subprocess.run(["/usr/bin/unzip", "-t", str(zip_path)], capture_output=True, text=True)
+    unzip = subprocess.run(
+        [system_tool("unzip", "unzip"), "-t", str(zip_path)], capture_output=True, text=True
+    )
     assert unzip.returncode == 0, unzip.stdout + unzip.stderr
     assert "No errors detected" in unzip.stdout
     listing = subprocess.run(
-        ["/usr/bin/bsdtar", "-tf", str(zip_path)], capture_output=True, text=True, check=True
+        [system_tool("bsdtar", "libarchive-tools"), "-tf", str(zip_path)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert listing.stdout.split() == names
     out = tmp_path / "out"
     out.mkdir()
-    subprocess.run(["/usr/bin/bsdtar", "-xf", str(zip_path), "-C", str(out)], check=True)
+    subprocess.run(
+        [system_tool("bsdtar", "libarchive-tools"), "-xf", str(zip_path), "-C", str(out)],
+        check=True,
+    )
 
     manifest = json.loads((out / "manifest.json").read_text())
     rows = list(csv.DictReader(io.StringIO((out / "manifest.csv").read_text("utf-8-sig"))))
@@ -162,7 +171,9 @@ def test_it_names_members_safely_whatever_the_template_names(
     out = tmp_path / "out"
     out.mkdir()
     (tmp_path / "zip").write_bytes(body)
-    subprocess.run(["/usr/bin/unzip", "-q", str(tmp_path / "zip"), "-d", str(out)], check=True)
+    subprocess.run(
+        [system_tool("unzip", "unzip"), "-q", str(tmp_path / "zip"), "-d", str(out)], check=True
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
 
 

@@ -22,6 +22,7 @@ from jobs.export import export_link_create
 from jobs.models import Batch, ExportToken
 from tests.support.export import mint, path_of
 from tests.support.processes import gunicorn
+from tests.support.tools import system_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,9 @@ def test_curl_resumes_a_broken_download_through_gunicorn(
         target = tmp_path / "export.zip"
         target.write_bytes(whole[: int(len(whole) * 0.4)])
         subprocess.run(
-            ["curl", "-sS", "--fail", "-C", "-", "-o", str(target), url], check=True, timeout=60
+            [system_tool("curl", "curl"), "-sS", "--fail", "-C", "-", "-o", str(target), url],
+            check=True,
+            timeout=60,
         )
         assert target.read_bytes() == whole
         tested = subprocess.run(
