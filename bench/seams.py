@@ -1,6 +1,7 @@
 """What a viewer sees at the edited region: seams along its border and the mouth's sharpness.
 
     .venv/bin/python bench/seams.py [clip.mp4 ...] [--tag NAME] [--sheets DIR] [--audio WAV]
+                                    [--max-yaw 0.6]
 
 Default clips: every clip of ``../shared/realdata/`` (the real faces; the held-out clips
 its SOURCES.md names are not there), a vertical phone version of one (1080x1920, made
@@ -18,7 +19,8 @@ speech (or ``--audio``), then every edited output frame is compared with its tem
 - psnr: PSNR outside the lower face against the template (must not get worse).
 
 With ``--sheets DIR`` it writes ``DIR/seams_<clip>.png``: template beside output around
-the mouth and along the jaw, at full size, at the most open frame and at a mid one.
+the mouth and along the jaw, at full size, at the most open frame and at a mid one, with
+a third panel showing the change (x8, grey = none) and the region's border in red.
 """
 
 from __future__ import annotations
@@ -125,7 +127,21 @@ def measure(template: Path, audio_path: Path, tag: str, sheets: Path | None) -> 
         for j, i in picks:
             x0, y0, x1, y1 = crop(track.landmarks[i], sources[i].shape)
             gap = np.full((y1 - y0, 6, 3), 255, np.uint8)
-            rows.append(np.hstack([sources[i][y0:y1, x0:x1], gap, outputs[j][y0:y1, x0:x1]]))
+            # Third panel: the change, grey 128 = none, x8, with the region's border in red.
+            change = outputs[j].astype(np.float32).mean(2) - sources[i].astype(np.float32).mean(2)
+            diff = cv2.cvtColor(
+                np.clip(128 + 8 * change, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2RGB
+            )
+            polygon = classic.edit_region(track.landmarks[i], plan.poses[j], reference)
+            cv2.polylines(diff, [np.round(polygon).astype(np.int32)], True, (255, 0, 0), 1)
+            panels = [
+                sources[i][y0:y1, x0:x1],
+                gap,
+                outputs[j][y0:y1, x0:x1],
+                gap,
+                diff[y0:y1, x0:x1],
+            ]
+            rows.append(np.hstack(panels))
         width = max(r.shape[1] for r in rows)
         rows = [
             np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows
@@ -163,6 +179,12 @@ def main(argv: list[str]) -> None:
             sheets = Path(next(args))
         elif arg == "--audio":
             audio_path = Path(next(args))
+        elif arg == "--max-yaw":
+            # Measure the look on turned clips the current face check refuses (head pose in
+            # degrees is another part of issue 22): both before and after, the same value.
+            from rendering import faces
+
+            faces.MAX_YAW = float(next(args))
         else:
             clips.append(Path(arg))
     clips = clips or default_clips()

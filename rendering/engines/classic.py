@@ -62,6 +62,8 @@ TEETH_HINT = 0.6  # opacity of painted teeth
 # A template that never shows its mouth open gets this share of the wanted opening: the
 # painted interior is a guess, and a modest one is far less noticeable than a wide one.
 PAINTED_OPENING = 0.6
+SHUT_COVER = 0.025  # face units of the lower lip's inner edge the closed lips' line covers
+SQUEEZED_GAP = 0.03  # wanted openings under this, from a source twice as open, are redrawn
 OPENING_PROFILE = 0.9  # exponent of the opening's width profile (0.5: ellipse, 1: parabola)
 CHUNK = 12  # frames between cancel checks and progress reports
 
@@ -272,15 +274,24 @@ def _paint_interior(
     source_roi: np.ndarray,
     *,
     shut: bool = False,
+    squeezed: bool = False,
 ) -> None:
     """Draw the mouth cavity and upper teeth into ``roi`` (in place); with ``shut``, only
-    the soft shadow line where closed lips meet."""
+    the soft shadow line where closed lips meet. ``squeezed``: the template (or the shown
+    appearance) has an open mouth here, whose teeth must not lend the paint their edges."""
     xr, upper, lower = model.inner_polygon()
     frame = model.frame
     # Reach ~0.7 px past the lip edges: antialiased edges of a nearly closed mouth would
     # otherwise let the template's squeezed teeth show through as a light line.
     pad = 0.7 / frame.scale
     upper, lower = upper - pad, lower + pad
+    if shut or squeezed:
+        # Closing an open mouth: its teeth reach past the inner lips' landmarks (the lips
+        # roll over them), so the paint also covers the lips' inner edges (in lip colour),
+        # thinning towards the corners.
+        taper = 1.0 - (xr / max(model.ci_dst, 1e-3)) ** 2
+        upper = upper - 0.5 * SHUT_COVER * taper
+        lower = lower + SHUT_COVER * taper
     poly_face = np.concatenate(
         [np.stack([model.xm + xr, upper], 1), np.stack([model.xm + xr, lower], 1)[::-1]]
     )
@@ -370,16 +381,21 @@ def _paint_interior(
     # cavity colour turns into a darker shade of the lips themselves.
     closing = 1.0 if shut else 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
     if closing > 0:
-        shadow = lip_colour * (0.6 if shut else 0.5)
+        shadow = lip_colour * np.float32(0.5)
+        if shut:  # darkest where the lips meet, the lower lip's own colour below
+            fade = _smoothstep(0.0, 1.0, np.clip(below / gap, 0.0, 1.0))[..., None]
+            shadow = lip_colour * (0.55 + 0.4 * fade)
         colour = colour * (1.0 - closing) + shadow * closing
     box = roi[lo[1] : hi[1], lo[0] : hi[0]]
     source_box = source_roi[lo[1] : hi[1], lo[0] : hi[0]]
-    painted = _match_texture(colour, source_box, frame.scale)
+    # The template's fine texture at this place is its lips' when its mouth is closed; when
+    # it is open, it is the edges of its teeth, which would draw them back in.
+    painted = _match_texture(colour, None if squeezed else source_box, frame.scale)
     alpha *= 0.97
     roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
 
 
-def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.ndarray:
+def _match_texture(colour: np.ndarray, around: np.ndarray | None, scale: float) -> np.ndarray:
     """A painted layer made no sharper and no cleaner than the face it goes into.
 
     1. Blur by a share of the eye distance: a face's softness grows with its size in
@@ -390,7 +406,7 @@ def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.n
     """
     sigma = 0.35 + 0.008 * scale
     soft = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), sigma)
-    if around.shape[:2] == soft.shape[:2]:
+    if around is not None and around.shape[:2] == soft.shape[:2]:
         grey = cv2.cvtColor(around, cv2.COLOR_RGB2GRAY).astype(np.float32)
         detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.2)
         # Damped and scaled with the paint's brightness: dark areas show less grain.
@@ -655,11 +671,19 @@ def animate_frame(
     # frame) is closed but the audio asks for an opening.
     source_gap = model.gap_src_centre if shown_gap is None else shown_gap
     painting = source_gap < mouths.OPEN_ENOUGH and model.gap > 0.012
-    # An open mouth squeezed shut keeps its teeth as a light line between the lips (teeth
-    # showing through a doubled lower lip): there the closed lips' shadow line is drawn.
-    closing = model.gap < 0.012 and source_gap > model.gap + 0.02
-    if painting or closing:
-        _paint_interior(warped, model, origin, source_roi, shut=not painting)
+    # An open mouth squeezed (nearly) shut keeps its teeth as a jagged light line between
+    # the lips (teeth showing through a doubled lower lip, on smiling templates): there
+    # the narrow opening, or the closed lips' shadow line, is drawn instead.
+    squeezed = model.gap < SQUEEZED_GAP and source_gap > max(2.0 * model.gap, model.gap + 0.02)
+    if painting or squeezed:
+        _paint_interior(
+            warped,
+            model,
+            origin,
+            source_roi,
+            shut=not painting and model.gap < 0.012,
+            squeezed=not painting,
+        )
 
     alpha = _feathered_mask((h, w), polygon, origin, feather)
     if strength < 0.999:
