@@ -148,7 +148,8 @@ def measure(template: Path, audio_path: Path, tag: str, sheets: Path | None) -> 
         ]
         sheets.mkdir(parents=True, exist_ok=True)
         png = sheets / f"seams_{name}.png"
-        cv2.imwrite(str(png), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+        image = cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
+        cv2.imwrite(str(png), image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     ratio = np.asarray(ratios, np.float64)
     ratio = ratio[np.isfinite(ratio)]
     seam_arr = np.asarray(seams)

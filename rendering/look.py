@@ -45,7 +45,7 @@ class Seam:
         return max(self.strip, self.outside) - self.control
 
 
-def _signed_distance(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+def _signed_distance(shape: tuple[int, ...], polygon: np.ndarray) -> np.ndarray:
     """Pixels' distance to the polygon's edge (positive inside), float32."""
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], (255,))
@@ -98,7 +98,7 @@ def seam_score(
     )
 
 
-def mouth_box(landmarks: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def mouth_box(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The lips' bounding box and a margin, in pixels (x0, y0, x1, y1)."""
     scale = float(faces.face_frame(landmarks).scale)
     lips = landmarks[np.concatenate([faces.K_OUTER_UPPER, faces.K_OUTER_LOWER])]

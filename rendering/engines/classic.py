@@ -334,8 +334,14 @@ def _paint_interior(
     cast = (cast / max(float(cast.max()), 1.0)).astype(np.float32)
     hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
     hsv = hsv.astype(np.float32)
-    hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
-    hsv[..., 2] = np.clip(hsv[..., 2] * 0.26, 14, 62)  # dark: a lit cavity reads as a grey smudge
+    # A mouth's inside is a dark, warm red-brown whatever the lips' make-up: pale or
+    # greyish lips (an older face, a cold grade) gave a grey cavity, a smudge. Their hue is
+    # kept when it is a red (OpenCV hue 0-180: reds wrap around 0), else a warm one is used.
+    hue = float(hsv[0, 0, 0])
+    if 20.0 < hue < 150.0:
+        hsv[..., 0] = 5.0
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 110, 200)
+    hsv[..., 2] = np.clip(hsv[..., 2] * 0.26, 14, 56)  # dark: a lit cavity reads as painted
     cavity = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
     bottom = np.interp(pxr, xr, lower).astype(np.float32)
     gap = np.maximum(bottom - top, np.float32(1e-4))

@@ -116,3 +116,23 @@ def test_a_library_mouth_keeps_the_persons_sharpness(astronaut) -> None:
             frame, landmarks, MouthPose(0.5), reference, appearance=Appearance(library, entry)
         )
         assert look.sharpness_ratio(output, frame, landmarks) >= 0.9
+
+
+def test_a_mouth_that_never_opens_gets_a_modest_dark_warm_opening(phone) -> None:
+    """Hopper's mouth is shut in the photo (nothing to reuse): asked to open fully, the
+    painted opening is modest, dark and warm, not a wide grey smudge."""
+    frame, landmarks = phone
+    output, _ = edit(frame, landmarks, 1.0)
+    found = faces.detect_landmarks(output)
+    assert found is not None
+    gap = faces.lip_gap(found)
+    assert 0.04 < gap < 0.1  # the full opening asked for is 0.18 eye distances
+    inner = np.concatenate([found[faces.K_INNER_UPPER], found[faces.K_INNER_LOWER][::-1]])
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(inner).astype(np.int32)], (1,))
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)).astype(bool)
+    hsv = cv2.cvtColor(output, cv2.COLOR_RGB2HSV)[mask].astype(np.float32)
+    assert hsv[:, 2].mean() < 90  # dark
+    assert hsv[:, 1].mean() > 70  # coloured, not grey
+    hue = hsv[:, 0]
+    assert np.mean((hue < 25) | (hue > 160)) > 0.8  # a warm red-brown
