@@ -1,7 +1,7 @@
 """What a viewer sees at the edited region: seams along its border and the mouth's sharpness.
 
     .venv/bin/python bench/seams.py [clip.mp4 ...] [--tag NAME] [--sheets DIR] [--audio WAV]
-                                    [--max-yaw 0.6]
+                                    [--max-yaw 0.6] [--max-jitter 0.1]
 
 Default clips: every clip of ``../shared/realdata/`` (the real faces; the held-out clips
 its SOURCES.md names are not there), a vertical phone version of one (1080x1920, made
@@ -186,6 +186,10 @@ def main(argv: list[str]) -> None:
             from rendering import faces
 
             faces.MAX_YAW = float(next(args))
+        elif arg == "--max-jitter":
+            from rendering import faces
+
+            faces.MAX_JITTER = float(next(args))
         else:
             clips.append(Path(arg))
     clips = clips or default_clips()

@@ -672,7 +672,6 @@ def animate_frame(
     shown_gap = appearance.gap
     if shown_gap is not None:
         _place_appearance(warped, model, landmarks, appearance, origin, step)
-    _match_sharpness(warped, source_roi, model, landmarks, origin)
     # Paint an interior only where no real one is shown: the appearance (or the template
     # frame) is closed but the audio asks for an opening.
     source_gap = model.gap_src_centre if shown_gap is None else shown_gap
@@ -681,6 +680,9 @@ def animate_frame(
     # the lips (teeth showing through a doubled lower lip, on smiling templates): there
     # the narrow opening, or the closed lips' shadow line, is drawn instead.
     squeezed = model.gap < SQUEEZED_GAP and source_gap > max(2.0 * model.gap, model.gap + 0.02)
+    if painting:
+        # Sharpened first: a synthesised opening stays as soft as the face around it.
+        _match_sharpness(warped, source_roi, model, landmarks, origin)
     if painting or squeezed:
         _paint_interior(
             warped,
@@ -690,6 +692,9 @@ def animate_frame(
             shut=not painting and model.gap < 0.012,
             squeezed=not painting,
         )
+    if not painting:
+        # After the closed lips' line is drawn, so it is as crisp as the lips it lies on.
+        _match_sharpness(warped, source_roi, model, landmarks, origin)
 
     alpha = _feathered_mask((h, w), polygon, origin, feather)
     if strength < 0.999:
