@@ -1,7 +1,7 @@
 """What a viewer sees at the edited region: seams along its border and the mouth's sharpness.
 
     .venv/bin/python bench/seams.py [clip.mp4 ...] [--tag NAME] [--sheets DIR] [--audio WAV]
-                                    [--max-yaw 0.6] [--max-jitter 0.1]
+                                    [--max-yaw 0.6] [--max-jitter 0.1] [--min-coverage 0]
 
 Default clips: every clip of ``../shared/realdata/`` (the real faces; the held-out clips
 its SOURCES.md names are not there), a vertical phone version of one (1080x1920, made
@@ -38,6 +38,7 @@ if not REALDATA.is_dir():
     REALDATA = Path("/work/shared/realdata")
 WORK = ROOT / "var" / "seams"
 CACHE = ROOT / "var" / "seams-cache"
+MIN_COVERAGE = [0.25]  # --min-coverage: render what can be edited of a clip the engine refuses
 
 
 def phone_clip() -> Path:
@@ -91,7 +92,7 @@ def measure(template: Path, audio_path: Path, tag: str, sheets: Path | None) -> 
     name = short_name(template)
     out = WORK / f"{name}-{tag}.mp4"
     started = time.perf_counter()
-    classic.ClassicEngine(cache_dir=CACHE).render(
+    classic.ClassicEngine(cache_dir=CACHE, min_coverage=MIN_COVERAGE[0]).render(
         template=template, track=track, audio=features, audio_path=audio_path, out_path=out
     )
     seconds = time.perf_counter() - started
@@ -186,6 +187,8 @@ def main(argv: list[str]) -> None:
             from rendering import faces
 
             faces.MAX_YAW = float(next(args))
+        elif arg == "--min-coverage":
+            MIN_COVERAGE[0] = float(next(args))
         elif arg == "--max-jitter":
             from rendering import faces
 
