@@ -197,12 +197,13 @@ def main(argv: list[str]) -> None:
             clips.append(Path(arg))
     clips = clips or default_clips()
     header = ["clip", "size", "opens", "edited", "seam", "seam p90", "jaw", "sharp", "sharp p10", "eyes", "psnr", "secs"]  # fmt: skip
-    rows = []
+    rows: list[list[object]] = []
     for clip in clips:
         try:
             rows.append(measure(clip, audio_path, tag, sheets))
         except Exception as exc:  # one clip the engine refuses must not stop the others
-            rows.append([short_name(clip), "-", "-", f"failed: {exc}"[:60]] + ["-"] * 8)
+            failed: list[object] = [short_name(clip), "-", "-", f"failed: {exc}"[:60]]
+            rows.append(failed + ["-"] * 8)
         print(table(header, rows[-1:]), flush=True)
     print()
     print(table(header, rows))

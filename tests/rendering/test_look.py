@@ -64,7 +64,9 @@ def edit(
 
 @pytest.mark.parametrize("face", ["astronaut", "phone"])
 @pytest.mark.parametrize("openness", [0.0, 0.5, 1.0])
-def test_the_edited_regions_border_is_invisible(face, openness, request) -> None:
+def test_the_edited_regions_border_is_invisible(
+    face: str, openness: float, request: pytest.FixtureRequest
+) -> None:
     frame, landmarks = request.getfixturevalue(face)
     output, polygon = edit(frame, landmarks, openness)
     assert look.mouth_sharpness(output, landmarks) != look.mouth_sharpness(frame, landmarks)
@@ -78,7 +80,9 @@ def test_the_edited_regions_border_is_invisible(face, openness, request) -> None
     assert abs(seam.lighter) < 2.0
 
 
-def test_the_seam_measure_sees_a_lighter_band_along_the_jaw(phone) -> None:
+def test_the_seam_measure_sees_a_lighter_band_along_the_jaw(
+    phone: tuple[np.ndarray, np.ndarray],
+) -> None:
     """The measure itself: a region pasted with a light edge (what the issue saw on a phone
     recording) scores far above an invisible one."""
     frame, landmarks = phone
@@ -92,7 +96,9 @@ def test_the_seam_measure_sees_a_lighter_band_along_the_jaw(phone) -> None:
 
 
 @pytest.mark.parametrize("face", ["astronaut", "phone"])
-def test_the_new_mouth_is_as_sharp_as_the_persons_own(face, request) -> None:
+def test_the_new_mouth_is_as_sharp_as_the_persons_own(
+    face: str, request: pytest.FixtureRequest
+) -> None:
     frame, landmarks = request.getfixturevalue(face)
     for openness in (0.3, 0.7):
         output, _ = edit(frame, landmarks, openness)
@@ -102,7 +108,9 @@ def test_the_new_mouth_is_as_sharp_as_the_persons_own(face, request) -> None:
     assert look.sharpness_ratio(blurred, frame, landmarks) < 0.6
 
 
-def test_a_library_mouth_keeps_the_persons_sharpness(astronaut) -> None:
+def test_a_library_mouth_keeps_the_persons_sharpness(
+    astronaut: tuple[np.ndarray, np.ndarray],
+) -> None:
     """A mouth from another frame of the template (cut, bent and blended) is as crisp as
     the one it replaces."""
     frame, landmarks = astronaut
@@ -118,7 +126,9 @@ def test_a_library_mouth_keeps_the_persons_sharpness(astronaut) -> None:
         assert look.sharpness_ratio(output, frame, landmarks) >= 0.9
 
 
-def test_a_mouth_that_never_opens_gets_a_modest_dark_warm_opening(phone) -> None:
+def test_a_mouth_that_never_opens_gets_a_modest_dark_warm_opening(
+    phone: tuple[np.ndarray, np.ndarray],
+) -> None:
     """Hopper's mouth is shut in the photo (nothing to reuse): asked to open fully, the
     painted opening is modest, dark and warm, not a wide grey smudge."""
     frame, landmarks = phone
