@@ -471,9 +471,9 @@ def _laplacian_moments(grey: np.ndarray, detail: np.ndarray) -> tuple[float, flo
 
 
 def _lips_box(
-    points: np.ndarray, origin: np.ndarray, scale: float, shape: tuple[int, ...]
+    points: np.ndarray, origin: np.ndarray, margin: float, shape: tuple[int, ...]
 ) -> tuple[int, int, int, int]:
-    margin = 0.06 * scale
+    """The points' bounding box grown by ``margin`` pixels, relative to ``origin``, clipped."""
     x0, y0 = np.maximum(np.floor(points.min(axis=0) - origin - margin).astype(int), 0)
     x1, y1 = np.ceil(points.max(axis=0) - origin + margin).astype(int)
     return int(x0), int(y0), int(min(x1, shape[1])), int(min(y1, shape[0]))
@@ -498,10 +498,10 @@ def _match_sharpness(
     """
     scale = float(model.frame.scale)
     own = landmarks[np.concatenate([faces.K_OUTER_UPPER, faces.K_OUTER_LOWER])]
-    sx0, sy0, sx1, sy1 = _lips_box(own, origin, scale, source_roi.shape)
+    sx0, sy0, sx1, sy1 = _lips_box(own, origin, 0.06 * scale, source_roi.shape)
     target = model.target_contours()
     lips = np.concatenate([target[0], target[3][::-1]])
-    x0, y0, x1, y1 = _lips_box(lips, origin, scale, roi.shape)
+    x0, y0, x1, y1 = _lips_box(lips, origin, 0.06 * scale, roi.shape)
     if min(sx1 - sx0, sy1 - sy0, x1 - x0, y1 - y0) < 6:
         return
     want = _laplacian_moments(
@@ -669,11 +669,23 @@ def animate_frame(
 
     step = max(3.0, scale / 20.0)
     maps = _grid_map(model, x0, y0, w, h, step=step)
-    # Bicubic: bilinear sampling at half-pixel offsets averages neighbours, which took a
-    # quarter to a third of the mouth's fine detail on real faces (bench/seams.py).
     warped = cv2.remap(
-        frame, maps[..., 0], maps[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        frame, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    # Around the mouth, bicubic: bilinear sampling at half-pixel offsets averages
+    # neighbours, which took a quarter to a third of the mouth's fine detail on real faces
+    # (bench/seams.py). Only there: bicubic costs 2.5x, and cheek and chin move little.
+    target = model.target_contours()
+    bx0, by0, bx1, by1 = _lips_box(target.reshape(-1, 2), origin, 0.15 * scale, (h, w))
+    if bx1 - bx0 > 2 and by1 - by0 > 2:
+        box_maps = maps[by0:by1, bx0:bx1]
+        warped[by0:by1, bx0:bx1] = cv2.remap(
+            frame,
+            box_maps[..., 0],
+            box_maps[..., 1],
+            cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
     source_roi = frame[y0:y1, x0:x1]
     shown_gap = appearance.gap
     if shown_gap is not None:
