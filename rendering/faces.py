@@ -338,12 +338,15 @@ def edit_strength(trust: np.ndarray) -> np.ndarray:
     A frame next to one the engine cannot trust is weakened too, and the weight moves over
     about five frames, so the edit fades out before a head turns away and back in after.
     """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
     if len(trust) == 0:
         return trust
-    eroded = minimum_filter1d(trust.astype(np.float32), size=2 * _FADE + 1, mode="nearest")
-    return np.asarray(uniform_filter1d(eroded, size=2 * _FADE + 1, mode="nearest"), np.float32)
+    # Plain numpy (edges repeated): scipy.ndimage would cost every render its import time.
+    window = 2 * _FADE + 1
+    padded = np.pad(trust.astype(np.float32), _FADE, mode="edge")
+    eroded = np.lib.stride_tricks.sliding_window_view(padded, window).min(axis=1)
+    padded = np.pad(eroded, _FADE, mode="edge")
+    averaged = np.lib.stride_tricks.sliding_window_view(padded, window).mean(axis=1)
+    return np.asarray(averaged, np.float32)
 
 
 def usable_share(track: FaceTrack) -> float:

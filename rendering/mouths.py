@@ -34,7 +34,7 @@ from rendering import faces
 if TYPE_CHECKING:
     from rendering.faces import FaceTrack
 
-LIBRARY_VERSION = "2"
+LIBRARY_VERSION = "3"
 LIBRARY_RUNS = 0  # real analyses in this process (cache hits do not count)
 
 OWN = -1  # "use the template frame's own mouth"
@@ -42,7 +42,7 @@ OWN = -1  # "use the template frame's own mouth"
 # The canonical box around the mouth centre, in face units (1 = eye distance).
 BOX_X = (-0.62, 0.62)
 BOX_Y = (-0.40, 0.62)
-MAX_DENSITY = 160.0  # patch pixels per face unit: enough for a 1080p close-up
+MAX_DENSITY = 320.0  # patch pixels per face unit: a 1080x1920 close-up is not scaled down
 MIN_DENSITY = 40.0
 GAP_STEP = 0.012  # library bins: inner-lip opening ...
 WIDTH_STEP = 0.03  # ... and mouth half-width, in face units
@@ -237,7 +237,7 @@ def build_library(frames: Iterable[np.ndarray], track: FaceTrack) -> MouthLibrar
             frame,
             matrix,
             (w, h),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
         contours = np.stack(
@@ -433,7 +433,7 @@ def warp_patch(
     maps = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.asarray(
         cv2.remap(
-            library.patches[entry], maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+            library.patches[entry], maps[..., 0], maps[..., 1], cv2.INTER_CUBIC,
             borderMode=cv2.BORDER_REPLICATE,
         )
     )  # fmt: skip

@@ -59,6 +59,12 @@ ROUNDING_GAIN = 0.20  # narrowing at full rounding
 CHIN_PAD = 0.08  # beyond the chin's drop in this frame: room for the feathered edge
 TOP_MARGIN = 0.03  # repaint region starts this far under the nose base
 TEETH_HEIGHT = 0.065
+TEETH_HINT = 0.6  # opacity of painted teeth
+# A template that never shows its mouth open gets this share of the wanted opening: the
+# painted interior is a guess, and a modest one is far less noticeable than a wide one.
+PAINTED_OPENING = 0.6
+SHUT_COVER = 0.025  # face units of the lower lip's inner edge the closed lips' line covers
+SQUEEZED_GAP = 0.03  # wanted openings under this, from a source twice as open, are redrawn
 OPENING_PROFILE = 0.9  # exponent of the opening's width profile (0.5: ellipse, 1: parabola)
 CHUNK = 12  # frames between cancel checks and progress reports
 
@@ -263,15 +269,30 @@ def _fill(
 
 
 def _paint_interior(
-    roi: np.ndarray, model: _MouthModel, origin: np.ndarray, source_roi: np.ndarray
+    roi: np.ndarray,
+    model: _MouthModel,
+    origin: np.ndarray,
+    source_roi: np.ndarray,
+    *,
+    shut: bool = False,
+    squeezed: bool = False,
 ) -> None:
-    """Draw the mouth cavity and upper teeth into ``roi`` (in place)."""
+    """Draw the mouth cavity and upper teeth into ``roi`` (in place); with ``shut``, only
+    the soft shadow line where closed lips meet. ``squeezed``: the template (or the shown
+    appearance) has an open mouth here, whose teeth must not lend the paint their edges."""
     xr, upper, lower = model.inner_polygon()
     frame = model.frame
     # Reach ~0.7 px past the lip edges: antialiased edges of a nearly closed mouth would
     # otherwise let the template's squeezed teeth show through as a light line.
     pad = 0.7 / frame.scale
     upper, lower = upper - pad, lower + pad
+    if shut or squeezed:
+        # Closing an open mouth: its teeth reach past the inner lips' landmarks (the lips
+        # roll over them), so the paint also covers the lips' inner edges (in lip colour),
+        # thinning towards the corners.
+        taper = 1.0 - (xr / max(model.ci_dst, 1e-3)) ** 2
+        upper = upper - 0.5 * SHUT_COVER * taper
+        lower = lower + SHUT_COVER * taper
     poly_face = np.concatenate(
         [np.stack([model.xm + xr, upper], 1), np.stack([model.xm + xr, lower], 1)[::-1]]
     )
@@ -314,8 +335,14 @@ def _paint_interior(
     cast = (cast / max(float(cast.max()), 1.0)).astype(np.float32)
     hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
     hsv = hsv.astype(np.float32)
-    hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 0, 200)
-    hsv[..., 2] = np.clip(hsv[..., 2] * 0.32, 18, 80)
+    # A mouth's inside is a dark, warm red-brown whatever the lips' make-up: pale or
+    # greyish lips (an older face, a cold grade) gave a grey cavity, a smudge. Their hue is
+    # kept when it is a red (OpenCV hue 0-180: reds wrap around 0), else a warm one is used.
+    hue = float(hsv[0, 0, 0])
+    if 20.0 < hue < 150.0:
+        hsv[..., 0] = 5.0
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.1 + 40.0, 110, 200)
+    hsv[..., 2] = np.clip(hsv[..., 2] * 0.26, 14, 56)  # dark: a lit cavity reads as painted
     cavity = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
     bottom = np.interp(pxr, xr, lower).astype(np.float32)
     gap = np.maximum(bottom - top, np.float32(1e-4))
@@ -328,7 +355,9 @@ def _paint_interior(
         tongue = (_smoothstep(0.55, 1.0, depth) * tongue_weight)[..., None]
         colour = colour * (1.0 - tongue) + (lip_colour * 0.62) * tongue
     band = np.float32(min(0.012, 0.15 * float(model.gap + SEAM)))  # the lips' inner surface
-    teeth_weight = float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
+    # A hint of teeth, never a solid bar: no frame of this person shows them, so their
+    # shape is a guess and a crisp white band is the first thing a viewer calls painted.
+    teeth_weight = TEETH_HINT * float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
     if teeth_weight > 0:
         teeth_h = min(TEETH_HEIGHT, 0.32 * float(model.gap + SEAM))
         teeth = (1.0 - _smoothstep(band + teeth_h * 0.8, band + teeth_h * 1.2, below)) * (
@@ -338,11 +367,11 @@ def _paint_interior(
         tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
         lines = 1.0 - 0.1 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
-        level = float(np.clip(0.95 * skin + 10.0, 150.0, 240.0))
-        # Ivory, lit by the same light as the skin: a third of the skin's colour cast, so
-        # the teeth of a warm-graded video are not a cold grey beside its skin.
+        level = float(np.clip(0.85 * skin, 120.0, 220.0))
+        # Ivory, lit by the same light as the skin: half the skin's colour cast, so the
+        # teeth of a warm-graded video are not a cold grey beside its skin.
         ivory = np.array([0.97, 0.93, 0.86], dtype=np.float32)
-        teeth_colour = (0.65 * ivory + 0.35 * cast).astype(np.float32) * level
+        teeth_colour = (0.5 * ivory + 0.5 * cast).astype(np.float32) * level
         # The upper lip shades the teeth's top; they turn away (darker) towards the corners.
         lit = (0.8 + 0.2 * _smoothstep(band, band + teeth_h * 0.4, below)) * (
             0.85 + 0.15 * (1 - across)
@@ -357,17 +386,23 @@ def _paint_interior(
 
     # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
     # cavity colour turns into a darker shade of the lips themselves.
-    closing = 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
+    closing = 1.0 if shut else 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
     if closing > 0:
-        colour = colour * (1.0 - closing) + (lip_colour * 0.5) * closing
+        shadow = lip_colour * np.float32(0.5)
+        if shut:  # darkest where the lips meet, the lower lip's own colour below
+            fade = _smoothstep(0.0, 1.0, np.clip(below / gap, 0.0, 1.0))[..., None]
+            shadow = lip_colour * (0.55 + 0.4 * fade)
+        colour = colour * (1.0 - closing) + shadow * closing
     box = roi[lo[1] : hi[1], lo[0] : hi[0]]
     source_box = source_roi[lo[1] : hi[1], lo[0] : hi[0]]
-    painted = _match_texture(colour, source_box, frame.scale)
+    # The template's fine texture at this place is its lips' when its mouth is closed; when
+    # it is open, it is the edges of its teeth, which would draw them back in.
+    painted = _match_texture(colour, None if squeezed else source_box, frame.scale)
     alpha *= 0.97
     roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
 
 
-def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.ndarray:
+def _match_texture(colour: np.ndarray, around: np.ndarray | None, scale: float) -> np.ndarray:
     """A painted layer made no sharper and no cleaner than the face it goes into.
 
     1. Blur by a share of the eye distance: a face's softness grows with its size in
@@ -378,7 +413,7 @@ def _match_texture(colour: np.ndarray, around: np.ndarray, scale: float) -> np.n
     """
     sigma = 0.35 + 0.008 * scale
     soft = cv2.GaussianBlur(colour.astype(np.float32), (0, 0), sigma)
-    if around.shape[:2] == soft.shape[:2]:
+    if around is not None and around.shape[:2] == soft.shape[:2]:
         grey = cv2.cvtColor(around, cv2.COLOR_RGB2GRAY).astype(np.float32)
         detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.2)
         # Damped and scaled with the paint's brightness: dark areas show less grain.
@@ -416,6 +451,82 @@ def _feathered_mask(
     if down > 1:
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.asarray(mask, dtype=np.float32) * np.float32(1.0 / 255.0)
+
+
+MAX_SHARPEN = 1.2  # unsharp-mask amount at most: beyond it halos show on the lip line
+SHARPEN_SIGMA = 1.0  # pixels: the detail resampling removes is the finest
+
+
+def _laplacian_moments(grey: np.ndarray, detail: np.ndarray) -> tuple[float, float, float]:
+    """Variance of the Laplacian of ``grey``, its covariance with that of ``detail``, and
+    the variance of the latter (the covariance from the variance of the sum: three C-level
+    reductions instead of float64 products over the box)."""
+    a = cv2.Laplacian(grey, cv2.CV_32F)
+    b = cv2.Laplacian(detail, cv2.CV_32F)
+
+    def variance(x: np.ndarray) -> float:
+        return float(cv2.meanStdDev(x)[1][0, 0]) ** 2
+
+    va, vb = variance(a), variance(b)
+    return va, (variance(a + b) - va - vb) / 2.0, vb
+
+
+def _lips_box(
+    points: np.ndarray, origin: np.ndarray, margin: float, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """The points' bounding box grown by ``margin`` pixels, relative to ``origin``, clipped."""
+    x0, y0 = np.maximum(np.floor(points.min(axis=0) - origin - margin).astype(int), 0)
+    x1, y1 = np.ceil(points.max(axis=0) - origin + margin).astype(int)
+    return int(x0), int(y0), int(min(x1, shape[1])), int(min(y1, shape[0]))
+
+
+def _match_sharpness(
+    roi: np.ndarray,
+    source_roi: np.ndarray,
+    model: _MouthModel,
+    landmarks: np.ndarray,
+    origin: np.ndarray,
+) -> None:
+    """Give the new mouth (in ``roi``, in place) the fine detail of the person's own.
+
+    Every resampling on the way (cutting a library patch, bending it, the column warp)
+    and the blends soften the lips a little; on real faces the mouth came out with 60-90 %
+    of the template's Laplacian variance. The template frame's own mouth says how crisp
+    this face is at this moment, so an unsharp mask is applied with the amount that brings
+    the new mouth's Laplacian variance up to it (a quadratic in the amount, solved in
+    closed form), never sharper, never more than MAX_SHARPEN, and faded out over a tenth
+    of the eye distance around the lips so it has no edge of its own.
+    """
+    scale = float(model.frame.scale)
+    own = landmarks[np.concatenate([faces.K_OUTER_UPPER, faces.K_OUTER_LOWER])]
+    sx0, sy0, sx1, sy1 = _lips_box(own, origin, 0.06 * scale, source_roi.shape)
+    target = model.target_contours()
+    lips = np.concatenate([target[0], target[3][::-1]])
+    x0, y0, x1, y1 = _lips_box(lips, origin, 0.06 * scale, roi.shape)
+    if min(sx1 - sx0, sy1 - sy0, x1 - x0, y1 - y0) < 6:
+        return
+    want = _laplacian_moments(
+        cv2.cvtColor(source_roi[sy0:sy1, sx0:sx1], cv2.COLOR_RGB2GRAY).astype(np.float32),
+        np.zeros((sy1 - sy0, sx1 - sx0), np.float32),
+    )[0]
+    box = roi[y0:y1, x0:x1]
+    colour = box.astype(np.float32)
+    weight, _ = _lip_masks((y1 - y0, x1 - x0), lips, origin + np.array([x0, y0]), scale)
+    # The detail as it will be added (faded around the lips), so the amount solved for is
+    # the one that reaches the template's crispness over the whole box.
+    detail = (colour - cv2.GaussianBlur(colour, (0, 0), SHARPEN_SIGMA)) * weight[..., None]
+    grey = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    v00, c01, v11 = _laplacian_moments(grey, cv2.cvtColor(detail, cv2.COLOR_RGB2GRAY))
+    if v11 <= 1e-6 or v00 >= want:
+        return
+    # var(L(g + a d)) = v00 + 2 a c01 + a^2 v11 = want, the positive root.
+    b = c01 / v11
+    amount = -b + math.sqrt(max(b * b + (want - v00) / v11, 0.0))
+    amount = min(max(amount, 0.0), MAX_SHARPEN)
+    if amount < 0.02:
+        return
+    sharpened = colour + detail * np.float32(amount)
+    roi[y0:y1, x0:x1] = np.clip(sharpened, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -501,6 +612,19 @@ def _place_appearance(
     box[:] = cv2.blendLinear(patch, box, alpha, 1.0 - alpha)
 
 
+def _region(landmarks: np.ndarray, model: _MouthModel) -> np.ndarray:
+    # The chin moves down to open, or up to close a template that shows an open mouth;
+    # either way the region must reach past where the chin was and where it goes.
+    drop = JAW_SHARE * abs(model.gap + SEAM - model.gap_src_centre)
+    return faces.lower_face_polygon(landmarks, chin_margin=drop + CHIN_PAD)
+
+
+def edit_region(landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> np.ndarray:
+    """The polygon ``animate_frame`` may repaint for this frame and pose (image coordinates);
+    every pixel outside it is the template's own. Raises ValueError on degenerate landmarks."""
+    return _region(landmarks, _MouthModel(landmarks, pose, reference))
+
+
 def animate_frame(
     frame: np.ndarray,
     landmarks: np.ndarray,
@@ -521,12 +645,13 @@ def animate_frame(
     out = frame if inplace else frame.copy()
     if strength <= 0.01:
         return out
+    if (appearance.library is None or not appearance.library.opens) and faces.lip_gap(
+        landmarks
+    ) < mouths.OPEN_ENOUGH:
+        pose = MouthPose(pose.openness * PAINTED_OPENING, pose.width, pose.rounding)
     try:
         model = _MouthModel(landmarks, pose, reference)
-        # The chin moves down to open, or up to close a template that shows an open mouth;
-        # either way the region must reach past where the chin was and where it goes.
-        drop = JAW_SHARE * abs(model.gap + SEAM - model.gap_src_centre)
-        polygon = faces.lower_face_polygon(landmarks, chin_margin=drop + CHIN_PAD)
+        polygon = _region(landmarks, model)
     except ValueError:
         return out  # degenerate landmarks: leave the frame as it is
     scale = model.frame.scale
@@ -548,6 +673,20 @@ def animate_frame(
     warped = cv2.remap(
         frame, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+    # Around the mouth, bicubic: bilinear sampling at half-pixel offsets averages
+    # neighbours, which took a quarter to a third of the mouth's fine detail on real faces
+    # (bench/seams.py). Only there: bicubic costs 2.5x, and cheek and chin move little.
+    target = model.target_contours()
+    bx0, by0, bx1, by1 = _lips_box(target.reshape(-1, 2), origin, 0.15 * scale, (h, w))
+    if bx1 - bx0 > 2 and by1 - by0 > 2:
+        box_maps = maps[by0:by1, bx0:bx1]
+        warped[by0:by1, bx0:bx1] = cv2.remap(
+            frame,
+            box_maps[..., 0],
+            box_maps[..., 1],
+            cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
     source_roi = frame[y0:y1, x0:x1]
     shown_gap = appearance.gap
     if shown_gap is not None:
@@ -555,8 +694,26 @@ def animate_frame(
     # Paint an interior only where no real one is shown: the appearance (or the template
     # frame) is closed but the audio asks for an opening.
     source_gap = model.gap_src_centre if shown_gap is None else shown_gap
-    if source_gap < mouths.OPEN_ENOUGH and model.gap > 0.012:
-        _paint_interior(warped, model, origin, source_roi)
+    painting = source_gap < mouths.OPEN_ENOUGH and model.gap > 0.012
+    # An open mouth squeezed (nearly) shut keeps its teeth as a jagged light line between
+    # the lips (teeth showing through a doubled lower lip, on smiling templates): there
+    # the narrow opening, or the closed lips' shadow line, is drawn instead.
+    squeezed = model.gap < SQUEEZED_GAP and source_gap > max(2.0 * model.gap, model.gap + 0.02)
+    if painting:
+        # Sharpened first: a synthesised opening stays as soft as the face around it.
+        _match_sharpness(warped, source_roi, model, landmarks, origin)
+    if painting or squeezed:
+        _paint_interior(
+            warped,
+            model,
+            origin,
+            source_roi,
+            shut=not painting and model.gap < 0.012,
+            squeezed=not painting,
+        )
+    if not painting:
+        # After the closed lips' line is drawn, so it is as crisp as the lips it lies on.
+        _match_sharpness(warped, source_roi, model, landmarks, origin)
 
     alpha = _feathered_mask((h, w), polygon, origin, feather)
     if strength < 0.999:
