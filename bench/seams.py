@@ -1,7 +1,7 @@
 """What a viewer sees at the edited region: seams along its border and the mouth's sharpness.
 
     .venv/bin/python bench/seams.py [clip.mp4 ...] [--tag NAME] [--sheets DIR] [--audio WAV]
-                                    [--max-yaw 0.6] [--max-jitter 0.1] [--min-coverage 0]
+                                    [--max-yaw DEGREES] [--max-jitter 0.1] [--min-coverage 0]
 
 Default clips: every clip of ``../shared/realdata/`` (the real faces; the held-out clips
 its SOURCES.md names are not there), a vertical phone version of one (1080x1920, made
@@ -182,8 +182,8 @@ def main(argv: list[str]) -> None:
         elif arg == "--audio":
             audio_path = Path(next(args))
         elif arg == "--max-yaw":
-            # Measure the look on turned clips the current face check refuses (head pose in
-            # degrees is another part of issue 22): both before and after, the same value.
+            # Measure the look on clips turned further than the face check accepts (degrees of
+            # yaw where the edit has faded out; 45 by default): before and after, the same value.
             from rendering import faces
 
             faces.MAX_YAW = float(next(args))
