@@ -28,6 +28,9 @@ LINES: dict[str, Promise] = {
     "split": gettext_lazy("Split into %(parts)s parts (%(frames)s frames)"),
     "rendered": gettext_lazy("Rendered %(frames)s frames in %(seconds)s"),
     "captions": gettext_lazy("Captions drawn in (%(position)s, %(size)s)"),
+    "transcript_made": gettext_lazy(
+        "Transcript made for this video (the batch's preparation had left none)"
+    ),
     "joined": gettext_lazy("Joined %(parts)s parts: %(frames)s frames"),
     "joined_reencoded": gettext_lazy("Joined %(parts)s parts (re-encoded): %(frames)s frames"),
     "quality": gettext_lazy("Quality: sync %(sync)s, face edited in %(coverage)s of frames"),

@@ -145,7 +145,7 @@ def job_run_claimed(*, job_id: Any) -> str:
         audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
         template_path = inputs.enter_context(files.local_copy(job.template.file.name))
         if batch_words_ensure(batch=batch, audio_path=audio_path):
-            joblog.add("transcript made (the batch's preparation had left none)")
+            joblog.add("transcript_made")
         features = audio_analysis.analyse(
             audio_path,
             cache_dir=cache_dir,

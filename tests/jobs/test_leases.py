@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import leases, lifecycle, services, tasks
+from jobs import job_log, leases, lifecycle, services, tasks
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.worker import preparation, runner
 
@@ -198,8 +198,9 @@ def test_a_render_that_finds_no_words_where_they_were_asked_for_makes_them(
     batch.refresh_from_db()
     job.refresh_from_db()
     assert batch.transcript is not None and batch.subtitle_cues
-    assert "transcript made" in job.log
-    assert "captions drawn in" in job.log
+    log = job_log.log_text(job.log)
+    assert "Transcript made for this video" in log
+    assert "Captions drawn in" in log
 
 
 @pytest.mark.slow
