@@ -249,4 +249,4 @@ def test_a_cluster_killed_mid_preparation_keeps_the_words_and_renders_once(
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1)
     assert batch.transcript is not None and batch.subtitle_cues
     assert batch.prepare_attempts == 2 and batch.prepare_queued_at is None
-    assert "captions drawn in" in job.log
+    assert "Captions drawn in" in job_log.log_text(job.log)

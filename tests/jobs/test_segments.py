@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import segments, services, tasks
+from jobs import job_log, segments, services, tasks
 from jobs.job_log import log_text
 from jobs.models import JobStatus, RenderJob, RenderSegment, SegmentStatus, Template
 from jobs.worker import preparation, runner
@@ -275,7 +275,7 @@ def test_a_segmented_captioned_render_matches_the_whole_render_frame_by_frame(
     job.refresh_from_db()
     whole.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, (job.error_message, job.log)
-    assert "joined 5 parts" in job.log
+    assert "Joined 5 parts" in job_log.log_text(job.log)
     media = Path(settings.MEDIA_ROOT)
     ours = read_frames(media / job.output.name)[0]
     reference = read_frames(media / whole.output.name)[0]
