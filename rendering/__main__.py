@@ -2,7 +2,8 @@
 
 Renders one batch without Django: handy for trying templates and for the benchmarks.
 ``--subtitles`` also writes ``subtitles.srt`` / ``subtitles.vtt`` (``--language``,
-``--script FILE``); ``--captions [bottom|middle|top]`` burns them into every video.
+``--script FILE``); ``--captions [bottom|middle|top]`` burns them into every video;
+``--quality`` measures every result as the worker does (``rendering.recipe.measure``).
 Exit status 0 when every template rendered, 1 when any failed, 2 for bad arguments or
 when the batch could not start (unreadable audio, unknown engine).
 """
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="classic engine: open the mouth with the loudness (the previous behaviour) instead "
         "of from the sounds of the words (which transcribes the audio when a model is there)",
+    )
+    parser.add_argument(
+        "--quality",
+        action="store_true",
+        help="measure every result as the worker does (lip sync, share of frames edited)",
     )
     words = parser.add_argument_group(
         "words", "transcribe the audio once (faster-whisper) for subtitles and captions"
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 else {"words": args.word_shapes, "articulation": not args.loudness_mouth}
             ),
             face=args.face,
+            quality=args.quality,
             **words,
         )
     except RenderingError as exc:
@@ -195,10 +202,30 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3])
+    if args.quality:
+        _print_quality(result.items)
     done = len(result.items) - len(result.failed)
     elapsed = time.perf_counter() - started
     print(f"\n{done} of {len(result.items)} rendered in {elapsed:.1f} s")
     return 0 if result.ok else 1
+
+
+def _print_quality(items: list[Any]) -> None:
+    """Each result's measure (``rendering.quality``): sync, face edited, reasons to review."""
+    print()
+    for item in items:
+        if not item.ok:
+            continue
+        report = item.quality
+        if report is None:
+            print(f"{item.index}. quality not measured")
+            continue
+        sync = report.get("sync")
+        sync_text = f"{sync:.2f}" if isinstance(sync, float) else "not measured"
+        line = f"{item.index}. sync {sync_text}, face edited in {report['coverage']:.0%} of frames"
+        if report.get("review"):
+            line += ", review: " + ", ".join(str(r) for r in report.get("reasons") or [])
+        print(line)
 
 
 def _list_faces(templates: list[Path]) -> int:

@@ -1,6 +1,7 @@
 """One audio, many templates: the batch entry point of the command line (``python -m
-rendering``) and the benchmarks. The Django worker does not call it: it renders one job at a
-time (jobs/worker/runner.py) with the same steps (analyse, track, engine.render)."""
+rendering``) and the benchmarks. Each template goes through the render recipe
+(``rendering.recipe``: prepare, render, measure), the very steps the Django worker runs for
+one job (jobs/worker/runner.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class BatchItem:
     output: Path | None = None
     seconds: float = 0.0
     frames: int = 0
+    quality: dict[str, Any] | None = None  # with ``quality=True``, when it could be measured
 
 
 @dataclass
@@ -79,6 +81,7 @@ def render_batch(
     script: str | None = None,
     subtitles: bool = False,
     captions: CaptionStyle | None = None,
+    quality: bool = False,
 ) -> BatchResult:
     """Lip-sync every template to ``audio`` and write ``out_dir/output_NNN.mp4``.
 
@@ -96,9 +99,9 @@ def render_batch(
     the cues come from ``script`` aligned to the words, or from the words themselves.
     ``subtitles`` writes ``subtitles.srt`` / ``.vtt`` into ``out_dir``; ``captions``
     burns the same cues into every output, drawn on each frame before its one encode.
+    ``quality`` measures every output (``recipe.measure``) into ``BatchItem.quality``.
     """
-    from rendering import audio as audio_mod
-    from rendering import faces
+    from rendering import recipe
     from rendering.engines import get_engine
 
     started = time.perf_counter()
@@ -109,13 +112,15 @@ def render_batch(
         options.setdefault("cache_dir", cache_dir)  # mouth libraries live beside the tracks
     renderer = get_engine(engine, **options)
     # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.
-    features = audio_mod.analyse(
+    features = recipe.analyse_audio(
         audio,
         cache_dir=cache_dir,
-        whisper_model=renderer.whisper_model,
-        transcribe=False,
-        transcriber=transcriber,
-        language=language,
+        options={
+            "whisper_model": renderer.whisper_model,
+            "transcribe": False,
+            "transcriber": transcriber,
+            "language": language,
+        },
     )
     result = BatchResult(transcript=features.transcript)
     if features.transcript is not None:
@@ -135,23 +140,32 @@ def render_batch(
             report = _item_progress(progress, index)
             report(0.0)
         try:
-            track = faces.track(template, cache_dir=cache_dir, face=_chosen_face(template, face))
+            hint = _chosen_face(template, face)
+            prepared = recipe.prepare(
+                audio, template, cache_dir=cache_dir, features=features, face=hint
+            )
             overlay = None
+            skip_rows = None
             if captions is not None and result.cues:
                 from rendering.captions import CaptionPainter
 
+                track = prepared.track
                 painter = CaptionPainter(result.cues, track.width, track.height, captions)
                 overlay = painter.frame_function(track.fps)
-            rendered = renderer.render(
-                template=template,
-                track=track,
-                audio=features,
-                audio_path=audio,
-                out_path=out_dir / output_name(index),
+                skip_rows = painter.band
+            out_path = out_dir / output_name(index)
+            rendered = recipe.render(
+                prepared,
+                renderer,
+                out_path,
+                overlay=overlay,
                 progress=report,
                 should_cancel=should_cancel,
-                overlay=overlay,
             )
+            if quality:
+                item.quality = recipe.measure(
+                    rendered.path, prepared, rendered, face=hint, skip_rows=skip_rows
+                )
         except RenderCanceled:
             raise
         except RenderingError as exc:

@@ -1,28 +1,30 @@
 """Render one job in a worker: the service behind the `job_render` task.
 
+The render itself is the recipe of ``rendering.recipe`` (prepare, render, measure), with
+this host's working copies and settings (``jobs.worker.steps``); this module keeps Django's
+part of it:
+
 1. Claim the job with a conditional update (a second delivery of the same task does nothing).
-2. Load the batch's audio features and the template's face track (both cached on disk by
-   content hash, so the audio is analysed once per batch and each face tracked once).
+2. Check the template and the quota, then prepare the inputs (the batch's audio features and
+   the template's face track, both cached on disk by content hash, so the audio is analysed
+   once per batch and each face tracked once); a template whose face is unusable is marked.
+   A long video is handed to its segments here (``jobs.worker.segments``).
 3. Render through the batch's engine into a temporary file on this host, writing
    progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
    the engine is busy, so the watchdog only requeues jobs whose worker really died.
-4. Measure the file, put it into storage (``rendering.quality``, on the face that was
-   edited; a measurement that breaks is logged and never fails the job) and record success
-   with its report in a conditional update; a job canceled meanwhile keeps its canceled
-   state and its file is dropped.
+4. Measure the file (on the face that was edited; a measurement that breaks is logged and
+   never fails the job), put it into storage and record success with its report in a
+   conditional update; a job canceled meanwhile keeps its canceled state and its file is
+   dropped.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from contextlib import ExitStack
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import close_old_connections
 
 from jobs import lifecycle, transcripts
@@ -30,40 +32,15 @@ from jobs.heartbeats import Heartbeat
 from jobs.job_log import JobLog
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.storage import files, usage
-from jobs.uploads import media_limits
-from jobs.worker.engines import analysis_options, engine_options
+from jobs.worker import steps
 from jobs.worker.preparation import (
-    batch_words_ensure,
     template_face_hint,
     template_face_record,
     template_speaker_hint,
 )
-from rendering.cache import file_sha256
+from jobs.worker.segments import job_split_if_long
 
 log = logging.getLogger("heygem.jobs")
-
-GENERIC_FAILURE = (
-    "Something went wrong while rendering this video. Retry it; if it fails again, "
-    "try another template or contact support."
-)
-
-
-def _engine(name: str) -> Any:
-    """The engine for ``name`` built from the current settings (see ``_built_engine``)."""
-    return _built_engine(name, tuple(sorted(engine_options(name).items())))
-
-
-@cache
-def _built_engine(name: str, options: tuple[tuple[str, Any], ...]) -> Any:
-    # One engine per process, name and options: neural weights load once per worker, not
-    # per job; a changed setting (a test's own cache folder) builds a new one.
-    from rendering.engines import get_engine
-
-    return get_engine(name, **dict(options))
-
-
-# The job's own log is written as codes and parameters and worded when shown (jobs.job_log).
-_JobLog = JobLog
 
 
 def job_run(*, job_id: Any) -> str:
@@ -74,8 +51,8 @@ def job_run(*, job_id: Any) -> str:
 
 def job_run_claimed(*, job_id: Any) -> str:
     """Steps 2-4 for a job this worker has claimed."""
-    from rendering import audio as audio_analysis
-    from rendering import faces
+    # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
+    from rendering import recipe
     from rendering.errors import FaceError, RenderCanceled, RenderingError
 
     job = (
@@ -89,9 +66,9 @@ def job_run_claimed(*, job_id: Any) -> str:
         log.info("job deleted before it started", extra={"job_id": str(job_id)})
         return "missing"
     batch = job.batch
-    ids = {"user_id": batch.owner_id, "batch_id": str(batch.pk), "job_id": str(job.pk)}
+    ids = lifecycle.log_ids(batch, job)
     log.info("job started", extra=ids | {"attempt": job.attempts})
-    joblog = _JobLog()
+    joblog = JobLog()
     joblog.add("attempt", attempt=job.attempts, engine=batch.engine)
     if job.template is None:
         lifecycle.job_fail(
@@ -126,95 +103,56 @@ def job_run_claimed(*, job_id: Any) -> str:
     inputs = ExitStack()
     heartbeat = Heartbeat(lambda: lifecycle.job_heartbeat(job_id=job.pk), f"heartbeat-{job.pk}")
     heartbeat.start()
-    last_write = 0.0
-
-    def progress(fraction: float) -> None:
-        nonlocal last_write
-        now = time.monotonic()
-        if now - last_write >= settings.JOB_PROGRESS_INTERVAL or fraction >= 1.0:
-            last_write = now
-            if not lifecycle.job_heartbeat(job_id=job.pk, progress=fraction):
-                heartbeat.alive = False
-
-    def should_cancel() -> bool:
-        return not heartbeat.alive
+    progress = steps.Progress(lambda f: lifecycle.job_heartbeat(job_id=job.pk, progress=f))
+    template = job.template
+    face = template_face_hint(template)
+    chosen = None
+    if face is not None:
+        chosen = {"number": int(template.face_choice or 0) + 1, "faces": len(template.face_list)}
+    on_step = steps.step_log(joblog, ids=ids, after_audio=chosen)
 
     try:
-        cache_dir = Path(settings.RENDER_CACHE_DIR)
-        # Working copies of the inputs (the stored files themselves on the local disk).
-        audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
-        template_path = inputs.enter_context(files.local_copy(job.template.file.name))
-        if batch_words_ensure(batch=batch, audio_path=audio_path):
-            joblog.add("transcript_made")
-        features = audio_analysis.analyse(
-            audio_path,
-            cache_dir=cache_dir,
-            **analysis_options(batch.engine),
-        )
-        from jobs.transcripts import features_with_words
-
-        features = features_with_words(features, batch)
-        joblog.add("audio_ready", duration=round(float(features.duration), 1))
-        face = template_face_hint(job.template)
-        if face is not None:
-            joblog.add(
-                "face_chosen",
-                number=int(job.template.face_choice or 0) + 1,
-                faces=len(job.template.face_list),
-            )
         try:
-            track = faces.track(
-                template_path,
-                cache_dir=cache_dir,
-                limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
-                face=face,
+            prepared = steps.job_prepare(
+                job, inputs, on_step=on_step, make_words=True, require_usable=True
             )
+        except FaceError as exc:
             # A template checked before this test existed (or with another face chosen
             # since) is refused here, and marked, so it is not offered again.
-            faces.check_usable(track)
-        except FaceError as exc:
             template_face_record(
-                template_id=job.template.pk, error=exc.message, code=exc.code, params=exc.params
+                template_id=template.pk, error=exc.message, code=exc.code, params=exc.params
             )
             raise
-        if job.template.face_status != FaceStatus.READY:
-            template_face_record(template_id=job.template.pk, error=None)
-        joblog.add("face_track", present=int(track.present.sum()), frames=int(track.n_frames))
+        if template.face_status != FaceStatus.READY:
+            template_face_record(template_id=template.pk, error=None)
         # A long video is rendered as segments by several tasks (jobs.worker.segments).
-        from jobs.worker.segments import job_split_if_long
-
-        if job_split_if_long(job=job, features=features, track=track, joblog=joblog):
+        if job_split_if_long(job=job, prepared=prepared, joblog=joblog):
             return "split"
         # Captions are drawn into the frames as the engine writes them: one encode.
+        track = prepared.track
         captions = transcripts.caption_overlay(
             batch=batch, width=track.width, height=track.height, fps=track.fps
         )
-        result = _engine(batch.engine).render(
-            template=template_path,
-            track=track,
-            audio=features,
-            audio_path=audio_path,
-            out_path=partial,
-            progress=progress,
-            should_cancel=should_cancel,
+        result = recipe.render(
+            prepared,
+            steps.engine_for(batch.engine),
+            partial,
             overlay=captions.draw if captions is not None else None,
+            progress=progress,
+            should_cancel=lambda: not (heartbeat.alive and progress.alive),
+            on_step=on_step,
         )
-        joblog.add("rendered", frames=int(result.frames), seconds=round(float(result.seconds), 1))
         if captions is not None:
             joblog.add("captions", position=batch.captions, size=batch.caption_size)
-        speaker = face if face is not None else template_speaker_hint(job.template)
-        report = _measure(
+        report = recipe.measure(
             partial,
-            features,
-            template_path,
-            track,
+            prepared,
             result,
-            speaker,
-            joblog=joblog,
-            ids=ids,
+            face=face if face is not None else template_speaker_hint(template),
             skip_rows=captions.band if captions is not None else None,
+            on_step=on_step,
         )
-        return publish(
+        return steps.publish(
             job=job,
             video=partial,
             name=final_name,
@@ -232,11 +170,11 @@ def job_run_claimed(*, job_id: Any) -> str:
         )
         return JobStatus.FAILED
     except Exception:
-        joblog.add("failed", error_code="unexpected", message=GENERIC_FAILURE)
+        joblog.add("failed", error_code="unexpected", message=steps.GENERIC_FAILURE)
         log.exception("job crashed", extra=ids)
         lifecycle.job_fail(
             job=job,
-            message=GENERIC_FAILURE,
+            message=steps.GENERIC_FAILURE,
             log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
             code="unexpected",
         )
@@ -246,93 +184,3 @@ def job_run_claimed(*, job_id: Any) -> str:
         partial.unlink(missing_ok=True)
         inputs.close()
         close_old_connections()
-
-
-def publish(
-    *,
-    job: RenderJob,
-    video: Path,
-    name: str,
-    duration: float,
-    log_text: str,
-    quality: dict[str, Any] | None,
-) -> str:
-    """Put a finished render into storage and record the job's success (checksum from the
-    local file); a job canceled meanwhile keeps its state and the stored file is dropped."""
-    sha256 = file_sha256(video)
-    size = files.put(video, name, content_type="video/mp4")
-    if not lifecycle.job_succeed(
-        job=job,
-        output_name=name,
-        size=size,
-        duration=duration,
-        log_text=log_text,
-        quality=quality,
-        sha256=sha256,
-    ):
-        files.delete(name)
-        return JobStatus.CANCELED
-    return JobStatus.SUCCEEDED
-
-
-# The measure streams the result's frames (memory stays flat); its first 20 s tell as
-# much as the whole and keep the cost bounded after a long render.
-QUALITY_SECONDS = 20.0
-
-
-def _measure(
-    video: Path,
-    features: Any,
-    template: Path,
-    track: Any,
-    result: Any,
-    face: Any,
-    *,
-    joblog: _JobLog,
-    ids: dict[str, Any],
-    skip_rows: tuple[int, int] | None = None,
-) -> dict[str, Any] | None:
-    """The result's quality report (``rendering.quality.assess``) as a dict, or None.
-    ``skip_rows``: the captions' band, which is not the engine's edit.
-
-    A measurement that breaks must never fail a video that rendered: it is logged and the
-    job simply has no report.
-    """
-    try:
-        from rendering import quality
-
-        report = quality.assess(
-            video,
-            features,
-            template=template,
-            track=track,
-            coverage=float(result.coverage),
-            face=face,
-            max_seconds=QUALITY_SECONDS,
-            skip_rows=skip_rows,
-            frames_out=int(result.frames),
-        ).to_dict()
-    except Exception as exc:
-        log.exception("quality not measured", extra=ids)
-        joblog.add("quality_not_measured", error=type(exc).__name__)
-        return None
-    sync = report.get("sync")
-    reasons: list[Any] = list(report.get("reasons") or [])  # type: ignore[call-overload]
-    joblog.add(
-        "quality",
-        sync=sync if isinstance(sync, float) else None,
-        coverage=report["coverage"],
-        review=bool(report["review"]),
-        reasons=[str(r) for r in reasons] if report["review"] else [],
-    )
-    log.info(
-        "job quality measured",
-        extra=ids
-        | {
-            "sync": sync,
-            "coverage": report.get("coverage"),
-            "review": report.get("review"),
-            "reasons": report.get("reasons"),
-        },
-    )
-    return report

@@ -4,12 +4,13 @@
 1. The job's own task (``jobs.worker.runner``) prepares the inputs as for any render, then
    splits a long output into frame ranges (``jobs.segments.segments_plan``) and sends one
    ``segment_render`` task per range; the job stays ``running``.
-2. Each segment's task claims it, renders its frames silently into its own file (the
-   engine plans the whole video, so a segment holds exactly the frames the whole render
-   would), with a heartbeat, then marks it rendered.
+2. Each segment's task claims it, prepares the same inputs (cached) and renders its frames
+   silently into its own file (``rendering.recipe.render`` with a frame range: the engine
+   plans the whole video, so a segment holds exactly the frames the whole render would),
+   with a heartbeat, then marks it rendered.
 3. The task that renders the last part claims the join (exactly once), copies the parts'
    frames into one stream and muxes the original sound once over it
-   (``rendering.media.join_segments``; captions were drawn into the parts), measures, and
+   (``rendering.recipe.join``; captions were drawn into the parts), measures, and
    records success as a whole render does; the parts' files are removed.
 
 Every file name of a segment comes from ``jobs.models.segment_name`` / ``segment_folder``.
@@ -20,17 +21,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
-from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Avg
 
 from jobs import lifecycle, segments, transcripts
 from jobs.heartbeats import Heartbeat
+from jobs.job_log import JobLog
 from jobs.models import (
     JobStatus,
     RenderJob,
@@ -41,10 +40,11 @@ from jobs.models import (
 )
 from jobs.storage import files
 from jobs.storage.paths import media_path
-from jobs.uploads import media_limits
-from jobs.worker.engines import analysis_options
+from jobs.worker import steps
 from jobs.worker.preparation import template_face_hint, template_speaker_hint
-from jobs.worker.runner import GENERIC_FAILURE, _engine, _JobLog, _measure, publish
+
+if TYPE_CHECKING:
+    from rendering.recipe import Prepared
 
 log = logging.getLogger("heygem.jobs")
 
@@ -59,42 +59,11 @@ def _remove_segment_files(job: RenderJob) -> None:
             media_path(segment_folder(job)).parent.rmdir()
 
 
-def _inputs(job: RenderJob, inputs: ExitStack) -> tuple[Any, Any, Path, Path]:
-    """The job's audio features, face track, template and audio paths (all cached by then;
-    the paths are working copies on this host, released with ``inputs``)."""
-    from rendering import audio as audio_analysis
-    from rendering import faces
-    from rendering.errors import RenderingError
-
-    if job.template is None:
-        raise RenderingError(
-            "The template video was deleted before this job ran.", code="template_deleted"
-        )
-    cache_dir = Path(settings.RENDER_CACHE_DIR)
-    audio_path = inputs.enter_context(files.local_copy(job.batch.audio.file.name))
-    features = audio_analysis.analyse(
-        audio_path, cache_dir=cache_dir, **analysis_options(job.batch.engine)
-    )
-    from jobs.transcripts import features_with_words
-
-    features = features_with_words(features, job.batch)
-    template_path = inputs.enter_context(files.local_copy(job.template.file.name))
-    track = faces.track(
-        template_path,
-        cache_dir=cache_dir,
-        limits=media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS),
-        face=template_face_hint(job.template),
-    )
-    return features, track, template_path, audio_path
-
-
-def job_split_if_long(*, job: RenderJob, features: Any, track: Any, joblog: _JobLog) -> bool:
+def job_split_if_long(*, job: RenderJob, prepared: Prepared, joblog: JobLog) -> bool:
     """The runner's branch point: split a long render into segment tasks (True), or leave
     it to render whole (False)."""
-    from rendering.engines import output_frame_count
-
-    n_frames = output_frame_count(features.duration, track.fps)
-    plan = segments.segments_plan(n_frames=n_frames, fps=track.fps)
+    n_frames = prepared.n_frames
+    plan = segments.segments_plan(n_frames=n_frames, fps=prepared.track.fps)
     if not plan:
         return False
     _remove_segment_files(job)  # an earlier attempt's parts
@@ -106,6 +75,8 @@ def job_split_if_long(*, job: RenderJob, features: Any, track: Any, joblog: _Job
 
 def segment_run(*, segment_id: Any) -> str:
     """Render one claimed segment, then join the job's parts if it was the last one."""
+    # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
+    from rendering import recipe
     from rendering.errors import RenderCanceled, RenderingError
 
     if not segments.segment_claim(segment_id=segment_id):
@@ -130,24 +101,23 @@ def segment_run(*, segment_id: Any) -> str:
     inputs = ExitStack()
     beat = Heartbeat(lambda: segments.segment_heartbeat(segment=segment), f"segment-{segment.pk}")
     beat.start()
-    throttle = _Throttle(lambda f: segments.segment_heartbeat(segment=segment, progress=f))
+    progress = steps.Progress(lambda f: segments.segment_heartbeat(segment=segment, progress=f))
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
     try:
-        features, track, template_path, audio_path = _inputs(job, inputs)
+        prepared = steps.job_prepare(job, inputs)
+        track = prepared.track
         # Captions are drawn into each part as it renders (the join copies packets).
         captions = transcripts.caption_overlay(
             batch=job.batch, width=track.width, height=track.height, fps=track.fps
         )
-        result = _engine(job.batch.engine).render(
-            template=template_path,
-            track=track,
-            audio=features,
-            audio_path=audio_path,
-            out_path=partial,
-            progress=throttle,
-            should_cancel=lambda: not (beat.alive and throttle.alive),
+        result = recipe.render(
+            prepared,
+            steps.engine_for(job.batch.engine),
+            partial,
             frame_range=(segment.start_frame, segment.stop_frame),
             overlay=captions.draw if captions is not None else None,
+            progress=progress,
+            should_cancel=lambda: not (beat.alive and progress.alive),
         )
         files.put(partial, final_name, content_type="video/mp4")
         if not segments.segment_rendered(segment=segment, coverage=result.coverage):
@@ -157,14 +127,14 @@ def segment_run(*, segment_id: Any) -> str:
         log.info("segment stopped: canceled", extra=ids)
         return JobStatus.CANCELED
     except RenderingError as exc:
-        failure = _JobLog()
+        failure = JobLog()
         failure.failure(exc, code="part_failed", part=part["part"], parts=part["parts"])
         _fail(segment, exc.message, exc.code, exc.params, failure.text())
         return JobStatus.FAILED
     except Exception:
         log.exception("segment crashed", extra=ids)
         message = segments.SEGMENT_FAILED % part
-        failure = _JobLog()
+        failure = JobLog()
         failure.add(
             "part_failed", error_code="segment_failed", error_params=part, message=message, **part
         )
@@ -185,23 +155,6 @@ def segment_run(*, segment_id: Any) -> str:
     return job_join(job_id=job.pk)
 
 
-class _Throttle:
-    """The engine's progress callback: writes at most every JOB_PROGRESS_INTERVAL."""
-
-    def __init__(self, write: Callable[[float], bool]) -> None:
-        self.write = write
-        self.last = 0.0
-        self.alive = True
-
-    def __call__(self, fraction: float) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self.last >= settings.JOB_PROGRESS_INTERVAL or fraction >= 1.0:
-            self.last = now
-            self.alive = self.write(fraction) and self.alive
-
-
 def _fail(
     segment: RenderSegment, message: str, code: str, params: dict[str, Any], lines: str
 ) -> None:
@@ -215,66 +168,54 @@ def _fail(
 
 def job_join(*, job_id: Any) -> str:
     """Join a job's rendered parts into its output, if this caller wins the join claim."""
-    from rendering.engines import RenderResult
+    # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
+    from rendering import recipe
     from rendering.errors import RenderingError
-    from rendering.media import join_segments, read_audio_as_uploaded
 
     if not segments.join_claim(job_id=job_id):
         return "not joined"
     job = RenderJob.objects.select_related(*_RELATED).get(pk=job_id)
     parts = list(job.segments.order_by("index"))
     ids = lifecycle.log_ids(job.batch, job)
-    joblog = _JobLog()
+    joblog = JobLog()
+    on_step = steps.step_log(joblog, ids=ids)
     beat = Heartbeat(lambda: segments.join_heartbeat(job_id=job.pk), f"join-{job.pk}")
     beat.start()
     final_name = output_upload_to(job, "")
     partial = files.scratch_dir() / f".join-{job.pk.hex}.joined.mp4"
     inputs = ExitStack()
     try:
-        features, track, template_path, audio_path = _inputs(job, inputs)
-        engine = _engine(job.batch.engine)
-        samples, rate = read_audio_as_uploaded(audio_path)
-        joined = join_segments(
+        prepared = steps.job_prepare(job, inputs)
+        coverage = job.segments.aggregate(c=Avg("coverage"))["c"]
+        result = recipe.join(
+            prepared,
             [inputs.enter_context(files.local_copy(segment_name(job, p.index))) for p in parts],
             partial,
-            fps=track.fps,
-            audio=samples,
-            audio_rate=rate,
-            crf=getattr(engine, "crf", 18),
-            preset=getattr(engine, "preset", "veryfast"),
+            engine=steps.engine_for(job.batch.engine),
+            coverage=float(coverage or 1.0),
+            on_step=on_step,
         )
-        joblog.add(
-            "joined_reencoded" if joined.reencoded else "joined",
-            parts=len(parts),
-            frames=int(joined.frames),
-        )
-        coverage = job.segments.aggregate(c=Avg("coverage"))["c"]
-        result = RenderResult(
-            partial, joined.frames, joined.duration, joined.seconds, float(coverage or 1.0)
-        )
-        assert job.template is not None  # _inputs raised otherwise
-        face = template_face_hint(job.template) or template_speaker_hint(job.template)
+        assert job.template is not None  # job_prepare raised otherwise
+        face = template_face_hint(job.template)
+        track = prepared.track
         captions = transcripts.caption_overlay(
             batch=job.batch, width=track.width, height=track.height, fps=track.fps
         )
         if captions is not None:
             joblog.add("captions", position=job.batch.captions, size=job.batch.caption_size)
-        report = _measure(
+        report = recipe.measure(
             partial,
-            features,
-            template_path,
-            track,
+            prepared,
             result,
-            face,
-            joblog=joblog,
-            ids=ids,
+            face=face if face is not None else template_speaker_hint(job.template),
             skip_rows=captions.band if captions is not None else None,
+            on_step=on_step,
         )
-        outcome = publish(
+        outcome = steps.publish(
             job=job,
             video=partial,
             name=final_name,
-            duration=joined.duration,
+            duration=result.duration,
             log_text="\n".join(t for t in (job.log, joblog.text()) if t),
             quality=report,
         )
@@ -289,10 +230,10 @@ def job_join(*, job_id: Any) -> str:
         return JobStatus.FAILED
     except Exception:
         log.exception("join crashed", extra=ids)
-        joblog.add("join_failed", error_code="unexpected", message=GENERIC_FAILURE)
+        joblog.add("join_failed", error_code="unexpected", message=steps.GENERIC_FAILURE)
         _fail(
             parts[-1],
-            GENERIC_FAILURE,
+            steps.GENERIC_FAILURE,
             "unexpected",
             {},
             joblog.text() + "\n" + traceback.format_exc(limit=3),

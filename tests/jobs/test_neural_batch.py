@@ -23,7 +23,7 @@ from accounts.models import User
 from jobs import services
 from jobs.job_log import log_text
 from jobs.models import JobStatus, Template
-from jobs.worker import preparation, runner
+from jobs.worker import preparation, runner, steps
 from rendering import audio as audio_analysis
 from rendering import media
 from rendering.neural.build import build_random_model
@@ -41,9 +41,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def neural_configured(settings, tiny_model: Path) -> Iterator[Path]:  # type: ignore[no-untyped-def]
     settings.NEURAL_MODEL_DIR = str(tiny_model)
     settings.NEURAL_DEVICE = "cpu"
-    runner._built_engine.cache_clear()
+    steps.built_engine.cache_clear()
     yield tiny_model
-    runner._built_engine.cache_clear()
+    steps.built_engine.cache_clear()
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ def test_it_renders_a_neural_batch_through_the_worker_loading_the_model_once(
     ]
     assert statuses == [JobStatus.SUCCEEDED, JobStatus.SUCCEEDED]
     assert runs + 1 == audio_analysis.ANALYSIS_RUNS  # once per batch, Whisper included
-    assert runner._built_engine.cache_info().misses == 1  # the model loaded once for both jobs
-    engine = runner._engine("neural")
+    assert steps.built_engine.cache_info().misses == 1  # the model loaded once for both jobs
+    engine = steps.engine_for("neural")
     assert engine.name == "neural" and engine.model_dir == neural_configured
 
     for job in batch.jobs.all():
@@ -156,6 +156,6 @@ def test_the_bbox_shift_setting_reaches_the_workers_engine(
     from jobs.worker.engines import engine_options
 
     settings.NEURAL_BBOX_SHIFT = -6
-    runner._built_engine.cache_clear()
+    steps.built_engine.cache_clear()
     assert engine_options("neural")["bbox_shift"] == -6
-    assert runner._engine("neural").geometry.bbox_shift == -6.0
+    assert steps.engine_for("neural").geometry.bbox_shift == -6.0

@@ -15,7 +15,7 @@ from accounts.models import User
 from jobs import job_log, segments, services, tasks
 from jobs.job_log import log_text
 from jobs.models import JobStatus, RenderJob, RenderSegment, SegmentStatus, Template
-from jobs.worker import preparation, runner
+from jobs.worker import preparation, runner, steps
 from jobs.worker import segments as segment_worker
 from rendering.media import probe, read_audio, read_frames
 from tests.support.media import SPEECH, uploaded
@@ -125,7 +125,7 @@ def test_a_failing_part_fails_the_job_with_a_sentence_and_stops_the_others(
     assert len(ids) == 5
     assert segment_worker.segment_run(segment_id=ids[0]) == "not joined"  # 4 parts to go
 
-    engine = runner._engine("classic")
+    engine = steps.engine_for("classic")
     real = engine.render
 
     def breaks_on_part_three(**kwargs: object) -> object:

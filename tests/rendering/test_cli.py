@@ -60,3 +60,13 @@ def test_it_exits_two_for_unreadable_audio(tmp_path: Path) -> None:
 
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
+
+
+def test_quality_measures_every_result_as_the_worker_does(tmp_path: Path) -> None:
+    speech = speech_clip(tmp_path / "speech.wav", 0.8)
+
+    done = _run("--audio", speech, "--out", tmp_path / "out", "--quality", FACE)
+
+    assert done.returncode == 0, done.stderr
+    assert "1. sync " in done.stdout
+    assert "face edited in " in done.stdout and "% of frames" in done.stdout
