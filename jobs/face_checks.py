@@ -29,6 +29,7 @@ from jobs import leases
 from jobs.heartbeats import beating
 from jobs.models import FaceStatus, Template
 from jobs.queue import enqueue_on_commit
+from jobs.user_errors import english
 
 log = logging.getLogger("heygem.jobs")
 
@@ -55,12 +56,7 @@ def _check_give_up(template: Template, now: datetime) -> bool:
     if template.face_status == FaceStatus.PENDING:
         outcome = {
             "face_status": FaceStatus.FAILED,
-            "face_error": (
-                f"Checking this video for a face stopped the worker {attempts} times "
-                "(it may be too long or too large for this server), so we gave up. "
-                "Upload a shorter clip, or the same video at a lower resolution "
-                "(1080p or less)."
-            ),
+            "face_error": english("face_check_lost", {"attempts": attempts}),
             "face_error_code": "face_check_lost",
             "face_error_params": {"attempts": attempts},
         }

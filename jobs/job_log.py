@@ -1,10 +1,12 @@
 """A job's own log: written as codes and parameters, worded in the reader's language.
 
 The worker never writes sentences into ``RenderJob.log``: each line is one JSON object
-``{"t": seconds since the attempt started, "code": ..., "params": {...}}``, so the batch
-page, the admin and the API can say it in Chinese or English (the one catalogue of
-``jobs.user_errors`` for failures, ``LINES`` below for the steps). Lines that are not such
-objects (rows written before this format, a traceback kept for staff) are shown as they are.
+``{"t": seconds since the attempt started, "code": ..., "params": {...}}`` (the codes of
+``rendering.recipe``'s steps and the worker's own), so the batch page, the admin and the API
+say it in Chinese or English through the one catalogue (``jobs.user_errors.step_text``, which
+words a failure's ``error_code`` with the failures' sentences). Lines that are not such
+objects (rows written before this format, a traceback kept for staff) are shown as they are:
+the read-time fallback for old rows.
 """
 
 from __future__ import annotations
@@ -14,34 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.functional import Promise
-from django.utils.translation import gettext, gettext_lazy
-
-from heygem_site.formats import duration_label, engine_label
-
-# One sentence per step code. Parameters are worded by ``_worded`` before they go in.
-LINES: dict[str, Promise] = {
-    "attempt": gettext_lazy("Attempt %(attempt)s, engine: %(engine)s"),
-    "audio_ready": gettext_lazy("Audio analysed (%(duration)s)"),
-    "face_chosen": gettext_lazy("Face %(number)s of %(faces)s (chosen by you)"),
-    "face_track": gettext_lazy("Face tracked: a face in %(present)s of %(frames)s frames"),
-    "split": gettext_lazy("Split into %(parts)s parts (%(frames)s frames)"),
-    "rendered": gettext_lazy("Rendered %(frames)s frames in %(seconds)s"),
-    "captions": gettext_lazy("Captions drawn in (%(position)s, %(size)s)"),
-    "transcript_made": gettext_lazy(
-        "Transcript made for this video (the batch's preparation had left none)"
-    ),
-    "joined": gettext_lazy("Joined %(parts)s parts: %(frames)s frames"),
-    "joined_reencoded": gettext_lazy("Joined %(parts)s parts (re-encoded): %(frames)s frames"),
-    "quality": gettext_lazy("Quality: sync %(sync)s, face edited in %(coverage)s of frames"),
-    "quality_review": gettext_lazy(
-        "Quality: sync %(sync)s, face edited in %(coverage)s of frames. Please review: %(reasons)s"
-    ),
-    "quality_not_measured": gettext_lazy("Quality not measured (%(error)s)"),
-    "failed": gettext_lazy("Failed: %(reason)s"),
-    "join_failed": gettext_lazy("Joining the parts failed: %(reason)s"),
-    "part_failed": gettext_lazy("Part %(part)s of %(parts)s failed: %(reason)s"),
-}
+from jobs.user_errors import SENTENCES, step_text
 
 
 class JobLog:
@@ -56,12 +31,15 @@ class JobLog:
         self.lines.append(json.dumps(entry, ensure_ascii=False, default=str))
 
     def failure(self, exc: Any, *, code: str = "failed", **params: Any) -> None:
-        """A failure line: the error's own code and parameters, worded when shown."""
+        """A failure line: the error's own code and parameters, worded when shown. The
+        library's English ``message`` is kept only for a code the catalogue does not know."""
+        error_code = getattr(exc, "code", "") or ""
+        if error_code not in SENTENCES:
+            params["message"] = getattr(exc, "message", str(exc))
         self.add(
             code,
-            error_code=getattr(exc, "code", "") or "",
+            error_code=error_code,
             error_params=dict(getattr(exc, "params", {}) or {}),
-            message=getattr(exc, "message", str(exc)),
             **params,
         )
 
@@ -81,56 +59,9 @@ def _entry(line: str) -> dict[str, Any] | None:
     return entry
 
 
-def _percent(value: Any) -> str:
-    return f"{float(value) * 100:.0f}%"
-
-
-def _worded(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    from jobs.transcripts import CAPTION_POSITION_LABELS, CAPTION_SIZE_LABELS
-    from jobs.user_errors import error_text
-
-    values = dict(params)
-    if "engine" in values:
-        values["engine"] = engine_label(str(values["engine"]))
-    if "position" in values:
-        position = str(values["position"])
-        values["position"] = str(CAPTION_POSITION_LABELS.get(position, position))
-    if "size" in values:
-        size = str(values["size"])
-        values["size"] = str(CAPTION_SIZE_LABELS.get(size, size))
-    for key in ("duration", "seconds"):
-        if isinstance(values.get(key), int | float):
-            values[key] = duration_label(values[key])
-    if code.startswith("quality") and code != "quality_not_measured":
-        from jobs.views import quality_reason_text
-
-        sync = values.get("sync")
-        values["sync"] = f"{sync:.2f}" if isinstance(sync, int | float) else gettext("not measured")
-        values["coverage"] = _percent(values.get("coverage") or 0)
-        reasons = [quality_reason_text(str(r)) for r in values.get("reasons") or []]
-        values["reasons"] = " ".join(reasons)
-    if "error_code" in values or "message" in values:
-        values["reason"] = error_text(
-            str(values.get("error_code") or ""),
-            values.get("error_params") or {},
-            str(values.get("message") or ""),
-        )
-    return values
-
-
 def line_text(entry: Mapping[str, Any]) -> str:
     """One stored entry as a sentence in the active language."""
-    code = str(entry.get("code") or "")
-    params = entry.get("params") or {}
-    if code == "quality" and params.get("review"):
-        code = "quality_review"
-    sentence = LINES.get(code)
-    if sentence is None:
-        return code
-    try:
-        return str(sentence) % _worded(code, params)
-    except (KeyError, TypeError, ValueError):
-        return code  # parameters from another version: at least say which step
+    return step_text(str(entry.get("code") or ""), entry.get("params") or {})
 
 
 def log_lines(text: str) -> list[str]:

@@ -46,6 +46,7 @@ from jobs.queue import render_enqueue_on_commit
 from jobs.storage import files, usage
 from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
+from jobs.user_errors import english, stored_english
 from jobs.webhooks import services as webhooks
 
 log = logging.getLogger("heygem.jobs")
@@ -65,18 +66,15 @@ def _job_send(job: RenderJob) -> None:
 def _job_give_up(job: RenderJob, now: datetime) -> bool:
     """Fail a running job whose worker died RENDER_MAX_ATTEMPTS times (if it is still the
     one the watchdog read: running, with the heartbeat read)."""
-    message = (
-        f"The renderer stopped while working on this video {job.attempts} times, so we gave up. "
-        "Try a shorter or smaller video, or retry later."
-    )
+    params = {"attempts": job.attempts}
     with transaction.atomic():
         n = RenderJob.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
         ).update(
             status=JobStatus.FAILED,
-            error_message=message,
+            error_message=english("worker_lost", params),
             error_code="worker_lost",
-            error_params={"attempts": job.attempts},
+            error_params=params,
             finished_at=now,
         )
         if n:
@@ -122,12 +120,16 @@ def job_claim(*, job_id: Any) -> bool:
 def job_fail(
     *,
     job: RenderJob,
-    message: str,
-    log_text: str = "",
     code: str = "",
     params: dict[str, Any] | None = None,
+    message: str = "",
+    log_text: str = "",
 ) -> bool:
-    """`code` and `params` name the failure for translation (rendering.errors' codes, or ours)."""
+    """Fail a running job with the failure `code` and its `params` (rendering.errors' codes,
+    or ours), which the catalogue (jobs.user_errors) words for every reader. `message`: the
+    rendering library's own English, kept for a code the catalogue does not know; otherwise
+    the row keeps the catalogue's English."""
+    message = stored_english(code, params, message)
     with transaction.atomic():
         n = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.FAILED,
@@ -229,7 +231,7 @@ def jobs_cancel(jobs: QuerySet[RenderJob], *, now: Any = None) -> int:
         jobs.filter(status__in=ACTIVE_STATUSES).update(
             status=JobStatus.CANCELED,
             finished_at=now or timezone.now(),
-            error_message="Canceled.",
+            error_message=english("canceled"),
             error_code="canceled",
             error_params={},
         )
@@ -269,10 +271,10 @@ def jobs_requeue(jobs: QuerySet[RenderJob], *, owner_id: int) -> int:
     )
 
 
-def jobs_fail_queued(
-    batch: Batch, message: str, *, code: str = "", params: dict[str, Any] | None = None
-) -> None:
-    """Fail a batch's queued jobs at once (its audio could not be analysed)."""
+def jobs_fail_queued(batch: Batch, *, code: str, params: dict[str, Any] | None = None) -> None:
+    """Fail a batch's queued jobs at once (its audio could not be analysed, or its
+    preparation kept killing workers), with the failure `code` and its `params`."""
+    message = english(code, params)
     now = timezone.now()
     with transaction.atomic():
         batch.jobs.filter(status=JobStatus.QUEUED).update(

@@ -40,20 +40,12 @@ from jobs.models import (
     SegmentStatus,
 )
 from jobs.queue import engine_pool, enqueue_on_commit
+from jobs.user_errors import stored_english
 
 log = logging.getLogger("heygem.jobs")
 
 RENDER_TASK = "jobs.tasks.segment_render"
 JOIN_TASK = "jobs.tasks.job_join"
-
-SEGMENT_FAILED = (
-    "Part %(part)s of %(parts)s of this video could not be rendered. Retry it; if it fails "
-    "again, try another template or contact support."
-)
-SEGMENT_WORKER_LOST = (
-    "The renderer stopped while working on part %(part)s of this video %(attempts)s times, "
-    "so we gave up. Retry later, or try a shorter video."
-)
 
 
 def segments_plan(*, n_frames: int, fps: float) -> list[tuple[int, int]]:
@@ -110,12 +102,7 @@ def _segment_send(segment: RenderSegment) -> None:
 
 def _segment_give_up(segment: RenderSegment, now: datetime) -> bool:
     part = {"part": segment.index + 1, "attempts": segment.attempts}
-    return segment_fail(
-        segment=segment,
-        message=SEGMENT_WORKER_LOST % part,
-        code="segment_worker_lost",
-        params=part,
-    )
+    return segment_fail(segment=segment, code="segment_worker_lost", params=part)
 
 
 # Segments of a running job: queued -> running (claimed) -> back to queued when the worker
@@ -210,12 +197,14 @@ def join_done(*, job_id: Any) -> None:
 def segment_fail(
     *,
     segment: RenderSegment,
-    message: str,
     code: str,
     params: dict[str, Any] | None = None,
+    message: str = "",
     log_text: str = "",
 ) -> bool:
-    """Fail the segment and its job (its other segments are canceled, so their workers stop)."""
+    """Fail the segment and its job (its other segments are canceled, so their workers stop)
+    with the failure `code` and `params`; `message` as for ``lifecycle.job_fail``."""
+    message = stored_english(code, params, message)
     now = timezone.now()
     with transaction.atomic():
         n = RenderSegment.objects.filter(pk=segment.pk, status__in=SEGMENT_IN_FLIGHT).update(

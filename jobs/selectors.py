@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, Notice, RenderJob, Template
+from jobs.user_errors import job_error_text
 
 
 class BatchStatus:
@@ -218,7 +219,10 @@ def job_payload(job: RenderJob) -> dict[str, Any]:
         "template_name": job.template_name,
         "status": job.status,
         "attempts": job.attempts,
-        "error_message": job.error_message,
+        # Worded from the code by the one catalogue, in the active language (a page's reader,
+        # a webhook's owner); the code is the stable name for machines.
+        "error_message": job_error_text(job),
+        "error_code": job.error_code,
         "output_size": job.output_size,
         "output_duration": job.output_duration,
         "finished_at": iso_utc(job.finished_at),

@@ -1,10 +1,23 @@
-"""Failures in the reader's language.
+"""The one catalogue: every sentence said about a job, a template or a batch, by code, in
+the reader's language (English and Simplified Chinese).
 
-The rendering library raises English sentences with a ``code`` and ``params``
-(rendering.errors); the worker stores all three on the job or template. Pages and the API
-say the failure with the sentence below for its code, in the active language. A code this
-table does not know (a newer library, an older row) falls back to the stored English
-sentence, or, in another language, to a general sentence for its kind of failure.
+Rows store codes and parameters, never sentences of their own: a failure as
+``error_code`` / ``error_params`` (a job, a template's face check), a job's log as coded
+lines (``jobs.job_log``), a quality report as reason codes. Pages, the admin, the API, the
+ZIP's manifests and webhooks word them here, in the active language:
+
+- ``SENTENCES``: failures (the rendering library's codes, ``rendering.errors``, and the
+  worker's, the watchdog's and the limits' own), with ``HINTS``; :func:`error_text`;
+- ``STEPS``: the job log's steps (``rendering.recipe``'s step codes and the worker's);
+  :func:`step_text`;
+- ``QUALITY_REASONS`` and ``UNEDITED``: why a result asks for review; :func:`quality_reasons`.
+
+The English column a failed row still fills (``error_message``, ``face_error``) is this
+catalogue's English (:func:`english`), or the library's own sentence for a code this table
+does not know. Rows written before the codes existed have only their English sentence: it
+is shown as stored (a read-time fallback, no migration: guessing codes back from old
+English would be a second copy of every sentence), or, in another language, a general
+sentence for its kind of failure.
 """
 
 from __future__ import annotations
@@ -12,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy
 
-from heygem_site.formats import duration_label
+from heygem_site.formats import duration_label, engine_label
 
 HINTS: dict[str, Promise] = {
     "video": gettext_lazy("Upload an MP4, MOV, WebM, MKV or AVI file."),
@@ -148,6 +162,9 @@ SENTENCES: dict[str, Promise] = {
         "administrator, or start a new batch without captions."
     ),
     "output_missing": gettext_lazy("The video file is missing; render it again with Retry."),
+    "segment_empty": gettext_lazy(
+        "A segment of this video holds no picture, so it cannot be joined. Retry the video."
+    ),
     "unexpected": gettext_lazy(
         "Something went wrong while rendering this video. Retry it; if it fails again, try "
         "another template or contact support."
@@ -202,6 +219,21 @@ def error_text(code: str, params: Mapping[str, Any] | None, fallback: str) -> st
     if fallback and (get_language() or "en").startswith("en"):
         return fallback
     return str(GENERAL.get(code or "", GENERAL["rendering_failed"]))
+
+
+def english(code: str, params: Mapping[str, Any] | None = None) -> str:
+    """The failure ``code`` in English, from this catalogue: what a failed row keeps in its
+    message column (staff's searches, readers of an older version), never a second copy."""
+    with translation.override("en"):
+        return error_text(code, params, "")
+
+
+def stored_english(code: str, params: Mapping[str, Any] | None, message: str = "") -> str:
+    """What a failed row keeps in its English column: this catalogue's English for a code it
+    knows, else ``message``, the rendering library's own sentence (a newer library's code)."""
+    if code in SENTENCES or not message:
+        return english(code, params)
+    return message
 
 
 def job_error_text(job: Any) -> str:
@@ -261,3 +293,150 @@ def retry_blocked_reason(job: Any) -> str:
             "Start a new batch with another video of the person."
         )
     return ""
+
+
+# --- The job log's steps (jobs.job_log stores them as codes) ---------------------------------
+
+# One sentence per step code. Parameters are worded by ``_step_values`` before they go in.
+STEPS: dict[str, Promise] = {
+    "attempt": gettext_lazy("Attempt %(attempt)s, engine: %(engine)s"),
+    "audio_ready": gettext_lazy("Audio analysed (%(duration)s)"),
+    "face_chosen": gettext_lazy("Face %(number)s of %(faces)s (chosen by you)"),
+    "face_track": gettext_lazy("Face tracked: a face in %(present)s of %(frames)s frames"),
+    "split": gettext_lazy("Split into %(parts)s parts (%(frames)s frames)"),
+    "rendered": gettext_lazy("Rendered %(frames)s frames in %(seconds)s"),
+    "captions": gettext_lazy("Captions drawn in (%(position)s, %(size)s)"),
+    "transcript_made": gettext_lazy(
+        "Transcript made for this video (the batch's preparation had left none)"
+    ),
+    "joined": gettext_lazy("Joined %(parts)s parts: %(frames)s frames"),
+    "joined_reencoded": gettext_lazy("Joined %(parts)s parts (re-encoded): %(frames)s frames"),
+    "quality": gettext_lazy("Quality: sync %(sync)s, face edited in %(coverage)s of frames"),
+    "quality_review": gettext_lazy(
+        "Quality: sync %(sync)s, face edited in %(coverage)s of frames. Please review: %(reasons)s"
+    ),
+    "quality_not_measured": gettext_lazy("Quality not measured (%(error)s)"),
+    "failed": gettext_lazy("Failed: %(reason)s"),
+    "join_failed": gettext_lazy("Joining the parts failed: %(reason)s"),
+    "part_failed": gettext_lazy("Part %(part)s of %(parts)s failed: %(reason)s"),
+}
+
+
+def _step_values(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    # jobs.transcripts loads the models and the rendering library's subtitles.
+    from jobs.transcripts import CAPTION_POSITION_LABELS, CAPTION_SIZE_LABELS
+
+    values = dict(params)
+    if "engine" in values:
+        values["engine"] = engine_label(str(values["engine"]))
+    if "position" in values:
+        position = str(values["position"])
+        values["position"] = str(CAPTION_POSITION_LABELS.get(position, position))
+    if "size" in values:
+        size = str(values["size"])
+        values["size"] = str(CAPTION_SIZE_LABELS.get(size, size))
+    for key in ("duration", "seconds"):
+        if isinstance(values.get(key), int | float):
+            values[key] = duration_label(values[key])
+    if code.startswith("quality") and code != "quality_not_measured":
+        sync = values.get("sync")
+        values["sync"] = f"{sync:.2f}" if isinstance(sync, int | float) else gettext("not measured")
+        values["coverage"] = f"{float(values.get('coverage') or 0) * 100:.0f}%"
+        values["reasons"] = " ".join(
+            quality_reason_text(str(r)) for r in values.get("reasons") or []
+        )
+    if "error_code" in values or "message" in values:
+        values["reason"] = error_text(
+            str(values.get("error_code") or ""),
+            values.get("error_params") or {},
+            str(values.get("message") or ""),
+        )
+    return values
+
+
+def step_text(code: str, params: Mapping[str, Any]) -> str:
+    """One step of a job's log as a sentence in the active language (the code itself when
+    this catalogue does not know it, or its parameters come from another version)."""
+    if code == "quality" and params.get("review"):
+        code = "quality_review"
+    sentence = STEPS.get(code)
+    if sentence is None:
+        return code
+    try:
+        return str(sentence) % _step_values(code, params)
+    except (KeyError, TypeError, ValueError):
+        return code
+
+
+# --- Why a result asks for review (rendering.quality's reason codes) -------------------------
+
+QUALITY_REASONS: dict[str, Promise] = {
+    "sync_low": gettext_lazy("The mouth does not follow the words closely."),
+    "sync_offset": gettext_lazy("The mouth moves noticeably before or after the sound."),
+    "coverage_low": gettext_lazy(
+        "Much of the video was left as it was: the face is too small, turned away or "
+        "out of the picture there."
+    ),
+    "changed_outside": gettext_lazy("Something outside the face changed more than it should."),
+}
+
+# Frames left unedited, by cause ("unedited_<cause>"), with how much and where.
+UNEDITED: dict[str, Promise] = {
+    "absent": gettext_lazy(
+        "No face was found in %(percent)s %% of the video (%(ranges)s), so the mouth "
+        "was left as it was there."
+    ),
+    "small": gettext_lazy(
+        "The face is too small in %(percent)s %% of the video (%(ranges)s), so the mouth "
+        "was left as it was there."
+    ),
+    "turned": gettext_lazy(
+        "The head is turned too far from the camera in %(percent)s %% of the video "
+        "(%(ranges)s), so the mouth was left as it was there."
+    ),
+    "unsteady": gettext_lazy(
+        "The face could not be followed reliably in %(percent)s %% of the video "
+        "(%(ranges)s: blurred, covered or moving fast), so the mouth was left as it was there."
+    ),
+}
+
+
+def quality_reason_text(code: str) -> str:
+    """A quality reason code (rendering.quality) in words a user can act on."""
+    sentence = QUALITY_REASONS.get(code)
+    return (
+        str(sentence)
+        if sentence is not None
+        else gettext("A measurement of this video looks unusual.")
+    )
+
+
+def _unedited_text(cause: str, share: float, ranges: list[Any]) -> str:
+    spans = ", ".join(
+        gettext("%(start)s–%(stop)s s") % {"start": f"{float(a):.1f}", "stop": f"{float(b):.1f}"}
+        for a, b in ranges[:4]
+    )
+    if len(ranges) > 4:
+        spans += ", …"
+    values = {"percent": round(100 * share), "ranges": spans}
+    return str(UNEDITED.get(cause, UNEDITED["absent"])) % values
+
+
+def quality_reasons(report: Mapping[str, Any]) -> list[str]:
+    """A report's reasons in words; the frames left unedited say why, how much and where."""
+    unedited = {
+        str(part.get("cause")): part
+        for part in report.get("unedited") or []
+        if isinstance(part, dict)
+    }
+    out = []
+    for code in report.get("reasons") or []:
+        cause = str(code).removeprefix("unedited_")
+        if str(code).startswith("unedited_") and cause in unedited:
+            part = unedited[cause]
+            out.append(
+                _unedited_text(cause, float(part.get("share") or 0), list(part.get("ranges") or []))
+            )
+        else:
+            out.append(quality_reason_text(str(code)))
+    return out

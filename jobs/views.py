@@ -29,7 +29,7 @@ from jobs.models import AudioClip, Batch, JobStatus, RenderJob
 from jobs.names import result_download_name
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
-from jobs.user_errors import job_error_text, retry_blocked_reason
+from jobs.user_errors import quality_reasons, retry_blocked_reason
 from jobs.worker.engines import engines_offered
 
 # --- Dashboard, new batch -------------------------------------------------------------------
@@ -91,70 +91,6 @@ def batch_new(request: HttpRequest) -> HttpResponse:
 # --- Batch page and its live progress -------------------------------------------------------
 
 
-def _unedited_text(cause: str, share: float, ranges: list[Any]) -> str:
-    """Why part of a result kept the template's mouth, with how much and where."""
-    spans = ", ".join(
-        _("%(start)s–%(stop)s s") % {"start": f"{float(a):.1f}", "stop": f"{float(b):.1f}"}
-        for a, b in ranges[:4]
-    )
-    if len(ranges) > 4:
-        spans += ", …"
-    values = {"percent": round(100 * share), "ranges": spans}
-    texts = {
-        "absent": _(
-            "No face was found in %(percent)s %% of the video (%(ranges)s), so the mouth "
-            "was left as it was there."
-        ),
-        "small": _(
-            "The face is too small in %(percent)s %% of the video (%(ranges)s), so the mouth "
-            "was left as it was there."
-        ),
-        "turned": _(
-            "The head is turned too far from the camera in %(percent)s %% of the video "
-            "(%(ranges)s), so the mouth was left as it was there."
-        ),
-        "unsteady": _(
-            "The face could not be followed reliably in %(percent)s %% of the video "
-            "(%(ranges)s: blurred, covered or moving fast), so the mouth was left as it was there."
-        ),
-    }
-    return texts.get(cause, texts["absent"]) % values
-
-
-def quality_reasons(report: dict[str, Any]) -> list[str]:
-    """A report's reasons in words; the frames left unedited say why, how much and where."""
-    unedited = {
-        str(part.get("cause")): part
-        for part in report.get("unedited") or []
-        if isinstance(part, dict)
-    }
-    out = []
-    for code in report.get("reasons") or []:
-        cause = str(code).removeprefix("unedited_")
-        if str(code).startswith("unedited_") and cause in unedited:
-            part = unedited[cause]
-            out.append(
-                _unedited_text(cause, float(part.get("share") or 0), list(part.get("ranges") or []))
-            )
-        else:
-            out.append(quality_reason_text(str(code)))
-    return out
-
-
-def quality_reason_text(code: str) -> str:
-    """A quality reason code (rendering.quality) in words a user can act on."""
-    texts = {
-        "sync_low": _("The mouth does not follow the words closely."),
-        "sync_offset": _("The mouth moves noticeably before or after the sound."),
-        "coverage_low": _(
-            "Much of the video was left as it was: the face is too small, turned away or "
-            "out of the picture there."
-        ),
-        "changed_outside": _("Something outside the face changed more than it should."),
-    }
-    return texts.get(code, _("A measurement of this video looks unusual."))
-
-
 def quality_json(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the batch page shows of a result's quality report: a sync figure and, when a
     person should look, the reasons in words."""
@@ -189,7 +125,6 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
     ready = job.status == JobStatus.SUCCEEDED and bool(job.output)
     failed = job.status in (JobStatus.FAILED, JobStatus.CANCELED)
     return selectors.job_payload(job) | {
-        "error_message": job_error_text(job),
         "retry_blocked": retry_blocked_reason(job) if failed else "",
         "status_label": JobStatus(job.status).label,
         "progress": round(job.progress, 3),

@@ -1,14 +1,16 @@
 """Errors the rendering library raises.
 
-Every error carries ``.message``: a sentence a user can read that says what to do. The
-worker stores it on the failed job as is, so never put paths, stack traces or internal
-identifiers into it; those belong in the log (pass them as ``detail``).
+Every error carries ``.message``: an English sentence a user can read that says what to do,
+for the library's own callers (the command line). Never put paths, stack traces or
+internal identifiers into it; those belong in the log (pass them as ``detail``).
 
 Every error also carries ``.code`` (a stable, snake_case name of what went wrong) and
-``.params`` (the numbers and names its sentence needs), so an application can say the same
-thing in its user's language without parsing the English ``message``. A raise site that
-names no code gets its class's (``media_invalid``, ``no_face``, ``canceled``,
-``rendering_failed``). The library itself stays English-only and free of any web framework.
+``.params`` (the numbers and names its sentence needs): an application says the failure in
+its user's language from those alone (the Django worker stores code and params, and its one
+catalogue, ``jobs/user_errors.py``, words every code raised here: a test checks it), so
+``params`` must hold everything the sentence says. A raise site that names no code gets its
+class's (``media_invalid``, ``no_face``, ``canceled``, ``rendering_failed``). The library
+itself stays English-only and free of any web framework.
 """
 
 from __future__ import annotations

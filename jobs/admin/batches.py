@@ -33,6 +33,7 @@ from jobs.selectors import (
     queue_overview,
     with_job_counts,
 )
+from jobs.user_errors import job_error_text
 
 
 class RenderJobInline(admin.TabularInline[RenderJob, Batch]):
@@ -265,7 +266,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
 
     @admin.display(description=_("error"), ordering="error_code")
     def error_short(self, job: RenderJob) -> str:
-        text = job.error_message
+        text = job_error_text(job)  # the reader's language, from the code
         return text if len(text) <= 90 else text[:89] + "…"
 
     @admin.action(description=_("Retry (failed or canceled ones)"), permissions=["change"])

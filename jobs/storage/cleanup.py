@@ -34,10 +34,9 @@ from jobs.storage import deletion, files
 from jobs.storage.leftovers import Leftovers, leftovers_sweep
 from jobs.storage.retention import RetentionResult, retention_apply
 from jobs.storage.usage import usage_add
+from jobs.user_errors import english
 
 log = logging.getLogger("heygem.jobs")
-
-LOST_RESULT = "The result file went missing from storage. Retry to render this video again."
 
 
 # --- Quota-based cleanup ---------------------------------------------------------------------
@@ -289,7 +288,12 @@ def sweep(*, now: datetime | None = None) -> SweepResult:
         with transaction.atomic():
             user_lock(job.batch.owner_id)
             if RenderJob.objects.filter(pk=job.pk, output=job.output.name).update(
-                status=JobStatus.FAILED, error_message=LOST_RESULT, output="", output_size=0
+                status=JobStatus.FAILED,
+                error_code="output_missing",
+                error_params={},
+                error_message=english("output_missing"),
+                output="",
+                output_size=0,
             ):
                 usage_add(user_id=job.batch.owner_id, delta=-job.output_size)
                 result.lost_results += 1

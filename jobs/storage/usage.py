@@ -109,17 +109,10 @@ def estimates_correct(*, template_id: Any) -> int:
     return moved
 
 
-QUOTA_AT_START = (
-    "This video needs about %(needed)s, but only %(free)s of your %(quota)s storage is free "
-    "(with the videos still rendering), so it was not rendered. Delete older results or ask "
-    "us for a larger quota, then retry it."
-)
-
-
 def job_start_check(*, job: RenderJob) -> dict[str, str] | None:
     """Just before a render: reserve the job's current estimate (corrected by what earlier
     results measured) and, when the owner's quota no longer has room for it, return the
-    parameters of ``QUOTA_AT_START`` (code ``quota_at_start``); else None."""
+    parameters of the failure ``quota_at_start`` (worded by jobs.user_errors); else None."""
     assert job.template is not None
     with transaction.atomic():
         user = user_lock(job.batch.owner_id)

@@ -1,11 +1,14 @@
 """What webhook events carry: a job in the one job payload (jobs.selectors.job_payload) and a
-batch from the one read model (jobs.selectors.batch_state)."""
+batch from the one read model (jobs.selectors.batch_state). Sentences in them (a failure's
+``error_message``) are worded in the owner's language: their saved one, else the site's."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 
 from jobs.models import Batch, JobStatus, RenderJob
 from jobs.selectors import batch_counts, iso_utc, job_payload
@@ -35,19 +38,25 @@ def _batch_json(batch: Batch) -> Payload:
     }
 
 
+def _owners_language(batch: Batch) -> str:
+    return str(batch.owner.language or settings.LANGUAGE_CODE)
+
+
 def job_event_data(job_id: Any) -> Payload | None:
     """job.succeeded / job.failed: the job and its batch; None once the job is gone."""
-    job = RenderJob.objects.select_related("batch").filter(pk=job_id).first()
+    job = RenderJob.objects.select_related("batch__owner").filter(pk=job_id).first()
     if job is None:
         return None
-    return {"job": _job_json(job), "batch": _batch_json(job.batch)}
+    with translation.override(_owners_language(job.batch)):
+        return {"job": _job_json(job), "batch": _batch_json(job.batch)}
 
 
 def batch_event_data(batch_id: Any) -> Payload | None:
     """batch.completed: the batch with all its jobs; None once the batch is gone."""
-    batch = Batch.objects.filter(pk=batch_id).first()
+    batch = Batch.objects.select_related("owner").filter(pk=batch_id).first()
     if batch is None:
         return None
-    data = _batch_json(batch)
-    data["jobs"] = [_job_json(job) for job in batch.jobs.order_by("position")]
+    with translation.override(_owners_language(batch)):
+        data = _batch_json(batch)
+        data["jobs"] = [_job_json(job) for job in batch.jobs.order_by("position")]
     return {"batch": data}

@@ -46,13 +46,7 @@ def _prepare_give_up(batch: Batch, now: datetime) -> bool:
         ).update(prepare_queued_at=None, prepare_heartbeat_at=None):
             return False
         attempts = batch.prepare_attempts
-        lifecycle.jobs_fail_queued(
-            batch,
-            f"Preparing this batch's audio stopped the worker {attempts} times, so we gave up. "
-            "Upload a shorter or smaller audio file, or retry later.",
-            code="preparation_lost",
-            params={"attempts": attempts},
-        )
+        lifecycle.jobs_fail_queued(batch, code="preparation_lost", params={"attempts": attempts})
     return True
 
 
@@ -166,9 +160,8 @@ def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
             **analysis_options(batch.engine),
         )
     except RenderingError as exc:
-        message = f"The audio could not be analysed: {exc.message}"
         lifecycle.jobs_fail_queued(
-            batch, message, code="audio_analysis", params={"code": exc.code} | exc.params
+            batch, code="audio_analysis", params={"code": exc.code} | exc.params
         )
         log.warning("audio analysis failed", extra=lifecycle.log_ids(batch) | {"reason": str(exc)})
         return False

@@ -71,25 +71,14 @@ def job_run_claimed(*, job_id: Any) -> str:
     joblog = JobLog()
     joblog.add("attempt", attempt=job.attempts, engine=batch.engine)
     if job.template is None:
-        lifecycle.job_fail(
-            job=job,
-            message="The template video was deleted before this job ran.",
-            log_text=joblog.text(),
-            code="template_deleted",
-        )
+        lifecycle.job_fail(job=job, code="template_deleted", log_text=joblog.text())
         return JobStatus.FAILED
 
     # The quota, with the estimate corrected by what this template's earlier results
     # measured: a video that no longer fits fails now, not after it was rendered.
     over = usage.job_start_check(job=job)
     if over is not None:
-        lifecycle.job_fail(
-            job=job,
-            message=usage.QUOTA_AT_START % over,
-            log_text=joblog.text(),
-            code="quota_at_start",
-            params=over,
-        )
+        lifecycle.job_fail(job=job, code="quota_at_start", params=over, log_text=joblog.text())
         return JobStatus.FAILED
 
     final_name = output_upload_to(job, "")
@@ -166,17 +155,16 @@ def job_run_claimed(*, job_id: Any) -> str:
     except RenderingError as exc:
         joblog.failure(exc)
         lifecycle.job_fail(
-            job=job, message=exc.message, log_text=joblog.text(), code=exc.code, params=exc.params
+            job=job, code=exc.code, params=exc.params, message=exc.message, log_text=joblog.text()
         )
         return JobStatus.FAILED
     except Exception:
-        joblog.add("failed", error_code="unexpected", message=steps.GENERIC_FAILURE)
+        joblog.add("failed", error_code="unexpected")
         log.exception("job crashed", extra=ids)
         lifecycle.job_fail(
             job=job,
-            message=steps.GENERIC_FAILURE,
-            log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
             code="unexpected",
+            log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
         )
         return JobStatus.FAILED
     finally:

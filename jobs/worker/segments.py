@@ -129,18 +129,14 @@ def segment_run(*, segment_id: Any) -> str:
     except RenderingError as exc:
         failure = JobLog()
         failure.failure(exc, code="part_failed", part=part["part"], parts=part["parts"])
-        _fail(segment, exc.message, exc.code, exc.params, failure.text())
+        _fail(segment, exc.code, exc.params, failure.text(), message=exc.message)
         return JobStatus.FAILED
     except Exception:
         log.exception("segment crashed", extra=ids)
-        message = segments.SEGMENT_FAILED % part
         failure = JobLog()
-        failure.add(
-            "part_failed", error_code="segment_failed", error_params=part, message=message, **part
-        )
+        failure.add("part_failed", error_code="segment_failed", error_params=part, **part)
         _fail(
             segment,
-            message,
             "segment_failed",
             part,
             failure.text() + "\n" + traceback.format_exc(limit=3),
@@ -156,13 +152,14 @@ def segment_run(*, segment_id: Any) -> str:
 
 
 def _fail(
-    segment: RenderSegment, message: str, code: str, params: dict[str, Any], lines: str
+    segment: RenderSegment, code: str, params: dict[str, Any], lines: str, *, message: str = ""
 ) -> None:
-    """``lines``: the failure's log lines (codes, jobs.job_log), added to the job's log."""
+    """Fail the segment (and its job) with the failure ``code``; ``lines``: the failure's log
+    lines (codes, jobs.job_log), added to the job's log; ``message``: the library's English."""
     job = segment.job
     log_text = "\n".join(t for t in (job.log, lines) if t)
     segments.segment_fail(
-        segment=segment, message=message, code=code, params=params, log_text=log_text
+        segment=segment, code=code, params=params, message=message, log_text=log_text
     )
 
 
@@ -226,18 +223,12 @@ def job_join(*, job_id: Any) -> str:
         return JobStatus.SUCCEEDED
     except RenderingError as exc:
         joblog.failure(exc, code="join_failed")
-        _fail(parts[-1], exc.message, exc.code, exc.params, joblog.text())
+        _fail(parts[-1], exc.code, exc.params, joblog.text(), message=exc.message)
         return JobStatus.FAILED
     except Exception:
         log.exception("join crashed", extra=ids)
-        joblog.add("join_failed", error_code="unexpected", message=steps.GENERIC_FAILURE)
-        _fail(
-            parts[-1],
-            steps.GENERIC_FAILURE,
-            "unexpected",
-            {},
-            joblog.text() + "\n" + traceback.format_exc(limit=3),
-        )
+        joblog.add("join_failed", error_code="unexpected")
+        _fail(parts[-1], "unexpected", {}, joblog.text() + "\n" + traceback.format_exc(limit=3))
         return JobStatus.FAILED
     finally:
         beat.end()

@@ -25,6 +25,7 @@ from jobs.job_log import JobLog
 from jobs.models import JobStatus, RenderJob
 from jobs.storage import files
 from jobs.uploads import media_limits
+from jobs.user_errors import english
 from jobs.worker.engines import analysis_options, engine_options
 from jobs.worker.preparation import batch_words_ensure, template_face_hint
 from rendering.cache import file_sha256
@@ -34,11 +35,6 @@ if TYPE_CHECKING:
     from rendering.recipe import Prepared, StepReport
 
 log = logging.getLogger("heygem.jobs")
-
-GENERIC_FAILURE = (
-    "Something went wrong while rendering this video. Retry it; if it fails again, "
-    "try another template or contact support."
-)
 
 
 def engine_for(name: str) -> Engine:
@@ -112,9 +108,7 @@ def job_prepare(
 
     template = job.template
     if template is None:
-        raise RenderingError(
-            "The template video was deleted before this job ran.", code="template_deleted"
-        )
+        raise RenderingError(english("template_deleted"), code="template_deleted")
     batch = job.batch
     audio_path = inputs.enter_context(files.local_copy(batch.audio.file.name))
     template_path = inputs.enter_context(files.local_copy(template.file.name))

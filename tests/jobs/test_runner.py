@@ -142,7 +142,9 @@ def test_a_bad_audio_fails_every_job_with_one_clear_message(
     assert preparation.batch_prepare(batch_id=batch.pk) == 0
     job = batch.jobs.get()
     assert job.status == JobStatus.FAILED
-    assert job.error_message.startswith("The audio could not be analysed:")
+    # Stored as the code with the library's own reason; the English column is the catalogue's.
+    assert job.error_code == "audio_analysis" and job.error_params["code"]
+    assert job.error_message.startswith("The audio could not be analysed. Upload the audio again")
 
 
 def _stored_bytes(user: User) -> int:

@@ -15,7 +15,7 @@ from accounts.models import User
 from jobs import selectors, services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
 from jobs.storage import deletion
-from jobs.storage.cleanup import LOST_RESULT, sweep
+from jobs.storage.cleanup import sweep
 from tests.support.jobs import finish_job
 from tests.support.media import FACE_WITH_AUDIO
 from tests.support.storage import user_files
@@ -106,7 +106,8 @@ def test_the_sweeper_fixes_rows_whose_files_are_gone(owner: User, done_batch: Ba
     before = owner.storage_used_bytes
     assert sweep(now=_later()).lost_results == 1
     job.refresh_from_db()
-    assert (job.status, job.error_message, job.output.name) == (JobStatus.FAILED, LOST_RESULT, "")
+    assert (job.status, job.error_code, job.output.name) == (JobStatus.FAILED, "output_missing", "")
+    assert job.error_message == "The video file is missing; render it again with Retry."
     owner.refresh_from_db()
     assert owner.storage_used_bytes == before - len(b"result bytes")
 
