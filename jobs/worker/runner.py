@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 import traceback
 from contextlib import ExitStack
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections
 
-from jobs import lifecycle, transcripts
+from jobs import lifecycle
 from jobs.heartbeats import Heartbeat
 from jobs.job_log import JobLog
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
@@ -39,6 +40,9 @@ from jobs.worker.preparation import (
     template_speaker_hint,
 )
 from jobs.worker.segments import job_split_if_long
+
+if TYPE_CHECKING:
+    from rendering.recipe import Prepared, StepReport
 
 log = logging.getLogger("heygem.jobs")
 
@@ -53,7 +57,7 @@ def job_run_claimed(*, job_id: Any) -> str:
     """Steps 2-4 for a job this worker has claimed."""
     # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
     from rendering import recipe
-    from rendering.errors import FaceError, RenderCanceled, RenderingError
+    from rendering.errors import RenderCanceled, RenderingError
 
     job = (
         RenderJob.objects.select_related("batch__audio", "batch__owner", "template")
@@ -70,25 +74,12 @@ def job_run_claimed(*, job_id: Any) -> str:
     log.info("job started", extra=ids | {"attempt": job.attempts})
     joblog = JobLog()
     joblog.add("attempt", attempt=job.attempts, engine=batch.engine)
-    if job.template is None:
-        lifecycle.job_fail(job=job, code="template_deleted", log_text=joblog.text())
+    if _refused(job, joblog):
         return JobStatus.FAILED
-
-    # The quota, with the estimate corrected by what this template's earlier results
-    # measured: a video that no longer fits fails now, not after it was rendered.
-    over = usage.job_start_check(job=job)
-    if over is not None:
-        lifecycle.job_fail(job=job, code="quota_at_start", params=over, log_text=joblog.text())
-        return JobStatus.FAILED
+    assert job.template is not None  # _refused otherwise
 
     final_name = output_upload_to(job, "")
-    # The render is written on this host (SCRATCH_DIR) and put into storage when complete.
-    # Partial files of earlier attempts on this host (a worker killed mid-render leaves
-    # them: ours and the encoder's own temporary names, all hidden and holding the job id).
-    scratch = files.scratch_dir()
-    for stale in scratch.glob(f".*job-{job.pk.hex}*"):
-        stale.unlink(missing_ok=True)
-    partial = scratch / f".job-{job.pk.hex}.{job.attempts}.partial.mp4"
+    partial = _partial_path(job)
     inputs = ExitStack()
     heartbeat = Heartbeat(lambda: lifecycle.job_heartbeat(job_id=job.pk), f"heartbeat-{job.pk}")
     heartbeat.start()
@@ -101,27 +92,12 @@ def job_run_claimed(*, job_id: Any) -> str:
     on_step = steps.step_log(joblog, ids=ids, after_audio=chosen)
 
     try:
-        try:
-            prepared = steps.job_prepare(
-                job, inputs, on_step=on_step, make_words=True, require_usable=True
-            )
-        except FaceError as exc:
-            # A template checked before this test existed (or with another face chosen
-            # since) is refused here, and marked, so it is not offered again.
-            template_face_record(
-                template_id=template.pk, error=exc.message, code=exc.code, params=exc.params
-            )
-            raise
-        if template.face_status != FaceStatus.READY:
-            template_face_record(template_id=template.pk, error=None)
+        prepared = _prepare(job, inputs, on_step)
         # A long video is rendered as segments by several tasks (jobs.worker.segments).
         if job_split_if_long(job=job, prepared=prepared, joblog=joblog):
             return "split"
         # Captions are drawn into the frames as the engine writes them: one encode.
-        track = prepared.track
-        captions = transcripts.caption_overlay(
-            batch=batch, width=track.width, height=track.height, fps=track.fps
-        )
+        captions = steps.captions(job, prepared)
         result = recipe.render(
             prepared,
             steps.engine_for(batch.engine),
@@ -172,3 +148,50 @@ def job_run_claimed(*, job_id: Any) -> str:
         partial.unlink(missing_ok=True)
         inputs.close()
         close_old_connections()
+
+
+def _refused(job: RenderJob, joblog: JobLog) -> bool:
+    """Fail a job that cannot start (True): its template was deleted, or the owner's quota,
+    with the estimate corrected by what this template's earlier results measured, has no
+    room for it any more (it fails now, not after it was rendered)."""
+    code, params = "", None
+    if job.template is None:
+        code = "template_deleted"
+    elif (over := usage.job_start_check(job=job)) is not None:
+        code, params = "quota_at_start", over
+    if not code:
+        return False
+    lifecycle.job_fail(job=job, code=code, params=params, log_text=joblog.text())
+    return True
+
+
+def _partial_path(job: RenderJob) -> Path:
+    """Where this attempt is written on this host (SCRATCH_DIR) until it is put into storage.
+    Partial files of earlier attempts on this host (a worker killed mid-render leaves them:
+    ours and the encoder's own temporary names, all hidden and holding the job id) go."""
+    scratch = files.scratch_dir()
+    for stale in scratch.glob(f".*job-{job.pk.hex}*"):
+        stale.unlink(missing_ok=True)
+    return scratch / f".job-{job.pk.hex}.{job.attempts}.partial.mp4"
+
+
+def _prepare(job: RenderJob, inputs: ExitStack, on_step: StepReport) -> Prepared:
+    """The recipe's inputs for a whole render, with the face check's own test: a template it
+    refuses (checked before this test existed, or with another face chosen since) is marked,
+    so it is not offered again; one that passes is marked ready."""
+    from rendering.errors import FaceError
+
+    template = job.template
+    assert template is not None
+    try:
+        prepared = steps.job_prepare(
+            job, inputs, on_step=on_step, make_words=True, require_usable=True
+        )
+    except FaceError as exc:
+        template_face_record(
+            template_id=template.pk, error=exc.message, code=exc.code, params=exc.params
+        )
+        raise
+    if template.face_status != FaceStatus.READY:
+        template_face_record(template_id=template.pk, error=None)
+    return prepared

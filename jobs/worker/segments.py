@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import close_old_connections
 from django.db.models import Avg
 
-from jobs import lifecycle, segments, transcripts
+from jobs import lifecycle, segments
 from jobs.heartbeats import Heartbeat
 from jobs.job_log import JobLog
 from jobs.models import (
@@ -105,11 +105,8 @@ def segment_run(*, segment_id: Any) -> str:
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
     try:
         prepared = steps.job_prepare(job, inputs)
-        track = prepared.track
         # Captions are drawn into each part as it renders (the join copies packets).
-        captions = transcripts.caption_overlay(
-            batch=job.batch, width=track.width, height=track.height, fps=track.fps
-        )
+        captions = steps.captions(job, prepared)
         result = recipe.render(
             prepared,
             steps.engine_for(job.batch.engine),
@@ -194,10 +191,7 @@ def job_join(*, job_id: Any) -> str:
         )
         assert job.template is not None  # job_prepare raised otherwise
         face = template_face_hint(job.template)
-        track = prepared.track
-        captions = transcripts.caption_overlay(
-            batch=job.batch, width=track.width, height=track.height, fps=track.fps
-        )
+        captions = steps.captions(job, prepared)
         if captions is not None:
             joblog.add("captions", position=job.batch.captions, size=job.batch.caption_size)
         report = recipe.measure(

@@ -127,6 +127,15 @@ def job_prepare(
     )
 
 
+def captions(job: RenderJob, prepared: Prepared) -> transcripts.CaptionOverlay | None:
+    """The batch's captions for this template's frames (drawn as the engine writes them:
+    one encode), or None when the batch burns none."""
+    track = prepared.track
+    return transcripts.caption_overlay(
+        batch=job.batch, width=track.width, height=track.height, fps=track.fps
+    )
+
+
 def publish(
     *,
     job: RenderJob,
