@@ -23,6 +23,7 @@ from jobs.models import Batch, FaceStatus, JobStatus, Template
 from jobs.queue import enqueue_on_commit, render_enqueue_on_commit
 from jobs.storage import files
 from jobs.uploads import media_limits
+from jobs.user_errors import stored_english
 from jobs.worker.engines import analysis_options, engines_offered
 
 log = logging.getLogger("heygem.jobs")
@@ -315,8 +316,10 @@ def template_face_record(
     params: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> None:
-    """Record whether a template's face could be tracked (None: it could), and the face
-    check's advice (``note``, a rendering.faces.track_notes code; None leaves it as it is)."""
+    """Record whether a template's face could be tracked (``error`` None: it could), and the
+    face check's advice (``note``, a rendering.faces.track_notes code; None leaves it as it
+    is). A failure is its ``code`` and ``params``; ``face_error`` keeps the catalogue's English
+    (the library's own ``error`` only for a code the catalogue does not know)."""
     if error is None:
         Template.objects.filter(pk=template_id).exclude(face_status=FaceStatus.READY).update(
             face_status=FaceStatus.READY, face_error="", face_error_code="", face_error_params={}
@@ -326,7 +329,7 @@ def template_face_record(
     else:
         Template.objects.filter(pk=template_id).update(
             face_status=FaceStatus.FAILED,
-            face_error=error,
+            face_error=stored_english(code, params, error),
             face_error_code=code,
             face_error_params=params or {},
         )
