@@ -39,28 +39,23 @@ def _speech(dst: Path, seconds: float) -> Path:
     return dst
 
 
-def _inputs(template: Path, audio: Path, cache: Path) -> tuple[Any, Any, Any]:
-    from rendering import audio as audio_analysis
-    from rendering import faces
+def _inputs(template: Path, audio: Path, cache: Path) -> tuple[Any, Any]:
+    """The worker's preparation (rendering.recipe.prepare, cached) and its engine."""
+    from rendering import recipe
     from rendering.engines import get_engine
 
-    features = audio_analysis.analyse(audio, cache_dir=cache, transcribe=False)
-    track = faces.track(template, cache_dir=cache)
-    return features, track, get_engine("classic", cache_dir=cache)
+    prepared = recipe.prepare(audio, template, cache_dir=cache, analysis={"transcribe": False})
+    return prepared, get_engine("classic", cache_dir=cache)
 
 
 def _render(job: tuple[Path, Path, Path, Path, tuple[int, int] | None]) -> float:
+    """One segment task's render (or the whole), as the worker runs it."""
+    from rendering import recipe
+
     template, audio, cache, out, frame_range = job
-    features, track, engine = _inputs(template, audio, cache)
+    prepared, engine = _inputs(template, audio, cache)
     started = time.perf_counter()
-    engine.render(
-        template=template,
-        track=track,
-        audio=features,
-        audio_path=audio,
-        out_path=out,
-        frame_range=frame_range,
-    )
+    recipe.render(prepared, engine, out, frame_range=frame_range)
     return time.perf_counter() - started
 
 
@@ -85,7 +80,6 @@ def main() -> None:
     seconds = 300.0 if args.full else args.seconds
     segment = args.segment or (60.0 if args.full else seconds / 6)
 
-    from rendering.engines import output_frame_count
     from rendering.media import join_segments, probe, read_audio, read_audio_as_uploaded
 
     with tempfile.TemporaryDirectory(prefix="bench-segments-") as tmp:
@@ -97,8 +91,9 @@ def main() -> None:
             FACE, root / "template.mp4", lambda f: cv2.resize(f, (args.size, args.size))
         )
         audio = _speech(root / "speech.wav", seconds)
-        features, track, _ = _inputs(template, audio, cache)  # analyses cached for both runs
-        n = output_frame_count(features.duration, track.fps)
+        prepared, _ = _inputs(template, audio, cache)  # analyses cached for both runs
+        track = prepared.track
+        n = prepared.n_frames
         length = max(1, round(segment * track.fps))
         starts = list(range(0, n, length))
         ranges = list(zip(starts, [*starts[1:], n], strict=True))
