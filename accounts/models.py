@@ -12,6 +12,8 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from heygem_site.timezones import zone_or_default
+
 
 def new_storage_id() -> str:
     # Opaque and unguessable: folder names must not reveal user ids or emails.
@@ -107,8 +109,6 @@ class User(AbstractUser):
 
     def zone(self) -> tzinfo:
         """The user's time zone (``time_zone``), or the server's when unset or unknown."""
-        from heygem_site.timezones import zone_or_default
-
         return zone_or_default(self.time_zone)
 
     EMAIL_FIELD = "email"
