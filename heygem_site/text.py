@@ -6,8 +6,8 @@ character (``psycopg.DataError``: a 500), SQLite can; both must answer the same.
 - :class:`NulCharacterMiddleware`: every query parameter (every free-text filter of the
   pages and the API: ``?q=``, ``?search=``, ``?face_status=``, and any added later) and
   every field of a form-encoded or multipart body: 400 in the API's error shape under
-  ``/api/``, the error page elsewhere (``heygem_site.errors.NulCharacter``). JSON bodies are checked by
-  DRF's own fields (``ProhibitNullCharactersValidator``).
+  ``/api/``, the error page elsewhere (``heygem_site.errors.NulCharacter``). JSON bodies
+  are checked by DRF's own fields (``ProhibitNullCharactersValidator``).
 """
 
 from __future__ import annotations
