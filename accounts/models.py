@@ -12,6 +12,8 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from heygem_site.timezones import zone_or_default
+
 
 def new_storage_id() -> str:
     # Opaque and unguessable: folder names must not reveal user ids or emails.
@@ -107,8 +109,6 @@ class User(AbstractUser):
 
     def zone(self) -> tzinfo:
         """The user's time zone (``time_zone``), or the server's when unset or unknown."""
-        from heygem_site.timezones import zone_or_default
-
         return zone_or_default(self.time_zone)
 
     EMAIL_FIELD = "email"
@@ -189,30 +189,3 @@ class ApiKey(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == ApiKeyScope.WRITE
-
-
-class IdempotencyRecord(models.Model):
-    """The answer to an API create request sent with an ``Idempotency-Key`` header, so a
-    script that retries after a timeout gets the same batch instead of a second one."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="idempotency_records",
-        verbose_name=_("user"),
-    )
-    key = models.CharField(max_length=255, verbose_name=_("idempotency key"))
-    fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
-    status_code = models.PositiveSmallIntegerField(verbose_name=_("HTTP status"))
-    body = models.JSONField(verbose_name=_("answer body"))
-    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
-
-    class Meta:
-        verbose_name = _("idempotency record")
-        verbose_name_plural = _("idempotency records")
-        constraints = [
-            models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_per_user")
-        ]
-
-    def __str__(self) -> str:
-        return self.key

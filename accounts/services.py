@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -36,8 +37,6 @@ def user_create(
 
 def user_language_set(*, user: User, language: str) -> None:
     """Remember the language a user picked in the header ("" = follow the browser)."""
-    from django.conf import settings
-
     if language and language not in dict(settings.LANGUAGES):
         raise ValidationError(_("Unknown language."), code="invalid")
     User.objects.filter(pk=user.pk).update(language=language)

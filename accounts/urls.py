@@ -5,6 +5,8 @@ from django.urls import path
 
 from accounts import views
 
+# The account page and "delete all my data" show jobs, so they live in jobs.account_views;
+# heygem_site.site_urls joins their patterns to these under the same "accounts" namespace.
 app_name = "accounts"
 
 urlpatterns = [
@@ -14,6 +16,4 @@ urlpatterns = [
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
-    path("data/delete/", views.account_data_delete, name="data_delete"),
-    path("", views.account, name="account"),
 ]

@@ -12,15 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.forms import EmailAuthenticationForm, SignupForm
 from accounts.models import ApiKey, ApiKeyScope
-from jobs import services as job_services
-from jobs.export import export_links_valid
-from jobs.selectors import usage_for_user
 
 
 class LoginView(auth_views.LoginView):
@@ -57,27 +53,6 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "accounts/account.html",
-        {
-            "account": request.user,
-            "usage": usage_for_user(request.user),  # type: ignore[arg-type]
-            "export_links": export_links_valid(request.user),  # type: ignore[arg-type]
-            "nav": "account",
-            "confirm_word": delete_confirmation_word(),
-            "limits": {
-                "max_upload": settings.MAX_UPLOAD_SIZE,
-                "max_templates": settings.MAX_TEMPLATES_PER_BATCH,
-                "max_audio_seconds": int(settings.MAX_AUDIO_SECONDS),
-                "max_template_seconds": int(settings.MAX_TEMPLATE_SECONDS),
-            },
-        },
-    )
-
-
-@login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     """List, create and revoke API keys. A new key is shown once, in this response only."""
@@ -109,15 +84,6 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     return response
 
 
-DELETE_ALL_CONFIRMATION = "delete"
-
-
-def delete_confirmation_word() -> str:
-    """The word to type before deleting everything, in the reader's language (删除); the
-    English word is accepted in every language too."""
-    return pgettext("the word typed to confirm deleting all data", "delete")
-
-
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
@@ -125,22 +91,3 @@ def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     services.api_key_revoke(key=key)
     messages.success(request, _("The key “%(name)s” was revoked.") % {"name": key.name})
     return redirect("accounts:api_keys")
-
-
-@login_required
-@require_POST
-def account_data_delete(request: HttpRequest) -> HttpResponse:
-    """Delete every batch, result, template and audio file of the signed-in user."""
-    typed = request.POST.get("confirm", "").strip().lower()
-    if typed not in {DELETE_ALL_CONFIRMATION, delete_confirmation_word().lower()}:
-        messages.error(
-            request,
-            _("Nothing was deleted. Type “%(word)s” in the box to confirm, then press the button.")
-            % {"word": delete_confirmation_word()},
-        )
-        return redirect("accounts:account")
-    job_services.user_data_delete(user=request.user)  # type: ignore[arg-type]
-    messages.success(
-        request, _("All your batches, videos, templates and audio files were deleted.")
-    )
-    return redirect("accounts:account")

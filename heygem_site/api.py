@@ -1,4 +1,6 @@
-"""The REST API's plumbing: one error body shape, cursor pagination, per-key throttles."""
+"""The REST API's plumbing: one error body shape, cursor pagination, per-key throttles, and
+the JSON parser (:class:`SafeJSONParser`: a body nested deeper than ``MAX_JSON_DEPTH``, or deep
+enough to exhaust Python's recursion, is a 400 ``invalid``, not a 500)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,56 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler
 
 from accounts.models import ApiKey
 from heygem_site.errors import drain_refused_body, request_error_response
+
+MAX_JSON_DEPTH = 32  # our bodies nest two levels; no client needs more than this
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value (iterative: no recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSON parser, refusing bodies nested deeper than ``MAX_JSON_DEPTH`` with a 400."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        message = _(
+            "The JSON body is nested more than %(depth)d levels deep. Send a flat object "
+            "as the API reference shows."
+        ) % {"depth": MAX_JSON_DEPTH}
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(message) from None
+        except ParseError as exc:
+            reason = str(exc.detail).removeprefix("JSON parse error - ")
+            raise ParseError(
+                _("The body is not valid JSON (%(reason)s). Send a JSON object.")
+                % {"reason": reason}
+            ) from None
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise ParseError(message)
+        return data
+
 
 _CODES = {
     400: "invalid",

@@ -1,22 +1,23 @@
 """What a request that goes wrong gets back: JSON in the API's error shape on ``/api/``
 routes, a plain page everywhere else, and never a traceback.
 
-- :class:`SafeJSONParser`: a body the parser cannot take (deeper than ``MAX_JSON_DEPTH``,
-  or deep enough to exhaust Python's recursion) is a 400 ``invalid``, not a 500.
+- :class:`NulCharacter`: a request's text holds a NUL character (heygem_site.text finds it).
 - :func:`request_error_response`: Django's own refusals of a request body (over
   ``DATA_UPLOAD_MAX_MEMORY_SIZE``, more than ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` fields or
   ``..._FILES`` files) as 413 ``too_large`` / 400 ``invalid``; the API's exception handler
   and the ``handler400`` below both use it.
 - ``handler400/403/404/500``: the project's error pages (set in ``heygem_site.urls``), which
   Django uses whenever DEBUG is off.
+
+No DRF here (the API's JSON parser is ``heygem_site.api.SafeJSONParser``): the pages-only
+process loads this module and never loads DRF.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.core.exceptions import (
+    BadRequest,
     RequestDataTooBig,
     TooManyFieldsSent,
     TooManyFilesSent,
@@ -25,48 +26,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
-
-MAX_JSON_DEPTH = 32  # our bodies nest two levels; no client needs more than this
 
 
-def _depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON value (iterative: no recursion)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in item)
-    return deepest
+def nul_message() -> str:
+    return _(
+        "The text you sent contains a NUL character (\\0), which cannot be stored or "
+        "searched for. Remove it and try again."
+    )
 
 
-class SafeJSONParser(JSONParser):
-    """DRF's JSON parser, refusing bodies nested deeper than ``MAX_JSON_DEPTH`` with a 400."""
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        message = _(
-            "The JSON body is nested more than %(depth)d levels deep. Send a flat object "
-            "as the API reference shows."
-        ) % {"depth": MAX_JSON_DEPTH}
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError(message) from None
-        except ParseError as exc:
-            reason = str(exc.detail).removeprefix("JSON parse error - ")
-            raise ParseError(
-                _("The body is not valid JSON (%(reason)s). Send a JSON object.")
-                % {"reason": reason}
-            ) from None
-        if _depth(data) > MAX_JSON_DEPTH:
-            raise ParseError(message)
-        return data
+class NulCharacter(BadRequest):
+    """A request's text holds a NUL character: a 400 with :func:`nul_message`, answered by
+    :func:`bad_request` (JSON under ``/api/``) wherever it is raised."""
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -75,8 +46,6 @@ def is_api(request: HttpRequest) -> bool:
 
 def request_error_response(exc: BaseException) -> tuple[int, str, str] | None:
     """(status, code, sentence) for Django's refusals of a request body, else None."""
-    from heygem_site.text import NulCharacter, nul_message
-
     if isinstance(exc, NulCharacter):
         return 400, "invalid", nul_message()
     if isinstance(exc, RequestDataTooBig):

@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
+from heygem_site.errors import drain_refused_body, error_page
 from heygem_site.formats import size_label
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -64,8 +65,6 @@ def _too_large(request: HttpRequest, declared: int) -> HttpResponse:
     ) % {"size": size_label(declared), "limit": size_label(settings.MAX_UPLOAD_SIZE)}
     if request.path.startswith("/api/"):
         return JsonResponse({"error": {"code": "too_large", "message": message}}, status=413)
-    from heygem_site.errors import error_page
-
     return error_page(413, _("Too large"), message)
 
 
@@ -80,8 +79,6 @@ class HttpEdgesMiddleware:
         else:
             response = self.get_response(request)
             if declared and response.status_code >= 400:
-                from heygem_site.errors import drain_refused_body
-
                 drain_refused_body(request)
         if "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

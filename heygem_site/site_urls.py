@@ -6,7 +6,16 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from accounts import urls as account_urls
 from heygem_site import views
+from jobs import account_views
+
+# /accounts/: the account's own pages (accounts.urls) and those that show its jobs and files
+# (jobs.account_views), under one "accounts" namespace; accounts imports nothing of jobs.
+account_patterns = (
+    [*account_urls.urlpatterns, *account_views.urlpatterns],
+    account_urls.app_name,
+)
 
 site_patterns = [
     path("", views.home, name="home"),
@@ -14,7 +23,7 @@ site_patterns = [
     path("language/", views.language_set, name="language_set"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript_catalog"),
     path("accounts/webhooks/", include("jobs.webhooks.urls")),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include(account_patterns)),
     path("", include("jobs.urls")),
 ]
 

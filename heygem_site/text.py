@@ -6,8 +6,8 @@ character (``psycopg.DataError``: a 500), SQLite can; both must answer the same.
 - :class:`NulCharacterMiddleware`: every query parameter (every free-text filter of the
   pages and the API: ``?q=``, ``?search=``, ``?face_status=``, and any added later) and
   every field of a form-encoded or multipart body: 400 in the API's error shape under
-  ``/api/``, the error page elsewhere (:class:`NulCharacter`). JSON bodies are checked by
-  DRF's own fields (``ProhibitNullCharactersValidator``).
+  ``/api/``, the error page elsewhere (``heygem_site.errors.NulCharacter``). JSON bodies
+  are checked by DRF's own fields (``ProhibitNullCharactersValidator``).
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import BadRequest, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import gettext as _
+
+from heygem_site.errors import NulCharacter, bad_request, nul_message
 
 NUL = "\x00"
-
-
-def nul_message() -> str:
-    return _(
-        "The text you sent contains a NUL character (\\0), which cannot be stored or "
-        "searched for. Remove it and try again."
-    )
 
 
 def has_nul(values: Iterable[str]) -> bool:
@@ -67,11 +61,6 @@ def request_has_nul(request: HttpRequest) -> bool:
     return False
 
 
-class NulCharacter(BadRequest):
-    """A request's text holds a NUL character: a 400 with :func:`nul_message`, answered by
-    ``heygem_site.errors.bad_request`` (JSON under ``/api/``) wherever it is raised."""
-
-
 def _checked_parser(parse: Callable[..., Any]) -> Callable[..., Any]:
     def parse_checked(*args: Any, **kwargs: Any) -> Any:
         post, files = parse(*args, **kwargs)
@@ -92,8 +81,6 @@ class NulCharacterMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request_has_nul(request):
-            from heygem_site.errors import bad_request
-
             return bad_request(request, NulCharacter(nul_message()))
         request.parse_file_upload = _checked_parser(request.parse_file_upload)  # type: ignore[method-assign]
         return self.get_response(request)

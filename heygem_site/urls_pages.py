@@ -15,15 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from heygem_site.errors import page_not_found
 from heygem_site.site_urls import handler400, handler403, handler404, handler500, site_patterns
 
 admin_elsewhere = ([path("", RedirectView.as_view(url="/admin/"), name="index")], "admin")
 
 
 def _api_elsewhere(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-    # Imported here: heygem_site.errors loads DRF's parser, which this process never loads.
-    from heygem_site.errors import page_not_found
-
     return page_not_found(request)
 
 

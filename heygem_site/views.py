@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.services import user_language_set
+
 
 def home(request: HttpRequest) -> HttpResponse:
     """Signed in: the dashboard. Signed out: what the product does, and the way in."""
@@ -18,8 +20,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
     """The header's language switch: a cookie for everyone, and the account for a signed-in user."""
-    from accounts.services import user_language_set
-
     language = request.POST.get("language", "")
     if language not in dict(settings.LANGUAGES):
         language = settings.LANGUAGE_CODE

@@ -16,6 +16,7 @@ def _sweep_leftovers() -> None:
     import logging
 
     try:
+        # Imported here: jobs' models load only once get_wsgi_application() set Django up.
         from jobs.storage.leftovers import leftovers_sweep
 
         leftovers_sweep()

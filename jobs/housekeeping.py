@@ -12,8 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import IdempotencyRecord
-from jobs.models import DeliveryStatus, WebhookDelivery
+from jobs.models import DeliveryStatus, IdempotencyRecord, WebhookDelivery
 from jobs.queue import enqueue_on_commit
 from jobs.webhooks.delivery import DELIVER_TASK
 

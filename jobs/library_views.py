@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from jobs import selectors, services
 from jobs.models import AudioClip, Template
 from jobs.storage.serving import serve_file
+from jobs.templatetags.face_tags import template_faces_json
 from jobs.uploads import upload_too_large_message
 from jobs.user_errors import template_face_error_text, template_face_note_text
 
@@ -63,15 +64,6 @@ def audio_json(clip: AudioClip) -> dict[str, Any]:
         "sample_rate": clip.sample_rate,
         "size": clip.size_bytes,
     }
-
-
-def template_faces_json(template: Template) -> list[dict[str, Any]]:
-    """The template's faces with links to their thumbnails (owner-checked)."""
-    return [
-        face
-        | {"thumbnail_url": reverse("template_face_thumbnail", args=[template.pk, face["index"]])}
-        for face in selectors.template_faces(template)
-    ]
 
 
 def template_json(template: Template) -> dict[str, Any]:

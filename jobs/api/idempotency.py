@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import IdempotencyRecord
 from accounts.services import user_lock
 from heygem_site.api import error_body
 from jobs.api.common import api_user
+from jobs.models import IdempotencyRecord
 
 
 def idempotent(request: Request, create: Callable[[], Response]) -> Response:

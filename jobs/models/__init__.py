@@ -1,5 +1,5 @@
 """The product's state: audio clips, templates, batches and render jobs, webhooks,
-notices and export links. One module per concern; this package re-exports every model,
+notices, export links and the API's idempotency records. One module per concern; this package re-exports every model,
 so `jobs.models.X` (used by migrations and callers) keeps working."""
 
 from jobs.models.batches import (
@@ -14,6 +14,9 @@ from jobs.models.batches import (
 )
 from jobs.models.exports import (
     ExportToken,
+)
+from jobs.models.idempotency import (
+    IdempotencyRecord,
 )
 from jobs.models.library import (
     AudioClip,
@@ -54,6 +57,7 @@ __all__ = [
     "DeliveryStatus",
     "ExportToken",
     "FaceStatus",
+    "IdempotencyRecord",
     "JobStatus",
     "LiveOwnedManager",
     "LiveRenderJobManager",

@@ -2,12 +2,14 @@
 these, so the web page, the API and the admin do the same thing the same way.
 
 Every state change happens here, inside a transaction; tasks are enqueued on commit with ids.
-``library`` holds uploads and the face choice; ``batches`` holds batches, jobs and deletions.
+``library`` holds uploads and the face choice; ``batches`` holds batches, jobs and deletions;
+``accounts`` deletes all of a user's data, or the account with it.
 Callers use ``from jobs import services`` and ``services.<entity>_<action>``.
 """
 
 from __future__ import annotations
 
+from jobs.services.accounts import user_data_delete, user_delete
 from jobs.services.batches import (
     audio_delete,
     batch_cancel,
@@ -20,8 +22,6 @@ from jobs.services.batches import (
     jobs_cancel,
     jobs_retryable,
     template_delete,
-    user_data_delete,
-    user_delete,
 )
 from jobs.services.library import audio_upload, template_face_choose, template_upload
 

@@ -1,5 +1,5 @@
-"""Writes to batches and jobs, and the deletions of every kind of row (batches, jobs,
-templates, audio, a user's data).
+"""Writes to batches and jobs, and the deletions of batches, jobs, templates and audio (a
+user's whole data: jobs.services.accounts).
 
 Every state change happens here, inside a transaction; tasks are enqueued on commit with ids.
 """
@@ -289,17 +289,3 @@ def audio_delete(*, clip: AudioClip) -> None:
         )
     deletion.audio_mark(owner_id=clip.owner_id, audio_ids=[clip.pk])
     log.info("audio deleted", extra={"user_id": clip.owner_id, "audio_id": str(clip.pk)})
-
-
-def user_data_delete(*, user: User) -> int:
-    """Delete every batch, result, template and audio of the user; the account stays.
-    Returns the bytes freed."""
-    freed = deletion.user_data_mark(owner_id=user.pk)
-    log.info("user data deleted", extra={"user_id": user.pk, "bytes": freed})
-    return freed
-
-
-def user_delete(*, user: User) -> None:
-    """Delete an account with all its data and files (it cannot sign in from the start)."""
-    deletion.user_mark(user_id=user.pk)
-    log.info("user deletion started", extra={"user_id": user.pk})

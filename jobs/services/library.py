@@ -28,6 +28,7 @@ from jobs.storage import files, usage
 from jobs.uploads import media_limits
 from jobs.user_errors import error_text, media_error_text
 from rendering.cache import file_sha256
+from rendering.errors import MediaError
 
 log = logging.getLogger("heygem.jobs")
 
@@ -66,8 +67,6 @@ def _probed_upload(
 
     Returns (temporary path, media info, content hash, the user's row with that content or None).
     """
-    from rendering.errors import MediaError
-
     _too_big(uploaded)
     path = _uploaded_path(uploaded)
     try:
@@ -84,7 +83,7 @@ def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
 
     The same content uploaded again returns the clip already stored.
     """
-    from rendering.media import probe_audio
+    from rendering.media import probe_audio  # PyAV: loaded by an upload, not by every page
 
     path, info, digest, existing = _probed_upload(
         owner=owner,
@@ -125,7 +124,7 @@ def audio_upload(*, owner: User, uploaded: UploadedFile) -> AudioClip:
 
 def template_upload(*, owner: User, uploaded: UploadedFile) -> Template:
     """Probe an uploaded template video, keep it with a thumbnail, and queue its face analysis."""
-    from rendering.media import probe_video
+    from rendering.media import probe_video  # PyAV: loaded by an upload, not by every page
 
     path, info, digest, existing = _probed_upload(
         owner=owner,
@@ -202,7 +201,7 @@ def _save_with_file(
     written. Stored once per owner and content: when a parallel upload of the same content
     saved its row first (found under the owner's lock, or refused by the database's
     constraint ``*_unique_content``), that row is returned and this copy removed."""
-    from rendering.media import write_thumbnail
+    from rendering.media import write_thumbnail  # PyAV: loaded by an upload, not by every page
 
     # Refuse before copying anything; the exact check is repeated under the lock below.
     usage.storage_check(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext, ngettext
 
 from jobs.selectors import batch_expires_at
 from jobs.storage.cleanup import notices_take
+from jobs.user_errors import template_face_error_text, template_face_note_text
 
 register = template.Library()
 
@@ -41,14 +42,10 @@ def take_notices(user: Any) -> list[str]:
 @register.filter
 def face_error_text(template: Any) -> str:
     """Why a template's face check failed, in the reader's language."""
-    from jobs.user_errors import template_face_error_text
-
     return template_face_error_text(template)
 
 
 @register.filter
 def face_note_text(template: Any) -> str:
     """The face check's advice on a usable template, in the reader's language."""
-    from jobs.user_errors import template_face_note_text
-
     return template_face_note_text(template)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from accounts.models import IdempotencyRecord, User
+from accounts.models import User
 from jobs import housekeeping
-from jobs.models import DeliveryStatus, Webhook, WebhookDelivery
+from jobs.models import DeliveryStatus, IdempotencyRecord, Webhook, WebhookDelivery
 from jobs.storage import cleanup
 from jobs.webhooks import delivery as webhook_delivery
 from jobs.webhooks import services as webhooks

@@ -1,10 +1,16 @@
 """The code's layout stays a map: no import cycle among the project's modules, no module under
-jobs/ over 450 lines, nothing webhook-related under accounts/ (issue #16's rules)."""
+jobs/ over 450 lines, nothing webhook-related under accounts/ (issue #16's rules), and the
+layer rules of pyproject.toml's [tool.importlinter] hold (issue 21: rendering imports no
+Django; accounts below jobs; within jobs, entry points above pages above services above
+models)."""
 
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
+
+from importlinter import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("accounts", "heygem_site", "jobs", "rendering")
@@ -109,3 +115,31 @@ def test_nothing_webhook_related_lives_under_accounts() -> None:
         if path.is_file() and "webhook" in path.name.lower() and "migrations" not in path.parts
     ]
     assert offenders == []
+
+
+def test_the_layer_contracts_hold(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
+    layers = {c["name"]: c["layers"] for c in contracts if c["type"] == "layers"}
+    forbidden = {
+        c["source_modules"][0]: c["forbidden_modules"]
+        for c in contracts
+        if c["type"] == "forbidden"
+    }
+    # The rules issue 21 asks for are declared (not only that whatever is declared holds).
+    assert {"django", "jobs", "accounts", "heygem_site"} <= set(forbidden["rendering"])
+    site = next(rows for rows in layers.values() if "accounts" in rows)
+    assert site.index("jobs") < site.index("accounts")
+    inside_jobs = next(rows for rows in layers.values() if "jobs.models" in rows)
+    order = [
+        next(i for i, row in enumerate(inside_jobs) if name in row)
+        for name in ("jobs.api", "jobs.views", "jobs.services", "jobs.models")
+    ]
+    assert order == sorted(order) and len(set(order)) == 4
+
+    monkeypatch.chdir(ROOT)  # import-linter reads the pyproject.toml of the folder it runs in
+    status = cli.lint_imports(no_cache=True, no_logo=True)
+    report = capsys.readouterr().out
+    assert status == cli.EXIT_STATUS_SUCCESS, report
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in report
