@@ -28,6 +28,7 @@ from heygem_site.env import (
     env_str,
     parse_database_url,
 )
+from jobs.storage.stores import STORES, django_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -405,12 +406,15 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Where users' files live: "local" (MEDIA_ROOT, the embedded default) or "s3" (any
-# S3-compatible object store, through django-storages). Workers and the web process must
-# agree; with s3 every host sees the same files and caches (docs/deployment.md).
+# Where users' files live: one of jobs.storage.stores.STORES, "local" (MEDIA_ROOT, the
+# embedded default) or "s3" (any S3-compatible object store, through django-storages).
+# Workers and the web process must agree; with s3 every host sees the same files and caches
+# (docs/deployment.md). The chosen store also gives Django's default storage (below).
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local").lower()
-if STORAGE_BACKEND not in ("local", "s3"):
-    raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND!r}: write local or s3.")
+if STORAGE_BACKEND not in STORES:
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND={STORAGE_BACKEND!r}: write one of {', '.join(sorted(STORES))}."
+    )
 S3_BUCKET = env_str("S3_BUCKET", "")
 # The address workers and the web process use (e.g. http://objectstore.internal:8333), and
 # the one browsers reach for presigned downloads (signatures cover the host).
@@ -421,29 +425,14 @@ S3_REGION = env_str("S3_REGION", "us-east-1")
 S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
 # How long a presigned download address works, in seconds.
 S3_PRESIGNED_EXPIRES = env_int("S3_PRESIGNED_EXPIRES", 300, minimum=10)
-if STORAGE_BACKEND == "s3":
-    if not S3_BUCKET:
-        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs S3_BUCKET (the bucket's name).")
-    _default_storage: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": S3_ENDPOINT_URL or None,
-            # Credentials from S3_ACCESS_KEY_ID(_FILE) / S3_SECRET_ACCESS_KEY(_FILE), else
-            # boto3's own chain (instance roles, AWS_* variables).
-            "access_key": env_str("S3_ACCESS_KEY_ID", "") or None,
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY", "") or None,
-            "region_name": S3_REGION,
-            "addressing_style": S3_ADDRESSING_STYLE,
-            "signature_version": "s3v4",
-            "file_overwrite": False,  # generated names never collide; never overwrite by accident
-            "default_acl": None,  # private: bucket policy, no public objects
-            "querystring_auth": True,
-            "querystring_expire": S3_PRESIGNED_EXPIRES,
-        },
-    }
-else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Credentials from S3_ACCESS_KEY_ID(_FILE) / S3_SECRET_ACCESS_KEY(_FILE), else boto3's own
+# chain (instance roles, AWS_* variables).
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
+try:
+    _default_storage = django_storage(STORAGE_BACKEND, globals())
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # Working copies of inputs and results on this host (object storage only; removed after use).
 SCRATCH_DIR = Path(env_str("SCRATCH_DIR", str(VAR_DIR / "scratch"))).resolve()
 STORAGES = {

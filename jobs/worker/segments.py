@@ -17,12 +17,11 @@ Every file name of a segment comes from ``jobs.models.segment_name`` / ``segment
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -40,7 +39,6 @@ from jobs.models import (
     segment_name,
 )
 from jobs.storage import files
-from jobs.storage.paths import media_path
 from jobs.uploads import media_limits
 from jobs.worker.engines import analysis_options
 from jobs.worker.preparation import template_face_hint, template_speaker_hint
@@ -53,10 +51,8 @@ _RELATED = ("batch__audio", "batch__owner", "template")
 
 def _remove_segment_files(job: RenderJob) -> None:
     files.delete_prefix(segment_folder(job))
-    if files.is_local():
-        with contextlib.suppress(OSError):
-            # the batch's "segments" folder, once no job uses it
-            media_path(segment_folder(job)).parent.rmdir()
+    # the batch's "segments" folder, once no job uses it
+    files.remove_empty_folders(str(PurePosixPath(segment_folder(job)).parent))
 
 
 def _inputs(job: RenderJob, inputs: ExitStack) -> tuple[Any, Any, Path, Path]:

@@ -53,6 +53,9 @@ def _start_with(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, "SECRET_KEY_FILE points at '/nonexistent/key'"),
         ({"NEURAL_BBOX_SHIFT": "65"}, "NEURAL_BBOX_SHIFT=65 is too large"),
         ({"NEURAL_BBOX_SHIFT": "-65"}, "NEURAL_BBOX_SHIFT=-65 is too small"),
+        # A store the registry does not know (jobs.storage.stores.STORES)
+        ({"STORAGE_BACKEND": "nfs"}, "STORAGE_BACKEND='nfs': write one of local, s3."),
+        ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs S3_BUCKET"),
     ],
 )
 def test_it_refuses_to_start_with_a_bad_value(env: dict[str, str], sentence: str, tmp_path) -> None:
