@@ -29,6 +29,7 @@ from heygem_site.env import (
     parse_database_url,
 )
 from jobs.storage.stores import STORES, django_storage
+from rendering.engines import ENGINES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -260,6 +261,11 @@ def _engine_pools(text: str) -> dict[str, str]:
             raise ImproperlyConfigured(
                 f"ENGINE_POOLS={text!r}: write engine=pool pairs, e.g. neural=gpu."
             )
+        if engine.strip() not in ENGINES:
+            raise ImproperlyConfigured(
+                f"ENGINE_POOLS={text!r}: there is no engine {engine.strip()!r}; "
+                f"write one of {', '.join(ENGINES)}."
+            )
         pools[engine.strip()] = pool.strip()
     return pools
 
@@ -340,7 +346,12 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- Rendering ------------------------------------------------------------------------------
 
+# Engines are the records of rendering.engines.ENGINES; their settings follow.
 RENDER_ENGINE_DEFAULT = env_str("RENDER_ENGINE_DEFAULT", "classic")
+if RENDER_ENGINE_DEFAULT not in ENGINES:
+    raise ImproperlyConfigured(
+        f"RENDER_ENGINE_DEFAULT={RENDER_ENGINE_DEFAULT!r}: write one of {', '.join(ENGINES)}."
+    )
 RENDER_CACHE_DIR = Path(env_str("RENDER_CACHE_DIR", str(VAR_DIR / "render-cache"))).resolve()
 # A local directory of neural-engine weights (see README); empty means "not configured".
 NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
@@ -351,11 +362,16 @@ NEURAL_BATCH_SIZE = env_int("NEURAL_BATCH_SIZE", 0, minimum=0)
 NEURAL_COMPILE = env_bool("NEURAL_COMPILE", False)
 # MuseTalk's bbox_shift for the neural engine's crop, in pixels of a 256-pixel face box:
 # positive moves the crop's top down (the mouth opens more), negative up; 0 is MuseTalk's.
-NEURAL_BBOX_SHIFT = env_int("NEURAL_BBOX_SHIFT", 0, minimum=-64)
-if NEURAL_BBOX_SHIFT > 64:
-    raise ImproperlyConfigured(
-        f"NEURAL_BBOX_SHIFT={NEURAL_BBOX_SHIFT} is too large; it must lie between -64 and 64."
-    )
+# Bounded by the engine's record (rendering.engines.ENGINES: -64 to 64), checked below.
+NEURAL_BBOX_SHIFT = env_int("NEURAL_BBOX_SHIFT", 0)
+for _engine in ENGINES.values():  # every engine's bounded settings, from its record
+    for _name, (_lowest, _highest) in _engine.limits.items():
+        if not _lowest <= globals()[_name] <= _highest:
+            raise ImproperlyConfigured(
+                f"{_name}={globals()[_name]} is too "
+                f"{'small' if globals()[_name] < _lowest else 'large'}; "
+                f"it must lie between {_lowest} and {_highest}."
+            )
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
 # Transcripts, subtitles and captions: a faster-whisper model directory. The default is
 # where scripts/bootstrap.sh assembles Whisper base inside the environment (the same path as
