@@ -228,13 +228,13 @@ def batch_cues(batch: Batch) -> list[Cue]:
     ]
 
 
-def subtitles_text(batch: Batch, kind: str) -> str | None:
+def subtitles_text(batch: Batch, kind: str, *, picture: Picture | None = None) -> str | None:
     """The batch's subtitles in format `kind` (a suffix of ``FORMATS``: "srt", "vtt",
-    "ass"); None without cues."""
+    "ass"); None without cues. `picture`: the batch's ``subtitle_picture``, when known."""
     cues = batch_cues(batch)
     if not cues:
         return None
-    return FORMATS[kind]().write(cues, subtitle_picture(batch))
+    return FORMATS[kind]().write(cues, picture or subtitle_picture(batch))
 
 
 def subtitle_picture(batch: Batch) -> Picture:
