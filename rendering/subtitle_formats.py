@@ -114,6 +114,8 @@ class Ass(SubtitleFormat):
     title = "Advanced SubStation Alpha (.ass)"
 
     def write(self, cues: Sequence[Cue], picture: Picture) -> str:
+        # numpy and the caption font load only when an ASS file is written: the web process
+        # imports this registry for its links and addresses.
         from rendering.captions import _MARGIN, SIZES, CaptionPainter, CaptionStyle
         from rendering.errors import RenderingError
 

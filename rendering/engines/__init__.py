@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from rendering.engines.base import Engine, RenderResult, output_frame_count, ping_pong_index
@@ -95,6 +96,9 @@ def _neural_options(setting: Setting) -> dict[str, Any]:
     }
 
 
+# rendering.neural.layout loads numpy: imported when asked, as settings import this registry.
+
+
 def _neural_problem(options: Mapping[str, Any]) -> str | None:
     from rendering.neural.layout import model_dir_problem
 
@@ -106,8 +110,6 @@ def _neural_analysis(setting: Setting) -> dict[str, Any]:
     checkpoint, so a batch's layers are computed once (in its preparation) and cached."""
     if not setting("NEURAL_MODEL_DIR"):
         return _transcribing_analysis(setting)
-    from pathlib import Path
-
     from rendering.neural.layout import whisper_checkpoint
 
     return {
