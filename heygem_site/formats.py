@@ -12,6 +12,8 @@ import re
 
 from django.utils.translation import gettext, pgettext
 
+from rendering.engines import ENGINES
+
 _UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
 
 
@@ -99,6 +101,7 @@ def percent_label(value: float | None) -> str:
 
 
 def engine_label(engine: str) -> str:
-    """'classic' -> 'Classic (CPU)'; an engine this site does not know keeps its name."""
-    labels = {"classic": gettext("Classic (CPU)"), "neural": gettext("Neural (GPU)")}
-    return labels.get(engine, engine)
+    """'classic' -> 'Classic (CPU)' (its record in rendering.engines.ENGINES); an engine this
+    site does not know keeps its name."""
+    spec = ENGINES.get(engine)
+    return gettext(spec.label) if spec is not None else engine

@@ -28,6 +28,8 @@ from heygem_site.env import (
     env_str,
     parse_database_url,
 )
+from jobs.storage.stores import STORES, django_storage
+from rendering.engines import ENGINES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -259,6 +261,11 @@ def _engine_pools(text: str) -> dict[str, str]:
             raise ImproperlyConfigured(
                 f"ENGINE_POOLS={text!r}: write engine=pool pairs, e.g. neural=gpu."
             )
+        if engine.strip() not in ENGINES:
+            raise ImproperlyConfigured(
+                f"ENGINE_POOLS={text!r}: there is no engine {engine.strip()!r}; "
+                f"write one of {', '.join(ENGINES)}."
+            )
         pools[engine.strip()] = pool.strip()
     return pools
 
@@ -339,7 +346,12 @@ FILE_UPLOAD_PERMISSIONS = 0o640
 
 # --- Rendering ------------------------------------------------------------------------------
 
+# Engines are the records of rendering.engines.ENGINES; their settings follow.
 RENDER_ENGINE_DEFAULT = env_str("RENDER_ENGINE_DEFAULT", "classic")
+if RENDER_ENGINE_DEFAULT not in ENGINES:
+    raise ImproperlyConfigured(
+        f"RENDER_ENGINE_DEFAULT={RENDER_ENGINE_DEFAULT!r}: write one of {', '.join(ENGINES)}."
+    )
 RENDER_CACHE_DIR = Path(env_str("RENDER_CACHE_DIR", str(VAR_DIR / "render-cache"))).resolve()
 # A local directory of neural-engine weights (see README); empty means "not configured".
 NEURAL_MODEL_DIR = env_str("NEURAL_MODEL_DIR", "")
@@ -350,11 +362,16 @@ NEURAL_BATCH_SIZE = env_int("NEURAL_BATCH_SIZE", 0, minimum=0)
 NEURAL_COMPILE = env_bool("NEURAL_COMPILE", False)
 # MuseTalk's bbox_shift for the neural engine's crop, in pixels of a 256-pixel face box:
 # positive moves the crop's top down (the mouth opens more), negative up; 0 is MuseTalk's.
-NEURAL_BBOX_SHIFT = env_int("NEURAL_BBOX_SHIFT", 0, minimum=-64)
-if NEURAL_BBOX_SHIFT > 64:
-    raise ImproperlyConfigured(
-        f"NEURAL_BBOX_SHIFT={NEURAL_BBOX_SHIFT} is too large; it must lie between -64 and 64."
-    )
+# Bounded by the engine's record (rendering.engines.ENGINES: -64 to 64), checked below.
+NEURAL_BBOX_SHIFT = env_int("NEURAL_BBOX_SHIFT", 0)
+for _engine in ENGINES.values():  # every engine's bounded settings, from its record
+    for _name, (_lowest, _highest) in _engine.limits.items():
+        if not _lowest <= globals()[_name] <= _highest:
+            raise ImproperlyConfigured(
+                f"{_name}={globals()[_name]} is too "
+                f"{'small' if globals()[_name] < _lowest else 'large'}; "
+                f"it must lie between {_lowest} and {_highest}."
+            )
 WHISPER_MODEL_PATH = env_str("WHISPER_MODEL_PATH", "")
 # Transcripts, subtitles and captions: a faster-whisper model directory. The default is
 # where scripts/bootstrap.sh assembles Whisper base inside the environment (the same path as
@@ -405,12 +422,15 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static"))).resolve()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Where users' files live: "local" (MEDIA_ROOT, the embedded default) or "s3" (any
-# S3-compatible object store, through django-storages). Workers and the web process must
-# agree; with s3 every host sees the same files and caches (docs/deployment.md).
+# Where users' files live: one of jobs.storage.stores.STORES, "local" (MEDIA_ROOT, the
+# embedded default) or "s3" (any S3-compatible object store, through django-storages).
+# Workers and the web process must agree; with s3 every host sees the same files and caches
+# (docs/deployment.md). The chosen store also gives Django's default storage (below).
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local").lower()
-if STORAGE_BACKEND not in ("local", "s3"):
-    raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND!r}: write local or s3.")
+if STORAGE_BACKEND not in STORES:
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND={STORAGE_BACKEND!r}: write one of {', '.join(sorted(STORES))}."
+    )
 S3_BUCKET = env_str("S3_BUCKET", "")
 # The address workers and the web process use (e.g. http://objectstore.internal:8333), and
 # the one browsers reach for presigned downloads (signatures cover the host).
@@ -421,29 +441,14 @@ S3_REGION = env_str("S3_REGION", "us-east-1")
 S3_ADDRESSING_STYLE = env_str("S3_ADDRESSING_STYLE", "path")
 # How long a presigned download address works, in seconds.
 S3_PRESIGNED_EXPIRES = env_int("S3_PRESIGNED_EXPIRES", 300, minimum=10)
-if STORAGE_BACKEND == "s3":
-    if not S3_BUCKET:
-        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs S3_BUCKET (the bucket's name).")
-    _default_storage: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": S3_ENDPOINT_URL or None,
-            # Credentials from S3_ACCESS_KEY_ID(_FILE) / S3_SECRET_ACCESS_KEY(_FILE), else
-            # boto3's own chain (instance roles, AWS_* variables).
-            "access_key": env_str("S3_ACCESS_KEY_ID", "") or None,
-            "secret_key": env_str("S3_SECRET_ACCESS_KEY", "") or None,
-            "region_name": S3_REGION,
-            "addressing_style": S3_ADDRESSING_STYLE,
-            "signature_version": "s3v4",
-            "file_overwrite": False,  # generated names never collide; never overwrite by accident
-            "default_acl": None,  # private: bucket policy, no public objects
-            "querystring_auth": True,
-            "querystring_expire": S3_PRESIGNED_EXPIRES,
-        },
-    }
-else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Credentials from S3_ACCESS_KEY_ID(_FILE) / S3_SECRET_ACCESS_KEY(_FILE), else boto3's own
+# chain (instance roles, AWS_* variables).
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
+try:
+    _default_storage = django_storage(STORAGE_BACKEND, globals())
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # Working copies of inputs and results on this host (object storage only; removed after use).
 SCRATCH_DIR = Path(env_str("SCRATCH_DIR", str(VAR_DIR / "scratch"))).resolve()
 STORAGES = {

@@ -17,6 +17,7 @@ from django.views.generic import RedirectView
 
 from heygem_site.errors import page_not_found
 from heygem_site.site_urls import handler400, handler403, handler404, handler500, site_patterns
+from rendering.subtitle_formats import FORMATS
 
 admin_elsewhere = ([path("", RedirectView.as_view(url="/admin/"), name="index")], "admin")
 
@@ -30,8 +31,10 @@ def _api_elsewhere(request: HttpRequest, **kwargs: Any) -> HttpResponse:
 API_NAMES_PAGES_LINK_TO = {
     "docs": "docs/",
     "schema": "schema/",
-    "batch-subtitles-srt": "batches/<uuid:batch_id>/subtitles.srt",
-    "batch-subtitles-vtt": "batches/<uuid:batch_id>/subtitles.vtt",
+    **{
+        f"batch-subtitles-{suffix}": f"batches/<uuid:batch_id>/subtitles.{suffix}"
+        for suffix in FORMATS
+    },
     "job-result": "jobs/<uuid:job_id>/result/",
 }
 api_elsewhere = (

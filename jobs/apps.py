@@ -12,8 +12,6 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         import sys
 
-        from django.conf import settings
-
         if "qcluster" in sys.argv[1:2]:
             # A worker cluster starts: what a killed one left in SCRATCH_DIR goes (files
             # nobody holds; jobs.storage.leftovers).
@@ -21,10 +19,11 @@ class JobsConfig(AppConfig):
 
             leftovers_sweep()
 
-        if settings.STORAGE_BACKEND == "s3":
-            # Caches (audio analyses, face tracks, mouth libraries) are shared through the
-            # object store, so any worker host reuses what another computed.
-            from jobs.storage.files import StoredCache
+        from jobs.storage import files
+
+        if files.shared():
+            # Caches (audio analyses, face tracks, mouth libraries) are shared through a
+            # store every host sees, so any worker host reuses what another computed.
             from rendering.cache import use_remote
 
-            use_remote(StoredCache())
+            use_remote(files.StoredCache())

@@ -18,6 +18,8 @@ from django.db import transaction
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from rendering.engines import ENGINES
+
 RENDER_TASK = "jobs.tasks.job_render"
 
 
@@ -27,8 +29,10 @@ def pool_queue(pool: str = "") -> str:
 
 
 def engine_pool(engine: str) -> str:
-    """The pool that renders with this engine ("" for the main one)."""
-    return str(settings.ENGINE_POOLS.get(engine, ""))
+    """The pool that renders with this engine ("" for the main one): ENGINE_POOLS, else the
+    engine's own record (rendering.engines.ENGINES)."""
+    spec = ENGINES.get(engine)
+    return str(settings.ENGINE_POOLS.get(engine, spec.pool if spec is not None else ""))
 
 
 def enqueue_on_commit(func: str, *args: Any, group: str | None = None, pool: str = "") -> None:

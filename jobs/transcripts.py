@@ -5,8 +5,9 @@ model loads once per worker). ``batch_transcribe`` runs in the batch's preparati
 it transcribes the audio once (cached by content hash in ``RENDER_CACHE_DIR``, so a second
 batch with the same audio transcribes nothing), builds the subtitle cues from the user's
 script or the recognised words, and stores both on the batch. Pages, the API and the ZIP
-export turn the stored cues into SRT / WebVTT text on request: there are no subtitle
-files to store, count against quotas or delete.
+export turn the stored cues into subtitle text on request, in every format of
+``rendering.subtitle_formats.FORMATS`` (SRT, WebVTT, ASS): there are no subtitle files to
+store, count against quotas or delete.
 
 A missing or broken model never stops a batch: its videos render, and the batch says
 why there is no transcript (``Batch.transcript_status``, worded by ``transcript_note``).
@@ -32,7 +33,8 @@ from jobs.models import Batch
 # Light modules (no PyAV, no faster-whisper until a transcription runs): the web process
 # imports them. rendering.captions loads PyAV, so it is imported where captions are drawn.
 from rendering.errors import RenderingError
-from rendering.subtitles import Cue, build_cues, full_width, srt, subtitle_words, vtt
+from rendering.subtitle_formats import FORMATS, Picture
+from rendering.subtitles import Cue, build_cues, full_width, subtitle_words
 from rendering.transcription import (
     LANGUAGES,
     Transcriber,
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("heygem.jobs")
 
 MAX_SCRIPT_CHARS = 20_000
-SUBTITLE_KINDS = {"srt": "application/x-subrip", "vtt": "text/vtt"}
 CAPTION_POSITIONS = ("bottom", "middle", "top")
 CAPTION_SIZES = ("small", "medium", "large")
 CAPTION_POSITION_LABELS: dict[str, Promise] = {
@@ -227,12 +228,37 @@ def batch_cues(batch: Batch) -> list[Cue]:
     ]
 
 
-def subtitles_text(batch: Batch, kind: str) -> str | None:
-    """The batch's subtitles as SRT (``kind="srt"``) or WebVTT text; None without cues."""
+def subtitles_text(batch: Batch, kind: str, *, picture: Picture | None = None) -> str | None:
+    """The batch's subtitles in format `kind` (a suffix of ``FORMATS``: "srt", "vtt",
+    "ass"); None without cues. `picture`: the batch's ``subtitle_picture``, when known."""
     cues = batch_cues(batch)
     if not cues:
         return None
-    return srt(cues) if kind == "srt" else vtt(cues)
+    return FORMATS[kind]().write(cues, picture or subtitle_picture(batch))
+
+
+def subtitle_picture(batch: Batch) -> Picture:
+    """What styled subtitles (ASS) are laid out for: the batch's first template's size
+    (its videos keep their template's), and its captions' position and size, or the
+    captions' defaults when it burns none."""
+    size = (
+        batch.jobs.filter(template__isnull=False)
+        .order_by("position")
+        .values_list("template__width", "template__height")
+        .first()
+    )
+    width, height = size if size else (Picture.width, Picture.height)
+    return Picture(
+        width=width,
+        height=height,
+        position=batch.captions or "bottom",
+        size=batch.caption_size or "medium",
+    )
+
+
+def subtitle_formats() -> list[dict[str, str]]:
+    """The formats a batch's subtitles come in, for the pages' links (label, suffix)."""
+    return [{"suffix": f.suffix, "label": f.label} for f in FORMATS.values()]
 
 
 def caption_style(batch: Batch) -> CaptionStyle | None:
@@ -283,6 +309,7 @@ def transcript_payload(batch: Batch) -> dict[str, Any]:
         ),
         "transcript": data,
         "subtitles": bool(batch.subtitle_cues),
+        "subtitle_formats": subtitle_formats() if batch.subtitle_cues else [],
         # What the subtitles say, when it is not simply the transcript (a script was given).
         # The script as written (its 。 and ，), not the cue lines, which drop the marks
         # at their ends; the subtitles hold exactly these units, timed.

@@ -30,6 +30,7 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, gettext_lazy, pgettext_lazy
 
 from heygem_site.formats import duration_label, engine_label
+from rendering.engines import ENGINES
 
 HINTS: dict[str, Promise] = {
     "video": gettext_lazy("Upload an MP4, MOV, WebM, MKV or AVI file."),
@@ -129,25 +130,10 @@ SENTENCES: dict[str, Promise] = {
     "engine_options": gettext_lazy(
         "The “%(engine)s” engine is not set up correctly on this server. Tell the administrator."
     ),
-    "neural_not_configured": gettext_lazy(
-        "The neural engine is not set up on this server. Start a new batch with the classic engine."
-    ),
-    "neural_no_gpu": gettext_lazy(
-        "The neural engine needs a GPU, and the server that took this video has none. Retry "
-        "later, or start a new batch with the classic engine."
-    ),
-    "neural_model_invalid": gettext_lazy(
-        "The neural engine's model on this server is not usable. Tell the administrator, or "
-        "start a new batch with the classic engine."
-    ),
     "face_too_little": gettext_lazy(
         "The face is usable in only %(percent)s %% of this video (too small, turned away or "
         "out of the picture), so we did not render it. Use a clip where the speaker faces the "
         "camera for most of the time."
-    ),
-    "neural_bbox_shift": gettext_lazy(
-        "The neural engine's mouth-box shift on this server lies outside -%(limit)s to "
-        "%(limit)s. Tell the administrator, or start a new batch with the classic engine."
     ),
     "no_such_face": gettext_lazy(
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
@@ -170,6 +156,11 @@ SENTENCES: dict[str, Promise] = {
         "another template or contact support."
     ),
 }
+
+# Each engine's own failures come with its record (rendering.engines.ENGINES).
+SENTENCES.update(
+    {code: gettext_lazy(text) for spec in ENGINES.values() for code, text in spec.errors.items()}
+)
 
 # For a code this table does not know, in a language other than English.
 GENERAL: dict[str, Promise] = {

@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from rendering import media
 from rendering.errors import RenderingError
-from rendering.subtitles import Cue, split_units
+from rendering.subtitles import Cue, split_units, word_starts
 from rendering.transcription import join_words
 
 __all__ = [
@@ -145,7 +144,7 @@ class CaptionPainter:
         self.stroke = max(1, round(self.font_size / 14))
         self.line_height = math.ceil(self.font_size * (1 + _LINE_GAP)) + 2 * self.stroke
         band_height = min(height, _MAX_LINES * self.line_height + 2 * self.stroke)
-        margin = round(height * _MARGIN)
+        margin = self.margin = round(height * _MARGIN)
         if self.style.position == "bottom":
             y1 = max(band_height, height - margin)
             y0 = y1 - band_height
@@ -158,6 +157,7 @@ class CaptionPainter:
         self.band = (y0, y1)  # rows y0 .. y1 - 1 are the only ones ever changed
         self._starts = [c.start for c in self.cues]
         self._patches: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}
+        self._layouts: dict[int, tuple[int, list[str]]] = {}
         self._font: Any = None
 
     def cue_at(self, t: float) -> int | None:
@@ -192,30 +192,37 @@ class CaptionPainter:
     # --- layout ----------------------------------------------------------------------------
 
     def _wrap(self, font: Any, text: str) -> list[str]:
-        """The cue's lines, re-broken between units where one is wider than the frame allows."""
+        """The cue's lines, re-broken where one is wider than the frame allows: where a word
+        begins (Chinese: jieba's words, never before a lone particle, as the subtitles
+        break), between characters only when a single word is wider than the frame."""
         limit = self.width * 0.9 - 2 * self.stroke
         lines: list[str] = []
         for line in text.split("\n"):
             units = split_units(line)
-            current: list[str] = []
-            for unit in units:
-                candidate = join_words([*current, unit])
+            starts = word_starts(units)
+            current: list[int] = []  # indices into units
+            for k, unit in enumerate(units):
+                candidate = join_words([*(units[i] for i in current), unit])
                 if current and font.getlength(candidate) > limit:
-                    lines.append(join_words(current))
-                    current = [unit]
-                else:
-                    current.append(unit)
+                    cut = max(
+                        (p for p in range(1, len(current) + 1) if _starts(starts, current, p, k)),
+                        default=0,
+                    )
+                    cut = cut or len(current)
+                    lines.append(join_words([units[i] for i in current[:cut]]))
+                    current = current[cut:]
+                current.append(k)
             if current:
-                lines.append(join_words(current))
+                lines.append(join_words([units[i] for i in current]))
         return lines
 
-    def _patch(self, k: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """The cue's text rasterised once: colour, alpha in 0..1, and where it goes."""
-        cached = self._patches.get(k)
+    def layout(self, k: int) -> tuple[int, list[str]]:
+        """Cue `k`'s font size (the em, in pixels) and its lines as drawn: re-broken where a
+        line is wider than the frame allows, smaller text when there are too many for the
+        band. ASS subtitles (rendering.subtitle_formats) take the same layout."""
+        cached = self._layouts.get(k)
         if cached is not None:
             return cached
-        from PIL import Image, ImageDraw
-
         y0, y1 = self.band
         size = self.font_size
         while True:
@@ -225,6 +232,33 @@ class CaptionPainter:
             if len(lines) * line_height + 2 * self.stroke <= y1 - y0 or size <= 8:
                 break
             size = max(8, int(size * 0.85))  # too many lines for the band: smaller text
+        self._layouts[k] = (size, lines)
+        return size, lines
+
+    def family(self) -> str:
+        """The font's family name ("Noto Sans CJK SC"), as an ASS style names it."""
+        from PIL import ImageFont
+
+        face = ImageFont.truetype(str(self.font_file.path), 12, index=self.font_file.index)
+        return str(face.getname()[0] or "Noto Sans CJK SC")
+
+    def line_ratio(self) -> float:
+        """The font's line height (ascent + descent) over its em: what an ASS "Fontsize"
+        means, so an ASS renderer draws glyphs of the same size."""
+        ascent, descent = _load_font(self.font_file, 100).getmetrics()
+        return float(ascent + descent) / 100
+
+    def _patch(self, k: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The cue's text rasterised once: colour, alpha in 0..1, and where it goes."""
+        cached = self._patches.get(k)
+        if cached is not None:
+            return cached
+        from PIL import Image, ImageDraw
+
+        y0, y1 = self.band
+        size, lines = self.layout(k)
+        font = _load_font(self.font_file, size)
+        line_height = math.ceil(size * (1 + _LINE_GAP)) + 2 * self.stroke
         stroke = max(1, round(size / 14))
         text_width = max(1, math.ceil(max(font.getlength(line) for line in lines)))
         w = min(self.width, text_width + 2 * stroke + 2)
@@ -256,6 +290,12 @@ class CaptionPainter:
         return patch
 
 
+def _starts(starts: Sequence[bool], current: Sequence[int], p: int, k: int) -> bool:
+    """Whether a line may break before position `p` of `current` (`p == len(current)`: before
+    unit `k`, the one that does not fit)."""
+    return starts[current[p]] if p < len(current) else starts[k]
+
+
 def burn_captions(
     video: str | Path,
     out_path: str | Path,
@@ -276,6 +316,8 @@ def burn_captions(
        second time.
     ``out_path`` may be ``video`` itself: the writer renames into place only at the end.
     """
+    from rendering import media  # PyAV: the web process lays captions out (ASS) without it
+
     info = media.probe_video(video)
     if info.video is None:  # probe_video guarantees one; this satisfies the type checker
         raise RenderingError(

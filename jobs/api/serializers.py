@@ -26,6 +26,7 @@ from jobs.user_errors import (
     template_face_error_text,
     template_face_note_text,
 )
+from rendering.subtitle_formats import FORMATS
 from rendering.transcription import LANGUAGES
 
 
@@ -214,9 +215,12 @@ class CaptionsSerializer(serializers.Serializer[Any]):
     size = serializers.ChoiceField(choices=list(CAPTION_SIZES))
 
 
-class SubtitleLinksSerializer(serializers.Serializer[Any]):
-    srt = serializers.CharField()
-    vtt = serializers.CharField()
+# One download link per subtitle format (rendering.subtitle_formats.FORMATS).
+SubtitleLinksSerializer = type(
+    "SubtitleLinksSerializer",
+    (serializers.Serializer,),
+    {f.suffix: serializers.CharField(help_text=f.title) for f in FORMATS.values()},
+)
 
 
 class TranscriptWordSerializer(serializers.Serializer[Any]):
@@ -272,9 +276,7 @@ class BatchSerializer(serializers.ModelSerializer[Batch]):
         """Download links once the batch has subtitles, else null."""
         if not batch.subtitle_cues:
             return None
-        return {
-            kind: reverse(f"api:batch-subtitles-{kind}", args=[batch.pk]) for kind in ("srt", "vtt")
-        }
+        return {kind: reverse(f"api:batch-subtitles-{kind}", args=[batch.pk]) for kind in FORMATS}
 
     def _state(self, batch: Batch) -> BatchState:
         # Views prefetch "jobs" ordered by position; batch_state queries for a lone batch.

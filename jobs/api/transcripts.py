@@ -1,4 +1,5 @@
-"""The batch's subtitles over the API: ``GET /api/v1/batches/{id}/subtitles.srt`` and ``.vtt``.
+"""The batch's subtitles over the API: ``GET /api/v1/batches/{id}/subtitles.<suffix>``, one
+address per format of ``rendering.subtitle_formats.FORMATS`` (``.srt``, ``.vtt``, ``.ass``).
 
 The text is made from the cues stored on the batch (jobs.transcripts); another user's batch
 is a 404 like any foreign id.
@@ -10,6 +11,7 @@ from typing import Any, ClassVar
 
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -22,6 +24,7 @@ from heygem_site.api import error_body
 from jobs import selectors, transcripts
 from jobs.api.common import ERROR, api_user
 from jobs.names import content_disposition
+from rendering.subtitle_formats import FORMATS, SubtitleFormat
 
 
 class _TextRenderer(BaseRenderer):
@@ -35,23 +38,13 @@ class _TextRenderer(BaseRenderer):
         return JSONRenderer().render(data) if data is not None else b""
 
 
-class SrtRenderer(_TextRenderer):
-    media_type = transcripts.SUBTITLE_KINDS["srt"]
-    format = "srt"
-
-
-class VttRenderer(_TextRenderer):
-    media_type = transcripts.SUBTITLE_KINDS["vtt"]
-    format = "vtt"
-
-
 def subtitles_response(batch: Any, kind: str) -> HttpResponse | None:
     """The batch's subtitles as a download, or None when it has none."""
     text = transcripts.subtitles_text(batch, kind)
     if text is None:
         return None
     response = HttpResponse(
-        text.encode("utf-8"), content_type=f"{transcripts.SUBTITLE_KINDS[kind]}; charset=utf-8"
+        text.encode("utf-8"), content_type=f"{FORMATS[kind].content_type}; charset=utf-8"
     )
     response["Content-Disposition"] = content_disposition(f"{batch.name}.{kind}")
     response["Cache-Control"] = "private, no-store"
@@ -77,25 +70,40 @@ class _SubtitlesView(APIView):
         return subtitles_response(batch, self.kind) or not_ready(batch)
 
 
-class BatchSrtView(_SubtitlesView):
-    kind = "srt"
-    renderer_classes = (JSONRenderer, SrtRenderer)
+def subtitles_view(subtitle_format: type[SubtitleFormat]) -> type[_SubtitlesView]:
+    """The API view of one format: its renderer (so a client may ask for its type) and its
+    entry in the schema."""
+    renderer = type(
+        f"{subtitle_format.__name__}Renderer",
+        (_TextRenderer,),
+        {"media_type": subtitle_format.content_type, "format": subtitle_format.suffix},
+    )
 
     @extend_schema(
-        responses={(200, SrtRenderer.media_type): OpenApiTypes.STR, 404: ERROR},
-        summary="Download the batch's subtitles as SubRip (.srt)",
+        responses={(200, subtitle_format.content_type): OpenApiTypes.STR, 404: ERROR},
+        summary=f"Download the batch's subtitles as {subtitle_format.title}",
     )
-    def get(self, request: Request, batch_id: str) -> HttpResponseBase:
-        return super().get(request, batch_id)
+    def get(self: _SubtitlesView, request: Request, batch_id: str) -> HttpResponseBase:
+        return _SubtitlesView.get(self, request, batch_id)
 
-
-class BatchVttView(_SubtitlesView):
-    kind = "vtt"
-    renderer_classes = (JSONRenderer, VttRenderer)
-
-    @extend_schema(
-        responses={(200, VttRenderer.media_type): OpenApiTypes.STR, 404: ERROR},
-        summary="Download the batch's subtitles as WebVTT (.vtt)",
+    return type(
+        f"Batch{subtitle_format.__name__}View",
+        (_SubtitlesView,),
+        {
+            "kind": subtitle_format.suffix,
+            "renderer_classes": (JSONRenderer, renderer),
+            "get": get,
+        },
     )
-    def get(self, request: Request, batch_id: str) -> HttpResponseBase:
-        return super().get(request, batch_id)
+
+
+def subtitle_urls() -> list[URLPattern]:
+    """``batches/<id>/subtitles.<suffix>``, named ``batch-subtitles-<suffix>``, per format."""
+    return [
+        path(
+            f"batches/<uuid:batch_id>/subtitles.{suffix}",
+            subtitles_view(subtitle_format).as_view(),
+            name=f"batch-subtitles-{suffix}",
+        )
+        for suffix, subtitle_format in FORMATS.items()
+    ]

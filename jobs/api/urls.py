@@ -30,16 +30,7 @@ urlpatterns = [
     path("batches/<uuid:batch_id>/", api.BatchDetailView.as_view(), name="batch-detail"),
     path("batches/<uuid:batch_id>/cancel/", api.BatchCancelView.as_view(), name="batch-cancel"),
     path("batches/<uuid:batch_id>/retry/", api.BatchRetryView.as_view(), name="batch-retry"),
-    path(
-        "batches/<uuid:batch_id>/subtitles.srt",
-        transcript_api.BatchSrtView.as_view(),
-        name="batch-subtitles-srt",
-    ),
-    path(
-        "batches/<uuid:batch_id>/subtitles.vtt",
-        transcript_api.BatchVttView.as_view(),
-        name="batch-subtitles-vtt",
-    ),
+    *transcript_api.subtitle_urls(),  # one per subtitle format
     path("jobs/<uuid:job_id>/", api.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<uuid:job_id>/result/", api.JobResultView.as_view(), name="job-result"),
     path("engines/", api.EngineListView.as_view(), name="engine-list"),

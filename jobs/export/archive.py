@@ -37,8 +37,9 @@ from heygem_site.timezones import user_local_now
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage import files
-from jobs.transcripts import SUBTITLE_KINDS, subtitles_text
+from jobs.transcripts import subtitle_picture, subtitles_text
 from jobs.user_errors import error_text, job_error_text
+from rendering.subtitle_formats import FORMATS
 
 log = logging.getLogger("heygem.jobs")
 
@@ -108,7 +109,8 @@ class ExportFolder:
         return ("\ufeff" + out.getvalue()).encode()
 
     def subtitle_files(self) -> list[tuple[str, bytes]]:
-        """``subtitles.srt`` and ``subtitles.vtt`` with their bytes, when the batch has cues."""
+        """``subtitles.<suffix>`` in every subtitle format with its bytes, when the batch has
+        cues."""
         return _subtitle_files(self.batch)
 
     def manifest_json(self) -> bytes:
@@ -152,9 +154,12 @@ zipstream.ng.time = _CLOCK
 
 
 def _subtitle_files(batch: Batch) -> list[tuple[str, bytes]]:
-    files = []
-    for kind in SUBTITLE_KINDS:
-        text = subtitles_text(batch, kind)
+    files: list[tuple[str, bytes]] = []
+    if not batch.subtitle_cues:
+        return files
+    picture = subtitle_picture(batch)  # one query per batch, whatever the formats
+    for kind in FORMATS:
+        text = subtitles_text(batch, kind, picture=picture)
         if text is not None:
             files.append((f"subtitles.{kind}", text.encode("utf-8")))
     return files

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -340,8 +338,7 @@ def _sweep_orphans(result: SweepResult, *, now: datetime) -> None:
         files.delete_listed(item.name)
         result.orphan_files += 1
         result.orphan_bytes += item.size
-    if files.is_local():
-        _remove_empty_folders(all_busy)
+    files.remove_empty_folders("users", keep=all_busy | {"users"})
     if result.orphan_files:
         log.warning(
             "orphan files removed",
@@ -370,21 +367,6 @@ def _in_use(folder: str, owner_id: Any) -> tuple[set[str], set[str]]:
         ).values_list("batch_id", flat=True)
     }
     return known, busy
-
-
-def _remove_empty_folders(busy: set[str]) -> None:
-    """Local disk only (object stores have no folders): empty folders, deepest first; a
-    folder that is in use gets recreated on write."""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    users_dir = root / "users"
-    if not users_dir.is_dir():
-        return
-    for dirpath, _dirs, _files in sorted(os.walk(users_dir), key=lambda w: -len(w[0])):
-        directory = Path(dirpath)
-        if directory == users_dir:
-            continue
-        if not any(directory.iterdir()) and directory.relative_to(root).as_posix() not in busy:
-            directory.rmdir()
 
 
 # --- The hourly run, its schedule, and notices -----------------------------------------------

@@ -26,7 +26,6 @@ from django.utils.http import http_date
 
 from jobs.names import content_disposition
 from jobs.storage import files
-from jobs.storage.paths import media_path
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
@@ -63,18 +62,19 @@ def serve_file(
         raise Http404 from None
     if within is not None and not clean.startswith(within.rstrip("/") + "/"):
         raise Http404
-    if not files.is_local():
+    try:
+        path = files.local_path(clean)
+        inside = files.local_path(within) if within is not None and path is not None else None
+    except SuspiciousFileOperation:
+        raise Http404 from None
+    if path is None:
         return _redirect_to_object_store(
             clean,
             download_name=download_name,
             as_attachment=as_attachment,
             content_type=content_type,
         )
-    try:
-        path: Path = media_path(clean)
-    except SuspiciousFileOperation:
-        raise Http404 from None
-    if within is not None and not path.is_relative_to(media_path(within)):
+    if inside is not None and not path.is_relative_to(inside):
         raise Http404
     if not path.is_file():
         raise Http404
@@ -142,8 +142,8 @@ def serve_file(
 def _redirect_to_object_store(
     name: str, *, download_name: str, as_attachment: bool, content_type: str | None
 ) -> HttpResponseBase:
-    """Object storage: the browser fetches the bytes from the store itself, through a
-    short-lived presigned address (ranges and HEAD included); the view already checked who
+    """A store elsewhere (object storage): the browser fetches the bytes from the store
+    itself, through a short-lived presigned address (ranges and HEAD included); the view already checked who
     may have them. The redirect is never cached: the address expires."""
     if not files.exists(name):
         raise Http404
@@ -154,7 +154,7 @@ def _redirect_to_object_store(
         or mimetypes.guess_type(download_name)[0]
         or "application/octet-stream",
     )
-    if url is None:  # not reached: only called for object storage
+    if url is None:  # a store with neither a local path nor addresses serves nothing
         raise Http404
     response = HttpResponseRedirect(url)
     response["Cache-Control"] = "private, no-store"

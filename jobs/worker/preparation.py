@@ -24,7 +24,7 @@ from jobs.queue import enqueue_on_commit, render_enqueue_on_commit
 from jobs.storage import files
 from jobs.uploads import media_limits
 from jobs.user_errors import stored_english
-from jobs.worker.engines import analysis_options, engines_offered
+from jobs.worker.engines import analysis_options, mouth_library_wanted
 
 log = logging.getLogger("heygem.jobs")
 
@@ -243,7 +243,7 @@ def _template_analyse_file(template: Template, path: Path) -> str:
     template_face_record(
         template_id=template.pk, error=None, note=",".join(faces.track_notes(track))
     )
-    if "classic" in engines_offered():
+    if mouth_library_wanted():
         _warm_mouth_library(template, path, track, cache_dir)
     return FaceStatus.READY
 

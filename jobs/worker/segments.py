@@ -18,10 +18,10 @@ Every file name of a segment comes from ``jobs.models.segment_name`` / ``segment
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import traceback
 from contextlib import ExitStack
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections
@@ -39,7 +39,6 @@ from jobs.models import (
     segment_name,
 )
 from jobs.storage import files
-from jobs.storage.paths import media_path
 from jobs.worker import steps
 from jobs.worker.preparation import template_face_hint, template_speaker_hint
 
@@ -53,10 +52,8 @@ _RELATED = ("batch__audio", "batch__owner", "template")
 
 def _remove_segment_files(job: RenderJob) -> None:
     files.delete_prefix(segment_folder(job))
-    if files.is_local():
-        with contextlib.suppress(OSError):
-            # the batch's "segments" folder, once no job uses it
-            media_path(segment_folder(job)).parent.rmdir()
+    # the batch's "segments" folder, once no job uses it
+    files.remove_empty_folders(str(PurePosixPath(segment_folder(job)).parent))
 
 
 def job_split_if_long(*, job: RenderJob, prepared: Prepared, joblog: JobLog) -> bool:

@@ -1,5 +1,5 @@
 """The words over the API: batch create takes language, script and captions; batch detail
-returns the transcript with word timings; subtitles download as SRT and WebVTT; another
+returns the transcript with word timings; subtitles download as SRT, WebVTT and ASS; another
 user's batch is a 404 (real Whisper base)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from jobs.models import AudioClip, Batch, Template
 from jobs.worker import preparation
+from tests.support.subtitles import parse_ass, seconds
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +59,7 @@ def test_a_batch_takes_its_words_options_and_returns_the_transcript(
     assert detail["subtitles"] == {
         "srt": f"/api/v1/batches/{created['id']}/subtitles.srt",
         "vtt": f"/api/v1/batches/{created['id']}/subtitles.vtt",
+        "ass": f"/api/v1/batches/{created['id']}/subtitles.ass",
     }
     listed = api.get("/api/v1/batches/").json()["results"][0]
     assert listed["subtitles"] == detail["subtitles"] and "transcript" not in listed
@@ -87,7 +89,16 @@ def test_subtitles_download_as_srt_and_webvtt_and_only_for_the_owner(
     assert as_vtt.status_code == 200 and as_vtt["Content-Type"] == "text/vtt; charset=utf-8"
     captions = webvtt.from_buffer(io.StringIO(as_vtt.content.decode()))
     assert len(captions) == len(cues)
-    for suffix in (".srt", ".vtt", "/"):
+    # ASS: the same cues, styled for the batch's template (its size is the script's).
+    as_ass = api.get(f"{url}.ass")
+    assert as_ass.status_code == 200 and as_ass["Content-Type"] == "text/x-ssa; charset=utf-8"
+    info, styles, events = parse_ass(as_ass.content.decode())
+    assert (int(info["PlayResX"]), int(info["PlayResY"])) == (template.width, template.height)
+    assert styles["Default"]["Fontname"] == "Noto Sans CJK SC" and len(events) == len(cues)
+    for event, cue in zip(events, cues, strict=True):
+        assert abs(seconds(event["Start"]) - cue.start.total_seconds()) <= 0.005
+        assert " ".join(event["Text"].split("\\N")) == cue.content.replace("\n", " ")
+    for suffix in (".srt", ".vtt", ".ass", "/"):
         response = other_api.get(
             url + suffix if suffix != "/" else f"/api/v1/batches/{created['id']}/"
         )

@@ -26,6 +26,7 @@ from jobs import services
 from jobs.export import export_link_create
 from jobs.models import AudioClip, Batch, JobStatus, Template
 from jobs.storage import cleanup, files
+from jobs.storage.stores import s3
 from jobs.storage.usage import usage_recompute
 from jobs.worker import preparation, runner
 from rendering import audio as audio_analysis
@@ -174,12 +175,12 @@ def test_deleting_a_batch_removes_its_objects_and_the_sweeper_pages_through_orph
     settings.ORPHAN_FILE_GRACE = 2  # an object's time is the server's: let the orphan age
     time.sleep(2.5)
     files.put_bytes(b"written a moment ago", young)
-    pages_before = files.LIST_PAGE
-    files.LIST_PAGE = 2
+    pages_before = s3.LIST_PAGE
+    s3.LIST_PAGE = 2
     try:
         result = cleanup.sweep(now=timezone.now())
     finally:
-        files.LIST_PAGE = pages_before
+        s3.LIST_PAGE = pages_before
     keys = object_store.keys(s3_bucket, "users/")
     assert orphan not in keys and young in keys  # the young one may be an upload in flight
     assert result.orphan_files == 1 and result.orphan_bytes == len(b"no row points here")

@@ -182,10 +182,12 @@ def test_the_batch_page_shows_the_transcript_and_subtitle_links(
     page = owner_client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
 
     assert escape(batch.transcript["text"]) in page
-    assert reverse("api:batch-subtitles-srt", args=[batch.pk]) in page
+    for kind in ("srt", "vtt", "ass"):  # a link per format, from the registry
+        assert f'href="{reverse(f"api:batch-subtitles-{kind}", args=[batch.pk])}"' in page
+    assert ">SRT</a> · <a" in page and ">ASS</a>" in page
     srt_text = owner_client.get(reverse("api:batch-subtitles-srt", args=[batch.pk]))
     assert srt_text.status_code == 200 and "HeyGem Studio." in srt_text.content.decode()
-    for name in ("api:batch-subtitles-srt", "api:batch-subtitles-vtt", "batch_detail"):
+    for name in ("api:batch-subtitles-srt", "api:batch-subtitles-ass", "batch_detail"):
         assert other_client.get(reverse(name, args=[batch.pk])).status_code == 404
 
 
@@ -245,11 +247,12 @@ def test_the_zip_carries_the_subtitles_beside_the_videos_and_the_transcript(
     assert int(response["Content-Length"]) == len(body) == link["size"]
     archive = zipfile.ZipFile(io.BytesIO(body))
     names = archive.namelist()
-    assert {"subtitles.srt", "subtitles.vtt", "manifest.json"} <= set(names)
+    assert {"subtitles.srt", "subtitles.vtt", "subtitles.ass", "manifest.json"} <= set(names)
     assert any(n.endswith(".mp4") for n in names)
     assert archive.read("subtitles.srt").decode() == transcripts.subtitles_text(batch, "srt")
     manifest = json.loads(archive.read("manifest.json"))
-    assert manifest["subtitles"] == ["subtitles.srt", "subtitles.vtt"]
+    assert archive.read("subtitles.ass").decode() == transcripts.subtitles_text(batch, "ass")
+    assert manifest["subtitles"] == ["subtitles.srt", "subtitles.vtt", "subtitles.ass"]
     assert manifest["transcript"]["words"][0]["text"].lower().startswith("hello")
     assert {"start", "end"} <= set(manifest["transcript"]["words"][0])
 

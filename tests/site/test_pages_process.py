@@ -96,6 +96,7 @@ def test_every_api_address_the_pages_link_to_is_named_in_the_pages_process_too()
     from django.urls import reverse
 
     from heygem_site import urls_pages
+    from rendering.subtitle_formats import FORMATS
 
     args = {
         "batch_id": "0b0b0b0b-0000-4000-8000-000000000000",
@@ -111,4 +112,9 @@ def test_every_api_address_the_pages_link_to_is_named_in_the_pages_process_too()
         for path in (ROOT / folder).rglob("*"):
             if path.suffix in (".html", ".py") and "/api/" not in str(path):
                 used |= set(re.findall(r"""["']api:([a-z_-]+)["']""", path.read_text()))
-    assert used and used <= set(urls_pages.API_NAMES_PAGES_LINK_TO), used
+    named = set(urls_pages.API_NAMES_PAGES_LINK_TO)
+    # 'api:batch-subtitles-'|add:suffix: a prefix the template completes, one name per format
+    prefixes = {name for name in used if name.endswith("-")}
+    for prefix in prefixes:
+        assert {f"{prefix}{suffix}" for suffix in FORMATS} <= named, prefix
+    assert used and used - prefixes <= named, used

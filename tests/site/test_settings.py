@@ -53,6 +53,17 @@ def _start_with(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY_FILE": "/nonexistent/key"}, "SECRET_KEY_FILE points at '/nonexistent/key'"),
         ({"NEURAL_BBOX_SHIFT": "65"}, "NEURAL_BBOX_SHIFT=65 is too large"),
         ({"NEURAL_BBOX_SHIFT": "-65"}, "NEURAL_BBOX_SHIFT=-65 is too small"),
+        # Names the registries do not know (rendering.engines.ENGINES, jobs.storage.stores.STORES)
+        (
+            {"RENDER_ENGINE_DEFAULT": "fast"},
+            "RENDER_ENGINE_DEFAULT='fast': write one of classic, neural.",
+        ),
+        (
+            {"ENGINE_POOLS": "nueral=gpu"},
+            "there is no engine 'nueral'; write one of classic, neural.",
+        ),
+        ({"STORAGE_BACKEND": "nfs"}, "STORAGE_BACKEND='nfs': write one of local, s3."),
+        ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND=s3 needs S3_BUCKET"),
     ],
 )
 def test_it_refuses_to_start_with_a_bad_value(env: dict[str, str], sentence: str, tmp_path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from jobs import lifecycle
 from jobs.models import JobStatus, RenderJob, output_upload_to
 from jobs.storage import files
-from jobs.storage.paths import media_path
 
 
 def finish_job(
@@ -50,7 +49,7 @@ def finish_job(
                 else:
                     scratch.write_bytes(content)
                 size = files.put(scratch, name, content_type="video/mp4")
-            path = media_path(name) if files.is_local() else None
+            path = files.local_path(name)
             assert lifecycle.job_succeed(
                 job=row,
                 output_name=name,

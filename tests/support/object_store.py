@@ -139,28 +139,15 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectSto
 
 
 def s3_settings(store: ObjectStore, bucket: str) -> dict[str, Any]:
-    """The settings STORAGE_BACKEND=s3 produces, for this bucket on the test server."""
-    return {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": bucket,
-            "endpoint_url": store.endpoint,
-            "access_key": ACCESS_KEY,
-            "secret_key": SECRET_KEY,
-            "region_name": "us-east-1",
-            "addressing_style": "path",
-            "signature_version": "s3v4",
-            "file_overwrite": False,
-            "default_acl": None,
-            "querystring_auth": True,
-        },
-    }
+    """Django's default storage as STORAGE_BACKEND=s3 makes it, for this bucket on the test
+    server (the S3 store builds it, as it does for settings)."""
+    from jobs.storage.stores import django_storage
+
+    return django_storage("s3", _s3_conf(store, bucket))
 
 
-def s3_env(store: ObjectStore, bucket: str) -> dict[str, str]:
-    """The environment that puts a child process (a worker host) on this bucket."""
+def _s3_conf(store: ObjectStore, bucket: str) -> dict[str, Any]:
     return {
-        "STORAGE_BACKEND": "s3",
         "S3_BUCKET": bucket,
         "S3_ENDPOINT_URL": store.endpoint,
         "S3_PUBLIC_ENDPOINT_URL": store.public_endpoint,
@@ -168,6 +155,11 @@ def s3_env(store: ObjectStore, bucket: str) -> dict[str, str]:
         "S3_SECRET_ACCESS_KEY": SECRET_KEY,
         "S3_ADDRESSING_STYLE": "path",
     }
+
+
+def s3_env(store: ObjectStore, bucket: str) -> dict[str, str]:
+    """The environment that puts a child process (a worker host) on this bucket."""
+    return {"STORAGE_BACKEND": "s3", **_s3_conf(store, bucket)}
 
 
 @pytest.fixture
@@ -179,10 +171,8 @@ def s3_bucket(object_store: ObjectStore, settings: Any) -> Iterator[str]:
     bucket = f"heygem-{uuid.uuid4().hex[:12]}"
     object_store.client().create_bucket(Bucket=bucket)
     settings.STORAGE_BACKEND = "s3"
-    settings.S3_BUCKET = bucket
-    settings.S3_ENDPOINT_URL = object_store.endpoint
-    settings.S3_PUBLIC_ENDPOINT_URL = object_store.public_endpoint
-    settings.S3_ADDRESSING_STYLE = "path"
+    for key, value in _s3_conf(object_store, bucket).items():
+        setattr(settings, key, value)
     settings.STORAGES = {**settings.STORAGES, "default": s3_settings(object_store, bucket)}
     use_remote(StoredCache())
     try:
