@@ -332,7 +332,7 @@ if JOB_STALE_AFTER <= 2 * JOB_HEARTBEAT_INTERVAL:
 # MEDIA_ROOT/users/ with no row is removed only once it is this many seconds old, because
 # an upload or a render writes its file a moment before it saves the row.
 ORPHAN_FILE_GRACE = env_int("ORPHAN_FILE_GRACE", 3600, minimum=60)
-FILE_UPLOAD_HANDLERS = ["jobs.uploads.SizeLimitedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["jobs.library.uploads.SizeLimitedUploadHandler"]
 # Uploads spool here (not the system's /tmp), so what a killed web worker leaves can be found
 # and removed (jobs.storage.leftovers).
 FILE_UPLOAD_TEMP_DIR = str(Path(env_str("UPLOAD_TEMP_DIR", str(VAR_DIR / "upload-tmp"))).resolve())

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import DeliveryStatus, IdempotencyRecord, WebhookDelivery
-from jobs.queue import enqueue_on_commit
+from jobs.render.queue import enqueue_on_commit
 from jobs.webhooks.delivery import DELIVER_TASK
 
 log = logging.getLogger("heygem.webhooks")

@@ -22,10 +22,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from jobs import selectors, services
+from jobs.library.uploads import upload_too_large_message
 from jobs.models import AudioClip, Template
 from jobs.storage.serving import serve_file
 from jobs.templatetags.face_tags import template_faces_json
-from jobs.uploads import upload_too_large_message
 from jobs.user_errors import template_face_error_text, template_face_note_text
 
 

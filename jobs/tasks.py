@@ -7,11 +7,13 @@ schedules: keep these names where they are. Nothing here loads PyAV or torch at 
 
 from __future__ import annotations
 
-from jobs import face_checks, leases, lifecycle, segments
+from jobs.library import face_checks
+from jobs.render import leases, lifecycle
+from jobs.render import segment_plan as segments
+from jobs.render.worker import preparation, runner
+from jobs.render.worker import segments as segment_worker
 from jobs.storage import cleanup
 from jobs.webhooks import delivery
-from jobs.worker import preparation, runner
-from jobs.worker import segments as segment_worker
 
 
 def batch_prepare(batch_id: str) -> int:
@@ -35,7 +37,7 @@ def job_join(job_id: str) -> str:
 
 
 def requeue_stale_jobs() -> tuple[int, int, int]:
-    """The watchdog (jobs.leases over every kind of work): (running jobs, segments and
+    """The watchdog (jobs.render.leases over every kind of work): (running jobs, segments and
     preparations requeued; jobs, segments, face checks and preparations failed after their
     attempts; queued jobs, segments, lost joins, face checks and preparations sent again)."""
     requeued, failed = lifecycle.jobs_requeue_stale()

@@ -3,7 +3,7 @@ the reader's language (English and Simplified Chinese).
 
 Rows store codes and parameters, never sentences of their own: a failure as
 ``error_code`` / ``error_params`` (a job, a template's face check), a job's log as coded
-lines (``jobs.job_log``), a quality report as reason codes. Pages, the admin, the API, the
+lines (``jobs.render.job_log``), a quality report as reason codes. Pages, the admin, the API, the
 ZIP's manifests and webhooks word them here, in the active language:
 
 - ``SENTENCES``: failures (the rendering library's codes, ``rendering.errors``, and the
@@ -139,7 +139,7 @@ SENTENCES: dict[str, Promise] = {
         "This video shows %(faces)s faces, so there is no face number %(number)s. Pick one of "
         "the faces listed for it."
     ),
-    # The words (jobs.transcripts; why a batch has no transcript is its NOTES): caption failures.
+    # The words (jobs.words.transcripts; why a batch has no transcript is its NOTES): caption failures.
     "unknown_language": gettext_lazy(
         "There is no transcript language “%(language)s”. Start a new batch with another language."
     ),
@@ -286,7 +286,7 @@ def retry_blocked_reason(job: Any) -> str:
     return ""
 
 
-# --- The job log's steps (jobs.job_log stores them as codes) ---------------------------------
+# --- The job log's steps (jobs.render.job_log stores them as codes) ---------------------------------
 
 # One sentence per step code. Parameters are worded by ``_step_values`` before they go in.
 STEPS: dict[str, Promise] = {
@@ -314,8 +314,8 @@ STEPS: dict[str, Promise] = {
 
 
 def _step_values(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    # jobs.transcripts loads the models and the rendering library's subtitles.
-    from jobs.transcripts import CAPTION_POSITION_LABELS, CAPTION_SIZE_LABELS
+    # jobs.words.transcripts loads the models and the rendering library's subtitles.
+    from jobs.words.transcripts import CAPTION_POSITION_LABELS, CAPTION_SIZE_LABELS
 
     values = dict(params)
     if "engine" in values:

@@ -21,16 +21,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from jobs import selectors, services, transcripts
+from jobs import selectors, services
 from jobs.export import export_size
-from jobs.job_log import log_text
 from jobs.library_views import error_sentences, request_user
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob
 from jobs.names import result_download_name
+from jobs.render.job_log import log_text
+from jobs.render.worker.engines import engines_offered
 from jobs.selectors import batch_counts, batches_for_user
 from jobs.storage.serving import serve_file
 from jobs.user_errors import quality_reasons, retry_blocked_reason
-from jobs.worker.engines import engines_offered
+from jobs.words import transcripts
 
 # --- Dashboard, new batch -------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ def _job_json(job: RenderJob) -> dict[str, Any]:
     }
 
 
-def batch_state(batch: Batch) -> dict[str, Any]:
+def batch_page_json(batch: Batch) -> dict[str, Any]:
     """The batch page's JSON, drawn from the one read model (selectors.batch_state)."""
     state = selectors.batch_state(batch)
     counts = state.counts
@@ -173,7 +174,7 @@ def batch_state(batch: Batch) -> dict[str, Any]:
 @require_GET
 def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
     batch = selectors.batch_get(request_user(request), batch_id)
-    state_json = batch_state(batch)
+    state_json = batch_page_json(batch)
     return render(
         request,
         "jobs/batch_detail.html",
@@ -192,7 +193,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
 @require_GET
 def batch_progress(request: HttpRequest, batch_id: str) -> JsonResponse:
     batch = selectors.batch_get(request_user(request), batch_id)
-    response = JsonResponse(batch_state(batch))
+    response = JsonResponse(batch_page_json(batch))
     response["Cache-Control"] = "no-store"
     return response
 

@@ -1,7 +1,7 @@
 """One audio, many templates: the batch entry point of the command line (``python -m
 rendering``) and the benchmarks. Each template goes through the render recipe
 (``rendering.recipe``: prepare, render, measure), the very steps the Django worker runs for
-one job (jobs/worker/runner.py)."""
+one job (jobs/render/worker/runner.py)."""
 
 from __future__ import annotations
 

@@ -2,12 +2,12 @@
 join rendered parts), measure the result.
 
 Every caller renders through here: the command line and the benchmarks
-(``pipeline.render_batch``), the Django worker for a whole video (``jobs/worker/runner.py``),
-for one part of a long one and for the join of its parts (``jobs/worker/segments.py``). What
+(``pipeline.render_batch``), the Django worker for a whole video (``jobs/render/worker/runner.py``),
+for one part of a long one and for the join of its parts (``jobs/render/worker/segment_render.py``). What
 differs between them is a parameter, not a second copy of the steps.
 
 Each step says what it did to ``on_step(code, **params)``: codes and plain values, never
-sentences (the worker stores them as its job log, ``jobs.job_log``, and words them in the
+sentences (the worker stores them as its job log, ``jobs.render.job_log``, and words them in the
 reader's language). The codes: ``audio_ready`` (duration), ``face_track`` (present, frames),
 ``rendered`` (frames, seconds), ``joined`` / ``joined_reencoded`` (parts, frames),
 ``quality`` (sync, coverage, review, reasons) and ``quality_not_measured`` (error).

@@ -16,16 +16,16 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from heygem_site.formats import batch_status_label
-from jobs import services, transcripts
+from jobs import services
 from jobs.admin.library import DeleteWithFilesMixin
 from jobs.export import export_archive_for_admin
 from jobs.export_views import export_response
-from jobs.job_log import log_text
 from jobs.models import (
     Batch,
     JobStatus,
     RenderJob,
 )
+from jobs.render.job_log import log_text
 from jobs.selectors import (
     BatchStatus,
     batch_counts,
@@ -34,6 +34,7 @@ from jobs.selectors import (
     with_job_counts,
 )
 from jobs.user_errors import job_error_text
+from jobs.words import transcripts
 
 
 class RenderJobInline(admin.TabularInline[RenderJob, Batch]):
@@ -257,7 +258,7 @@ class RenderJobAdmin(DeleteWithFilesMixin, admin.ModelAdmin[RenderJob]):
 
     @admin.display(description=_("log"))
     def log_worded(self, job: RenderJob) -> str:
-        # Stored as codes (jobs.job_log): shown in the reader's language.
+        # Stored as codes (jobs.render.job_log): shown in the reader's language.
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', log_text(job.log))
 
     @admin.display(description=_("progress"), ordering="progress")

@@ -19,12 +19,17 @@ from jobs.models import (
     Template,
 )
 from jobs.selectors import BatchState, BatchStatus, batch_counts, batch_state, template_faces
-from jobs.transcripts import CAPTION_POSITIONS, CAPTION_SIZES, MAX_SCRIPT_CHARS, transcript_note
 from jobs.user_errors import (
     job_error_text,
     retry_blocked_reason,
     template_face_error_text,
     template_face_note_text,
+)
+from jobs.words.transcripts import (
+    CAPTION_POSITIONS,
+    CAPTION_SIZES,
+    MAX_SCRIPT_CHARS,
+    transcript_note,
 )
 from rendering.subtitle_formats import FORMATS
 from rendering.transcription import LANGUAGES

@@ -1,7 +1,7 @@
 """The batch's subtitles over the API: ``GET /api/v1/batches/{id}/subtitles.<suffix>``, one
 address per format of ``rendering.subtitle_formats.FORMATS`` (``.srt``, ``.vtt``, ``.ass``).
 
-The text is made from the cues stored on the batch (jobs.transcripts); another user's batch
+The text is made from the cues stored on the batch (jobs.words.transcripts); another user's batch
 is a 404 like any foreign id.
 """
 
@@ -21,9 +21,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from heygem_site.api import error_body
-from jobs import selectors, transcripts
+from jobs import selectors
 from jobs.api.common import ERROR, api_user
 from jobs.names import content_disposition
+from jobs.words import transcripts
 from rendering.subtitle_formats import FORMATS, SubtitleFormat
 
 

@@ -50,11 +50,11 @@ from jobs.api.serializers import (
     UsageSerializer,
 )
 from jobs.export import ExportNotFound, export_link_create
+from jobs.library.uploads import upload_too_large_message
 from jobs.models import AudioClip, Batch, RenderJob, Template
 from jobs.names import result_download_name
+from jobs.render.worker.engines import engines_offered
 from jobs.storage.serving import serve_file
-from jobs.uploads import upload_too_large_message
-from jobs.worker.engines import engines_offered
 
 
 def _upload(request: Request, service: Callable[..., Any], serializer: type[Any]) -> Response:

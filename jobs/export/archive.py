@@ -37,8 +37,8 @@ from heygem_site.timezones import user_local_now
 from jobs.models import FINISHED_STATUSES, Batch, JobStatus, RenderJob
 from jobs.names import result_stem, safe_member_name
 from jobs.storage import files
-from jobs.transcripts import subtitle_picture, subtitles_text
 from jobs.user_errors import error_text, job_error_text
+from jobs.words.transcripts import subtitle_picture, subtitles_text
 from rendering.subtitle_formats import FORMATS
 
 log = logging.getLogger("heygem.jobs")
@@ -122,7 +122,7 @@ class ExportFolder:
                 "engine": self.batch.engine,
             },
             "items": self.manifest_rows(),
-            # The words (jobs.transcripts): what was heard, with word times, and the
+            # The words (jobs.words.transcripts): what was heard, with word times, and the
             # subtitle files beside the videos; null and [] when there is no transcript.
             "transcript": self.batch.transcript or None,
             "subtitles": [name for name, _ in self.subtitle_files()],

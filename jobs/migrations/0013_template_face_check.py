@@ -1,4 +1,4 @@
-"""A template's face check is watched like a job (jobs.face_checks): when it was asked for,
+"""A template's face check is watched like a job (jobs.library.face_checks): when it was asked for,
 the heartbeat of the worker running it, and how many times it started."""
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished"))
     canceled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("canceled"))
 
-    # Words (jobs.transcripts): asked for at batch start...
+    # Words (jobs.words.transcripts): asked for at batch start...
     language = models.CharField(  # a Whisper code, or auto
         max_length=8, default="auto", verbose_name=_("language")
     )
@@ -60,7 +60,7 @@ class Batch(models.Model):
     )
     caption_size = models.CharField(max_length=8, default="medium", verbose_name=_("caption size"))
     # ...and filled in by the preparation step: Transcript.to_dict(), the subtitle cues
-    # ([{"start", "end", "lines"}]), and why there are none (a code: jobs.transcripts).
+    # ([{"start", "end", "lines"}]), and why there are none (a code: jobs.words.transcripts).
     transcript = models.JSONField(
         null=True, blank=True, editable=False, verbose_name=_("transcript")
     )
@@ -76,7 +76,7 @@ class Batch(models.Model):
         null=True, blank=True, editable=False, verbose_name=_("deletion started")
     )
 
-    # The preparation's lease (jobs.worker.preparation, jobs.leases): wanted while
+    # The preparation's lease (jobs.render.worker.preparation, jobs.render.leases): wanted while
     # prepare_queued_at is set, held while prepare_heartbeat_at is; the watchdog sends a
     # preparation that died again, as it does a render, so the words are never lost.
     prepare_queued_at = models.DateTimeField(

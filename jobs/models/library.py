@@ -178,7 +178,7 @@ class Template(models.Model):
     face_choice = models.PositiveSmallIntegerField(
         null=True, blank=True, verbose_name=_("face that speaks")
     )
-    # The face check's bookkeeping (jobs.face_checks): when it was last asked for (None: no
+    # The face check's bookkeeping (jobs.library.face_checks): when it was last asked for (None: no
     # check wanted), the heartbeat of the worker running it, and how many times it started.
     face_queued_at = models.DateTimeField(
         null=True, blank=True, editable=False, db_index=True, verbose_name=_("face check sent")

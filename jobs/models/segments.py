@@ -2,7 +2,7 @@
 
 RenderSegment: ``queued -> running -> rendered -> joining -> joined``, or ``failed`` /
 ``canceled``; ``running -> queued`` (and ``joining -> rendered``) when the watchdog finds
-the worker gone. The state moves live in ``jobs.segments``.
+the worker gone. The state moves live in ``jobs.render.segment_plan``.
 """
 
 from __future__ import annotations

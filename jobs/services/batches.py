@@ -21,7 +21,6 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.timezones import user_local_now
-from jobs import lifecycle, transcripts
 from jobs.models import (
     ACTIVE_STATUSES,
     AudioClip,
@@ -32,10 +31,12 @@ from jobs.models import (
     Template,
 )
 from jobs.names import clean_text_name
+from jobs.render import lifecycle
+from jobs.render.worker import preparation
+from jobs.render.worker.engines import engine_problem, engines_offered
 from jobs.storage import deletion, usage
 from jobs.user_errors import retry_blocked_reason
-from jobs.worker import preparation
-from jobs.worker.engines import engine_problem, engines_offered
+from jobs.words import transcripts
 
 log = logging.getLogger("heygem.jobs")
 
@@ -64,7 +65,7 @@ def batch_create(
 
     ``language`` (a Whisper code or ``auto``), ``script`` (the user's text for the
     subtitles) and ``captions`` (``""`` off, or ``bottom``/``middle``/``top``, with
-    ``caption_size``) are checked by ``jobs.transcripts.validate_words_options``.
+    ``caption_size``) are checked by ``jobs.words.transcripts.validate_words_options``.
     """
     language, script, captions, caption_size = transcripts.validate_words_options(
         language=language, script=script, captions=captions, caption_size=caption_size

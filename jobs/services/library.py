@@ -18,14 +18,14 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from accounts.services import user_lock
 from heygem_site.formats import size_label
-from jobs import face_checks
+from jobs.library import face_checks
+from jobs.library.uploads import media_limits
 from jobs.models import (
     AudioClip,
     Template,
 )
 from jobs.names import clean_display_name
 from jobs.storage import files, usage
-from jobs.uploads import media_limits
 from jobs.user_errors import error_text, media_error_text
 from rendering.cache import file_sha256
 from rendering.errors import MediaError

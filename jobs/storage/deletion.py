@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_lock
-from jobs import lifecycle, selectors
+from jobs import selectors
 from jobs.models import AudioClip, Batch, RenderJob, Template
+from jobs.render import lifecycle
 from jobs.storage.files import delete as delete_file
 from jobs.storage.files import delete_prefix as delete_tree
 from jobs.storage.usage import usage_add

@@ -35,7 +35,7 @@ from jobs.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from jobs.queue import enqueue_on_commit
+from jobs.render.queue import enqueue_on_commit
 from jobs.selectors import iso_utc
 from jobs.webhooks.delivery import DELIVER_TASK, webhook_target
 from jobs.webhooks.payloads import Payload, batch_event_data, job_event_data

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from jobs.models import AudioClip, Batch, Template
-from jobs.worker import preparation
+from jobs.render.worker import preparation
 from tests.support.subtitles import parse_ass, seconds
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.render import lifecycle
 from tests.support.jobs import finish_job
 
 pytestmark = pytest.mark.django_db

@@ -11,15 +11,15 @@ import pytest
 from django.utils import translation
 
 from heygem_site.formats import engine_label
-from jobs.queue import engine_pool
-from jobs.user_errors import error_text
-from jobs.worker.engines import (
+from jobs.render.queue import engine_pool
+from jobs.render.worker.engines import (
     analysis_options,
     engine_options,
     engine_problem,
     engines_offered,
     mouth_library_wanted,
 )
+from jobs.user_errors import error_text
 from rendering.engines import ENGINES, EngineSpec, get_engine
 from rendering.engines.classic import ClassicEngine
 

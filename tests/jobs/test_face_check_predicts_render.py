@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, FaceStatus, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render.worker import preparation, runner
 from rendering import faces
 from rendering.audio import analyse
 from rendering.engines.classic import ClassicEngine

@@ -1,4 +1,4 @@
-"""A template's face check is never lost and never runs twice at once (jobs.face_checks):
+"""A template's face check is never lost and never runs twice at once (jobs.library.face_checks):
 a lost check is sent again once per JOB_STALE_AFTER, a finished one never, a live one is
 vouched for by its heartbeat, and a check that keeps killing its worker gives up with a
 sentence. The live version SIGKILLs a real cluster in the middle of a check."""
@@ -15,10 +15,11 @@ import pytest
 from django.utils import timezone, translation
 
 from accounts.models import User
-from jobs import face_checks, services, tasks
+from jobs import services, tasks
+from jobs.library import face_checks
 from jobs.models import AudioClip, FaceStatus, Template
+from jobs.render.worker import preparation
 from jobs.user_errors import retry_blocked_reason, template_face_error_text
-from jobs.worker import preparation
 from tests.support.processes import child_env, stop_process_group, wait_for, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +32,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     """Every task handed to the broker (whichever broker the settings name)."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        "jobs.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
+        "jobs.render.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
     )
     return calls
 

@@ -19,9 +19,9 @@ from django.utils import translation
 
 from accounts.models import User
 from jobs import services
-from jobs.job_log import JobLog, log_lines, log_text
 from jobs.models import AudioClip, JobStatus, Template
-from jobs.worker import preparation, runner
+from jobs.render.job_log import JobLog, log_lines, log_text
+from jobs.render.worker import preparation, runner
 from tests.support.export import download, mint
 
 pytestmark = pytest.mark.django_db(transaction=True)

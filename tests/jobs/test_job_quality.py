@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from accounts.models import User
 from jobs import selectors, services
-from jobs.job_log import log_text
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render.job_log import log_text
+from jobs.render.worker import preparation, runner
 from rendering import media
 from tests.api.conftest import key_client
 from tests.support.jobs import finish_job

@@ -1,4 +1,4 @@
-"""The one lease machine (jobs.leases) for render jobs and batch preparations: a watchdog
+"""The one lease machine (jobs.render.leases) for render jobs and batch preparations: a watchdog
 acts only on what it read (a job that heartbeats or finishes between its read and its
 update is left alone; two watchdogs at once requeue once), and a preparation that died is
 sent again, never its renders without the words."""
@@ -15,9 +15,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import job_log, leases, lifecycle, services, tasks
+from jobs import services, tasks
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render import job_log, leases, lifecycle
+from jobs.render.worker import preparation, runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        "jobs.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
+        "jobs.render.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
     )
     return calls
 

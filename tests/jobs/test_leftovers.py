@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from jobs.library.uploads import SizeLimitedUploadHandler
 from jobs.storage import files
 from jobs.storage.cleanup import sweep
 from jobs.storage.leftovers import leftovers_sweep
-from jobs.uploads import SizeLimitedUploadHandler
 from tests.support.processes import ROOT, child_env
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ HOLDER = """
 import sys, time, django
 django.setup()
 from jobs.storage import files
-from jobs.uploads import SizeLimitedUploadHandler
+from jobs.library.uploads import SizeLimitedUploadHandler
 
 handler = SizeLimitedUploadHandler()
 handler.new_file("file", "voice.wav", "audio/wav", 1_000_000)

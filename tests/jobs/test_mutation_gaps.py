@@ -11,10 +11,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import lifecycle, segments
 from jobs.export import export_link_create, export_links_valid
 from jobs.models import Batch, JobStatus, RenderSegment, SegmentStatus
-from jobs.worker import segments as segment_worker
+from jobs.render import lifecycle
+from jobs.render import segment_plan as segments
+from jobs.render.worker import segments as segment_worker
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 ``NEURAL_MODEL_DIR`` points at a model directory in the real format; the batch is
 prepared (audio analysed once, with the model's Whisper) and each job rendered by
-``jobs.worker.runner.job_run``, which builds the engine once per process. Without a model
+``jobs.render.worker.runner.job_run``, which builds the engine once per process. Without a model
 directory the engine is neither offered nor accepted.
 """
 
@@ -21,9 +21,9 @@ from django.urls import reverse
 
 from accounts.models import User
 from jobs import services
-from jobs.job_log import log_text
 from jobs.models import JobStatus, Template
-from jobs.worker import preparation, runner, steps
+from jobs.render.job_log import log_text
+from jobs.render.worker import preparation, runner, steps
 from rendering import audio as audio_analysis
 from rendering import media
 from rendering.neural.build import build_random_model
@@ -153,7 +153,7 @@ def test_the_bbox_shift_setting_reaches_the_workers_engine(
     neural_configured: Path,
     settings,  # type: ignore[no-untyped-def]
 ) -> None:
-    from jobs.worker.engines import engine_options
+    from jobs.render.worker.engines import engine_options
 
     settings.NEURAL_BBOX_SHIFT = -6
     steps.built_engine.cache_clear()

@@ -25,10 +25,10 @@ from accounts.models import User
 from jobs import services
 from jobs.export import export_link_create
 from jobs.models import AudioClip, Batch, JobStatus, Template
+from jobs.render.worker import preparation, runner
 from jobs.storage import cleanup, files
 from jobs.storage.stores import s3
 from jobs.storage.usage import usage_recompute
-from jobs.worker import preparation, runner
 from rendering import audio as audio_analysis
 from rendering.media import probe
 from tests.support.media import FACE, files_under, uploaded

@@ -13,10 +13,11 @@ import pytest
 from django_q.models import Task
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import JobStatus, RenderJob, Template
+from jobs.render import lifecycle
+from jobs.render.worker import preparation
 from jobs.storage import files
-from jobs.worker import preparation
 from rendering.media import probe
 from tests.support.media import FACE, FACE_WITH_AUDIO
 from tests.support.object_store import ObjectStore, s3_env

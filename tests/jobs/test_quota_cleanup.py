@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, JobStatus, Notice, RenderJob, Template
+from jobs.render import lifecycle
 from jobs.storage.cleanup import quota_cleanup, quota_cleanup_all
 from tests.support.jobs import finish_job
 from tests.support.media import FACE_WITH_AUDIO

@@ -13,9 +13,9 @@ from django.db import connection, connections
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
+from jobs.render.worker import runner
 from jobs.storage import files, usage
 from jobs.storage.cleanup import quota_cleanup_all
-from jobs.worker import runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,9 +14,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, Batch, FaceStatus, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render import lifecycle
+from jobs.render.worker import preparation, runner
 from rendering import audio as audio_analysis
 from rendering.media import probe
 from tests.support.processes import wait_for

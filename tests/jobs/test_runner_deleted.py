@@ -10,9 +10,10 @@ import pytest
 from django.conf import settings
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
-from jobs.worker import runner
+from jobs.render import lifecycle
+from jobs.render.worker import runner
 
 pytestmark = pytest.mark.django_db
 

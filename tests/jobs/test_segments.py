@@ -12,11 +12,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import job_log, segments, services, tasks
-from jobs.job_log import log_text
+from jobs import services, tasks
 from jobs.models import JobStatus, RenderJob, RenderSegment, SegmentStatus, Template
-from jobs.worker import preparation, runner, steps
-from jobs.worker import segments as segment_worker
+from jobs.render import job_log
+from jobs.render import segment_plan as segments
+from jobs.render.job_log import log_text
+from jobs.render.worker import preparation, runner, steps
+from jobs.render.worker import segments as segment_worker
 from rendering.media import probe, read_audio, read_frames
 from tests.support.media import SPEECH, uploaded
 from tests.support.processes import child_env, stop_process_group, wait_for, worker

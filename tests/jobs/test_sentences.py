@@ -12,18 +12,19 @@ import pytest
 from django.utils import timezone, translation
 
 from accounts.models import User
-from jobs import lifecycle, services, user_errors
-from jobs.face_checks import templates_resend_stranded
+from jobs import services, user_errors
+from jobs.library.face_checks import templates_resend_stranded
 from jobs.models import AudioClip, FaceStatus, JobStatus, RenderJob, Template
+from jobs.render import lifecycle
+from jobs.render.worker import preparation
 from jobs.webhooks.payloads import batch_event_data, job_event_data
-from jobs.worker import preparation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # Never a row's failure: transcription problems become the batch's transcript note
-# (jobs.transcripts.NOTES; the videos render without words), and the packaged model's
+# (jobs.words.transcripts.NOTES; the videos render without words), and the packaged model's
 # assembly is bootstrap's (the command line).
 NOT_A_FAILURE = {"transcription_failed", "transcripts_off", "whisper_packages_missing"}
 
@@ -118,7 +119,7 @@ def test_a_lost_preparation_fails_the_queued_jobs_with_the_catalogues_sentence(
         prepare_queued_at=old, prepare_heartbeat_at=old, prepare_attempts=1
     )
 
-    from jobs import leases
+    from jobs.render import leases
 
     assert leases.sweep(preparation.PREPARE_LEASE).failed == 1
 

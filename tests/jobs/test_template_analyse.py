@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobs.models import FaceStatus, Template
-from jobs.worker import preparation
+from jobs.render.worker import preparation
 
 pytestmark = pytest.mark.django_db
 

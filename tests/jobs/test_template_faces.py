@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from jobs import services
-from jobs.job_log import log_text
 from jobs.models import AudioClip, FaceStatus, JobStatus, Template
+from jobs.render.job_log import log_text
+from jobs.render.worker import preparation, runner
 from jobs.storage.cleanup import sweep
-from jobs.worker import preparation, runner
 from rendering import faces, media, mouths
 from tests.api.conftest import key_client
 from tests.support.media import FACE
@@ -216,7 +216,7 @@ def test_templates_analysed_before_faces_were_listed_can_be_queued_again(
 ) -> None:
     from django.core.management import call_command
 
-    from jobs import face_checks
+    from jobs.library import face_checks
 
     old = make_template(two_faces_video)
     Template.objects.filter(pk=old.pk).update(face_status=FaceStatus.READY)  # faces: None

@@ -22,10 +22,11 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from accounts.models import User
-from jobs import services, transcripts
-from jobs.job_log import log_text
+from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, Template
-from jobs.worker import preparation, runner
+from jobs.render.job_log import log_text
+from jobs.render.worker import preparation, runner
+from jobs.words import transcripts
 from rendering import transcription
 from tests.rendering.plain_av import decode
 from tests.support.jobs import finish_job

@@ -14,9 +14,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import lifecycle, services, tasks
+from jobs import services, tasks
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render import lifecycle
+from jobs.render.worker import preparation, runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
     """Every task handed to the broker (whichever broker the settings name)."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(
-        "jobs.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
+        "jobs.render.queue.async_task", lambda func, *args, **kwargs: calls.append((func, args))
     )
     return calls
 

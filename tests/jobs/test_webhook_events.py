@@ -14,10 +14,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template, WebhookDelivery
+from jobs.render import lifecycle
+from jobs.render.worker import preparation, runner
 from jobs.webhooks import services as webhooks
-from jobs.worker import preparation, runner
 from tests.jobs.test_webhooks import readme_verifier
 from tests.support.jobs import finish_job
 from tests.support.webhook_receiver import Receiver, run_queued_webhook_tasks

@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import JobStatus, RenderJob
+from jobs.render import lifecycle
 from rendering.media import probe
 from tests.support.media import SPEECH, uploaded
 from tests.support.processes import child_env, stop_process_group, wait_for, worker
@@ -118,7 +119,7 @@ def test_killing_the_whole_cluster_strands_no_job_queued_or_running(
     from django_q.brokers import get_broker
 
     from jobs import tasks
-    from jobs.worker import preparation
+    from jobs.render.worker import preparation
 
     settings.JOB_STALE_AFTER = 3.0
     env = child_env(

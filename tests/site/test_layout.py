@@ -1,5 +1,6 @@
 """The code's layout stays a map: no import cycle among the project's modules, no module under
-jobs/ over 450 lines, nothing webhook-related under accounts/ (issue #16's rules), and the
+jobs/ over 450 lines, nothing webhook-related under accounts/ (issue #16's rules), no module
+name twice under jobs/ outside the layer packages, and the
 layer rules of pyproject.toml's [tool.importlinter] hold (issue 21: rendering imports no
 Django; accounts below jobs; within jobs, entry points above pages above services above
 models)."""
@@ -106,6 +107,26 @@ def test_no_module_under_jobs_is_over_450_lines() -> None:
         and (lines := len(path.read_text().splitlines())) > MAX_JOBS_MODULE_LINES
     }
     assert too_long == {}
+
+
+# Packages split by the entity each module serves (jobs/models/batches.py, admin/batches.py,
+# services/batches.py), and Django's own file names, may repeat a name on purpose.
+LAYER_PACKAGES = {"models", "admin", "services", "api"}
+DJANGO_NAMES = {"__init__", "apps", "urls", "views", "admin", "models", "tasks"}
+
+
+def test_module_names_under_jobs_are_unique_outside_the_layer_packages() -> None:
+    """Issue 21 item 5: one name, one module (no jobs/segments.py beside
+    jobs/worker/segments.py)."""
+    seen: dict[str, list[str]] = {}
+    for name, path in _modules().items():
+        parts = name.split(".")
+        if parts[0] != "jobs" or path.stem in DJANGO_NAMES:
+            continue
+        if len(parts) > 2 and parts[1] in LAYER_PACKAGES:
+            continue
+        seen.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    assert {stem: paths for stem, paths in seen.items() if len(paths) > 1} == {}
 
 
 def test_nothing_webhook_related_lives_under_accounts() -> None:

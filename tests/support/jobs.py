@@ -6,8 +6,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from jobs import lifecycle
 from jobs.models import JobStatus, RenderJob, output_upload_to
+from jobs.render import lifecycle
 from jobs.storage import files
 
 

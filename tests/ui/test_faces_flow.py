@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from jobs import services
 from jobs.models import AudioClip, JobStatus, RenderJob, Template
-from jobs.worker import preparation
+from jobs.render.worker import preparation
 from tests.jobs.test_template_faces import make_two_faces_video
 from tests.support.jobs import finish_job
 from tests.support.media import FACE, FACE_WITH_AUDIO

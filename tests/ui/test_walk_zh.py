@@ -32,7 +32,7 @@ from heygem_site.formats import size_label
 from jobs import services
 from jobs.export import export_archive
 from jobs.models import AudioClip, Batch, JobStatus, RenderJob, Template
-from jobs.worker import preparation, runner
+from jobs.render.worker import preparation, runner
 from tests.jobs.test_template_faces import make_two_faces_video
 from tests.support.jobs import finish_job
 from tests.support.media import FACE, FACE_WITH_AUDIO, SPEECH

@@ -10,9 +10,10 @@ from django.test import Client
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from jobs import lifecycle, services
+from jobs import services
 from jobs.models import AudioClip, Template
-from jobs.worker import preparation
+from jobs.render import lifecycle
+from jobs.render.worker import preparation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

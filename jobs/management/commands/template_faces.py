@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from jobs import face_checks
+from jobs.library import face_checks
 from jobs.models import FaceStatus, Template
 
 

@@ -25,10 +25,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import leases
-from jobs.heartbeats import beating
 from jobs.models import FaceStatus, Template
-from jobs.queue import enqueue_on_commit
+from jobs.render import leases
+from jobs.render.heartbeats import beating
+from jobs.render.queue import enqueue_on_commit
 from jobs.user_errors import english
 
 log = logging.getLogger("heygem.jobs")

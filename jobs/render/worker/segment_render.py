@@ -1,8 +1,8 @@
 """Render a long job as segments: the services behind the ``segment_render`` and
 ``job_join`` tasks, and the runner's branch point (:func:`job_split_if_long`).
 
-1. The job's own task (``jobs.worker.runner``) prepares the inputs as for any render, then
-   splits a long output into frame ranges (``jobs.segments.segments_plan``) and sends one
+1. The job's own task (``jobs.render.worker.runner``) prepares the inputs as for any render, then
+   splits a long output into frame ranges (``jobs.render.segment_plan.segments_plan``) and sends one
    ``segment_render`` task per range; the job stays ``running``.
 2. Each segment's task claims it, prepares the same inputs (cached) and renders its frames
    silently into its own file (``rendering.recipe.render`` with a frame range: the engine
@@ -27,9 +27,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import close_old_connections
 from django.db.models import Avg
 
-from jobs import lifecycle, segments
-from jobs.heartbeats import Heartbeat
-from jobs.job_log import JobLog
 from jobs.models import (
     JobStatus,
     RenderJob,
@@ -38,9 +35,13 @@ from jobs.models import (
     segment_folder,
     segment_name,
 )
+from jobs.render import lifecycle
+from jobs.render import segment_plan as segments
+from jobs.render.heartbeats import Heartbeat
+from jobs.render.job_log import JobLog
+from jobs.render.worker import steps
+from jobs.render.worker.preparation import template_face_hint, template_speaker_hint
 from jobs.storage import files
-from jobs.worker import steps
-from jobs.worker.preparation import template_face_hint, template_speaker_hint
 
 if TYPE_CHECKING:
     from rendering.recipe import Prepared
@@ -149,7 +150,7 @@ def _fail(
     segment: RenderSegment, code: str, params: dict[str, Any], lines: str, *, message: str = ""
 ) -> None:
     """Fail the segment (and its job) with the failure ``code``; ``lines``: the failure's log
-    lines (codes, jobs.job_log), added to the job's log; ``message``: the library's English."""
+    lines (codes, jobs.render.job_log), added to the job's log; ``message``: the library's English."""
     job = segment.job
     log_text = "\n".join(t for t in (job.log, lines) if t)
     segments.segment_fail(

@@ -5,7 +5,7 @@ RenderJob: ``queued -> running -> succeeded | failed | canceled``; ``failed -> q
 retry. Each move is a conditional update on the status it leaves, so a twin worker, a cancel
 and a watchdog racing each other can never both win; webhooks are emitted on commit.
 
-Claim, heartbeat and the watchdog's share are the lease machine's (``jobs.leases``, with
+Claim, heartbeat and the watchdog's share are the lease machine's (``jobs.render.leases``, with
 ``RENDER_LEASE`` below). The watchdog (``jobs.tasks.requeue_stale_jobs``, every minute)
 covers both ways a worker host's death strands a job, whichever broker is used:
 
@@ -17,7 +17,7 @@ covers both ways a worker host's death strands a job, whichever broker is used:
   merely waits its turn may get a spare task too; the claim makes every spare one a no-op,
   so nothing runs twice.
   A queued job of a batch whose preparation is still wanted is left to that preparation
-  (``jobs.worker.preparation.PREPARE_LEASE``), which sends it once the words are stored.
+  (``jobs.render.worker.preparation.PREPARE_LEASE``), which sends it once the words are stored.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from jobs import leases
 from jobs.models import (
     ACTIVE_STATUSES,
     SEGMENT_IN_FLIGHT,
@@ -42,7 +41,8 @@ from jobs.models import (
     WebhookEvent,
     segment_folder,
 )
-from jobs.queue import render_enqueue_on_commit
+from jobs.render import leases
+from jobs.render.queue import render_enqueue_on_commit
 from jobs.storage import files, usage
 from jobs.storage.files import delete as delete_file
 from jobs.storage.usage import usage_add
@@ -102,8 +102,8 @@ RENDER_LEASE = leases.Lease(
         "error_message": "",
     },
     put_back={"status": JobStatus.QUEUED, "progress": 0.0},
-    # A job split into segments is watched through them (jobs.segments); a queued job of a
-    # batch still being prepared is sent by its preparation (jobs.worker.preparation), which
+    # A job split into segments is watched through them (jobs.render.segment_plan); a queued job of a
+    # batch still being prepared is sent by its preparation (jobs.render.worker.preparation), which
     # the watchdog watches instead.
     held_elsewhere=Q(segments__status__in=SEGMENT_IN_FLIGHT),
     waiting_elsewhere=Q(batch__prepare_queued_at__isnull=False),

@@ -1,14 +1,14 @@
 """Render one job in a worker: the service behind the `job_render` task.
 
 The render itself is the recipe of ``rendering.recipe`` (prepare, render, measure), with
-this host's working copies and settings (``jobs.worker.steps``); this module keeps Django's
+this host's working copies and settings (``jobs.render.worker.steps``); this module keeps Django's
 part of it:
 
 1. Claim the job with a conditional update (a second delivery of the same task does nothing).
 2. Check the template and the quota, then prepare the inputs (the batch's audio features and
    the template's face track, both cached on disk by content hash, so the audio is analysed
    once per batch and each face tracked once); a template whose face is unusable is marked.
-   A long video is handed to its segments here (``jobs.worker.segments``).
+   A long video is handed to its segments here (``jobs.render.worker.segment_render``).
 3. Render through the batch's engine into a temporary file on this host, writing
    progress about once a second; a heartbeat thread keeps `heartbeat_at` fresh even while
    the engine is busy, so the watchdog only requeues jobs whose worker really died.
@@ -28,18 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import close_old_connections
 
-from jobs import lifecycle
-from jobs.heartbeats import Heartbeat
-from jobs.job_log import JobLog
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
-from jobs.storage import files, usage
-from jobs.worker import steps
-from jobs.worker.preparation import (
+from jobs.render import lifecycle
+from jobs.render.heartbeats import Heartbeat
+from jobs.render.job_log import JobLog
+from jobs.render.worker import steps
+from jobs.render.worker.preparation import (
     template_face_hint,
     template_face_record,
     template_speaker_hint,
 )
-from jobs.worker.segments import job_split_if_long
+from jobs.render.worker.segment_render import job_split_if_long
+from jobs.storage import files, usage
 
 if TYPE_CHECKING:
     from rendering.recipe import Prepared, StepReport
@@ -93,7 +93,7 @@ def job_run_claimed(*, job_id: Any) -> str:
 
     try:
         prepared = _prepare(job, inputs, on_step)
-        # A long video is rendered as segments by several tasks (jobs.worker.segments).
+        # A long video is rendered as segments by several tasks (jobs.render.worker.segment_render).
         if job_split_if_long(job=job, prepared=prepared, joblog=joblog):
             return "split"
         # Captions are drawn into the frames as the engine writes them: one encode.

@@ -1,5 +1,5 @@
 """The worker's side of the render recipe (``rendering.recipe``), shared by a whole render
-(``jobs.worker.runner``) and by a long video's parts and their join (``jobs.worker.segments``):
+(``jobs.render.worker.runner``) and by a long video's parts and their join (``jobs.render.worker.segment_render``):
 Django's part only. A job's working copies and the options its settings give, its engine
 (built once per process), the progress throttle, the job log the recipe's steps are written
 to, and publishing the result.
@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from jobs import lifecycle, transcripts
-from jobs.job_log import JobLog
+from jobs.library.uploads import media_limits
 from jobs.models import JobStatus, RenderJob
+from jobs.render import lifecycle
+from jobs.render.job_log import JobLog
+from jobs.render.worker.engines import analysis_options, engine_options
+from jobs.render.worker.preparation import batch_words_ensure, template_face_hint
 from jobs.storage import files
-from jobs.uploads import media_limits
 from jobs.user_errors import english
-from jobs.worker.engines import analysis_options, engine_options
-from jobs.worker.preparation import batch_words_ensure, template_face_hint
+from jobs.words import transcripts
 from rendering.cache import file_sha256
 
 if TYPE_CHECKING:

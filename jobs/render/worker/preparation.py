@@ -17,14 +17,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import face_checks, leases, lifecycle, transcripts
-from jobs.heartbeats import beating
+from jobs.library import face_checks
+from jobs.library.uploads import media_limits
 from jobs.models import Batch, FaceStatus, JobStatus, Template
-from jobs.queue import enqueue_on_commit, render_enqueue_on_commit
+from jobs.render import leases, lifecycle
+from jobs.render.heartbeats import beating
+from jobs.render.queue import enqueue_on_commit, render_enqueue_on_commit
+from jobs.render.worker.engines import analysis_options, mouth_library_wanted
 from jobs.storage import files
-from jobs.uploads import media_limits
 from jobs.user_errors import stored_english
-from jobs.worker.engines import analysis_options, mouth_library_wanted
+from jobs.words import transcripts
 
 log = logging.getLogger("heygem.jobs")
 
@@ -195,7 +197,7 @@ def template_analyse(*, template_id: Any) -> str:
     3. Build the template's mouth library (cached), so the first render does not pay for it.
     4. Record the outcome on the template.
 
-    The check is claimed first (``jobs.face_checks``): a spare task, or one sent while
+    The check is claimed first (``jobs.library.face_checks``): a spare task, or one sent while
     another worker runs the check, does nothing; a heartbeat vouches for a long check.
     """
 

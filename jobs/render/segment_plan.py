@@ -31,7 +31,6 @@ from django.db import transaction
 from django.db.models import Avg, Max, Q
 from django.utils import timezone
 
-from jobs import leases, lifecycle
 from jobs.models import (
     SEGMENT_IN_FLIGHT,
     JobStatus,
@@ -39,7 +38,8 @@ from jobs.models import (
     RenderSegment,
     SegmentStatus,
 )
-from jobs.queue import engine_pool, enqueue_on_commit
+from jobs.render import leases, lifecycle
+from jobs.render.queue import engine_pool, enqueue_on_commit
 from jobs.user_errors import stored_english
 
 log = logging.getLogger("heygem.jobs")

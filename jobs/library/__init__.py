@@ -1,0 +1,2 @@
+"""The user's library: uploads (size-limited handler, probe limits) and templates' face
+checks."""
