@@ -11,7 +11,7 @@ from jobs.library import face_checks
 from jobs.render import leases, lifecycle
 from jobs.render import segment_plan as segments
 from jobs.render.worker import preparation, runner
-from jobs.render.worker import segments as segment_worker
+from jobs.render.worker import segment_render as segment_worker
 from jobs.storage import cleanup
 from jobs.webhooks import delivery
 

@@ -15,7 +15,7 @@ from jobs.export import export_link_create, export_links_valid
 from jobs.models import Batch, JobStatus, RenderSegment, SegmentStatus
 from jobs.render import lifecycle
 from jobs.render import segment_plan as segments
-from jobs.render.worker import segments as segment_worker
+from jobs.render.worker import segment_render as segment_worker
 
 pytestmark = pytest.mark.django_db
 

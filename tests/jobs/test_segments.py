@@ -18,7 +18,7 @@ from jobs.render import job_log
 from jobs.render import segment_plan as segments
 from jobs.render.job_log import log_text
 from jobs.render.worker import preparation, runner, steps
-from jobs.render.worker import segments as segment_worker
+from jobs.render.worker import segment_render as segment_worker
 from rendering.media import probe, read_audio, read_frames
 from tests.support.media import SPEECH, uploaded
 from tests.support.processes import child_env, stop_process_group, wait_for, worker
