@@ -50,7 +50,10 @@ def test_every_code_the_library_raises_is_worded_in_both_languages() -> None:
 
 
 def test_every_step_the_recipe_and_the_worker_log_is_worded_in_both_languages() -> None:
-    sources = [ROOT / "rendering" / "recipe.py", *(ROOT / "jobs" / "worker").glob("*.py")]
+    sources = [
+        ROOT / "rendering" / "recipe.py",
+        *(ROOT / "jobs" / "render" / "worker").glob("*.py"),
+    ]
     codes: set[str] = set()
     for path in sources:
         text = path.read_text(encoding="utf-8")
