@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from rendering import faces, mouths
+from rendering import face_model, faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
@@ -103,6 +103,18 @@ def _smoothstep(
     return np.asarray(t * t * (3.0 - 2.0 * t))
 
 
+class _Across:
+    """Positions across a turned head's mouth: ``u`` as the image shows them (relative to
+    the corners' midpoint, -1 and 1 the corners) and ``s`` as a frontal camera would
+    (``face_model.mouth_profile``). Outside the corners the two are the same."""
+
+    def __init__(self, yaw: float, contour: tuple[int, ...]) -> None:
+        self.s, self.u = face_model.mouth_profile(yaw, contour)
+
+    def frontal(self, u: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(u) <= 1.0, np.interp(u, self.u, self.s), u)
+
+
 def _contour_fn(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(points[:, 0], kind="stable")
     return points[order, 0], points[order, 1]
@@ -114,6 +126,13 @@ class _MouthModel:
     def __init__(self, landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> None:
         self.frame = faces.face_frame(landmarks)
         to_face = self.frame.to_face
+        # The head's turn places the opening: the lips curve round the teeth, so a turned
+        # mouth's middle (where it opens most) sits towards the far corner and its far half
+        # is foreshortened. Drawn as if frontal, the opening of a head turned 25 degrees
+        # peaked a third of the half-width off the real middle of the lips.
+        head = faces.head_pose(landmarks)
+        self.yaw = 0.0 if head is None else float(head.yaw)
+        self.across = _Across(self.yaw, faces.INNER_UPPER)
         self.ou = _contour_fn(to_face(landmarks[faces.K_OUTER_UPPER]))
         self.iu = _contour_fn(to_face(landmarks[faces.K_INNER_UPPER]))
         self.il = _contour_fn(to_face(landmarks[faces.K_INNER_LOWER]))
@@ -166,7 +185,7 @@ class _MouthModel:
         s_ch = np.maximum(np.interp(xs, *self.jaw), s_ol + 0.02)
         # The opening across the mouth: full at the centre, closing to a point at the inner
         # corners (a parabola; an ellipse's blunt ends read as a cartoon grin).
-        ellipse = np.clip(1.0 - (xr / self.ci_dst) ** 2, 0.0, 1.0) ** OPENING_PROFILE
+        ellipse = np.clip(1.0 - self.inner_s(xr) ** 2, 0.0, 1.0) ** OPENING_PROFILE
         lateral = 1.0 - _smoothstep(self.c_dst, self.reach, np.abs(xr))
         delta = (SEAM + self.gap * ellipse - (s_il - s_iu)) * lateral
         jaw_delta = SEAM + self.gap - self.gap_src_centre
@@ -191,6 +210,11 @@ class _MouthModel:
             for k in range(1, 7):
                 row[k] = np.maximum(row[k], row[k - 1] + eps)
         return dst, src
+
+    def inner_s(self, xr: np.ndarray) -> np.ndarray:
+        """Frontal position across the opening (-1 and 1 its inner corners) of target
+        columns ``xr`` (face units from the corners' midpoint)."""
+        return np.asarray(self.across.frontal(xr / max(self.ci_dst, 1e-3)))
 
     def lip_band_weight(self, y: np.ndarray) -> np.ndarray:
         rise = _smoothstep(self.top, self.lip_top, y)
@@ -290,7 +314,7 @@ def _paint_interior(
         # Closing an open mouth: its teeth reach past the inner lips' landmarks (the lips
         # roll over them), so the paint also covers the lips' inner edges (in lip colour),
         # thinning towards the corners.
-        taper = 1.0 - (xr / max(model.ci_dst, 1e-3)) ** 2
+        taper = 1.0 - np.minimum(model.inner_s(xr) ** 2, 1.0)
         upper = upper - 0.5 * SHUT_COVER * taper
         lower = lower + SHUT_COVER * taper
     poly_face = np.concatenate(
@@ -317,7 +341,10 @@ def _paint_interior(
     pxr = (axes[0, 0] * cols + axes[0, 1] * rows) - np.float32(model.xm)
     py = axes[1, 0] * cols + axes[1, 1] * rows
     top = np.interp(pxr, xr, upper).astype(np.float32)
-    across = np.minimum(np.abs(pxr) / np.float32(model.ci_dst), 1.0)
+    # Across the opening as a frontal camera would see it: on a turned head the far half's
+    # shading and teeth are foreshortened with it.
+    frontal = model.inner_s(pxr).astype(np.float32)
+    across = np.minimum(np.abs(frontal), 1.0)
 
     # Colours come from this frame's own lips, so the opening matches the light and grade:
     # a fixed colour reads as painted on. From the lips inwards: the lips' wet inner
@@ -365,7 +392,8 @@ def _paint_interior(
         )
         # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
         tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
-        lines = 1.0 - 0.1 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
+        along = frontal * np.float32(model.ci_dst)
+        lines = 1.0 - 0.1 * np.exp(-(((along / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
         level = float(np.clip(0.85 * skin, 120.0, 220.0))
         # Ivory, lit by the same light as the skin: half the skin's colour cast, so the
@@ -623,6 +651,13 @@ def edit_region(landmarks: np.ndarray, pose: MouthPose, reference: MouthReferenc
     """The polygon ``animate_frame`` may repaint for this frame and pose (image coordinates);
     every pixel outside it is the template's own. Raises ValueError on degenerate landmarks."""
     return _region(landmarks, _MouthModel(landmarks, pose, reference))
+
+
+def wanted_lips(landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> np.ndarray:
+    """The lip contours ``animate_frame`` draws for this frame and pose: outer upper, inner
+    upper, inner lower, outer lower, each at 11 evenly spaced columns between the mouth
+    corners (4 x 11 x 2, image coordinates). Raises ValueError on degenerate landmarks."""
+    return _MouthModel(landmarks, pose, reference).target_contours()
 
 
 def animate_frame(
