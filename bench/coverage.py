@@ -1,6 +1,6 @@
 """Which templates render, and how much of the speech gets the new mouth.
 
-    .venv/bin/python bench/coverage.py [--audio WAV] [--render-seconds 6] [--only NAME]
+    .venv/bin/python bench/coverage.py [--audio WAV] [--render-seconds 6] [--only NAME] [--media]
 
 For each clip of ``../shared/realdata/`` (``SOURCES.md`` there; the held-out clips it
 names are not in that folder) and each synthetic face of ``bench/faces.py``, driven by the
@@ -56,6 +56,77 @@ def templates(work: Path) -> dict[str, Path]:
     return found
 
 
+# Real clips in the containers and shapes uploads come in (issue 22: each once failed at 0 %),
+# made from one real clip with the ffmpeg that imageio-ffmpeg ships; kept under the work dir.
+MEDIA_SOURCE = "retalking_face_2.mp4"
+
+
+def media_variants(work: Path) -> dict[str, Path]:
+    """A phone clip stored sideways with rotation metadata (both signs), a variable frame
+    rate clip and a VP9 .webm, made from ``MEDIA_SOURCE``."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    source = REALDATA / MEDIA_SOURCE
+    if not source.exists():
+        return {}
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    made = work / "media"
+    made.mkdir(parents=True, exist_ok=True)
+    h264 = ["-c:v", "libx264", "-crf", "20", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    # ffmpeg's display rotation is counter-clockwise: a picture stored turned clockwise
+    # (transpose=1) shows upright with +90, one turned counter-clockwise with -90.
+    jobs = {
+        "rotated_plus90.mp4": [
+            ["-i", str(source), "-vf", "transpose=1", *h264, "-c:a", "aac"],
+            ["-display_rotation", "90"],
+        ],
+        "rotated_minus90.mp4": [
+            ["-i", str(source), "-vf", "transpose=2", *h264, "-c:a", "aac"],
+            ["-display_rotation", "-90"],
+        ],
+        # Frames kept irregularly (every 3rd and every 7th), their own timestamps kept.
+        "vfr.mp4": [
+            ["-i", str(source), "-vf", "select='not(mod(n,3))+not(mod(n,7))'",
+             "-fps_mode", "vfr", *h264, "-c:a", "aac"],
+            None,
+        ],
+        "vp9.webm": [
+            ["-i", str(source), "-c:v", "libvpx-vp9", "-b:v", "1M", "-deadline", "realtime",
+             "-cpu-used", "8", "-c:a", "libopus"],
+            None,
+        ],
+    }  # fmt: skip
+    found = {}
+    for name, (encode, rotate) in jobs.items():
+        target = made / name
+        if not target.exists():
+            raw = made / f".raw-{name}"
+            subprocess.run([ffmpeg, "-v", "error", "-y", *encode, str(raw)], check=True)
+            if rotate:  # the display matrix is set on the input side, then copied in
+                subprocess.run(
+                    [
+                        ffmpeg,
+                        "-v",
+                        "error",
+                        "-y",
+                        *rotate,
+                        "-i",
+                        str(raw),
+                        "-c",
+                        "copy",
+                        str(target),
+                    ],
+                    check=True,
+                )
+                raw.unlink()
+            else:
+                raw.rename(target)
+        found[f"media/{target.name}"] = target
+    return found
+
+
 def seam_and_sharpness(
     template: Path, output: Path, track: object, strength: np.ndarray, n: int
 ) -> tuple[float, float]:
@@ -101,6 +172,9 @@ def main() -> None:
     parser.add_argument("--render-seconds", type=float, default=6.0)
     parser.add_argument("--only", default="")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench-coverage")
+    parser.add_argument(
+        "--media", action="store_true", help="also a rotated, a VFR and a VP9 clip (made here)"
+    )
     args = parser.parse_args()
 
     from rendering import faces
@@ -113,7 +187,10 @@ def main() -> None:
     cache = args.work / "cache"
     audio = analyse(args.audio, cache_dir=cache)
     rows = []
-    for name, path in templates(args.work).items():
+    clips = templates(args.work)
+    if args.media:
+        clips.update(media_variants(args.work))
+    for name, path in clips.items():
         if args.only and args.only not in name:
             continue
         started = time.perf_counter()

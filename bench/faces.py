@@ -20,6 +20,11 @@ The templates (H.264, 25 fps):
   applied, the warp's depth being an estimate);
 - ``phone_handheld``: 720x1280, the astronaut small and shaking in the hand, crf 28;
 - ``group_of_six``: 1280x720, six people in two rows (eye distances 42-65 px).
+
+    .venv/bin/python bench/faces.py --real CLIP DEGREES [out_dir]   # default var/turned-real
+
+turns a real clip's speaker in 3D (4 s, frame by frame along each frame's mesh), for
+looking at a real, speaking face turned further than the shared clips are; not committed.
 """
 
 from __future__ import annotations
@@ -198,6 +203,27 @@ def make_more(out: Path, seconds: float = 6.0) -> dict[str, Path]:
     return made
 
 
+def make_turned_real(out: Path, clip: Path, degrees: float, seconds: float = 4.0) -> Path:
+    """A real clip's speaker turned ``degrees`` in 3D, frame by frame along that frame's
+    own face mesh: a real face, moving and speaking, turned further than any clip of the
+    shared folder is (they stay within about 20 degrees). Not for committing: made from
+    third-party footage, under ``out``."""
+    from rendering import media
+    from tests.rendering.turned_faces import turn_head
+
+    out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for index, frame in enumerate(media.iter_frames(clip, fps=FPS)):
+        if index >= round(seconds * FPS):
+            break
+        try:
+            frames.append(turn_head(frame, degrees))
+        except ValueError:  # no face in this frame: as it is
+            frames.append(frame)
+    name = f"turned{degrees:g}_{clip.stem}"
+    return encode(out / f"{name}.mp4", lambda i: frames[i], len(frames))
+
+
 def _talking(out: Path, photo: np.ndarray, n: int) -> Path:
     """The astronaut speaking the fixture speech, by the old warp-and-paint engine."""
     from rendering import audio as audio_mod
@@ -218,6 +244,10 @@ def _talking(out: Path, photo: np.ndarray, n: int) -> Path:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--real"]:  # --real CLIP DEGREES [out_dir]
+        where = Path(sys.argv[4]) if len(sys.argv) > 4 else ROOT / "var" / "turned-real"
+        print(make_turned_real(where, Path(sys.argv[2]), float(sys.argv[3])))
+        sys.exit()
     where = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "var" / "bench-faces"
     for name, path in make_all(where).items():
         print(f"{name:10s} {path}")

@@ -208,3 +208,35 @@ def project(
     focal = eye_distance / _EYE_SPAN_CM * distance_cm
     xy = focal * points[:, :2] / points[:, 2:3]
     return np.asarray(xy + np.asarray(centre), dtype=np.float32)
+
+
+# Past this turn the lips' far corner slips behind the lip's own curve (the canonical outer
+# lip's projection stops being monotone at about 36 degrees): the profile stops turning.
+PROFILE_MAX_YAW = 34.0
+
+
+def mouth_profile(
+    yaw: float, mesh_ids: tuple[int, ...], *, samples: int = 21
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where points across a lip contour appear when the head is turned by ``yaw`` degrees.
+
+    ``mesh_ids``: one lip contour's vertices, from one mouth corner to the other. Returns
+    ``(s, u)``, both increasing from -1 to 1: ``s`` is a point's position across the lip as
+    a frontal camera sees it (-1 and 1 the corners), ``u`` where it appears in a camera
+    that sees the head turned (-1 and 1 again the corners, 0 their midpoint). The lips curve
+    round the teeth, so a turned mouth's middle moves towards the far corner: at 25 degrees
+    it sits about a third of the half-width off the corners' midpoint, and the far half of
+    the mouth is narrower than the near half. At 0 the two are the same.
+    """
+    model = model_points(mesh_ids)
+    if model[0, 0] > model[-1, 0]:
+        model = model[::-1]
+    turned = model @ _turn_y(math.radians(float(np.clip(yaw, -PROFILE_MAX_YAW, PROFILE_MAX_YAW)))).T
+    frontal_x, turned_x = model[:, 0], turned[:, 0]  # orthographic: the mouth is small
+    s_known = 2.0 * (frontal_x - frontal_x[0]) / (frontal_x[-1] - frontal_x[0]) - 1.0
+    u_known = 2.0 * (turned_x - turned_x[0]) / (turned_x[-1] - turned_x[0]) - 1.0
+    # Kept strictly increasing so it inverts (it is, up to PROFILE_MAX_YAW, but barely).
+    u_known = np.maximum.accumulate(u_known + np.linspace(0.0, 1e-4, len(u_known)))
+    u_known = (u_known - u_known[0]) / (u_known[-1] - u_known[0]) * 2.0 - 1.0
+    s = np.linspace(-1.0, 1.0, samples)
+    return s, np.interp(s, s_known, u_known)

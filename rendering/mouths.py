@@ -320,6 +320,7 @@ def _track_key(track: FaceTrack) -> str:
 # --- choosing one appearance per output frame ------------------------------------------------
 SWITCH_COST = 3.0  # in units of a squared shape mismatch: a switch must buy this much
 OWN_BONUS = 1.0  # the template's own mouth is right in light and pose: prefer it
+SHUT_GAP = 0.03  # face units: a wanted opening under this closes the mouth (engine's SQUEEZED_GAP)
 
 
 def choose(
@@ -343,12 +344,16 @@ def choose(
         ((own_gap - gap) / gap_scale) ** 2 + ((own_width - width) / width_scale) ** 2 - OWN_BONUS
     )
     if k:
-        # Too little opening cannot be stretched into teeth; too much can be closed by the warp.
+        # Too little opening cannot be stretched into teeth; too much can be closed by the
+        # warp, within reason: squeezed (nearly) shut, an open mouth's tongue and teeth
+        # are smeared into a squashed lower lip (a singer's wide-open frames shown for a
+        # brief closure), so there extra opening costs as much as missing opening.
         short = np.maximum(gap[:, None] - library.gap[None, :], 0.0)
         extra = np.maximum(library.gap[None, :] - gap[:, None], 0.0)
+        extra_scale = np.where(gap[:, None] < SHUT_GAP, gap_scale, 2 * gap_scale)
         cost[:, 1:] = (
             (short / gap_scale) ** 2
-            + (extra / (2 * gap_scale)) ** 2
+            + (extra / extra_scale) ** 2
             + ((library.width[None, :] - width[:, None]) / width_scale) ** 2
             + ((library.turn[None, :] - own_turn[:, None]) / turn_scale) ** 2
         )

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from rendering import faces, mouths
+from rendering import face_model, faces, mouths
 from rendering.engines.base import (
     CancelCheck,
     Engine,
@@ -103,6 +103,18 @@ def _smoothstep(
     return np.asarray(t * t * (3.0 - 2.0 * t))
 
 
+class _Across:
+    """Positions across a turned head's mouth: ``u`` as the image shows them (relative to
+    the corners' midpoint, -1 and 1 the corners) and ``s`` as a frontal camera would
+    (``face_model.mouth_profile``). Outside the corners the two are the same."""
+
+    def __init__(self, yaw: float, contour: tuple[int, ...]) -> None:
+        self.s, self.u = face_model.mouth_profile(yaw, contour)
+
+    def frontal(self, u: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(u) <= 1.0, np.interp(u, self.u, self.s), u)
+
+
 def _contour_fn(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(points[:, 0], kind="stable")
     return points[order, 0], points[order, 1]
@@ -114,6 +126,13 @@ class _MouthModel:
     def __init__(self, landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> None:
         self.frame = faces.face_frame(landmarks)
         to_face = self.frame.to_face
+        # The head's turn places the opening: the lips curve round the teeth, so a turned
+        # mouth's middle (where it opens most) sits towards the far corner and its far half
+        # is foreshortened. Drawn as if frontal, the opening of a head turned 25 degrees
+        # peaked a third of the half-width off the real middle of the lips.
+        head = faces.head_pose(landmarks)
+        self.yaw = 0.0 if head is None else float(head.yaw)
+        self.across = _Across(self.yaw, faces.INNER_UPPER)
         self.ou = _contour_fn(to_face(landmarks[faces.K_OUTER_UPPER]))
         self.iu = _contour_fn(to_face(landmarks[faces.K_INNER_UPPER]))
         self.il = _contour_fn(to_face(landmarks[faces.K_INNER_LOWER]))
@@ -166,7 +185,7 @@ class _MouthModel:
         s_ch = np.maximum(np.interp(xs, *self.jaw), s_ol + 0.02)
         # The opening across the mouth: full at the centre, closing to a point at the inner
         # corners (a parabola; an ellipse's blunt ends read as a cartoon grin).
-        ellipse = np.clip(1.0 - (xr / self.ci_dst) ** 2, 0.0, 1.0) ** OPENING_PROFILE
+        ellipse = np.clip(1.0 - self.inner_s(xr) ** 2, 0.0, 1.0) ** OPENING_PROFILE
         lateral = 1.0 - _smoothstep(self.c_dst, self.reach, np.abs(xr))
         delta = (SEAM + self.gap * ellipse - (s_il - s_iu)) * lateral
         jaw_delta = SEAM + self.gap - self.gap_src_centre
@@ -191,6 +210,11 @@ class _MouthModel:
             for k in range(1, 7):
                 row[k] = np.maximum(row[k], row[k - 1] + eps)
         return dst, src
+
+    def inner_s(self, xr: np.ndarray) -> np.ndarray:
+        """Frontal position across the opening (-1 and 1 its inner corners) of target
+        columns ``xr`` (face units from the corners' midpoint)."""
+        return np.asarray(self.across.frontal(xr / max(self.ci_dst, 1e-3)))
 
     def lip_band_weight(self, y: np.ndarray) -> np.ndarray:
         rise = _smoothstep(self.top, self.lip_top, y)
@@ -276,21 +300,23 @@ def _paint_interior(
     *,
     shut: bool = False,
     squeezed: bool = False,
-) -> None:
+) -> np.ndarray | None:
     """Draw the mouth cavity and upper teeth into ``roi`` (in place); with ``shut``, only
     the soft shadow line where closed lips meet. ``squeezed``: the template (or the shown
-    appearance) has an open mouth here, whose teeth must not lend the paint their edges."""
+    appearance) has an open mouth here, whose teeth must not lend the paint their edges.
+    Returns the paint's opacity over ``roi`` (None where nothing was painted)."""
     xr, upper, lower = model.inner_polygon()
     frame = model.frame
     # Reach ~0.7 px past the lip edges: antialiased edges of a nearly closed mouth would
     # otherwise let the template's squeezed teeth show through as a light line.
     pad = 0.7 / frame.scale
+    meet = (upper + lower) / 2.0  # where closed lips meet
     upper, lower = upper - pad, lower + pad
     if shut or squeezed:
         # Closing an open mouth: its teeth reach past the inner lips' landmarks (the lips
         # roll over them), so the paint also covers the lips' inner edges (in lip colour),
         # thinning towards the corners.
-        taper = 1.0 - (xr / max(model.ci_dst, 1e-3)) ** 2
+        taper = 1.0 - np.minimum(model.inner_s(xr) ** 2, 1.0)
         upper = upper - 0.5 * SHUT_COVER * taper
         lower = lower + SHUT_COVER * taper
     poly_face = np.concatenate(
@@ -302,12 +328,12 @@ def _paint_interior(
     lo = np.maximum(lo, 0)
     hi = np.minimum(hi, [roi.shape[1], roi.shape[0]])
     if np.any(hi - lo < 2):
-        return
+        return None
     box_origin = origin + lo
     bh, bw = int(hi[1] - lo[1]), int(hi[0] - lo[0])
     alpha = _fill((bh, bw), poly, box_origin, supersample=4).astype(np.float32) / 255.0
     if float(alpha.max()) == 0.0:
-        return
+        return None
     # Face coordinates of each pixel in the box (affine, so built from one row and one
     # column by broadcasting), to shade by depth and place the teeth.
     axes = (frame.axes / frame.scale).astype(np.float32)
@@ -317,7 +343,10 @@ def _paint_interior(
     pxr = (axes[0, 0] * cols + axes[0, 1] * rows) - np.float32(model.xm)
     py = axes[1, 0] * cols + axes[1, 1] * rows
     top = np.interp(pxr, xr, upper).astype(np.float32)
-    across = np.minimum(np.abs(pxr) / np.float32(model.ci_dst), 1.0)
+    # Across the opening as a frontal camera would see it: on a turned head the far half's
+    # shading and teeth are foreshortened with it.
+    frontal = model.inner_s(pxr).astype(np.float32)
+    across = np.minimum(np.abs(frontal), 1.0)
 
     # Colours come from this frame's own lips, so the opening matches the light and grade:
     # a fixed colour reads as painted on. From the lips inwards: the lips' wet inner
@@ -365,7 +394,8 @@ def _paint_interior(
         )
         # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
         tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
-        lines = 1.0 - 0.1 * np.exp(-(((pxr / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
+        along = frontal * np.float32(model.ci_dst)
+        lines = 1.0 - 0.1 * np.exp(-(((along / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
         level = float(np.clip(0.85 * skin, 120.0, 220.0))
         # Ivory, lit by the same light as the skin: half the skin's colour cast, so the
@@ -389,9 +419,9 @@ def _paint_interior(
     closing = 1.0 if shut else 1.0 - float(np.clip((model.gap + SEAM) / 0.04, 0.0, 1.0))
     if closing > 0:
         shadow = lip_colour * np.float32(0.5)
-        if shut:  # darkest where the lips meet, the lower lip's own colour below
-            fade = _smoothstep(0.0, 1.0, np.clip(below / gap, 0.0, 1.0))[..., None]
-            shadow = lip_colour * (0.55 + 0.4 * fade)
+        if shut:
+            shadow, cover = _closed_lips(lip_colour, pxr, py, xr, meet, bottom, frame.scale)
+            alpha *= cover
         colour = colour * (1.0 - closing) + shadow * closing
     box = roi[lo[1] : hi[1], lo[0] : hi[0]]
     source_box = source_roi[lo[1] : hi[1], lo[0] : hi[0]]
@@ -400,6 +430,47 @@ def _paint_interior(
     painted = _match_texture(colour, None if squeezed else source_box, frame.scale)
     alpha *= 0.97
     roi[lo[1] : hi[1], lo[0] : hi[0]] = cv2.blendLinear(painted, box, alpha, 1.0 - alpha)
+    opacity = np.zeros(roi.shape[:2], np.float32)
+    opacity[lo[1] : hi[1], lo[0] : hi[0]] = alpha
+    return opacity
+
+
+def _closed_lips(
+    lip_colour: np.ndarray,
+    pxr: np.ndarray,
+    py: np.ndarray,
+    xr: np.ndarray,
+    meet: np.ndarray,
+    bottom: np.ndarray,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Closed lips over a squeezed-shut opening: their colour and the paint's opacity.
+
+    The lips' own colour, with a thin dark contact line where they meet: the crevice
+    between lips is a deeper, more saturated shade of them, about a pixel wide. A darkened
+    copy of the whole band (what was drawn before: a lip colour scaled to half) kept the
+    pale lips' low saturation and so read as a lilac-grey tube with its own outline on a
+    smiling face. The opacity is full over the middle of the band, where the squeezed teeth
+    lie and above it (where the squeezed cavity's dark edge ends up), and fades over the
+    lower part into the lower lip it covers.
+    """
+    at = np.interp(pxr, xr, meet).astype(np.float32)
+    d = py - at  # face units below the meeting line
+    width = np.float32(max(1.5 / scale, 0.007))
+    hsv = cv2.cvtColor(np.clip(lip_colour, 0, 255).astype(np.uint8)[None, None], cv2.COLOR_RGB2HSV)
+    hsv = hsv.astype(np.float32)
+    if 20.0 < float(hsv[0, 0, 0]) < 150.0:  # not a red: a warm one (as the cavity's)
+        hsv[..., 0] = 5.0
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.4 + 60.0, 110, 210)
+    hsv[..., 2] = np.clip(hsv[..., 2] * 0.45, 30, 110)
+    crevice = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
+    dark = np.exp(-((d / width) ** 2))[..., None]
+    # The upper lip faces down, away from most light: a little darker than the lower.
+    body = np.where((d < 0)[..., None], lip_colour * np.float32(0.9), lip_colour)
+    colour = body * (1.0 - dark) + crevice * dark
+    rel = np.maximum(d, 0.0) / np.maximum(bottom - at, np.float32(1e-4))
+    cover = (1.0 - 0.85 * _smoothstep(0.3, 1.0, rel)).astype(np.float32)
+    return colour.astype(np.float32), cover
 
 
 def _match_texture(colour: np.ndarray, around: np.ndarray | None, scale: float) -> np.ndarray:
@@ -486,6 +557,7 @@ def _match_sharpness(
     model: _MouthModel,
     landmarks: np.ndarray,
     origin: np.ndarray,
+    spare: np.ndarray | None = None,
 ) -> None:
     """Give the new mouth (in ``roi``, in place) the fine detail of the person's own.
 
@@ -495,7 +567,9 @@ def _match_sharpness(
     this face is at this moment, so an unsharp mask is applied with the amount that brings
     the new mouth's Laplacian variance up to it (a quadratic in the amount, solved in
     closed form), never sharper, never more than MAX_SHARPEN, and faded out over a tenth
-    of the eye distance around the lips so it has no edge of its own.
+    of the eye distance around the lips so it has no edge of its own. ``spare`` (0..1 over
+    ``roi``) is left as it is: closed lips painted over a squeezed opening are soft by
+    design, and sharpened they grew a dark outline.
     """
     scale = float(model.frame.scale)
     own = landmarks[np.concatenate([faces.K_OUTER_UPPER, faces.K_OUTER_LOWER])]
@@ -512,6 +586,8 @@ def _match_sharpness(
     box = roi[y0:y1, x0:x1]
     colour = box.astype(np.float32)
     weight, _ = _lip_masks((y1 - y0, x1 - x0), lips, origin + np.array([x0, y0]), scale)
+    if spare is not None:
+        weight = weight * (1.0 - spare[y0:y1, x0:x1])
     # The detail as it will be added (faded around the lips), so the amount solved for is
     # the one that reaches the template's crispness over the whole box.
     detail = (colour - cv2.GaussianBlur(colour, (0, 0), SHARPEN_SIGMA)) * weight[..., None]
@@ -625,6 +701,13 @@ def edit_region(landmarks: np.ndarray, pose: MouthPose, reference: MouthReferenc
     return _region(landmarks, _MouthModel(landmarks, pose, reference))
 
 
+def wanted_lips(landmarks: np.ndarray, pose: MouthPose, reference: MouthReference) -> np.ndarray:
+    """The lip contours ``animate_frame`` draws for this frame and pose: outer upper, inner
+    upper, inner lower, outer lower, each at 11 evenly spaced columns between the mouth
+    corners (4 x 11 x 2, image coordinates). Raises ValueError on degenerate landmarks."""
+    return _MouthModel(landmarks, pose, reference).target_contours()
+
+
 def animate_frame(
     frame: np.ndarray,
     landmarks: np.ndarray,
@@ -702,8 +785,9 @@ def animate_frame(
     if painting:
         # Sharpened first: a synthesised opening stays as soft as the face around it.
         _match_sharpness(warped, source_roi, model, landmarks, origin)
+    painted = None
     if painting or squeezed:
-        _paint_interior(
+        painted = _paint_interior(
             warped,
             model,
             origin,
@@ -713,7 +797,8 @@ def animate_frame(
         )
     if not painting:
         # After the closed lips' line is drawn, so it is as crisp as the lips it lies on.
-        _match_sharpness(warped, source_roi, model, landmarks, origin)
+        shut_paint = painted if model.gap < 0.012 else None
+        _match_sharpness(warped, source_roi, model, landmarks, origin, spare=shut_paint)
 
     alpha = _feathered_mask((h, w), polygon, origin, feather)
     if strength < 0.999:

@@ -146,3 +146,38 @@ def test_a_mouth_that_never_opens_gets_a_modest_dark_warm_opening(
     assert hsv[:, 1].mean() > 70  # coloured, not grey
     hue = hsv[:, 0]
     assert np.mean((hue < 25) | (hue > 160)) > 0.8  # a warm red-brown
+
+
+def test_a_smile_closed_meets_in_a_dark_line_of_its_own_lip_colour(
+    astronaut: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The astronaut smiles with her teeth showing; asked to close, her lips meet in a thin
+    line that is a deeper, more saturated shade of her lips (a crevice), not a darkened
+    copy of her pale lips, which read as a lilac-grey tube drawn on."""
+    from rendering.engines.classic import wanted_lips
+
+    frame, landmarks = astronaut
+    output, _ = edit(frame, landmarks, 0.0)
+    reference = MouthReference(half_width=float(mouths.describe(landmarks)[1]))
+    lips = wanted_lips(landmarks, MouthPose(0.0), reference)
+    meet = (lips[1] + lips[2]) / 2.0
+    hsv_out = cv2.cvtColor(output, cv2.COLOR_RGB2HSV).astype(np.float32)
+    # Down each column across the middle half of the mouth: the darkest pixel near the
+    # meeting line is the crevice.
+    crevice = []
+    for x, y in np.round(meet[3:8]).astype(int):
+        column = hsv_out[y - 3 : y + 4, x]
+        crevice.append(column[int(np.argmin(column[:, 2]))])
+    crevice_hsv = np.median(np.array(crevice), axis=0)
+    own = landmarks[faces.K_INNER_LOWER][3:8] * 0.5 + landmarks[faces.K_OUTER_LOWER][3:8] * 0.5
+    lip_hsv = np.median(
+        [
+            cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[y, x].astype(np.float32)
+            for x, y in np.round(own).astype(int)
+        ],
+        axis=0,
+    )
+    hue = crevice_hsv[0]
+    assert hue < 20 or hue > 160  # a red, as lips are
+    assert crevice_hsv[1] > lip_hsv[1] + 15  # more saturated than the pale lips (was 16 less)
+    assert crevice_hsv[2] < 0.7 * lip_hsv[2]  # and clearly darker

@@ -366,3 +366,22 @@ def test_a_talking_template_speaks_with_its_own_mouths(speech, tmp_path) -> None
     )
     assert report.sync is not None and report.sync > 0.6
     assert report.best_offset is not None and abs(report.best_offset) <= 1
+
+
+def test_a_brief_closure_is_not_a_wide_open_mouth_squeezed_shut() -> None:
+    """A singer's wide-open mouth held through a brief closure was squeezed shut by the
+    warp: tongue and teeth smeared into a squashed lower lip. A closed-enough appearance
+    is shown instead, even one a little off in width and head turn."""
+    library = mouths.MouthLibrary(
+        centre=np.zeros(2), density=60.0,
+        patches=np.zeros((2, 4, 4, 3), np.uint8), contours=np.zeros((2, 4, 11, 2), np.float32),
+        gap=np.array([0.19, 0.08], np.float32), width=np.array([0.30, 0.33], np.float32),
+        teeth=np.zeros(2, np.float32), sharpness=np.ones(2, np.float32),
+        turn=np.array([0.0, 0.35], np.float32), frames=np.arange(2, dtype=np.int32),
+    )  # fmt: skip
+    wanted = np.array([0.19] * 6 + [0.015, 0.02] + [0.19] * 6)
+    n = len(wanted)
+    nan = np.full(n, np.nan)  # the template frames' own mouths are not on offer
+    choice = mouths.choose(library, wanted, np.full(n, 0.30), nan, nan, np.zeros(n))
+    assert list(choice[6:8]) == [1, 1]
+    assert choice[0] == 0 and choice[-1] == 0
