@@ -730,6 +730,7 @@ def animate_frame(
 # (tests/rendering/test_classic_picture.py).
 EDIT_BOX_CHIN = 0.7
 EDIT_BOX_MARGIN = 0.3
+EDIT_BOX_STEP = 32
 
 
 def edit_box(landmarks: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -745,12 +746,21 @@ def edit_box(landmarks: np.ndarray, size: tuple[int, int]) -> tuple[int, int, in
     margin = EDIT_BOX_MARGIN * scale + 2 * pixels.EDGE
     lo = np.floor(polygon.min(axis=0) - margin)
     hi = np.ceil(polygon.max(axis=0) + margin)
-    x0, y0 = (max(int(v), 0) // 2 * 2 for v in lo)
-    x1 = min((int(hi[0]) + 1) // 2 * 2, width)
-    y1 = min((int(hi[1]) + 1) // 2 * 2, height)
+    x0, x1 = _box_span(int(lo[0]), int(hi[0]) + 1, width)
+    y0, y1 = _box_span(int(lo[1]), int(hi[1]) + 1, height)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     return x0, y0, x1, y1
+
+
+def _box_span(start: int, stop: int, limit: int) -> tuple[int, int]:
+    """``[start, stop)`` grown to even ends and a length in steps of EDIT_BOX_STEP, inside
+    ``[0, limit)``: the colour converters are set up per size, so sizes should repeat."""
+    start, stop = max(start, 0) // 2 * 2, min((stop + 1) // 2 * 2, limit)
+    length = -(-(stop - start) // EDIT_BOX_STEP) * EDIT_BOX_STEP
+    stop = min(start + length, limit)
+    start = max(stop - length, 0)
+    return start, stop
 
 
 def animate_picture(

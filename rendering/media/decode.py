@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from rendering.errors import MediaError
-from rendering.media.pixels import rotate_i420
+from rendering.media.pixels import _convert, rotate_i420
 from rendering.media.probe import (
     _AUDIO_HINT,
     _VIDEO_HINT,
@@ -159,8 +159,10 @@ def _picture(frame: Any, rotation: int, i420: bool) -> np.ndarray:
     """A decoded frame as an upright array: I420 (yuv420p: a copy of the planes, or
     swscale's conversion from another layout or range) or RGB."""
     if i420:
-        return rotate_i420(np.asarray(frame.to_ndarray(format="yuv420p")), rotation)
-    return apply_rotation(frame.to_ndarray(format="rgb24"), rotation)
+        if frame.format.name == "yuv420p":
+            return rotate_i420(np.asarray(frame.to_ndarray()), rotation)
+        return rotate_i420(_convert(frame, "yuv420p"), rotation)
+    return apply_rotation(_convert(frame, "rgb24"), rotation)
 
 
 def _decode(container: Any, stream: Any) -> Iterator[Any]:

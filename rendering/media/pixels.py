@@ -15,8 +15,12 @@ box with a margin and write back only its inside (:func:`put_rgb`).
 
 from __future__ import annotations
 
+import threading
+
 import av
+import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 __all__ = [
     "EDGE",
@@ -32,6 +36,26 @@ __all__ = [
 # Pixels next to a cut edge whose conversion may differ from the whole frame's (swscale's
 # chroma filters read a neighbour or two); even, so boxes stay on chroma samples.
 EDGE = 4
+
+
+_local = threading.local()
+
+
+def _convert(frame: av.VideoFrame, format: str) -> np.ndarray:
+    """``frame`` converted by swscale with PyAV's defaults, as an array. Converters are kept
+    per thread, formats and size: ``VideoFrame.reformat`` sets up a new one for every frame."""
+    # One per direction too: a converter set up for other formats or sizes starts afresh,
+    # which costs more than converting a face's box.
+    reformatters = getattr(_local, "reformatters", None)
+    if reformatters is None:
+        reformatters = _local.reformatters = {}
+    key = (frame.format.name, frame.width, frame.height, format)
+    reformatter = reformatters.get(key)
+    if reformatter is None:
+        if len(reformatters) >= 8:
+            reformatters.clear()
+        reformatter = reformatters[key] = VideoReformatter()
+    return np.asarray(reformatter.reformat(frame, format=format).to_ndarray())
 
 
 def is_i420(picture: np.ndarray) -> bool:
@@ -93,7 +117,7 @@ def rgb(picture: np.ndarray) -> np.ndarray:
     """The picture as RGB (H x W x 3); an RGB picture is returned as it is."""
     if not is_i420(picture):
         return picture
-    return np.asarray(av_frame(picture).to_ndarray(format="rgb24"))
+    return _convert(av_frame(picture), "rgb24")
 
 
 def region_rgb(picture: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -124,19 +148,23 @@ def put_rgb(
     keeps the decoder's own values rather than a round trip through RGB."""
     h, w = picture_size(picture)
     x0, y0, x1, y1 = box
-    converted = av_frame(np.ascontiguousarray(pixels)).reformat(format="yuv420p")
-    part = np.asarray(converted.to_ndarray())
+    part = _convert(av_frame(np.ascontiguousarray(pixels)), "yuv420p")
     # The inside that is exact: EDGE pixels in from every edge that is not the frame's own.
     exact = np.zeros((y1 - y0, x1 - x0), dtype=bool)
     exact[
         EDGE if y0 > 0 else 0 : (y1 - y0) - (EDGE if y1 < h else 0),
         EDGE if x0 > 0 else 0 : (x1 - x0) - (EDGE if x1 < w else 0),
     ] = True
-    luma = exact if before is None else exact & np.any(pixels != before, axis=2)
-    rows, cols = luma.shape
-    chroma = luma.reshape(rows // 2, 2, cols // 2, 2).any(axis=(1, 3))
+    if before is None:
+        luma = exact
+    else:
+        # Changed in any channel (OpenCV's per-channel maximum: numpy's any(axis=2) over a
+        # face's box cost more than converting it).
+        red, green, blue = cv2.split(cv2.absdiff(pixels, before))
+        luma = exact & (cv2.max(cv2.max(red, green), blue) > 0)
+    chroma = luma[0::2, 0::2] | luma[1::2, 0::2] | luma[0::2, 1::2] | luma[1::2, 1::2]
     for mask, scale, target, source in zip(
         (luma, chroma, chroma), (1, 2, 2), _planes(picture), _planes(part), strict=True
     ):
         window = target[y0 // scale : y1 // scale, x0 // scale : x1 // scale]
-        window[mask] = source[mask]
+        np.copyto(window, source, where=mask)
