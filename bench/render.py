@@ -23,7 +23,7 @@ RSS of the render process). ``--before CHECKOUT`` renders from another checkout 
 pairs (before/after in one run).
 Targets (issue 26): whole render / ffmpeg floor <= 1.5 for 60 s of audio, <= 2.0 for 10 s.
 
-    .venv/bin/python bench/render.py [--pairs 2] [--only 512x512] [--seconds 10]
+    .venv/bin/python bench/render.py [--pairs 2] [--only 512x512 ...] [--seconds 10 ...]
         [--before ../main]   # also render from another checkout in the same pairs
 """
 
@@ -137,7 +137,13 @@ def cli_render(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=2, help="paired floor/render runs per row")
-    parser.add_argument("--only", choices=["512x512", "1080x1920", "1920x1080"], default=None)
+    parser.add_argument(
+        "--only",
+        choices=["512x512", "1080x1920", "1920x1080"],
+        action="append",
+        default=None,
+        help="these template sizes only, in this order (repeat the option)",
+    )
     parser.add_argument("--seconds", type=float, action="append", default=None)
     parser.add_argument(
         "--before",
@@ -154,21 +160,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         makers = {"512x512": upscale(512), "1080x1920": phone, "1920x1080": full_hd}
-        labels = [label for label in makers if not args.only or label == args.only]
+        labels = args.only or list(makers)
         templates = {
             label: make_variant(FACE, tmp / f"t{label}.mp4", makers[label], crf=16)
-            for label in labels
+            for label in dict.fromkeys(["512x512", *labels])
         }
         audios = {
             seconds: speech_of(seconds, tmp / f"speech-{seconds:g}.wav") for seconds in lengths
         }
         cache = tmp / "cache"
-        smallest = templates[labels[0]]
+        smallest = templates["512x512"]
         for audio in audios.values():  # each audio's analysis and words
             cli_render(smallest, audio, tmp / "warm", cache)
         shortest = audios[min(audios)]
-        for template in templates.values():  # each template's track, mouths and voice
-            cli_render(template, shortest, tmp / "warm", cache)
+        for label in labels:  # each template's track, mouths and voice
+            cli_render(templates[label], shortest, tmp / "warm", cache)
         for label in labels:
             template = templates[label]
             for seconds in lengths:
