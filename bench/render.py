@@ -10,8 +10,11 @@ For each template size (512x512, a 1080x1920 phone recording, 1920x1080) and eac
   ... --out ... --cache-dir ...``, timed from process start to the file on disk: Python's
   start-up, the audio analysis (cached like a batch's second template: the first template of
   a batch pays it once), the cached face track and mouth library, decoding, editing,
-  encoding and muxing. The cache is warmed by one untimed render first, as the worker's
-  template face check does at upload.
+  encoding and muxing. The cache is warmed by untimed renders first, as the worker's
+  template face check does at upload: each template once with the shortest audio (its
+  track, mouths and voice adaptation), each audio once on the smallest template (its
+  analysis and transcript), so a long audio is not rendered at full size just to warm up.
+  ``--before`` shares that cache (the two checkouts must use the same cache formats).
 
 Prints the best wall time of each over the pairs, the median of the per-pair ratios of wall
 time and of CPU time (user + system: the work done, which other jobs on a shared machine
@@ -20,7 +23,7 @@ RSS of the render process). ``--before CHECKOUT`` renders from another checkout 
 pairs (before/after in one run).
 Targets (issue 26): whole render / ffmpeg floor <= 1.5 for 60 s of audio, <= 2.0 for 10 s.
 
-    .venv/bin/python bench/render.py [--pairs 2] [--only 512x512] [--seconds 10]
+    .venv/bin/python bench/render.py [--pairs 2] [--only 512x512 ...] [--seconds 10 ...]
         [--before ../main]   # also render from another checkout in the same pairs
 """
 
@@ -134,7 +137,13 @@ def cli_render(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=2, help="paired floor/render runs per row")
-    parser.add_argument("--only", choices=["512x512", "1080x1920", "1920x1080"], default=None)
+    parser.add_argument(
+        "--only",
+        choices=["512x512", "1080x1920", "1920x1080"],
+        action="append",
+        default=None,
+        help="these template sizes only, in this order (repeat the option)",
+    )
     parser.add_argument("--seconds", type=float, action="append", default=None)
     parser.add_argument(
         "--before",
@@ -151,16 +160,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         makers = {"512x512": upscale(512), "1080x1920": phone, "1920x1080": full_hd}
-        for label, change in makers.items():
-            if args.only and label != args.only:
-                continue
-            template = make_variant(FACE, tmp / f"t{label}.mp4", change, crf=16)
-            cache = tmp / f"cache-{label}"
+        labels = args.only or list(makers)
+        templates = {
+            label: make_variant(FACE, tmp / f"t{label}.mp4", makers[label], crf=16)
+            for label in dict.fromkeys(["512x512", *labels])
+        }
+        audios = {
+            seconds: speech_of(seconds, tmp / f"speech-{seconds:g}.wav") for seconds in lengths
+        }
+        cache = tmp / "cache"
+        smallest = templates["512x512"]
+        for audio in audios.values():  # each audio's analysis and words
+            cli_render(smallest, audio, tmp / "warm", cache)
+        shortest = audios[min(audios)]
+        for label in labels:  # each template's track, mouths and voice
+            cli_render(templates[label], shortest, tmp / "warm", cache)
+        for label in labels:
+            template = templates[label]
             for seconds in lengths:
-                audio = speech_of(seconds, tmp / f"speech-{int(seconds)}.wav")
-                cli_render(template, audio, tmp / "warm", cache)  # track, mouths, analysis
-                if args.before:
-                    cli_render(template, audio, tmp / "warm", cache, args.before)
+                audio = audios[seconds]
                 floors: list[float] = []
                 renders: list[float] = []
                 ratios: list[float] = []
@@ -168,12 +186,14 @@ def main() -> None:
                 peaks: list[float] = []
                 befores: list[float] = []
                 cpu_befores: list[float] = []
+                peak_befores: list[float] = []
                 for _ in range(args.pairs):
                     floor, floor_cpu = ffmpeg_floor(template, audio, tmp / "floor.mp4")
                     if args.before:
-                        old, old_cpu, _ = cli_render(
+                        old, old_cpu, old_peak = cli_render(
                             template, audio, tmp / "old", cache, args.before
                         )
+                        peak_befores.append(old_peak)
                         befores.append(old / floor)
                         cpu_befores.append(old_cpu / floor_cpu)
                     render, render_cpu, peak = cli_render(template, audio, tmp / "out", cache)
@@ -197,6 +217,7 @@ def main() -> None:
                         max(peaks),
                         statistics.median(befores) if befores else "-",
                         statistics.median(cpu_befores) if cpu_befores else "-",
+                        max(peak_befores) if peak_befores else "-",
                     ]
                 )
                 print(table(HEADER, rows[-1:]).splitlines()[-1], flush=True)
@@ -219,6 +240,7 @@ HEADER = [
     "peak MB",
     "ratio before",
     "CPU ratio before",
+    "peak MB before",
 ]
 
 

@@ -16,7 +16,7 @@ import io
 import math
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,16 +236,24 @@ class FaceTrack:
     # (N,) float32: how far the raw landmarks sat from the smoothed ones (eye distances);
     # large where mediapipe was unsure. Zeros for tracks made without it.
     jitter: np.ndarray | None = None
+    # trust() by min_eye_distance: a head pose fit per frame (milliseconds each), asked for
+    # by the face check, the plan and the mouth library of every render.
+    _trust: dict[float, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def trust(self, *, min_eye_distance: float = MIN_EYE_DISTANCE) -> np.ndarray:
         """Per-frame edit weight in 0..1 (``frame_trust``), 0 where there is no face."""
-        out = np.zeros(self.n_frames, dtype=np.float32)
-        jitter = self.jitter if self.jitter is not None else np.zeros(self.n_frames)
-        for i in np.flatnonzero(self.present):
-            out[i] = frame_trust(
-                self.landmarks[i], float(jitter[i]), min_eye_distance=min_eye_distance
-            )
-        return out
+        known = self._trust.get(float(min_eye_distance))
+        if known is None:
+            known = np.zeros(self.n_frames, dtype=np.float32)
+            jitter = self.jitter if self.jitter is not None else np.zeros(self.n_frames)
+            for i in np.flatnonzero(self.present):
+                known[i] = frame_trust(
+                    self.landmarks[i], float(jitter[i]), min_eye_distance=min_eye_distance
+                )
+            self._trust[float(min_eye_distance)] = known
+        return known.copy()
 
     def lip_gaps(self) -> np.ndarray:
         """Per-frame inner-lip opening in eye-distance units, NaN where no face."""

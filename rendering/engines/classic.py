@@ -41,6 +41,7 @@ from rendering.engines.base import (
 )
 from rendering.engines.playback import finished, template_output
 from rendering.errors import RenderCanceled
+from rendering.media import pixels
 
 if TYPE_CHECKING:
     from rendering.articulation import ArticulationModel
@@ -808,6 +809,84 @@ def animate_frame(
     return out
 
 
+# The box converted to RGB around an edit: the lower face with room for the widest jaw drop
+# (chin margin, face units) and for what the warp samples beyond the region (share of the
+# eye distance). animate_frame on the box equals it on the whole frame
+# (tests/rendering/test_classic_picture.py).
+EDIT_BOX_CHIN = 0.7
+EDIT_BOX_MARGIN = 0.3
+EDIT_BOX_STEP = 32
+
+
+def edit_box(landmarks: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)``, even and inside a frame of ``size`` = (height, width): the part
+    of the frame ``animate_frame`` reads and writes, with a margin; None for landmarks that
+    describe no face."""
+    try:
+        scale = faces.face_frame(landmarks).scale
+        polygon = faces.lower_face_polygon(landmarks, chin_margin=EDIT_BOX_CHIN)
+    except ValueError:
+        return None
+    height, width = size
+    margin = EDIT_BOX_MARGIN * scale + 2 * pixels.EDGE
+    lo = np.floor(polygon.min(axis=0) - margin)
+    hi = np.ceil(polygon.max(axis=0) + margin)
+    x0, x1 = _box_span(int(lo[0]), int(hi[0]) + 1, width)
+    y0, y1 = _box_span(int(lo[1]), int(hi[1]) + 1, height)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    return x0, y0, x1, y1
+
+
+def _box_span(start: int, stop: int, limit: int) -> tuple[int, int]:
+    """``[start, stop)`` grown to even ends and a length in steps of EDIT_BOX_STEP, inside
+    ``[0, limit)``: the colour converters are set up per size, so sizes should repeat."""
+    start, stop = max(start, 0) // 2 * 2, min((stop + 1) // 2 * 2, limit)
+    length = -(-(stop - start) // EDIT_BOX_STEP) * EDIT_BOX_STEP
+    stop = min(start + length, limit)
+    start = max(stop - length, 0)
+    return start, stop
+
+
+def animate_picture(
+    picture: np.ndarray,
+    landmarks: np.ndarray,
+    pose: MouthPose,
+    reference: MouthReference,
+    *,
+    inplace: bool = False,
+    appearance: Appearance = _OWN,
+    strength: float = 1.0,
+) -> np.ndarray:
+    """:func:`animate_frame` on an RGB frame or an I420 picture (``rendering.media.pixels``).
+
+    An I420 picture is edited in its face's box only (:func:`edit_box`): the box goes to RGB,
+    is re-animated, and the pixels that changed go back, so the rest of the frame keeps the
+    decoder's pixels and no whole-frame colour conversion is made. Returns a new array
+    unless ``inplace``."""
+    if not pixels.is_i420(picture):
+        return animate_frame(
+            picture,
+            landmarks,
+            pose,
+            reference,
+            inplace=inplace,
+            appearance=appearance,
+            strength=strength,
+        )
+    box = edit_box(landmarks, pixels.picture_size(picture))
+    if box is None:
+        return picture
+    region = pixels.region_rgb(picture, box)
+    shift = np.array(box[:2], dtype=landmarks.dtype)
+    edited = animate_frame(
+        region, landmarks - shift, pose, reference, appearance=appearance, strength=strength
+    )
+    out = picture if inplace else picture.copy()
+    pixels.put_rgb(out, box, edited, before=region)
+    return out
+
+
 # --- the engine -----------------------------------------------------------------------------
 # Below this share of usable-face frames a render fails (the upload check uses the same).
 MIN_COVERAGE = faces.MIN_USABLE_SHARE
@@ -953,10 +1032,11 @@ class ClassicEngine(Engine):
 
         1. Analyse the template's own mouths (cached) and plan every output frame: pose,
            appearance, edit strength. Too little usable face fails here, before encoding.
-        2. Decode the template at the track's frame rate (kept in memory or on disk when
-           the output loops over it).
-        3. For each output frame: take its template frame, re-animate it, write it; every
-           CHUNK frames report progress and check for cancel.
+        2. Decode the template at the track's frame rate as I420 pictures (kept in memory or
+           on disk when the output loops over it).
+        3. For each output frame: take its template frame, re-animate its face's box (the
+           only part converted to RGB and back), write it; every CHUNK frames report
+           progress and check for cancel.
         4. Mux the driving audio; publish the file only once it is complete.
 
         With ``frame_range`` the plan is still made for the whole output (the mouth
@@ -992,6 +1072,7 @@ class ClassicEngine(Engine):
             preset=self.preset,
             overlay=overlay,
             frame_range=frame_range,
+            i420=True,
         ) as out:
             for j in out.indices:
                 if (j - out.start) % CHUNK == 0:
@@ -1004,7 +1085,7 @@ class ClassicEngine(Engine):
                 ti = min(i, track.n_frames - 1)
                 k = min(j, n_out - 1)
                 if track.present[ti] and plan.strength[k] > 0.01:
-                    frame = animate_frame(
+                    frame = animate_picture(
                         frame,
                         track.landmarks[ti],
                         plan.poses[k],

@@ -4,7 +4,11 @@ to disk, and the output written next to its target and published only when compl
 
 An ``overlay`` (``f(index, frame) -> frame``, e.g. ``CaptionPainter.frame_function``) is
 applied to every finished frame just before it is encoded: captions go in during the one
-encode, not in a second pass over the result."""
+encode, not in a second pass over the result.
+
+Frames are RGB arrays, or with ``i420`` the decoder's own yuv420p pictures
+(``rendering.media.pixels``): the encoder takes those without a colour conversion, and an
+engine converts only the region it redraws."""
 
 from __future__ import annotations
 
@@ -47,9 +51,32 @@ class OverlaidWriter:
 
     def write(self, frame: np.ndarray) -> None:
         if self._overlay is not None:
-            frame = self._overlay(self.count, frame)
+            frame = self._overlaid(frame)
         self.count += 1
         self._writer.write(frame)
+
+    def _overlaid(self, frame: np.ndarray) -> np.ndarray:
+        """The overlay drawn on ``frame``; on an I420 picture, through RGB, and only the
+        pixels it drew go back (the rest keeps the decoder's values)."""
+        from rendering.media import pixels
+
+        assert self._overlay is not None
+        if not pixels.is_i420(frame):
+            return self._overlay(self.count, frame)
+        rgb = pixels.rgb(frame)
+        drawn = self._overlay(self.count, rgb)
+        if drawn is rgb:
+            return frame  # nothing drawn on this frame
+        rows = np.flatnonzero(np.any(drawn != rgb, axis=(1, 2)))
+        if not len(rows):
+            return frame
+        # Only the rows drawn on (a caption's band) go back through the colour conversion.
+        height, width = pixels.picture_size(frame)
+        top = max(int(rows[0]) - 2 * pixels.EDGE, 0) // 2 * 2
+        bottom = min((int(rows[-1]) + 2 * pixels.EDGE + 2) // 2 * 2, height)
+        out = frame.copy()
+        pixels.put_rgb(out, (0, top, width, bottom), drawn[top:bottom], before=rgb[top:bottom])
+        return out
 
 
 def _prefetch(source: Iterator[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
@@ -234,6 +261,7 @@ def template_output(
     keep: bool = False,
     overlay: FrameOverlay | None = None,
     frame_range: tuple[int, int] | None = None,
+    i420: bool = False,
 ) -> Iterator[TemplateOutput]:
     """Open what every engine's render needs, and publish the output only when complete.
 
@@ -244,6 +272,9 @@ def template_output(
        ``out_path`` only after the body ran without an exception; the partial and the
        spill file are removed whatever happens.
     4. ``overlay`` (captions) is drawn on each frame as the engine writes it.
+
+    ``i420``: the frames are I420 pictures when the size allows it (even width and height),
+    else RGB; an engine that asks for them handles both.
 
     ``frame_range=(start, stop)`` renders one segment of the output timeline: only those
     frames, and no sound (segments are joined frame-exactly and the audio is muxed once
@@ -263,8 +294,9 @@ def template_output(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
     spill = out_path.with_name(f".{out_path.stem}.frames.raw")
+    i420 = i420 and track.width % 2 == 0 and track.height % 2 == 0
     frames = _TemplateFrames(
-        _prefetch(media.iter_frames(template, fps=fps)),
+        _prefetch(media.iter_frames(template, fps=fps, i420=i420)),
         n_template,
         keep=loops or keep,
         spill=spill,

@@ -1,5 +1,5 @@
-"""Decode frames and audio, bounded by the limits whatever the header claimed: RGB frames with
-the rotation applied, resampled to a constant frame rate; mono float32 audio."""
+"""Decode frames and audio, bounded by the limits whatever the header claimed: RGB (or I420)
+frames with the rotation applied, resampled to a constant frame rate; mono float32 audio."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 from rendering.errors import MediaError
+from rendering.media.pixels import _convert, rotate_i420
 from rendering.media.probe import (
     _AUDIO_HINT,
     _VIDEO_HINT,
@@ -43,9 +44,16 @@ def apply_rotation(frame: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def iter_frames(
-    path: str | Path, *, fps: float | None = None, limits: Limits = DEFAULT_LIMITS
+    path: str | Path,
+    *,
+    fps: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    i420: bool = False,
 ) -> Iterator[np.ndarray]:
     """RGB frames at a constant ``fps`` (default :func:`default_fps` of the probed rate).
+
+    ``i420``: packed yuv420p pictures instead (``rendering.media.pixels``), what the encoder
+    takes without a colour conversion; the video's width and height must be even.
 
     Output frame ``k`` shows the decoded frame nearest to ``k / fps`` (timestamps relative to
     the first frame), so VFR input is evened out by dropping or repeating frames and CFR
@@ -55,7 +63,11 @@ def iter_frames(
     info = probe_video(path, limits=limits)
     assert info.video is not None  # probe_video guarantees it
     out_fps = _output_fps(info.video, fps)
-    return _resampled_frames(Path(info.path), info.video, out_fps, limits)
+    if i420 and (info.video.width % 2 or info.video.height % 2):
+        raise ValueError(
+            f"I420 needs an even size, this video is {info.video.width}x{info.video.height}"
+        )
+    return _resampled_frames(Path(info.path), info.video, out_fps, limits, i420=i420)
 
 
 def read_frames(
@@ -77,7 +89,7 @@ def _output_fps(video: VideoInfo, fps: float | None) -> float:
 
 
 def _resampled_frames(
-    path: Path, video: VideoInfo, out_fps: float, limits: Limits
+    path: Path, video: VideoInfo, out_fps: float, limits: Limits, *, i420: bool = False
 ) -> Iterator[np.ndarray]:
     """1. Decode in order, reading each frame's time from its timestamp.
     2. Emit the held frame for every output slot before the midpoint to the next frame.
@@ -108,7 +120,7 @@ def _resampled_frames(
                 emitted += 1
                 if image is None:
                     # Converted only when shown: frames dropped by resampling cost no RGB work.
-                    image = apply_rotation(held.to_ndarray(format="rgb24"), video.rotation)
+                    image = _picture(held, video.rotation, i420)
                     yield image
                 else:
                     # A repeated frame gets its own pixels, so callers may edit frames in place.
@@ -141,6 +153,16 @@ def _resampled_frames(
         yield from emit_until(total / out_fps)
     finally:
         container.close()
+
+
+def _picture(frame: Any, rotation: int, i420: bool) -> np.ndarray:
+    """A decoded frame as an upright array: I420 (yuv420p: a copy of the planes, or
+    swscale's conversion from another layout or range) or RGB."""
+    if i420:
+        if frame.format.name == "yuv420p":
+            return rotate_i420(np.asarray(frame.to_ndarray()), rotation)
+        return rotate_i420(_convert(frame, "yuv420p"), rotation)
+    return apply_rotation(_convert(frame, "rgb24"), rotation)
 
 
 def _decode(container: Any, stream: Any) -> Iterator[Any]:

@@ -23,6 +23,7 @@ from rendering.media.decode import (
     iter_frames,
     read_audio_as_uploaded,
 )
+from rendering.media.pixels import av_frame, picture_size
 from rendering.media.probe import _STANDARD_RATES, _VIDEO_HINT, _open, _video_stream, probe_video
 
 __all__ = ["VideoWriter", "transcode", "write_thumbnail"]
@@ -37,7 +38,7 @@ def _rate_fraction(fps: float) -> Fraction:
 
 
 class VideoWriter:
-    """Write RGB frames (and optionally one audio track) as an MP4 a browser plays.
+    """Write RGB or I420 frames (and optionally one audio track) as an MP4 a browser plays.
 
     ``with VideoWriter(path, width=w, height=h, fps=25, audio=samples) as out: out.write(f)``
 
@@ -46,6 +47,8 @@ class VideoWriter:
       ``audio_rate``; encoded as AAC at 128 kb/s for mono and 192 kb/s for stereo (the
       upload's own rate and channels are kept by the callers: see ``read_audio_as_uploaded``).
     - Odd sizes are padded to even by repeating the last row/column (yuv420p needs even).
+    - An I420 frame (``rendering.media.pixels``, what ``iter_frames(i420=True)`` decodes)
+      goes to libx264 as it is; an RGB frame is converted by swscale first.
     - Audio is encoded as frames arrive, so the file is interleaved, and trimmed to the
       video's length. FFmpeg's MP4 muxer writes an edit list for the AAC encoder's 1024
       samples of priming, so players (and PyAV) start the sound at the first frame.
@@ -128,15 +131,19 @@ class VideoWriter:
         return self
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one RGB uint8 frame of the size given to the constructor."""
+        """Append one RGB (H x W x 3) or I420 uint8 frame of the size given to the constructor."""
         if self._container is None:
             raise RuntimeError("VideoWriter.write() outside its with block")
-        if frame.shape != (self.height, self.width, 3):
+        rgb = frame.ndim == 3
+        if (rgb and frame.shape != (self.height, self.width, 3)) or (
+            not rgb and (frame.ndim != 2 or picture_size(frame) != (self.height, self.width))
+        ):
             raise ValueError(
                 f"frame is {frame.shape}, expected {(self.height, self.width, 3)} (H, W, RGB)"
+                f" or {(self.height * 3 // 2, self.width)} (I420)"
             )
         pad_h, pad_w = self.height % 2, self.width % 2
-        if pad_h or pad_w:
+        if rgb and (pad_h or pad_w):
             frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         # The caller may reuse its buffer for the next frame while this one waits its turn.
         frame = np.array(frame, dtype=np.uint8, order="C", copy=True)
@@ -166,7 +173,7 @@ class VideoWriter:
                     continue
                 if frame is None or self._stop.is_set():
                     return
-                image = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                image = av_frame(frame)
                 image.pts = count
                 image.time_base = 1 / self._rate
                 self._container.mux(self._video.encode(image))
@@ -266,6 +273,8 @@ def transcode(
     assert info.video is not None
     out_fps = _output_fps(info.video, fps)
     audio, rate = read_audio_as_uploaded(src) if info.audio is not None else (None, 48000)
+    # Even sizes go through as decoded (I420): no colour conversion, as ffmpeg does it.
+    i420 = info.video.width % 2 == 0 and info.video.height % 2 == 0
     with VideoWriter(
         dst,
         width=info.video.width,
@@ -276,7 +285,7 @@ def transcode(
         audio=audio,
         audio_rate=rate,
     ) as writer:
-        for frame in iter_frames(src, fps=out_fps):
+        for frame in iter_frames(src, fps=out_fps, i420=i420):
             writer.write(frame)
 
 

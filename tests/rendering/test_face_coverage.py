@@ -72,7 +72,9 @@ def test_a_lively_moving_face_is_edited_whenever_the_audio_speaks(
         x, y = int(centre[0]), int(centre[1])
         a = source[j][max(y - 25, 0) : y + 25, max(x - 35, 0) : x + 35].astype(np.float32)
         b = output[j][max(y - 25, 0) : y + 25, max(x - 35, 0) : x + 35].astype(np.float32)
-        changed += float(np.abs(a - b).mean()) > 3.0
+        # The mouth's own change: the frame around it is no longer converted to RGB and
+        # back (issue 26), which added ~0.2 of noise to this mean.
+        changed += float(np.abs(a - b).mean()) > 2.5
     assert changed >= 0.9 * len(wide_open)
 
 

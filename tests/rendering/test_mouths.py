@@ -8,6 +8,7 @@ real teeth, re-opened by the engine's warp).
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -304,7 +305,7 @@ def test_the_mouth_library_is_analysed_once_per_template(tmp_path) -> None:
     assert len(first) == len(second) >= 1
     assert np.array_equal(first.patches, second.patches)
     # Another face's track (a different chosen face) is another library.
-    other = faces.FaceTrack(**{**track.__dict__, "landmarks": track.landmarks + 1.0})
+    other = dataclasses.replace(track, landmarks=track.landmarks + 1.0)
     mouths.analyse(FACE, other, cache_dir=tmp_path)
     assert before + 2 == mouths.LIBRARY_RUNS
 
