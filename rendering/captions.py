@@ -192,29 +192,28 @@ class CaptionPainter:
     # --- layout ----------------------------------------------------------------------------
 
     def _wrap(self, font: Any, text: str) -> list[str]:
-        """The cue's lines, re-broken where one is wider than the frame allows: where a word
-        begins (Chinese: jieba's words, never before a lone particle, as the subtitles
-        break), between characters only when a single word is wider than the frame."""
+        """The cue's lines as drawn. Its own lines where each fits the frame; otherwise the
+        whole cue flowed again into as few lines as fit, of even width (the cue's breaks
+        were made for a longer line: re-breaking only the line that overflows left an orphan
+        such as "除恶的" alone between two full lines). Breaks fall where a word begins
+        (Chinese: jieba's words, never before a lone particle, as the subtitles break),
+        between characters only when a single word is wider than the frame."""
         limit = self.width * 0.9 - 2 * self.stroke
-        lines: list[str] = []
-        for line in text.split("\n"):
-            units = split_units(line)
-            starts = word_starts(units)
-            current: list[int] = []  # indices into units
-            for k, unit in enumerate(units):
-                candidate = join_words([*(units[i] for i in current), unit])
-                if current and font.getlength(candidate) > limit:
-                    cut = max(
-                        (p for p in range(1, len(current) + 1) if _starts(starts, current, p, k)),
-                        default=0,
-                    )
-                    cut = cut or len(current)
-                    lines.append(join_words([units[i] for i in current[:cut]]))
-                    current = current[cut:]
-                current.append(k)
-            if current:
-                lines.append(join_words([units[i] for i in current]))
-        return lines
+        given = text.split("\n")
+        if all(font.getlength(line) <= limit for line in given):
+            return given
+        units = split_units(join_words(given))
+        starts = word_starts(units)
+        lines = _flow(font, units, starts, limit)
+        # The narrowest width that still needs no more lines: the lines come out even.
+        low, high = 0.0, float(limit)
+        for _ in range(12):
+            middle = (low + high) / 2
+            if len(_flow(font, units, starts, middle)) <= len(lines):
+                high = middle
+            else:
+                low = middle
+        return _flow(font, units, starts, high)
 
     def layout(self, k: int) -> tuple[int, list[str]]:
         """Cue `k`'s font size (the em, in pixels) and its lines as drawn: re-broken where a
@@ -288,6 +287,26 @@ class CaptionPainter:
         patch = (rgb, alpha, x0, top)
         self._patches[k] = patch
         return patch
+
+
+def _flow(font: Any, units: Sequence[str], starts: Sequence[bool], limit: float) -> list[str]:
+    """`units` in lines no wider than `limit` (greedy), broken where a word starts."""
+    lines: list[str] = []
+    current: list[int] = []  # indices into units
+    for k, unit in enumerate(units):
+        candidate = join_words([*(units[i] for i in current), unit])
+        if current and font.getlength(candidate) > limit:
+            cut = max(
+                (p for p in range(1, len(current) + 1) if _starts(starts, current, p, k)),
+                default=0,
+            )
+            cut = cut or len(current)
+            lines.append(join_words([units[i] for i in current[:cut]]))
+            current = current[cut:]
+        current.append(k)
+    if current:
+        lines.append(join_words([units[i] for i in current]))
+    return lines
 
 
 def _starts(starts: Sequence[bool], current: Sequence[int], p: int, k: int) -> bool:

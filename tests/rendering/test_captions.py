@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from rendering.captions import CaptionPainter, CaptionStyle, burn_captions, find_font
+from rendering.captions import CaptionPainter, CaptionStyle, _load_font, burn_captions, find_font
 from rendering.subtitles import Cue
 from tests.rendering.plain_av import decode, has_audio, write_video
 
@@ -95,6 +95,30 @@ def test_a_cue_too_wide_for_a_narrow_frame_wraps_and_stays_inside(tmp_path: Path
     assert cols.min() > 0 and cols.max() < 179
     rows = np.flatnonzero(changed.any(axis=1))
     assert painter.band[0] <= rows.min() and rows.max() < painter.band[1]
+
+
+def test_a_cue_whose_own_line_overflows_is_flowed_again_into_even_lines() -> None:
+    """The cue's two lines were made for a wider frame: re-breaking only the first left an
+    orphan ("除恶的") alone between two full lines; the whole cue flows again instead."""
+    cue = Cue(0.0, 1.0, ("这两天央视播出了不少有关扫黑除恶的", "专题大片，披露了不少案件的细节"))
+    painter = CaptionPainter([cue], 590, 590, CaptionStyle())  # a real render's size
+    font_limit = 590 * 0.9 - 2 * painter.stroke
+
+    size, lines = painter.layout(0)
+
+    assert "".join(lines) == "".join(cue.lines)  # nothing lost, nothing added
+    widths = [len(line) for line in lines]
+    assert len(lines) >= 2
+    assert min(widths) >= 0.6 * max(widths), lines  # even lines, no orphan
+    font = _load_font(painter.font_file, size)
+    assert all(font.getlength(line) <= font_limit for line in lines)
+
+
+def test_a_cue_whose_lines_fit_keeps_its_own_breaks() -> None:
+    cue = Cue(0.0, 1.0, ("The quick brown fox", "jumps over the lazy dog"))
+    painter = CaptionPainter([cue], 1280, 720, CaptionStyle())
+
+    assert painter.layout(0)[1] == ["The quick brown fox", "jumps over the lazy dog"]
 
 
 def smooth(height: int, width: int, k: int) -> np.ndarray:
