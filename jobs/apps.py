@@ -19,6 +19,7 @@ class JobsConfig(AppConfig):
 
             leftovers_sweep()
 
+        # Imported in ready(), as Django asks: apps.py loads while the app registry is built.
         from jobs.storage import files
 
         if files.shared():

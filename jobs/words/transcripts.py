@@ -38,6 +38,7 @@ from rendering.subtitles import Cue, build_cues, full_width, subtitle_words
 from rendering.transcription import (
     LANGUAGES,
     Transcriber,
+    Transcript,
     join_words,
     model_problem,
     transcribe,
@@ -172,7 +173,6 @@ def features_with_words(features: Any, batch: Batch) -> Any:
     """The batch's audio features with its stored transcript's timed words attached, so
     the classic engine shapes the mouth from the sounds (rendering.articulation); left as
     they are when the batch has no usable transcript (the loudness controls then)."""
-    from rendering.transcription import Transcript
 
     if not batch.transcript or features.words:
         return features
@@ -265,6 +265,7 @@ def caption_style(batch: Batch) -> CaptionStyle | None:
     """How the batch burns captions into its videos, or None when it does not."""
     if not batch.captions or not batch.subtitle_cues:
         return None
+    # rendering.captions loads numpy at import: the web process imports this module, never numpy.
     from rendering.captions import CaptionStyle
 
     return CaptionStyle(position=batch.captions, size=batch.caption_size or "medium")
@@ -285,6 +286,7 @@ def caption_overlay(*, batch: Batch, width: int, height: int, fps: float) -> Cap
     style = caption_style(batch)
     if style is None:
         return None
+    # rendering.captions loads numpy at import: only the worker paints captions.
     from rendering.captions import CaptionPainter
 
     painter = CaptionPainter(batch_cues(batch), width, height, style)

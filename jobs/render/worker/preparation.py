@@ -27,6 +27,7 @@ from jobs.render.worker.engines import analysis_options, mouth_library_wanted
 from jobs.storage import files
 from jobs.user_errors import stored_english
 from jobs.words import transcripts
+from rendering.errors import RenderingError
 
 log = logging.getLogger("heygem.jobs")
 
@@ -153,8 +154,8 @@ def _prepare_release(*, batch_id: Any, request: datetime | None) -> None:
 def _prepare_audio(batch: Batch, audio_path: Path) -> bool:
     """Analyse (and transcribe) the batch's audio; False when it cannot be analysed, after
     failing the batch's queued jobs with the reason."""
+    # rendering.audio loads numpy and PyAV: the web process imports this module (jobs.tasks) and must not.
     from rendering import audio as audio_analysis
-    from rendering.errors import RenderingError
 
     try:
         audio_analysis.analyse(
@@ -217,8 +218,8 @@ def template_analyse(*, template_id: Any) -> str:
 
 
 def _template_analyse_file(template: Template, path: Path) -> str:
+    # rendering.faces loads numpy, OpenCV and mediapipe: not in the web process (jobs.tasks).
     from rendering import faces
-    from rendering.errors import RenderingError
 
     limits = media_limits(max_duration=settings.MAX_TEMPLATE_SECONDS)
     cache_dir = Path(settings.RENDER_CACHE_DIR)
@@ -253,6 +254,7 @@ def _template_analyse_file(template: Template, path: Path) -> str:
 def _warm_mouth_library(template: Template, path: Path, track: Any, cache_dir: Path) -> None:
     """Analyse the template's own mouths now (cached); a failure here only costs the render
     the time to do it again, so it is logged, never recorded as a face problem."""
+    # rendering.mouths loads OpenCV and numpy: not in the web process (jobs.tasks).
     from rendering import mouths
 
     try:
@@ -266,6 +268,7 @@ def template_face_hint(template: Template) -> Any:
 
     Preparation and the worker both ask through here, so they look up the same cached track.
     """
+    # rendering.faces loads numpy, OpenCV and mediapipe: not in the web process (jobs.tasks).
     from rendering.faces import FaceHint
 
     faces = template.face_list
@@ -278,6 +281,7 @@ def template_face_hint(template: Template) -> Any:
 def template_speaker_hint(template: Template) -> Any:
     """Where the face that speaks is (chosen or default) when the template shows several
     people, else None: what the quality measure follows in the output."""
+    # rendering.faces loads numpy, OpenCV and mediapipe: not in the web process (jobs.tasks).
     from rendering.faces import FaceHint
 
     faces = template.face_list

@@ -40,6 +40,7 @@ from jobs.render.worker.preparation import (
 )
 from jobs.render.worker.segment_render import job_split_if_long
 from jobs.storage import files, usage
+from rendering.errors import FaceError, RenderCanceled, RenderingError
 
 if TYPE_CHECKING:
     from rendering.recipe import Prepared, StepReport
@@ -57,7 +58,6 @@ def job_run_claimed(*, job_id: Any) -> str:
     """Steps 2-4 for a job this worker has claimed."""
     # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
     from rendering import recipe
-    from rendering.errors import RenderCanceled, RenderingError
 
     job = (
         RenderJob.objects.select_related("batch__audio", "batch__owner", "template")
@@ -179,7 +179,6 @@ def _prepare(job: RenderJob, inputs: ExitStack, on_step: StepReport) -> Prepared
     """The recipe's inputs for a whole render, with the face check's own test: a template it
     refuses (checked before this test existed, or with another face chosen since) is marked,
     so it is not offered again; one that passes is marked ready."""
-    from rendering.errors import FaceError
 
     template = job.template
     assert template is not None

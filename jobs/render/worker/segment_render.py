@@ -42,6 +42,7 @@ from jobs.render.job_log import JobLog
 from jobs.render.worker import steps
 from jobs.render.worker.preparation import template_face_hint, template_speaker_hint
 from jobs.storage import files
+from rendering.errors import RenderCanceled, RenderingError
 
 if TYPE_CHECKING:
     from rendering.recipe import Prepared
@@ -75,7 +76,6 @@ def segment_run(*, segment_id: Any) -> str:
     """Render one claimed segment, then join the job's parts if it was the last one."""
     # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
     from rendering import recipe
-    from rendering.errors import RenderCanceled, RenderingError
 
     if not segments.segment_claim(segment_id=segment_id):
         return "not claimed"
@@ -162,7 +162,6 @@ def job_join(*, job_id: Any) -> str:
     """Join a job's rendered parts into its output, if this caller wins the join claim."""
     # rendering loads PyAV and mediapipe: the web process imports this module (jobs.tasks).
     from rendering import recipe
-    from rendering.errors import RenderingError
 
     if not segments.join_claim(job_id=job_id):
         return "not joined"

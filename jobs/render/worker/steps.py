@@ -30,6 +30,7 @@ from jobs.storage import files
 from jobs.user_errors import english
 from jobs.words import transcripts
 from rendering.cache import file_sha256
+from rendering.errors import RenderingError
 
 if TYPE_CHECKING:
     from rendering.engines import Engine
@@ -104,8 +105,8 @@ def job_prepare(
     this host (released with ``inputs``), the batch's stored words attached, the chosen face
     tracked within the template limits. ``make_words``: make the batch's words first if its
     preparation left none (``preparation.batch_words_ensure``)."""
+    # rendering.recipe loads the face tracker (numpy, OpenCV, mediapipe): not in the web process.
     from rendering import recipe
-    from rendering.errors import RenderingError
 
     template = job.template
     if template is None:
