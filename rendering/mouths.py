@@ -19,6 +19,7 @@ its lip contours land exactly on the wanted contours (a thin-plate spline), and
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Iterable
@@ -444,7 +445,15 @@ def warp_patch(
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=8)
 def _ring(w: int, h: int, per_side: int = 5) -> np.ndarray:
+    """Fixed points along a w x h patch's border (read-only: one per patch size is kept)."""
+    ring = _ring_points(w, h, per_side)
+    ring.flags.writeable = False
+    return ring
+
+
+def _ring_points(w: int, h: int, per_side: int) -> np.ndarray:
     t = np.linspace(0.0, 1.0, per_side, endpoint=False)
     top = np.stack([t * (w - 1), np.zeros_like(t)], 1)
     right = np.stack([np.full_like(t, w - 1), t * (h - 1)], 1)

@@ -116,6 +116,10 @@ class VideoWriter:
         video.height = self.height + self.height % 2
         video.pix_fmt = "yuv420p"
         video.options = {"crf": str(self.crf), "preset": self.preset}
+        # Frame threads, as the ffmpeg command line uses: PyAV's default thread type (slice)
+        # makes libx264 split each frame into slices instead, which at 512x512 took 35 %
+        # longer a video than ffmpeg's own transcode with the same settings.
+        video.codec_context.thread_type = "AUTO"
         self._video = video
         if self.audio is not None and self.audio.size:
             stereo = self.audio.shape[1] == 2

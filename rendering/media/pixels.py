@@ -147,6 +147,29 @@ def put_rgb(
     luma where a pixel changed, chroma where any pixel of its 2 x 2 block did, so the rest
     keeps the decoder's own values rather than a round trip through RGB."""
     h, w = picture_size(picture)
+    changed = None
+    if before is not None:
+        # Changed in any channel (OpenCV's per-channel maximum: numpy's any(axis=2) over a
+        # face's box cost more than converting it).
+        red, green, blue = cv2.split(cv2.absdiff(pixels, before))
+        changed = cv2.max(cv2.max(red, green), blue)
+        # Only the part that changed, with EDGE pixels around it, goes back through swscale:
+        # an edit touches the mouth and jaw, a fraction of the box it read.
+        cx, cy, cw, ch = cv2.boundingRect(changed)
+        if cw == 0:
+            return
+        inner = (
+            max(cx - EDGE, 0) // 2 * 2,
+            max(cy - EDGE, 0) // 2 * 2,
+            min(cx + cw + EDGE + 1, changed.shape[1]) // 2 * 2,
+            min(cy + ch + EDGE + 1, changed.shape[0]) // 2 * 2,
+        )
+        ix0, iy0, ix1, iy1 = inner
+        pixels = pixels[iy0:iy1, ix0:ix1]
+        changed = changed[iy0:iy1, ix0:ix1]
+        # The sub-box's edges inside the box are cut edges too, unless they are the box's.
+        x0, y0, x1, y1 = box
+        box = (x0 + ix0, y0 + iy0, x0 + ix1, y0 + iy1)
     x0, y0, x1, y1 = box
     part = _convert(av_frame(np.ascontiguousarray(pixels)), "yuv420p")
     # The inside that is exact: EDGE pixels in from every edge that is not the frame's own.
@@ -155,13 +178,7 @@ def put_rgb(
         EDGE if y0 > 0 else 0 : (y1 - y0) - (EDGE if y1 < h else 0),
         EDGE if x0 > 0 else 0 : (x1 - x0) - (EDGE if x1 < w else 0),
     ] = True
-    if before is None:
-        luma = exact
-    else:
-        # Changed in any channel (OpenCV's per-channel maximum: numpy's any(axis=2) over a
-        # face's box cost more than converting it).
-        red, green, blue = cv2.split(cv2.absdiff(pixels, before))
-        luma = exact & (cv2.max(cv2.max(red, green), blue) > 0)
+    luma = exact if changed is None else exact & (changed > 0)
     chroma = luma[0::2, 0::2] | luma[1::2, 0::2] | luma[0::2, 1::2] | luma[1::2, 1::2]
     for mask, scale, target, source in zip(
         (luma, chroma, chroma), (1, 2, 2), _planes(picture), _planes(part), strict=True
