@@ -931,21 +931,11 @@ def edit_box(landmarks: np.ndarray, size: tuple[int, int]) -> tuple[int, int, in
     margin = EDIT_BOX_MARGIN * scale + 2 * pixels.EDGE
     lo = np.floor(polygon.min(axis=0) - margin)
     hi = np.ceil(polygon.max(axis=0) + margin)
-    x0, x1 = _box_span(int(lo[0]), int(hi[0]) + 1, width)
-    y0, y1 = _box_span(int(lo[1]), int(hi[1]) + 1, height)
+    x0, x1 = pixels.even_span(int(lo[0]), int(hi[0]) + 1, width, EDIT_BOX_STEP)
+    y0, y1 = pixels.even_span(int(lo[1]), int(hi[1]) + 1, height, EDIT_BOX_STEP)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
     return x0, y0, x1, y1
-
-
-def _box_span(start: int, stop: int, limit: int) -> tuple[int, int]:
-    """``[start, stop)`` grown to even ends and a length in steps of EDIT_BOX_STEP, inside
-    ``[0, limit)``: the colour converters are set up per size, so sizes should repeat."""
-    start, stop = max(start, 0) // 2 * 2, min((stop + 1) // 2 * 2, limit)
-    length = -(-(stop - start) // EDIT_BOX_STEP) * EDIT_BOX_STEP
-    stop = min(start + length, limit)
-    start = max(stop - length, 0)
-    return start, stop
 
 
 def animate_picture(

@@ -25,6 +25,7 @@ from av.video.reformatter import VideoReformatter
 __all__ = [
     "EDGE",
     "av_frame",
+    "even_span",
     "is_i420",
     "picture_size",
     "put_rgb",
@@ -158,13 +159,8 @@ def put_rgb(
         cx, cy, cw, ch = cv2.boundingRect(changed)
         if cw == 0:
             return
-        inner = (
-            max(cx - EDGE, 0) // 2 * 2,
-            max(cy - EDGE, 0) // 2 * 2,
-            min(cx + cw + EDGE + 1, changed.shape[1]) // 2 * 2,
-            min(cy + ch + EDGE + 1, changed.shape[0]) // 2 * 2,
-        )
-        ix0, iy0, ix1, iy1 = inner
+        ix0, ix1 = even_span(cx - EDGE, cx + cw + EDGE, changed.shape[1])
+        iy0, iy1 = even_span(cy - EDGE, cy + ch + EDGE, changed.shape[0])
         pixels = pixels[iy0:iy1, ix0:ix1]
         changed = changed[iy0:iy1, ix0:ix1]
         # The sub-box's edges inside the box are cut edges too, unless they are the box's.
@@ -185,3 +181,17 @@ def put_rgb(
     ):
         window = target[y0 // scale : y1 // scale, x0 // scale : x1 // scale]
         np.copyto(window, source, where=mask)
+
+
+# Sizes of the part put_rgb converts grow in these steps: swscale sets up a converter per
+# size, which costs more than converting a face's box, so sizes should repeat.
+SPAN_STEP = 32
+
+
+def even_span(start: int, stop: int, limit: int, step: int = SPAN_STEP) -> tuple[int, int]:
+    """``[start, stop)`` grown to even ends and a length in multiples of ``step`` (at most
+    ``limit``), inside ``[0, limit)``: boxes whose sizes repeat, for the converters."""
+    start, stop = max(start, 0) // 2 * 2, min((stop + 1) // 2 * 2, limit)
+    length = min(-(-(stop - start) // step) * step, limit)
+    stop = min(start + length, limit)
+    return max(stop - length, 0), stop
