@@ -18,14 +18,18 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from rendering.captions import POSITIONS, SIZES, CaptionStyle
+from rendering.engines import known_engines
 from rendering.errors import RenderingError
+from rendering.transcription import (
+    DEFAULT_MODEL_DIR,
+    LANGUAGES,
+    Transcriber,
+    TranscriptionError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rendering.captions import POSITIONS, SIZES
-    from rendering.engines import known_engines
-    from rendering.transcription import LANGUAGES
-
     parser = argparse.ArgumentParser(
         prog="python -m rendering",
         description="Lip-sync template videos to one audio file.",
@@ -156,6 +160,7 @@ class ProgressBar:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # rendering.pipeline loads PyAV and OpenCV: kept out of CLI start-up (--help, bad arguments).
     from rendering.pipeline import render_batch
 
     parser = _parser()
@@ -229,6 +234,7 @@ def _print_quality(items: list[Any]) -> None:
 
 
 def _list_faces(templates: list[Path]) -> int:
+    # rendering.faces loads PyAV and OpenCV: kept out of CLI start-up (--help, bad arguments).
     from rendering import faces
 
     for template in templates:
@@ -249,9 +255,6 @@ def _list_faces(templates: list[Path]) -> int:
 
 def _word_options(args: argparse.Namespace) -> dict[str, Any]:
     """render_batch's transcription options from the flags (none unless words are wanted)."""
-    from rendering.captions import CaptionStyle
-    from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber, TranscriptionError
-
     wanted = bool(args.subtitles or args.captions or args.script or args.word_shapes)
     # The classic engine's mouth follows the words' sounds: it needs the transcript, but
     # renders without one (loudness) when no Whisper model is installed.

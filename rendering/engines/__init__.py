@@ -96,10 +96,8 @@ def _neural_options(setting: Setting) -> dict[str, Any]:
     }
 
 
-# rendering.neural.layout loads numpy: imported when asked, as settings import this registry.
-
-
 def _neural_problem(options: Mapping[str, Any]) -> str | None:
+    # The rendering.neural package loads numpy, and settings import this registry.
     from rendering.neural.layout import model_dir_problem
 
     return model_dir_problem(options.get("model_dir"))
@@ -110,6 +108,7 @@ def _neural_analysis(setting: Setting) -> dict[str, Any]:
     checkpoint, so a batch's layers are computed once (in its preparation) and cached."""
     if not setting("NEURAL_MODEL_DIR"):
         return _transcribing_analysis(setting)
+    # The rendering.neural package loads numpy, and settings import this registry.
     from rendering.neural.layout import whisper_checkpoint
 
     return {
