@@ -16,7 +16,7 @@ from rendering import faces as faces_mod
 from rendering import recipe
 from rendering import subtitles as subtitles_mod
 from rendering.captions import CaptionPainter
-from rendering.engines import get_engine
+from rendering.engines import ENGINES, get_engine
 from rendering.errors import FaceError, RenderCanceled, RenderingError
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ def render_batch(
     audio, out_dir = Path(audio), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = dict(engine_options or {})
-    if engine == "classic":
+    spec = ENGINES.get(engine)  # an unknown name: get_engine says so
+    if spec is not None and spec.mouth_library:
         options.setdefault("cache_dir", cache_dir)  # mouth libraries live beside the tracks
     renderer = get_engine(engine, **options)
     # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.

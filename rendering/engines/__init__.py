@@ -15,6 +15,7 @@ options pass it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -70,10 +71,19 @@ class EngineSpec:
     # It draws from the template's own mouths: analyse them with the template's face check.
     mouth_library: bool = False
 
-    def build(self, **options: Any) -> Engine:
+    def engine_class(self) -> type[Engine]:
         module, _, name = self.engine.partition(":")
-        engine: Engine = getattr(import_module(module), name)(**options)
-        return engine
+        engine_class: type[Engine] = getattr(import_module(module), name)
+        return engine_class
+
+    def build(self, **options: Any) -> Engine:
+        return self.engine_class()(**options)
+
+    def accepted(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Those of ``options`` its engine is built with: the command line offers every
+        engine's flags, and each engine takes its own."""
+        taken = inspect.signature(self.engine_class()).parameters
+        return {name: value for name, value in options.items() if name in taken}
 
 
 def _classic_options(setting: Setting) -> dict[str, Any]:
