@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -10,8 +12,6 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import sys
-
         if "qcluster" in sys.argv[1:2]:
             # A worker cluster starts: what a killed one left in SCRATCH_DIR goes (files
             # nobody holds; jobs.storage.leftovers).

@@ -19,6 +19,7 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django_q.brokers import get_broker
 
 from accounts.models import User
 from jobs.models import ACTIVE_STATUSES, AudioClip, Batch, JobStatus, Notice, RenderJob, Template
@@ -388,8 +389,6 @@ def queue_overview() -> QueueOverview:
     )
     broker: int | None
     try:
-        from django_q.brokers import get_broker
-
         broker = int(get_broker().queue_size() or 0)
     except Exception:  # a broker that is down must not take the admin page with it
         broker = None

@@ -18,14 +18,18 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from rendering.captions import POSITIONS, SIZES, CaptionStyle
+from rendering.engines import ENGINES, known_engines
 from rendering.errors import RenderingError
+from rendering.transcription import (
+    DEFAULT_MODEL_DIR,
+    LANGUAGES,
+    Transcriber,
+    TranscriptionError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rendering.captions import POSITIONS, SIZES
-    from rendering.engines import known_engines
-    from rendering.transcription import LANGUAGES
-
     parser = argparse.ArgumentParser(
         prog="python -m rendering",
         description="Lip-sync template videos to one audio file.",
@@ -156,6 +160,7 @@ class ProgressBar:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # rendering.pipeline loads PyAV and OpenCV: kept out of CLI start-up (--help, bad arguments).
     from rendering.pipeline import render_batch
 
     parser = _parser()
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     bar = ProgressBar(len(names), names, sys.stderr)
     started = time.perf_counter()
     try:
-        words = _word_options(args)
+        engine_options = _engine_options(args)
+        words = _word_options(args, engine_options)
         result = render_batch(
             args.audio,
             list(args.templates),
@@ -176,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             engine=args.engine,
             cache_dir=args.cache_dir,
             progress=bar,
-            engine_options=(
-                {"model_dir": args.model_dir, "bbox_shift": args.bbox_shift}
-                if args.engine == "neural"
-                else {"words": args.word_shapes, "articulation": not args.loudness_mouth}
-            ),
+            engine_options=engine_options,
             face=args.face,
             quality=args.quality,
             **words,
@@ -229,6 +231,7 @@ def _print_quality(items: list[Any]) -> None:
 
 
 def _list_faces(templates: list[Path]) -> int:
+    # rendering.faces loads PyAV and OpenCV: kept out of CLI start-up (--help, bad arguments).
     from rendering import faces
 
     for template in templates:
@@ -247,15 +250,24 @@ def _list_faces(templates: list[Path]) -> int:
     return 0
 
 
-def _word_options(args: argparse.Namespace) -> dict[str, Any]:
-    """render_batch's transcription options from the flags (none unless words are wanted)."""
-    from rendering.captions import CaptionStyle
-    from rendering.transcription import DEFAULT_MODEL_DIR, Transcriber, TranscriptionError
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine's options from the flags: each engine's record (rendering.engines.ENGINES)
+    names its class, which takes its own of them."""
+    flags = {
+        "model_dir": args.model_dir,
+        "bbox_shift": args.bbox_shift,
+        "words": args.word_shapes,
+        "articulation": not args.loudness_mouth,
+    }
+    return ENGINES[args.engine].accepted(flags)
 
+
+def _word_options(args: argparse.Namespace, engine_options: dict[str, Any]) -> dict[str, Any]:
+    """render_batch's transcription options from the flags (none unless words are wanted)."""
     wanted = bool(args.subtitles or args.captions or args.script or args.word_shapes)
-    # The classic engine's mouth follows the words' sounds: it needs the transcript, but
-    # renders without one (loudness) when no Whisper model is installed.
-    mouth = args.engine == "classic" and not args.loudness_mouth
+    # An engine whose mouth follows the words' sounds (articulation) needs the transcript,
+    # but renders without one (loudness) when no Whisper model is installed.
+    mouth = bool(engine_options.get("articulation"))
     if not (wanted or mouth):
         return {}
     model_dir = args.whisper_model_dir or os.environ.get("WHISPER_MODEL_DIR") or DEFAULT_MODEL_DIR

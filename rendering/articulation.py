@@ -38,6 +38,7 @@ the engine keeps the loudness controls of :mod:`rendering.audio`.
 # ruff: noqa: RUF001  (IPA symbols look like Latin letters on purpose)
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -51,10 +52,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rendering.audio import MouthControls, hop_controls
+from rendering.visemes import closure_shift
 from rendering.words import Word
 
 if TYPE_CHECKING:
-    from rendering.audio import AudioFeatures, MouthControls
+    from rendering.audio import AudioFeatures
     from rendering.cache import Cache
 
 __all__ = [
@@ -174,6 +177,7 @@ def _script_language(text: str) -> str:
 def _espeak() -> object | None:
     """phonemizer's espeak backend on the library ``espeakng-loader`` ships, or None."""
     try:
+        # espeak-ng's C library loads on the first word that needs phones, and may fail here.
         import espeakng_loader
         from phonemizer.backend.espeak.wrapper import EspeakWrapper
 
@@ -190,6 +194,7 @@ def _backend(voice: str) -> object | None:
     if _espeak() is None:
         return None
     try:
+        # phonemizer's backend: only a word that needs espeak-ng's phones loads it.
         from phonemizer.backend import EspeakBackend
 
         return EspeakBackend(voice, preserve_punctuation=False, with_stress=False)
@@ -268,6 +273,7 @@ def pinyin_phones(syllable: str) -> list[str]:
 
 @lru_cache(maxsize=8192)
 def _pinyin(char: str) -> str:
+    # pypinyin loads its dictionaries (a fifth of a second): only Chinese words need them.
     from pypinyin import Style, lazy_pinyin
 
     found = lazy_pinyin(char, style=Style.NORMAL, v_to_u=False, errors="ignore")
@@ -402,9 +408,7 @@ def phone_curves(
                     half = max(end - t, _MIN_CLOSURE) / 2.0
                     sure = 0.5  # where the words put it: a guess the model weighs
                     if level is not None:
-                        from rendering.visemes import _snap
-
-                        shift = _snap(t, end, float(word.start), float(word.end), level)
+                        shift = closure_shift(t, end, float(word.start), float(word.end), level)
                         if shift:  # the sound dips there: the lips shut there
                             middle, sure = middle + shift, 1.0
                     a = max(math.floor((middle - half) / HOP), 0)
@@ -482,8 +486,6 @@ def channels(features: AudioFeatures, *, language: str | None = None) -> np.ndar
     words = features.words
     if not words:
         return None
-    from rendering.audio import _hop_controls
-
     n = int(features.energy.shape[0])
     if language is None and features.transcript is not None:
         language = getattr(features.transcript, "language", None)
@@ -494,7 +496,7 @@ def channels(features: AudioFeatures, *, language: str | None = None) -> np.ndar
     spoken = _spoken(features, words)
     # The loudness only says how much overall (slow: a quarter second) and where nobody
     # speaks; its syllable-by-syllable rise and fall is not the lips' (a loud /m/ is shut).
-    level = _hop_controls(features.mel, features.energy, spoken)["openness"]
+    level = hop_controls(features.mel, features.energy, spoken)["openness"]
     level = _smooth(level.astype(np.float64), _LEVEL_SIGMA_HOPS)
     speech = _smooth(spoken.astype(np.float64), 2.0)
     return np.concatenate(
@@ -678,8 +680,6 @@ def mouth_shapes(
        rounding's own narrowing taken out (the engine adds it back).
     4. Average per video frame.
     """
-    from rendering.audio import MouthControls
-
     model = model if model is not None else load_model()
     if model is None:
         return None
@@ -780,8 +780,6 @@ def adapted_model(
 ) -> ArticulationModel | None:
     """``make()`` (an :func:`adapt` call) once per template ``key``, cached as its weights;
     a template that teaches nothing is remembered as such too."""
-    import hashlib
-
     tag = hashlib.sha256(model.weights.tobytes()).hexdigest()[:12]
     full = f"{key}-{tag}"
     if cache is not None:

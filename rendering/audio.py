@@ -24,6 +24,7 @@ own hash, as ``.npz`` (arrays, plus the small metadata as JSON inside it) withou
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ import numpy as np
 
 from rendering import media
 from rendering.cache import Cache
+from rendering.transcription import transcribe as transcribe_words
 from rendering.words import Word
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ __all__ = [
     "Word",
     "analyse",
     "analyse_samples",
+    "hop_controls",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,7 +136,7 @@ class AudioFeatures:
         if n_frames is None:
             n_frames = max(1, round(self.duration * fps))
         if not self._hop_controls:
-            self._hop_controls.update(_hop_controls(self.mel, self.energy, self.speech))
+            self._hop_controls.update(hop_controls(self.mel, self.energy, self.speech))
         hops = self._hop_controls
         return MouthControls(
             fps=float(fps),
@@ -280,8 +283,6 @@ def analyse(
         if cache is not None:
             cache.store("audio", key, ANALYSIS_VERSION, features.to_bytes())
     if transcriber is not None:
-        from rendering.transcription import transcribe as transcribe_words
-
         features.transcript = transcribe_words(
             path,
             transcriber,
@@ -336,6 +337,7 @@ def analyse_samples(
 
 
 def _log_mel(x: np.ndarray) -> np.ndarray:
+    # torch and openai-whisper take seconds to load: only an analysis that runs needs them.
     import torch
     import whisper.audio
 
@@ -396,8 +398,6 @@ def _mel_centres() -> np.ndarray:
     Read from the file openai-whisper ships, without importing the package: ``import
     whisper`` loads torch, which costs a render more time than the mouth planning itself.
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("whisper")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("openai-whisper is not installed: its mel filters are needed")
@@ -413,7 +413,7 @@ def _band_power(power: np.ndarray, centres: np.ndarray, low: float, high: float)
     return np.asarray(power[rows].sum(axis=0))
 
 
-def _hop_controls(mel: np.ndarray, energy: np.ndarray, speech: np.ndarray) -> dict[str, np.ndarray]:
+def hop_controls(mel: np.ndarray, energy: np.ndarray, speech: np.ndarray) -> dict[str, np.ndarray]:
     """Openness, width and rounding per 10 ms hop (hop j covers [j, j + 1) x 10 ms).
 
     1. Undo Whisper's log scaling to get mel power, and move it half a hop so it describes
@@ -543,6 +543,7 @@ def _whisper_outputs(
     3. Transcribe the array (not a path: no ffmpeg) with word timings, greedy, so a model
        that knows nothing still finishes quickly.
     """
+    # torch and openai-whisper: only an analysis with a Whisper checkpoint needs them.
     import torch
     import whisper
     import whisper.audio
@@ -592,6 +593,7 @@ def _encoder_layers(encoder: Any, mel: Any) -> Any:
     ``output_hidden_states=True`` returns (the embedding, then each block's output, the last
     one after the final layer norm), which is what MuseTalk's UNet was trained on.
     """
+    # torch: only an analysis with a Whisper checkpoint needs it.
     import torch
     import torch.nn.functional as F
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from rendering.errors import RenderingError
 from rendering.subtitles import Cue, split_units, word_starts
@@ -96,8 +97,6 @@ def find_font() -> FontFile:
 @lru_cache(maxsize=4)
 def _simplified_chinese_face(path: str) -> int:
     """The index of the "… SC" face in a font collection (0 when there is none)."""
-    from PIL import ImageFont
-
     for index in range(32):
         try:
             family, _ = ImageFont.truetype(path, 12, index=index).getname()
@@ -109,8 +108,6 @@ def _simplified_chinese_face(path: str) -> int:
 
 
 def _load_font(font: FontFile, size: int) -> Any:
-    from PIL import ImageFont
-
     face = ImageFont.truetype(str(font.path), size, index=font.index)
     with contextlib.suppress(OSError, ValueError, AttributeError):  # a static font: as is
         face.set_variation_by_name("Bold")
@@ -236,8 +233,6 @@ class CaptionPainter:
 
     def family(self) -> str:
         """The font's family name ("Noto Sans CJK SC"), as an ASS style names it."""
-        from PIL import ImageFont
-
         face = ImageFont.truetype(str(self.font_file.path), 12, index=self.font_file.index)
         return str(face.getname()[0] or "Noto Sans CJK SC")
 
@@ -252,8 +247,6 @@ class CaptionPainter:
         cached = self._patches.get(k)
         if cached is not None:
             return cached
-        from PIL import Image, ImageDraw
-
         y0, y1 = self.band
         size, lines = self.layout(k)
         font = _load_font(self.font_file, size)

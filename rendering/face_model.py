@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # Mesh vertex -> (x, y, z) of the canonical face model.
@@ -127,8 +128,6 @@ def head_pose(
 
     ``use``: the positions (into ``mesh_ids``) to fit on; by default all of them.
     """
-    import cv2
-
     picked = np.arange(len(mesh_ids)) if use is None else np.asarray(use)
     image = np.asarray(landmarks, dtype=np.float64)[picked]
     if not np.isfinite(image).all() or len(image) < 6:

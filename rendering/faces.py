@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
-from rendering import face_model
+from rendering import face_model, media
+from rendering.cache import Cache
 from rendering.errors import FaceError
 from rendering.face_model import HeadPose
 
 if TYPE_CHECKING:
-    from rendering.cache import Cache
     from rendering.media import Limits
 
 # Bump when the landmark set, the smoothing or the selection rules change: cached tracks
@@ -591,6 +592,7 @@ SMALL_FACE = 60.0  # eye distance (pixels) under which the mesh is run on a crop
 
 @functools.lru_cache(maxsize=1)
 def _detector() -> Any:
+    # Imported lazily: mediapipe pulls in a lot and only tracking needs it.
     import mediapipe as mp
 
     return mp.solutions.face_detection.FaceDetection(
@@ -639,8 +641,6 @@ def detect_faces(frame: np.ndarray) -> list[np.ndarray]:
 def mesh_on_crop(frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     """The full mesh (468 x 2, image coordinates) of the face in ``box``, found on an
     enlarged square crop around it; None when the mesh sees no face there."""
-    import cv2
-
     side = _CROP_SPAN * max(float(box[2] - box[0]), float(box[3] - box[1]), 8.0)
     cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
     zoom = _CROP / side
@@ -741,8 +741,6 @@ _SAMPLES = 8
 
 
 def _thumbnail(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-    import cv2
-
     height, width = frame.shape[:2]
     side = 1.5 * max(box[2] - box[0], box[3] - box[1])
     cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
@@ -814,8 +812,6 @@ def list_faces(
     path: Path, *, limits: Limits | None = None, samples: int = _SAMPLES
 ) -> list[FaceCandidate]:
     """The people a template video shows, best default speaker first (empty: no face)."""
-    from rendering import media
-
     limits = media.Limits() if limits is None else limits
     info = media.probe_video(Path(path), limits=limits)
     assert info.video is not None
@@ -833,6 +829,7 @@ def _smooth(values: np.ndarray, present: np.ndarray, sigma: float) -> np.ndarray
     filter) removes landmark jitter without delaying the mouth. Runs are smoothed
     separately so frames without a face never bleed into their neighbours.
     """
+    # scipy is no dependency of ours (mediapipe brings it, through jax): only tracking uses it.
     from scipy.ndimage import gaussian_filter1d
 
     out = values.copy()
@@ -940,8 +937,6 @@ _FOLLOW_FROM, _FOLLOW_FULLY = 0.012, 0.03
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2 x 3 similarity (rotation, scale, shift) taking ``src`` points nearest ``dst``."""
-    import cv2
-
     matrix, _ = cv2.estimateAffinePartial2D(
         src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS
     )
@@ -1019,8 +1014,6 @@ def track(
     4. Decode at a constant frame rate, run the face mesh, follow that face and smooth.
     5. Raise FaceError when no frame shows it; store the track when one does.
     """
-    from rendering import media
-
     limits = media.Limits() if limits is None else limits
     info = media.probe_video(Path(path), limits=limits)
     assert info.video is not None  # probe_video guarantees a video stream
@@ -1051,6 +1044,4 @@ def track(
 def _cache(cache_dir: Path | None) -> Cache | None:
     if cache_dir is None:
         return None
-    from rendering.cache import Cache
-
     return Cache(Path(cache_dir))

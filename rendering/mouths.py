@@ -20,6 +20,7 @@ its lip contours land exactly on the wanted contours (a thin-plate spline), and
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import math
 from collections.abc import Iterable
@@ -30,7 +31,8 @@ from typing import TYPE_CHECKING, cast
 import cv2
 import numpy as np
 
-from rendering import faces
+from rendering import faces, media
+from rendering.cache import Cache
 
 if TYPE_CHECKING:
     from rendering.faces import FaceTrack
@@ -290,13 +292,9 @@ def analyse(
     template: Path, track: FaceTrack, *, cache_dir: Path | None, fps: float | None = None
 ) -> MouthLibrary:
     """The template's mouth library, from the cache when it was analysed before."""
-    from rendering import media
-
     key = f"{track.content_hash}-{track.fps:.6g}-{track.n_frames}-{_track_key(track)}"
     cache = None
     if cache_dir is not None and track.content_hash:
-        from rendering.cache import Cache
-
         cache = Cache(Path(cache_dir))
         data = cache.load("mouth-library", key, LIBRARY_VERSION)
         if data is not None:
@@ -312,8 +310,6 @@ def analyse(
 
 def _track_key(track: FaceTrack) -> str:
     """A short digest of the landmarks: a track of another face gives another library."""
-    import hashlib
-
     data = np.nan_to_num(track.landmarks[:, :4]).round(1).tobytes()
     return hashlib.sha256(data).hexdigest()[:12]
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rendering import faces as faces_mod
+from rendering import recipe
+from rendering import subtitles as subtitles_mod
+from rendering.captions import CaptionPainter
+from rendering.engines import ENGINES, get_engine
 from rendering.errors import FaceError, RenderCanceled, RenderingError
 
 if TYPE_CHECKING:
@@ -101,14 +105,12 @@ def render_batch(
     burns the same cues into every output, drawn on each frame before its one encode.
     ``quality`` measures every output (``recipe.measure``) into ``BatchItem.quality``.
     """
-    from rendering import recipe
-    from rendering.engines import get_engine
-
     started = time.perf_counter()
     audio, out_dir = Path(audio), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     options = dict(engine_options or {})
-    if engine == "classic":
+    spec = ENGINES.get(engine)  # an unknown name: get_engine says so
+    if spec is not None and spec.mouth_library:
         options.setdefault("cache_dir", cache_dir)  # mouth libraries live beside the tracks
     renderer = get_engine(engine, **options)
     # The neural engine reads its own Whisper's encoder layers: analyse with that checkpoint.
@@ -124,8 +126,6 @@ def render_batch(
     )
     result = BatchResult(transcript=features.transcript)
     if features.transcript is not None:
-        from rendering import subtitles as subtitles_mod
-
         words = subtitles_mod.subtitle_words(features.transcript.words, script)
         result.cues = subtitles_mod.build_cues(words)
         if subtitles:
@@ -147,8 +147,6 @@ def render_batch(
             overlay = None
             skip_rows = None
             if captions is not None and result.cues:
-                from rendering.captions import CaptionPainter
-
                 track = prepared.track
                 painter = CaptionPainter(result.cues, track.width, track.height, captions)
                 overlay = painter.frame_function(track.fps)

@@ -21,6 +21,7 @@ alone rewards the wrong thing (a mouth opening with the volume; real speakers co
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from rendering import faces
+from rendering import articulation, faces, media
+from rendering.audio import analyse
+from rendering.engines.base import CHIN_MARGIN, ping_pong_index
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -76,8 +79,6 @@ def energy_envelope(features: AudioFeatures, fps: float, n_frames: int) -> np.nd
 def expected_opening(features: AudioFeatures, fps: float, n_frames: int) -> tuple[np.ndarray, str]:
     """What the mouth should do per video frame, and on what basis: ``"sounds"`` (the
     articulation model on the transcript's phones) or ``"loudness"`` (energy envelope)."""
-    from rendering import articulation
-
     shapes = articulation.mouth_shapes(features, fps, n_frames)
     if shapes is not None and float(np.std(shapes.openness)) > 1e-3:
         return np.asarray(shapes.openness, dtype=np.float64), "sounds"
@@ -120,9 +121,6 @@ def measure_sync(
     4. With a template: compare each output frame to its ping-pong template frame outside
        the lower-face polygon the engine may repaint.
     """
-    from rendering import media
-    from rendering.audio import analyse
-
     video = Path(video)
     info = media.probe_video(video)
     assert info.video is not None
@@ -150,9 +148,6 @@ def psnr_outside_lower_face(
     frames: list[np.ndarray], template: Path, fps: float, *, cache_dir: Path | None = None
 ) -> float:
     """PSNR (dB) between output frames and their template frames, outside the repaint area."""
-    from rendering import media
-    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
-
     track = faces.track(template, cache_dir=cache_dir, fps=fps)
     source = list(media.iter_frames(template, fps=fps))
     n_template = len(source)
@@ -296,11 +291,6 @@ def assess(
     the comparison outside the face. ``frames_out``: the output's frame count (by default the
     template's), for the time ranges of frames left unedited.
     """
-    import itertools
-
-    from rendering import media
-    from rendering.engines.base import CHIN_MARGIN, ping_pong_index
-
     fps = track.fps
     limit = max(1, int(max_seconds * fps))
     out_frames = itertools.islice(media.iter_frames(Path(video), fps=fps), limit)

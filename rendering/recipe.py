@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rendering import audio as audio_analysis
-from rendering import faces
+from rendering import faces, quality
 from rendering.engines.base import RenderResult, output_frame_count
+from rendering.media import join_segments, read_audio_as_uploaded
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -163,8 +164,6 @@ def join(
     """Join rendered parts (in order) into ``out_path`` with the original sound muxed once
     over the whole (``rendering.media.join_segments``: their packets copied, re-encoded only
     when their parameter sets differ). ``coverage``: the parts' average."""
-    from rendering.media import join_segments, read_audio_as_uploaded
-
     samples, rate = read_audio_as_uploaded(prepared.audio_path)
     joined = join_segments(
         list(parts),
@@ -200,8 +199,6 @@ def measure(
     edit. A measurement that breaks never fails a video that rendered: it is logged, said
     as ``quality_not_measured``, and the video simply has no report.
     """
-    from rendering import quality
-
     try:
         report = quality.assess(
             video,

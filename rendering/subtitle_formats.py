@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rendering.errors import RenderingError
 from rendering.subtitles import Cue, srt, vtt
 
 __all__ = ["FORMATS", "Ass", "Picture", "SubRip", "SubtitleFormat", "WebVtt"]
@@ -117,7 +118,6 @@ class Ass(SubtitleFormat):
         # numpy and the caption font load only when an ASS file is written: the web process
         # imports this registry for its links and addresses.
         from rendering.captions import _MARGIN, SIZES, CaptionPainter, CaptionStyle
-        from rendering.errors import RenderingError
 
         width, height = max(1, picture.width), max(1, picture.height)
         style = CaptionStyle(position=picture.position, size=picture.size)

@@ -233,6 +233,7 @@ def subtitle_words(words: Sequence[Word], script: str | None = None) -> list[Wor
 def _segment(text: str) -> tuple[str, ...]:
     """Chinese ``text`` cut into words (jieba); one character per word if jieba is missing."""
     try:
+        # jieba: only Chinese lines need it, and the web process imports this module.
         import jieba
     except ImportError:  # pragma: no cover - a dependency; the old behaviour as a fallback
         return tuple(text)

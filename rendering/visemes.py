@@ -39,6 +39,7 @@ __all__ = [
     "Segment",
     "VisemeTargets",
     "apply_visemes",
+    "closure_shift",
     "targets",
     "word_segments",
 ]
@@ -157,6 +158,7 @@ _FLAT_I = ("zh", "ch", "sh", "r", "z", "c", "s")  # after these, "i" is not a sp
 
 @lru_cache(maxsize=4096)
 def _pinyin(char: str) -> str:
+    # pypinyin loads its dictionaries (a fifth of a second): only Chinese words need them.
     from pypinyin import Style, lazy_pinyin
 
     found = lazy_pinyin(char, style=Style.NORMAL, v_to_u=False, errors="ignore")
@@ -264,7 +266,7 @@ _SNAP_MIN_DB = 3.0  # a dip shallower than this is no evidence of a closure
 _DIP_REACH = 8  # hops each side a dip is measured against
 
 
-def _snap(start: float, end: float, lo: float, hi: float, level: np.ndarray) -> float:
+def closure_shift(start: float, end: float, lo: float, hi: float, level: np.ndarray) -> float:
     """How far to move a closure [start, end] so its middle sits on the deepest dip of the
     sound's level (dB per 10 ms hop) within reach and within the word [lo, hi]; 0 when
     there is no clear dip. Word times are only as good as Whisper's (often 0.1-0.4 s off on
@@ -302,7 +304,7 @@ def targets(
     curves = {kind: np.zeros_like(times) for kind in KINDS}
     for kind, start, end, weight, word in _events(words):
         if level is not None and kind in (CLOSED, LIPTEETH):
-            shift = _snap(start, end, float(word.start), float(word.end), level)
+            shift = closure_shift(start, end, float(word.start), float(word.end), level)
             start, end = start + shift, end + shift
         lo = max(0, int((start - 0.2) * fps))
         hi = min(n_frames, int((end + 0.2) * fps) + 1)

@@ -54,6 +54,7 @@ def upload_too_large_message(request: HttpRequest) -> str | None:
 def media_limits(*, max_duration: float) -> Any:
     """The probe limits for an upload, from settings. PyAV is imported here, not at the top:
     the web process loads this module for every request and only an upload needs PyAV."""
+    # PyAV: loaded by an upload, not by every page.
     from rendering.media import Limits
 
     return Limits(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -408,8 +409,6 @@ SCHEDULE_NAME = "heygem: retention, quota cleanup and sweep"
 def schedule_ensure() -> None:
     """Create (or correct) the hourly maintenance schedule; running it again changes nothing.
     The same function as the migration, so the two can never disagree."""
-    from django.apps import apps
-
     importlib.import_module(SCHEDULE_MIGRATION).create(apps, None)
 
 

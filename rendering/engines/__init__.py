@@ -15,6 +15,7 @@ options pass it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -70,10 +71,19 @@ class EngineSpec:
     # It draws from the template's own mouths: analyse them with the template's face check.
     mouth_library: bool = False
 
-    def build(self, **options: Any) -> Engine:
+    def engine_class(self) -> type[Engine]:
         module, _, name = self.engine.partition(":")
-        engine: Engine = getattr(import_module(module), name)(**options)
-        return engine
+        engine_class: type[Engine] = getattr(import_module(module), name)
+        return engine_class
+
+    def build(self, **options: Any) -> Engine:
+        return self.engine_class()(**options)
+
+    def accepted(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Those of ``options`` its engine is built with: the command line offers every
+        engine's flags, and each engine takes its own."""
+        taken = inspect.signature(self.engine_class()).parameters
+        return {name: value for name, value in options.items() if name in taken}
 
 
 def _classic_options(setting: Setting) -> dict[str, Any]:
@@ -96,10 +106,8 @@ def _neural_options(setting: Setting) -> dict[str, Any]:
     }
 
 
-# rendering.neural.layout loads numpy: imported when asked, as settings import this registry.
-
-
 def _neural_problem(options: Mapping[str, Any]) -> str | None:
+    # The rendering.neural package loads numpy, and settings import this registry.
     from rendering.neural.layout import model_dir_problem
 
     return model_dir_problem(options.get("model_dir"))
@@ -110,6 +118,7 @@ def _neural_analysis(setting: Setting) -> dict[str, Any]:
     checkpoint, so a batch's layers are computed once (in its preparation) and cached."""
     if not setting("NEURAL_MODEL_DIR"):
         return _transcribing_analysis(setting)
+    # The rendering.neural package loads numpy, and settings import this registry.
     from rendering.neural.layout import whisper_checkpoint
 
     return {

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from rendering import face_model, faces, mouths
+from rendering import face_model, faces, mouths, visemes
+from rendering.articulation import mouth_shapes
 from rendering.engines.base import (
     CancelCheck,
     Engine,
@@ -1082,9 +1083,7 @@ def plan_frames(
     """
     controls = None
     if articulation:
-        from rendering import articulation as articulation_model
-
-        controls = articulation_model.mouth_shapes(audio, track.fps, n_out, model=model)
+        controls = mouth_shapes(audio, track.fps, n_out, model=model)
     learned = controls is not None
     if controls is None:  # no words or no model: the loudness controls
         controls = audio.mouth_controls(track.fps, n_out)
@@ -1092,8 +1091,6 @@ def plan_frames(
     width = np.asarray(controls.width, dtype=np.float32)
     rounding = np.asarray(controls.rounding, dtype=np.float32)
     if words and audio.words and not learned:
-        from rendering import visemes
-
         wanted = visemes.targets(audio.words, track.fps, n_out, energy=audio.energy)
         openness, width, rounding = visemes.apply_visemes(openness, width, rounding, wanted)
     n_template = max(track.n_frames, 1)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rendering import audio as audio_analysis
+from rendering import media
 from rendering.engines.base import (
     CancelCheck,
     Engine,
@@ -30,7 +32,13 @@ from rendering.engines.base import (
     ProgressCallback,
     RenderResult,
 )
+from rendering.engines.playback import finished, template_output
 from rendering.errors import RenderCanceled, RenderingError
+from rendering.neural import crop as crops
+from rendering.neural.crop import BBOX_SHIFT_LIMIT, CropGeometry
+from rendering.neural.features import frame_windows
+from rendering.neural.generator import LatentInpainter
+from rendering.neural.layout import model_dir_problem, whisper_checkpoint
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -59,11 +67,6 @@ class NeuralEngine(Engine):
         crf: int = 18,
         preset: str = "veryfast",
     ) -> None:
-        from rendering import media
-        from rendering.neural.crop import BBOX_SHIFT_LIMIT, CropGeometry
-        from rendering.neural.generator import LatentInpainter
-        from rendering.neural.layout import model_dir_problem, whisper_checkpoint
-
         problem = model_dir_problem(model_dir)
         if problem is not None or model_dir is None:
             raise RenderingError(problem or "", detail=str(model_dir), code="neural_not_configured")
@@ -103,9 +106,6 @@ class NeuralEngine(Engine):
         ``whisper_model=engine.whisper_model``); features made without them, or with another
         checkpoint, are recomputed here, once per render, with a warning in the log.
         """
-        from rendering import audio as audio_analysis
-        from rendering import media
-
         if audio.whisper_layers is not None and audio.whisper_model == self.whisper_hash:
             return audio.whisper_layers
         log.warning("audio features lack this model's Whisper layers; computing them per render")
@@ -132,8 +132,6 @@ class NeuralEngine(Engine):
         (or whose landmarks give no crop box) come back as they are. New arrays are
         returned; the inputs are not modified.
         """
-        from rendering.neural import crop as crops
-
         out = list(frames)
         boxes: dict[int, crops.FaceBox] = {}
         for k, points in enumerate(landmarks):
@@ -183,9 +181,6 @@ class NeuralEngine(Engine):
         """Write the lip-synced template to ``out_path`` (see the module docstring); with
         ``frame_range``, only those output frames (each frame depends on its own audio
         window only, so a segment equals the same frames of the whole)."""
-        from rendering.engines.playback import finished, template_output
-        from rendering.neural.features import frame_windows
-
         started = time.perf_counter()
         template, out_path = Path(template), Path(out_path)
         layers = self.audio_layers(audio, Path(audio_path))
@@ -233,11 +228,9 @@ class NeuralEngine(Engine):
         """The crop of the template frame with the most closed mouth, for "closed"."""
         if self.config.reference != "closed":
             return None
-        from rendering.neural.crop import extract
-
         gaps = track.lip_gaps()
         gaps[~track.present] = np.inf
         index = int(np.argmin(gaps))
         frame, _ = frames.get(min(index, frames.available - 1))
         matrix = self.geometry.affine(track.landmarks[index])
-        return extract(frame, matrix, self.config.crop_size)
+        return crops.extract(frame, matrix, self.config.crop_size)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
 
+from rendering import media
 from rendering.engines.base import (
     FrameOverlay,
     ProgressCallback,
@@ -31,6 +32,7 @@ from rendering.engines.base import (
     output_frame_count,
     ping_pong_index,
 )
+from rendering.media import pixels
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -58,8 +60,6 @@ class OverlaidWriter:
     def _overlaid(self, frame: np.ndarray) -> np.ndarray:
         """The overlay drawn on ``frame``; on an I420 picture, through RGB, and only the
         pixels it drew go back (the rest keeps the decoder's values)."""
-        from rendering.media import pixels
-
         assert self._overlay is not None
         if not pixels.is_i420(frame):
             return self._overlay(self.count, frame)
@@ -280,8 +280,6 @@ def template_output(
     frames, and no sound (segments are joined frame-exactly and the audio is muxed once
     over the whole, see ``rendering.media.join_segments``).
     """
-    from rendering import media
-
     fps = track.fps
     n_out = output_frame_count(audio.duration, fps)
     # The result's sound is the upload's own (rate and channels), not the 16 kHz analysis copy.

@@ -13,6 +13,10 @@ import sys
 from pathlib import Path
 
 from rendering.errors import RenderingError
+from rendering.neural.build import build_random_model
+from rendering.neural.convert import convert_musetalk
+from rendering.neural.generator import LatentInpainter
+from rendering.neural.layout import load_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,19 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
-            from rendering.neural.convert import convert_musetalk
-
             out = convert_musetalk(args.source, args.target, crop_size=args.crop_size)
             print(f"wrote {out}; set NEURAL_MODEL_DIR={out.resolve()}")
         elif args.command == "random":
-            from rendering.neural.build import build_random_model
-
             out = build_random_model(args.target, preset=args.preset, seed=args.seed)
             print(f"wrote {out} (random weights, preset {args.preset})")
         else:
-            from rendering.neural.generator import LatentInpainter
-            from rendering.neural.layout import load_config
-
             LatentInpainter.load(args.model_dir, device="cpu")
             print(f"{args.model_dir}: usable ({load_config(args.model_dir)})")
     except RenderingError as exc:

@@ -117,6 +117,7 @@ def build_random_model(
     config: NeuralConfig | None = None,
 ) -> Path:
     """Write a complete model directory with random weights (same seed, same bytes)."""
+    # torch, openai-whisper and diffusers take seconds to load: only building a model needs them.
     import torch
     import whisper.model
     from diffusers import AutoencoderKL, UNet2DConditionModel

@@ -91,9 +91,11 @@ def whisper_from_hf(config: dict[str, Any], state: dict[str, Any]) -> dict[str, 
 
 
 def _load_state(path: Path) -> dict[str, Any]:
+    # torch: only converting a model needs it.
     import torch
 
     if path.suffix == ".safetensors":
+        # safetensors: only a .safetensors checkpoint needs it.
         from safetensors.torch import load_file
 
         return dict(load_file(str(path)))
@@ -132,6 +134,7 @@ def convert_musetalk(src: str | Path, dst: str | Path, *, crop_size: int = 256) 
        ``.pt`` found there is copied instead.
     4. ``heygem.json`` with MuseTalk's settings (256 px crop, lower half, 2 + 2 frames).
     """
+    # torch and diffusers: only converting a model needs them.
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
 

@@ -39,6 +39,7 @@ def _offline() -> None:
 
 
 def pick_device(device: str = "auto") -> str:
+    # torch: only the neural engine loads it.
     import torch
 
     if device == "auto":
@@ -64,6 +65,7 @@ class LatentInpainter:
         device: str = "cpu",
         compile: bool = False,
     ) -> None:
+        # torch: only the neural engine loads it.
         import torch
 
         self.config = config
@@ -102,6 +104,7 @@ class LatentInpainter:
         if problem is not None:
             raise RenderingError(problem, detail=str(model_dir), code="neural_not_configured")
         _offline()
+        # torch and diffusers: only the neural engine loads them.
         import torch
         from diffusers import AutoencoderKL, UNet2DConditionModel
 
@@ -130,6 +133,7 @@ class LatentInpainter:
         return (latents - self.shift) * self.scaling
 
     def _run_unet(self, latents: Any, context: Any) -> Any:
+        # torch: only the neural engine loads it.
         import torch
 
         timestep = torch.zeros((), device=latents.device, dtype=torch.long)
@@ -139,6 +143,7 @@ class LatentInpainter:
         return self.vae.decode(latents / self.scaling + self.shift, return_dict=False)[0]
 
     def _position_code(self, tokens: int, dim: int) -> Any:
+        # torch: only the neural engine loads it.
         import torch
 
         if self._code is None or self._code.shape != (tokens, dim):
@@ -163,6 +168,7 @@ class LatentInpainter:
         B x S x S x 3 uint8 or None for "the crop itself". ``pad_to`` pads the batch (with
         copies of its last item) to a fixed size for compiled graphs.
         """
+        # torch: only the neural engine loads it.
         import torch
 
         n = crops.shape[0]
@@ -202,6 +208,7 @@ class LatentInpainter:
         return np.ascontiguousarray(result[:n])
 
     def _to_tensor(self, crops: np.ndarray) -> Any:
+        # torch: only the neural engine loads it.
         import torch
 
         tensor = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rendering.engines import ENGINES
 from tests.rendering.plain_av import (
     FACE,
     decode,
@@ -70,3 +71,12 @@ def test_quality_measures_every_result_as_the_worker_does(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert "1. sync " in done.stdout
     assert "face edited in " in done.stdout and "% of frames" in done.stdout
+
+
+def test_each_engine_takes_only_its_own_flags() -> None:
+    """The command line reads the engines' records (no engine named in its code): every
+    engine-specific flag is offered, and each engine's class keeps those it takes."""
+    flags = {"model_dir": None, "bbox_shift": 0, "words": True, "articulation": False}
+
+    assert ENGINES["classic"].accepted(flags) == {"words": True, "articulation": False}
+    assert ENGINES["neural"].accepted(flags) == {"model_dir": None, "bbox_shift": 0}

@@ -1,9 +1,9 @@
 """The code's layout stays a map: no import cycle among the project's modules, no module under
 jobs/ over 450 lines, nothing webhook-related under accounts/ (issue #16's rules), no module
-name twice under jobs/ outside the layer packages, and the
-layer rules of pyproject.toml's [tool.importlinter] hold (issue 21: rendering imports no
-Django; accounts below jobs; within jobs, entry points above pages above services above
-models)."""
+name twice under jobs/ outside the layer packages, every import inside a function under
+rendering/ and jobs/ says why it is there, and the layer rules of pyproject.toml's
+[tool.importlinter] hold (issue 21: rendering imports no Django; accounts below jobs; within
+jobs, entry points above pages above services above models)."""
 
 from __future__ import annotations
 
@@ -127,6 +127,53 @@ def test_module_names_under_jobs_are_unique_outside_the_layer_packages() -> None
             continue
         seen.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
     assert {stem: paths for stem, paths in seen.items() if len(paths) > 1} == {}
+
+
+def _says_why(line: str) -> bool:
+    """A comment with words in it (a bare ``# noqa`` or ``# type: ignore`` is no reason)."""
+    _, hash_sign, comment = line.partition("#")
+    text = comment.strip()
+    return bool(hash_sign and text) and not text.startswith(("noqa", "type:"))
+
+
+def _imports_inside_functions_without_a_reason(path: Path) -> list[str]:
+    """Imports in a function body with no comment on their line, nor on the line just above
+    the run of imports they belong to (one comment may speak for two or three)."""
+    lines = path.read_text().splitlines()
+    inside = {
+        node.lineno: node
+        for function in ast.walk(ast.parse("\n".join(lines)))
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    }
+    taken = {n for node in inside.values() for n in range(node.lineno, (node.end_lineno or 0) + 1)}
+    missing = []
+    for first, node in sorted(inside.items()):
+        above = first - 1
+        while above in taken:
+            above -= 1
+        own = lines[first - 1 : node.end_lineno]
+        comment_above = above > 0 and lines[above - 1].lstrip().startswith("#")
+        if not any(_says_why(line) for line in own) and not (
+            comment_above and _says_why(lines[above - 1])
+        ):
+            missing.append(f"{path.relative_to(ROOT)}:{first}: {lines[first - 1].strip()}")
+    return missing
+
+
+def test_every_import_inside_a_function_says_why() -> None:
+    """Issue 21 item 7: an import inside a function only where a heavy library (torch,
+    PyAV, mediapipe, numpy in the web process) or Django's start-up needs it, with that
+    reason beside it; everything else is imported at the top of its module."""
+    missing = [
+        found
+        for package in ("rendering", "jobs")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        for found in _imports_inside_functions_without_a_reason(path)
+    ]
+    assert missing == []
 
 
 def test_nothing_webhook_related_lives_under_accounts() -> None:

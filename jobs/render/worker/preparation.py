@@ -294,6 +294,7 @@ def template_speaker_hint(template: Template) -> Any:
 def template_faces_record(*, template: Template, found: list[Any]) -> Template:
     """Keep the faces a template shows (``FaceCandidate`` list): a JPEG of each beside the
     template file, their descriptions on the row. Returns the refreshed template."""
+    # OpenCV: not in the web process (jobs.tasks imports this module).
     import cv2
 
     stem = PurePosixPath(str(template.file.name)).with_suffix("")

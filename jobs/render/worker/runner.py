@@ -26,8 +26,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import close_old_connections
-
 from jobs.models import FaceStatus, JobStatus, RenderJob, output_upload_to
 from jobs.render import lifecycle
 from jobs.render.heartbeats import Heartbeat
@@ -80,7 +78,6 @@ def job_run_claimed(*, job_id: Any) -> str:
 
     final_name = output_upload_to(job, "")
     partial = _partial_path(job)
-    inputs = ExitStack()
     heartbeat = Heartbeat(lambda: lifecycle.job_heartbeat(job_id=job.pk), f"heartbeat-{job.pk}")
     heartbeat.start()
     progress = steps.Progress(lambda f: lifecycle.job_heartbeat(job_id=job.pk, progress=f))
@@ -91,63 +88,63 @@ def job_run_claimed(*, job_id: Any) -> str:
         chosen = {"number": int(template.face_choice or 0) + 1, "faces": len(template.face_list)}
     on_step = steps.step_log(joblog, ids=ids, after_audio=chosen)
 
-    try:
-        prepared = _prepare(job, inputs, on_step)
-        # A long video is rendered as segments by several tasks (jobs.render.worker.segment_render).
-        if job_split_if_long(job=job, prepared=prepared, joblog=joblog):
-            return "split"
-        # Captions are drawn into the frames as the engine writes them: one encode.
-        captions = steps.captions(job, prepared)
-        result = recipe.render(
-            prepared,
-            steps.engine_for(batch.engine),
-            partial,
-            overlay=captions.draw if captions is not None else None,
-            progress=progress,
-            should_cancel=lambda: not (heartbeat.alive and progress.alive),
-            on_step=on_step,
-        )
-        if captions is not None:
-            joblog.add("captions", position=batch.captions, size=batch.caption_size)
-        report = recipe.measure(
-            partial,
-            prepared,
-            result,
-            face=face if face is not None else template_speaker_hint(template),
-            skip_rows=captions.band if captions is not None else None,
-            on_step=on_step,
-        )
-        return steps.publish(
-            job=job,
-            video=partial,
-            name=final_name,
-            duration=result.duration,
-            log_text=joblog.text(),
-            quality=report,
-        )
-    except RenderCanceled:
-        log.info("job stopped: canceled", extra=ids)
-        return JobStatus.CANCELED
-    except RenderingError as exc:
-        joblog.failure(exc)
-        lifecycle.job_fail(
-            job=job, code=exc.code, params=exc.params, message=exc.message, log_text=joblog.text()
-        )
-        return JobStatus.FAILED
-    except Exception:
-        joblog.add("failed", error_code="unexpected")
-        log.exception("job crashed", extra=ids)
-        lifecycle.job_fail(
-            job=job,
-            code="unexpected",
-            log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
-        )
-        return JobStatus.FAILED
-    finally:
-        heartbeat.end()
-        partial.unlink(missing_ok=True)
-        inputs.close()
-        close_old_connections()
+    with steps.attempt(heartbeat, partial) as inputs:
+        try:
+            prepared = _prepare(job, inputs, on_step)
+            # A long video is rendered as segments by several tasks (jobs.render.worker.segment_render).
+            if job_split_if_long(job=job, prepared=prepared, joblog=joblog):
+                return "split"
+            # Captions are drawn into the frames as the engine writes them: one encode.
+            captions = steps.captions(job, prepared)
+            result = recipe.render(
+                prepared,
+                steps.engine_for(batch.engine),
+                partial,
+                overlay=captions.draw if captions is not None else None,
+                progress=progress,
+                should_cancel=lambda: not (heartbeat.alive and progress.alive),
+                on_step=on_step,
+            )
+            if captions is not None:
+                joblog.add("captions", position=batch.captions, size=batch.caption_size)
+            report = recipe.measure(
+                partial,
+                prepared,
+                result,
+                face=face if face is not None else template_speaker_hint(template),
+                skip_rows=captions.band if captions is not None else None,
+                on_step=on_step,
+            )
+            return steps.publish(
+                job=job,
+                video=partial,
+                name=final_name,
+                duration=result.duration,
+                log_text=joblog.text(),
+                quality=report,
+            )
+        except RenderCanceled:
+            log.info("job stopped: canceled", extra=ids)
+            return JobStatus.CANCELED
+        except RenderingError as exc:
+            joblog.failure(exc)
+            lifecycle.job_fail(
+                job=job,
+                code=exc.code,
+                params=exc.params,
+                message=exc.message,
+                log_text=joblog.text(),
+            )
+            return JobStatus.FAILED
+        except Exception:
+            joblog.add("failed", error_code="unexpected")
+            log.exception("job crashed", extra=ids)
+            lifecycle.job_fail(
+                job=job,
+                code="unexpected",
+                log_text=joblog.text() + "\n" + traceback.format_exc(limit=3),
+            )
+            return JobStatus.FAILED
 
 
 def _refused(job: RenderJob, joblog: JobLog) -> bool:

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import logging
 import traceback
-from contextlib import ExitStack
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from django.db import close_old_connections
 from django.db.models import Avg
 
 from jobs.models import (
@@ -96,52 +94,47 @@ def segment_run(*, segment_id: Any) -> str:
     for stale in scratch.glob(f".*{stem}*"):
         stale.unlink(missing_ok=True)  # a killed attempt's partial files on this host
     partial = scratch / f".{stem}.{segment.attempts}.partial.mp4"
-    inputs = ExitStack()
     beat = Heartbeat(lambda: segments.segment_heartbeat(segment=segment), f"segment-{segment.pk}")
     beat.start()
     progress = steps.Progress(lambda f: segments.segment_heartbeat(segment=segment, progress=f))
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
-    try:
-        prepared = steps.job_prepare(job, inputs)
-        # Captions are drawn into each part as it renders (the join copies packets).
-        captions = steps.captions(job, prepared)
-        result = recipe.render(
-            prepared,
-            steps.engine_for(job.batch.engine),
-            partial,
-            frame_range=(segment.start_frame, segment.stop_frame),
-            overlay=captions.draw if captions is not None else None,
-            progress=progress,
-            should_cancel=lambda: not (beat.alive and progress.alive),
-        )
-        files.put(partial, final_name, content_type="video/mp4")
-        if not segments.segment_rendered(segment=segment, coverage=result.coverage):
-            files.delete(final_name)
+    with steps.attempt(beat, partial) as inputs:
+        try:
+            prepared = steps.job_prepare(job, inputs)
+            # Captions are drawn into each part as it renders (the join copies packets).
+            captions = steps.captions(job, prepared)
+            result = recipe.render(
+                prepared,
+                steps.engine_for(job.batch.engine),
+                partial,
+                frame_range=(segment.start_frame, segment.stop_frame),
+                overlay=captions.draw if captions is not None else None,
+                progress=progress,
+                should_cancel=lambda: not (beat.alive and progress.alive),
+            )
+            files.put(partial, final_name, content_type="video/mp4")
+            if not segments.segment_rendered(segment=segment, coverage=result.coverage):
+                files.delete(final_name)
+                return JobStatus.CANCELED
+        except RenderCanceled:
+            log.info("segment stopped: canceled", extra=ids)
             return JobStatus.CANCELED
-    except RenderCanceled:
-        log.info("segment stopped: canceled", extra=ids)
-        return JobStatus.CANCELED
-    except RenderingError as exc:
-        failure = JobLog()
-        failure.failure(exc, code="part_failed", part=part["part"], parts=part["parts"])
-        _fail(segment, exc.code, exc.params, failure.text(), message=exc.message)
-        return JobStatus.FAILED
-    except Exception:
-        log.exception("segment crashed", extra=ids)
-        failure = JobLog()
-        failure.add("part_failed", error_code="segment_failed", error_params=part, **part)
-        _fail(
-            segment,
-            "segment_failed",
-            part,
-            failure.text() + "\n" + traceback.format_exc(limit=3),
-        )
-        return JobStatus.FAILED
-    finally:
-        beat.end()
-        partial.unlink(missing_ok=True)
-        inputs.close()
-        close_old_connections()
+        except RenderingError as exc:
+            failure = JobLog()
+            failure.failure(exc, code="part_failed", part=part["part"], parts=part["parts"])
+            _fail(segment, exc.code, exc.params, failure.text(), message=exc.message)
+            return JobStatus.FAILED
+        except Exception:
+            log.exception("segment crashed", extra=ids)
+            failure = JobLog()
+            failure.add("part_failed", error_code="segment_failed", error_params=part, **part)
+            _fail(
+                segment,
+                "segment_failed",
+                part,
+                failure.text() + "\n" + traceback.format_exc(limit=3),
+            )
+            return JobStatus.FAILED
     log.info("segment rendered", extra=ids | {"seconds": round(result.seconds, 2)})
     return job_join(job_id=job.pk)
 
@@ -174,55 +167,50 @@ def job_join(*, job_id: Any) -> str:
     beat.start()
     final_name = output_upload_to(job, "")
     partial = files.scratch_dir() / f".join-{job.pk.hex}.joined.mp4"
-    inputs = ExitStack()
-    try:
-        prepared = steps.job_prepare(job, inputs)
-        coverage = job.segments.aggregate(c=Avg("coverage"))["c"]
-        result = recipe.join(
-            prepared,
-            [inputs.enter_context(files.local_copy(segment_name(job, p.index))) for p in parts],
-            partial,
-            engine=steps.engine_for(job.batch.engine),
-            coverage=float(coverage or 1.0),
-            on_step=on_step,
-        )
-        assert job.template is not None  # job_prepare raised otherwise
-        face = template_face_hint(job.template)
-        captions = steps.captions(job, prepared)
-        if captions is not None:
-            joblog.add("captions", position=job.batch.captions, size=job.batch.caption_size)
-        report = recipe.measure(
-            partial,
-            prepared,
-            result,
-            face=face if face is not None else template_speaker_hint(job.template),
-            skip_rows=captions.band if captions is not None else None,
-            on_step=on_step,
-        )
-        outcome = steps.publish(
-            job=job,
-            video=partial,
-            name=final_name,
-            duration=result.duration,
-            log_text="\n".join(t for t in (job.log, joblog.text()) if t),
-            quality=report,
-        )
-        if outcome != JobStatus.SUCCEEDED:
-            return outcome
-        segments.join_done(job_id=job.pk)
-        _remove_segment_files(job)
-        return JobStatus.SUCCEEDED
-    except RenderingError as exc:
-        joblog.failure(exc, code="join_failed")
-        _fail(parts[-1], exc.code, exc.params, joblog.text(), message=exc.message)
-        return JobStatus.FAILED
-    except Exception:
-        log.exception("join crashed", extra=ids)
-        joblog.add("join_failed", error_code="unexpected")
-        _fail(parts[-1], "unexpected", {}, joblog.text() + "\n" + traceback.format_exc(limit=3))
-        return JobStatus.FAILED
-    finally:
-        beat.end()
-        partial.unlink(missing_ok=True)
-        inputs.close()
-        close_old_connections()
+    with steps.attempt(beat, partial) as inputs:
+        try:
+            prepared = steps.job_prepare(job, inputs)
+            coverage = job.segments.aggregate(c=Avg("coverage"))["c"]
+            result = recipe.join(
+                prepared,
+                [inputs.enter_context(files.local_copy(segment_name(job, p.index))) for p in parts],
+                partial,
+                engine=steps.engine_for(job.batch.engine),
+                coverage=float(coverage or 1.0),
+                on_step=on_step,
+            )
+            assert job.template is not None  # job_prepare raised otherwise
+            face = template_face_hint(job.template)
+            captions = steps.captions(job, prepared)
+            if captions is not None:
+                joblog.add("captions", position=job.batch.captions, size=job.batch.caption_size)
+            report = recipe.measure(
+                partial,
+                prepared,
+                result,
+                face=face if face is not None else template_speaker_hint(job.template),
+                skip_rows=captions.band if captions is not None else None,
+                on_step=on_step,
+            )
+            outcome = steps.publish(
+                job=job,
+                video=partial,
+                name=final_name,
+                duration=result.duration,
+                log_text="\n".join(t for t in (job.log, joblog.text()) if t),
+                quality=report,
+            )
+            if outcome != JobStatus.SUCCEEDED:
+                return outcome
+            segments.join_done(job_id=job.pk)
+            _remove_segment_files(job)
+            return JobStatus.SUCCEEDED
+        except RenderingError as exc:
+            joblog.failure(exc, code="join_failed")
+            _fail(parts[-1], exc.code, exc.params, joblog.text(), message=exc.message)
+            return JobStatus.FAILED
+        except Exception:
+            log.exception("join crashed", extra=ids)
+            joblog.add("join_failed", error_code="unexpected")
+            _fail(parts[-1], "unexpected", {}, joblog.text() + "\n" + traceback.format_exc(limit=3))
+            return JobStatus.FAILED

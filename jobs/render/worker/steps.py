@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from jobs.library.uploads import media_limits
 from jobs.models import JobStatus, RenderJob
 from jobs.render import lifecycle
+from jobs.render.heartbeats import Heartbeat
 from jobs.render.job_log import JobLog
 from jobs.render.worker.engines import analysis_options, engine_options
 from jobs.render.worker.preparation import batch_words_ensure, template_face_hint
@@ -91,6 +93,22 @@ def step_log(
 
 def _quiet(code: str, **params: Any) -> None:
     """For a part or a join, whose preparation the job's log said already."""
+
+
+@contextmanager
+def attempt(heartbeat: Heartbeat, partial: Path) -> Iterator[ExitStack]:
+    """One render attempt's working copies (the stack ``job_prepare`` adds them to), and its
+    clean-up however it ends (a result, a failure, a cancel, a crash): the heartbeat ends,
+    the partial output goes, the working copies close, and this thread's database
+    connection is let go if it has gone stale."""
+    inputs = ExitStack()
+    try:
+        yield inputs
+    finally:
+        heartbeat.end()
+        partial.unlink(missing_ok=True)
+        inputs.close()
+        close_old_connections()
 
 
 def job_prepare(

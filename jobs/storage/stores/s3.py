@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
+import boto3
+from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import default_storage
 
@@ -187,9 +189,6 @@ def _public_client() -> Any:
     global _PUBLIC_CLIENT
     endpoint = settings.S3_PUBLIC_ENDPOINT_URL or settings.S3_ENDPOINT_URL or None
     if _PUBLIC_CLIENT is None or _PUBLIC_CLIENT.meta.endpoint_url != endpoint:
-        import boto3
-        from botocore.config import Config
-
         options = default_storage  # S3Storage: the same credentials, region and style
         _PUBLIC_CLIENT = boto3.session.Session().client(
             "s3",
