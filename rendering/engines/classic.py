@@ -1000,9 +1000,14 @@ class FaceBoxes:
     """The RGB face boxes of the template frames a render has edited, kept while it may come
     back to them: a template looped under a longer audio shows each frame again and again
     (forward, then backward), and its box need not be converted to RGB each time. Kept up
-    to ``budget`` bytes, the most recently used first."""
+    to ``budget`` bytes, the most recently used first (0: none kept, for a render that
+    shows each frame once)."""
 
-    def __init__(self, budget: int = 64 << 20) -> None:
+    # About 100 face boxes at 512x512, 20 of a 1080x1920 phone video (near the turns of its
+    # ping-pong, where frames come back soonest).
+    BUDGET = 32 << 20
+
+    def __init__(self, budget: int = BUDGET) -> None:
         self.budget = budget
         self._kept: dict[int, FaceBox | None] = {}
         self._bytes = 0
@@ -1210,19 +1215,22 @@ class ClassicEngine(Engine):
             model=self.articulation_model,
         )
         reference = MouthReference.from_track(track)
-        boxes = FaceBoxes()
-        with _opencv_single_threaded(), template_output(
-            template=template,
-            track=track,
-            audio=audio,
-            audio_path=audio_path,
-            out_path=out_path,
-            crf=self.crf,
-            preset=self.preset,
-            overlay=overlay,
-            frame_range=frame_range,
-            i420=True,
-        ) as out:
+        with (
+            _opencv_single_threaded(),
+            template_output(
+                template=template,
+                track=track,
+                audio=audio,
+                audio_path=audio_path,
+                out_path=out_path,
+                crf=self.crf,
+                preset=self.preset,
+                overlay=overlay,
+                frame_range=frame_range,
+                i420=True,
+            ) as out,
+        ):
+            boxes = FaceBoxes(FaceBoxes.BUDGET if out.loops else 0)
             for j in out.indices:
                 if (j - out.start) % CHUNK == 0:
                     if should_cancel is not None and should_cancel():

@@ -11,8 +11,10 @@ import pytest
 from rendering import faces, media, mouths
 from rendering.engines.classic import (
     Appearance,
+    FaceBoxes,
     MouthPose,
     MouthReference,
+    _skin_light,
     animate_frame,
     animate_picture,
     edit_box,
@@ -128,3 +130,43 @@ def test_the_edit_box_is_even_and_inside_the_frame(
         polygon = faces.lower_face_polygon(track.landmarks[index])
         assert polygon.min(axis=0)[0] >= x0 and polygon.max(axis=0)[1] <= y1
     assert edit_box(np.zeros_like(track.landmarks[0]), (height, width)) is None
+
+
+def test_kept_face_boxes_are_the_boxes_and_stay_within_their_budget(
+    template: tuple[list[np.ndarray], faces.FaceTrack],
+) -> None:
+    pictures, track = template
+    index = int(np.flatnonzero(track.present)[0])
+    box = edit_box(track.landmarks[index], pixels.picture_size(pictures[index]))
+    assert box is not None
+    region = pixels.region_rgb(pictures[index], box)
+
+    boxes = FaceBoxes(budget=3 * region.nbytes)
+    first = boxes.get(index, pictures[index], track.landmarks[index])
+    assert first is not None and first[0] == box
+    assert np.array_equal(first[1], region)
+    assert not first[1].flags.writeable  # shared by every visit: nobody draws on it
+    # Asked again (a looping render coming back), the same kept box, not a new conversion.
+    assert boxes.get(index, pictures[index], track.landmarks[index]) is first
+    for other in range(index + 1, index + 6):
+        boxes.get(other, pictures[other], track.landmarks[other])
+    assert boxes._bytes <= 3 * region.nbytes + region.nbytes // 2  # boxes' sizes differ a little
+    assert index not in boxes._kept  # the oldest went first
+
+    none_kept = FaceBoxes(budget=0)
+    assert none_kept.get(index, pictures[index], track.landmarks[index]) is not None
+    assert not none_kept._kept
+
+
+def test_the_skin_light_is_numpys_percentiles_counted_in_histograms() -> None:
+    rng = np.random.default_rng(7)
+    for shape, low, high in (((37, 53, 3), 0, 256), ((8, 9, 3), 100, 104), ((120, 90, 3), 30, 220)):
+        roi = rng.integers(low, high, shape).astype(np.uint8)
+        brightest = roi.astype(np.float32).max(axis=2)
+        lit = roi[brightest >= np.percentile(brightest, 60)].astype(np.float32)
+        cast = np.median(lit, axis=0)
+
+        skin, got_cast = _skin_light(roi)
+
+        assert skin == pytest.approx(float(np.percentile(brightest, 80)), abs=1e-9)
+        np.testing.assert_allclose(got_cast, cast / max(float(cast.max()), 1.0), atol=1e-6)

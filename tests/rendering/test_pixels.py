@@ -121,3 +121,28 @@ def test_rotate_i420_turns_each_plane() -> None:
     assert pixels.picture_size(turned) == (12, 8)
     np.testing.assert_array_equal(pixels.rgb(turned), np.rot90(pixels.rgb(picture), k=-1))
     assert pixels.rotate_i420(picture, 0) is picture
+
+
+def test_an_unchanged_box_writes_nothing_back() -> None:
+    picture = next(media.iter_frames(FIXTURE, i420=True))
+    box = (40, 100, 200, 256)
+    region = pixels.region_rgb(picture, box)
+    out = picture.copy()
+
+    pixels.put_rgb(out, box, region.copy(), before=region)
+
+    assert np.array_equal(out, picture)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "limit", "step"),
+    [(5, 40, 100, 32), (-3, 7, 100, 32), (90, 99, 100, 32), (0, 100, 100, 32), (13, 14, 64, 16)],
+)
+def test_even_spans_hold_the_range_in_even_ends_and_whole_steps(
+    start: int, stop: int, limit: int, step: int
+) -> None:
+    lo, hi = pixels.even_span(start, stop, limit, step)
+
+    assert lo % 2 == 0 and hi % 2 == 0
+    assert 0 <= lo <= max(start, 0) and min(stop, limit) <= hi <= limit
+    assert (hi - lo) % step == 0 or hi - lo == limit
