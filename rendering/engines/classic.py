@@ -63,7 +63,7 @@ ROUNDING_GAIN = 0.20  # narrowing at full rounding
 CHIN_PAD = 0.08  # beyond the chin's drop in this frame: room for the feathered edge
 TOP_MARGIN = 0.03  # repaint region starts this far under the nose base
 TEETH_HEIGHT = 0.065
-TEETH_HINT = 0.6  # opacity of painted teeth
+TEETH_HINT = 0.8  # opacity of painted teeth
 # A template that never shows its mouth open gets this share of the wanted opening: the
 # painted interior is a guess, and a modest one is far less noticeable than a wide one.
 PAINTED_OPENING = 0.6
@@ -445,31 +445,34 @@ def _paint_interior(
     gap = np.maximum(bottom - top, np.float32(1e-4))
     below = py - top  # distance under the upper inner lip (face units)
     depth = below / gap  # 0 at the upper lip, 1 at the lower
-    shade = (0.6 + 0.4 * across) * (0.7 + 0.3 * _smoothstep(0.0, 0.6, depth))
+    # Deepest in the corners, where the cheeks close over the opening, and under the teeth.
+    shade = (1.0 - 0.35 * across * across) * (0.75 + 0.25 * _smoothstep(0.0, 0.6, depth))
     colour = cavity * shade[..., None]
-    tongue_weight = float(np.clip((model.gap - 0.05) / 0.08, 0.0, 0.6))
-    if tongue_weight > 0:  # the tongue's lighter floor when the mouth is well open
-        tongue = (_smoothstep(0.55, 1.0, depth) * tongue_weight)[..., None]
-        colour = colour * (1.0 - tongue) + (lip_colour * 0.62) * tongue
+    tongue_weight = float(np.clip((model.gap - 0.08) / 0.08, 0.0, 0.45))
+    if tongue_weight > 0:  # the tongue's floor, in the mouth's shade, when it is well open
+        tongue = (_smoothstep(0.7, 1.0, depth) * tongue_weight)[..., None]
+        colour = colour * (1.0 - tongue) + (lip_colour * 0.45) * tongue
     band = np.float32(min(0.012, 0.15 * float(model.gap + SEAM)))  # the lips' inner surface
     # A hint of teeth, never a solid bar: no frame of this person shows them, so their
     # shape is a guess and a crisp white band is the first thing a viewer calls painted.
-    teeth_weight = TEETH_HINT * float(np.clip((model.gap - 0.02) / 0.04, 0.0, 1.0))
+    teeth_weight = TEETH_HINT * float(np.clip((model.gap - 0.04) / 0.04, 0.0, 1.0))
     if teeth_weight > 0:
-        teeth_h = min(TEETH_HEIGHT, 0.32 * float(model.gap + SEAM))
+        teeth_h = min(TEETH_HEIGHT, 0.25 * float(model.gap + SEAM))
         teeth = (1.0 - _smoothstep(band + teeth_h * 0.8, band + teeth_h * 1.2, below)) * (
-            1.0 - _smoothstep(0.45, 0.8, across)
+            1.0 - _smoothstep(0.35, 0.7, across)
         )
         # Separate teeth: faint darker lines about a tooth's width apart, fading sideways.
         tooth = np.float32(0.055 * max(model.ci_dst, 0.1) / 0.25)
         along = frontal * np.float32(model.ci_dst)
         lines = 1.0 - 0.1 * np.exp(-(((along / tooth + 0.5) % 1.0 - 0.5) ** 2) / 0.012)
         teeth = (teeth * teeth_weight)[..., None]
-        level = float(np.clip(0.85 * skin, 120.0, 220.0))
+        level = float(np.clip(0.75 * skin, 100.0, 200.0))
         # Ivory, lit by the same light as the skin: half the skin's colour cast, so the
-        # teeth of a warm-graded video are not a cold grey beside its skin.
+        # teeth of a warm-graded video are not a cold grey beside its skin; inside the
+        # mouth they also take a little of the lips' warmth (a grey band reads as paint).
         ivory = np.array([0.97, 0.93, 0.86], dtype=np.float32)
-        teeth_colour = (0.5 * ivory + 0.5 * cast).astype(np.float32) * level
+        warm = lip_colour / max(float(lip_colour.max()), 1.0)
+        teeth_colour = (0.4 * ivory + 0.4 * cast + 0.2 * warm).astype(np.float32) * level
         # The upper lip shades the teeth's top; they turn away (darker) towards the corners.
         lit = (0.8 + 0.2 * _smoothstep(band, band + teeth_h * 0.4, below)) * (
             0.85 + 0.15 * (1 - across)
