@@ -410,6 +410,11 @@ def _paint_interior(
     alpha = _fill((bh, bw), poly, box_origin, supersample=4).astype(np.float32) / 255.0
     if float(alpha.max()) == 0.0:
         return None
+    if not (shut or squeezed):
+        # The opening's outline as soft as the face's own edges (the paint is blurred by
+        # _match_texture, its outline was not): a crisper edge than the lips around it reads
+        # as a hole cut out of the picture.
+        alpha = cv2.GaussianBlur(alpha, (0, 0), 0.25 + 0.005 * frame.scale)
     # Face coordinates of each pixel in the box (affine, so built from one row and one
     # column by broadcasting), to shade by depth and place the teeth.
     axes = (frame.axes / frame.scale).astype(np.float32)
@@ -484,6 +489,15 @@ def _paint_interior(
         1.0 - _smoothstep(0.0, np.float32(1.4) * band, bottom - py),
     )[..., None]
     colour = colour * (1.0 - lips_inside) + (lip_colour * 0.72) * lips_inside
+    # The lower lip's wet inner edge catches the light: a thin, soft highlight just above it,
+    # strongest in the middle, once the opening is wide enough to show the lip's inside (a
+    # painted opening without it reads as a hole cut in the face).
+    wet = 0.4 * float(np.clip((model.gap - 0.03) / 0.05, 0.0, 1.0))
+    if wet > 0:
+        rise = (bottom - py) / np.float32(max(float(band), 1e-4))  # lip insides above the edge
+        shine = np.exp(-(((rise - 0.9) / 0.6) ** 2)) * (1.0 - across * across) * np.float32(wet)
+        gloss = np.minimum(lip_colour * np.float32(1.2) + np.float32(25.0), np.float32(255.0))
+        colour = colour * (1.0 - shine[..., None]) + gloss * shine[..., None]
 
     # Closed lips meet in a soft shadow line, not a painted slot: as the mouth closes the
     # cavity colour turns into a darker shade of the lips themselves.
