@@ -410,11 +410,6 @@ def _paint_interior(
     alpha = _fill((bh, bw), poly, box_origin, supersample=4).astype(np.float32) / 255.0
     if float(alpha.max()) == 0.0:
         return None
-    if not (shut or squeezed):
-        # The opening's outline as soft as the face's own edges (the paint is blurred by
-        # _match_texture, its outline was not): a crisper edge than the lips around it reads
-        # as a hole cut out of the picture.
-        alpha = cv2.GaussianBlur(alpha, (0, 0), 0.25 + 0.005 * frame.scale)
     # Face coordinates of each pixel in the box (affine, so built from one row and one
     # column by broadcasting), to shade by depth and place the teeth.
     axes = (frame.axes / frame.scale).astype(np.float32)
