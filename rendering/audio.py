@@ -257,12 +257,13 @@ def analyse(
     global ANALYSIS_RUNS
     media.probe_audio(path, limits=limits)
     content_hash = media.file_sha256(path)
+    cache = Cache(Path(cache_dir)) if cache_dir is not None else None
     model_path = _local_checkpoint(whisper_model) if whisper_model is not None else None
-    model_hash = media.file_sha256(model_path) if model_path is not None else None
+    hash_file = media.file_sha256 if cache is None else cache.file_sha256
+    model_hash = hash_file(model_path) if model_path is not None else None
     key = content_hash if model_hash is None else f"{content_hash}-whisper-{model_hash[:16]}"
     if model_hash is not None and not transcribe:
         key += "-encoder"
-    cache = Cache(Path(cache_dir)) if cache_dir is not None else None
     features: AudioFeatures | None = None
     samples: np.ndarray | None = None
     if cache is not None:

@@ -352,14 +352,16 @@ def _best_cpu_isa() -> str | None:
     return "GENERIC"
 
 
-def _model_hash(model_dir: Path) -> str:
-    """SHA-256 over the model's files (names and bytes), so a changed model misses the cache."""
+def _model_hash(model_dir: Path, cache: Cache | None = None) -> str:
+    """SHA-256 over the model's files (names and bytes), so a changed model misses the cache;
+    with ``cache``, each file's hash is remembered there while the file is unchanged."""
+    hash_file = file_sha256 if cache is None else cache.file_sha256
     digest = hashlib.sha256()
     for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
         if name.startswith("."):
             continue
         digest.update(name.encode() + b"\0")
-        digest.update(file_sha256(model_dir / name).encode())
+        digest.update(hash_file(model_dir / name).encode())
     return digest.hexdigest()
 
 
@@ -409,9 +411,14 @@ class Transcriber:
     @property
     def model_hash(self) -> str:
         """The model files' hash (computed once): part of every transcript's cache key."""
+        return self.model_hash_in(None)
+
+    def model_hash_in(self, cache: Cache | None) -> str:
+        """:attr:`model_hash`, its files' hashes remembered in ``cache`` (a process that
+        looks one transcript up, as the CLI does, need not read the model's 140 MB)."""
         if self._hash is None:
             self._check()
-            self._hash = _model_hash(self.model_dir)
+            self._hash = _model_hash(self.model_dir, cache)
         return self._hash
 
     def _check(self) -> None:
@@ -878,8 +885,8 @@ def transcribe(
 
     content_hash = content_hash or media.file_sha256(path)
     wanted = "auto" if language in (None, "", "auto") else str(language)
-    key = f"{content_hash}-{transcriber.model_hash[:16]}-{wanted}"
     cache = Cache(Path(cache_dir)) if cache_dir is not None else None
+    key = f"{content_hash}-{transcriber.model_hash_in(cache)[:16]}-{wanted}"
     if cache is not None:
         data = cache.load("transcript", key, TRANSCRIPT_VERSION)
         if data is not None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rendering.cache import Cache
+from rendering.cache import Cache, file_sha256
 
 KEY = "ab" + "0" * 62
 
@@ -69,3 +69,25 @@ def test_an_unreadable_entry_is_a_miss(tmp_path: Path) -> None:
     cache.path_for("audio", KEY, "v1").mkdir(parents=True)
 
     assert cache.load("audio", KEY, "v1") is None
+
+
+def test_a_files_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights" * 1000)
+
+    first = cache.file_sha256(model)
+
+    assert first == file_sha256(model)
+    memos = [p for p in (tmp_path / "cache" / "file-sha256").rglob("*") if p.is_file()]
+    assert [p.read_text() for p in memos] == [first]  # remembered, and read back
+    assert cache.file_sha256(model) == first
+    # Changed (size and times differ): hashed again, remembered beside the first.
+    model.write_bytes(b"other weights" * 1000)
+    second = cache.file_sha256(model)
+    assert second == file_sha256(model) != first
+    # A damaged memo is a miss, never a wrong hash.
+    for memo in (tmp_path / "cache" / "file-sha256").rglob("*"):
+        if memo.is_file():
+            memo.write_text("not a hash")
+    assert cache.file_sha256(model) == second
