@@ -206,7 +206,7 @@ def _mouth_shape(landmarks: np.ndarray) -> _MouthShape:
     if shape is None:
         shape = _MouthShape.of(landmarks)
         if len(_SHAPES) >= _SHAPES_KEPT:
-            del _SHAPES[next(iter(_SHAPES))]  # the oldest
+            _SHAPES.pop(next(iter(_SHAPES), b""), None)  # the oldest (or another thread did)
         _SHAPES[key] = shape
     return shape
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rendering import faces, media, mouths
+from rendering.engines import classic
 from rendering.engines.classic import (
     Appearance,
     FaceBoxes,
@@ -170,3 +171,24 @@ def test_the_skin_light_is_numpys_percentiles_counted_in_histograms() -> None:
 
         assert skin == pytest.approx(float(np.percentile(brightest, 80)), abs=1e-9)
         np.testing.assert_allclose(got_cast, cast / max(float(cast.max()), 1.0), atol=1e-6)
+
+
+def test_a_kept_mouth_shape_draws_what_a_fresh_one_does(
+    template: tuple[list[np.ndarray], faces.FaceTrack],
+) -> None:
+    pictures, track = template
+    reference = MouthReference.from_track(track)
+    index = int(np.flatnonzero(track.present)[3])
+    frame = pixels.rgb(pictures[index])
+    landmarks = track.landmarks[index]
+    classic._SHAPES.clear()
+
+    fresh = animate_frame(frame, landmarks, MouthPose(0.7), reference)
+    kept = classic._SHAPES[np.ascontiguousarray(landmarks, dtype=np.float64).tobytes()]
+    again = animate_frame(frame, landmarks, MouthPose(0.7), reference)
+
+    assert np.array_equal(fresh, again)
+    assert classic._mouth_shape(landmarks.copy()) is kept  # by value, not by array
+    assert not np.array_equal(
+        animate_frame(frame, landmarks, MouthPose(0.1), reference), fresh
+    )  # the pose still decides the mouth
