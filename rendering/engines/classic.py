@@ -981,18 +981,59 @@ def animate_picture(
             appearance=appearance,
             strength=strength,
         )
+    edit = edit_picture(
+        picture,
+        landmarks,
+        pose,
+        reference,
+        appearance=appearance,
+        strength=strength,
+        face_box=face_box,
+    )
+    if edit is None:
+        return picture
+    return edit.apply(picture if inplace else picture.copy())
+
+
+@dataclass(frozen=True)
+class PictureEdit:
+    """The new pixels of an I420 picture's face box, to be written into it later: the render
+    hands them to the encoder's thread with the picture (:meth:`VideoWriter.write`'s
+    ``finish``), which converts and copies them back while this thread draws the next frame."""
+
+    box: tuple[int, int, int, int]
+    pixels: np.ndarray  # the box's RGB pixels, re-animated
+    before: np.ndarray  # the box's RGB pixels as decoded
+
+    def apply(self, picture: np.ndarray) -> np.ndarray:
+        """``picture`` (the I420 picture the edit was made from, or a copy) with the edit
+        written into it, in place."""
+        pixels.put_rgb(picture, self.box, self.pixels, before=self.before)
+        return picture
+
+
+def edit_picture(
+    picture: np.ndarray,
+    landmarks: np.ndarray,
+    pose: MouthPose,
+    reference: MouthReference,
+    *,
+    appearance: Appearance = _OWN,
+    strength: float = 1.0,
+    face_box: FaceBox | None = None,
+) -> PictureEdit | None:
+    """:func:`animate_picture`'s edit of an I420 picture, not yet written into it (None where
+    the picture has no face box)."""
     if face_box is None:
         face_box = _face_box(picture, landmarks)
     if face_box is None:
-        return picture
+        return None
     box, region = face_box
     shift = np.array(box[:2], dtype=landmarks.dtype)
     edited = animate_frame(
         region, landmarks - shift, pose, reference, appearance=appearance, strength=strength
     )
-    out = picture if inplace else picture.copy()
-    pixels.put_rgb(out, box, edited, before=region)
-    return out
+    return PictureEdit(box, edited, region)
 
 
 FaceBox = tuple[tuple[int, int, int, int], np.ndarray]
@@ -1253,18 +1294,33 @@ class ClassicEngine(Engine):
                 frame, owned = out.frames.get(i)
                 ti = min(i, track.n_frames - 1)
                 k = min(j, n_out - 1)
+                finish = None
                 if track.present[ti] and plan.strength[k] > 0.01:
-                    frame = animate_picture(
-                        frame,
-                        track.landmarks[ti],
-                        plan.poses[k],
-                        reference,
-                        inplace=owned,
-                        appearance=Appearance(library, int(plan.choice[k])),
-                        strength=float(plan.strength[k]),
-                        face_box=boxes.get(ti, frame, track.landmarks[ti]),
-                    )
-                out.writer.write(frame)
+                    appearance = Appearance(library, int(plan.choice[k]))
+                    strength = float(plan.strength[k])
+                    if pixels.is_i420(frame):
+                        # Drawn here; converted and written back on the encoder's thread.
+                        edit = edit_picture(
+                            frame,
+                            track.landmarks[ti],
+                            plan.poses[k],
+                            reference,
+                            appearance=appearance,
+                            strength=strength,
+                            face_box=boxes.get(ti, frame, track.landmarks[ti]),
+                        )
+                        finish = None if edit is None else edit.apply
+                    else:
+                        frame = animate_frame(
+                            frame,
+                            track.landmarks[ti],
+                            plan.poses[k],
+                            reference,
+                            inplace=owned,
+                            appearance=appearance,
+                            strength=strength,
+                        )
+                out.writer.write(frame, finish=finish)
         result = finished(out, out_path, started, progress)
         result.coverage = plan.coverage
         return result

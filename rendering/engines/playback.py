@@ -33,6 +33,7 @@ from rendering.engines.base import (
     ping_pong_index,
 )
 from rendering.media import pixels
+from rendering.media.encode import Finish
 
 if TYPE_CHECKING:
     from rendering.audio import AudioFeatures
@@ -51,20 +52,31 @@ class OverlaidWriter:
         self._overlay = overlay
         self.count = start  # the output frame index of the next frame (a segment's first)
 
-    def write(self, frame: np.ndarray) -> None:
-        if self._overlay is not None:
-            frame = self._overlaid(frame)
+    def write(self, frame: np.ndarray, *, finish: Finish | None = None) -> None:
+        """Write ``frame``; ``finish`` (an engine's edit not yet written into it) and then the
+        overlay are applied on the encoder's thread, to the writer's own copy of the frame."""
+        index = self.count
         self.count += 1
-        self._writer.write(frame)
+        if self._overlay is None:
+            self._writer.write(frame, finish=finish)
+            return
 
-    def _overlaid(self, frame: np.ndarray) -> np.ndarray:
-        """The overlay drawn on ``frame``; on an I420 picture, through RGB, and only the
-        pixels it drew go back (the rest keeps the decoder's values)."""
+        def finished(picture: np.ndarray) -> np.ndarray:
+            if finish is not None:
+                picture = finish(picture)
+            return self._overlaid(index, picture)
+
+        self._writer.write(frame, finish=finished)
+
+    def _overlaid(self, index: int, frame: np.ndarray) -> np.ndarray:
+        """The overlay of output frame ``index`` drawn on ``frame``; on an I420 picture,
+        through RGB, and only the pixels it drew go back (the rest keeps the decoder's
+        values)."""
         assert self._overlay is not None
         if not pixels.is_i420(frame):
-            return self._overlay(self.count, frame)
+            return self._overlay(index, frame)
         rgb = pixels.rgb(frame)
-        drawn = self._overlay(self.count, rgb)
+        drawn = self._overlay(index, rgb)
         if drawn is rgb:
             return frame  # nothing drawn on this frame
         rows = np.flatnonzero(np.any(drawn != rgb, axis=(1, 2)))
@@ -74,9 +86,9 @@ class OverlaidWriter:
         height, width = pixels.picture_size(frame)
         top = max(int(rows[0]) - 2 * pixels.EDGE, 0) // 2 * 2
         bottom = min((int(rows[-1]) + 2 * pixels.EDGE + 2) // 2 * 2, height)
-        out = frame.copy()
-        pixels.put_rgb(out, (0, top, width, bottom), drawn[top:bottom], before=rgb[top:bottom])
-        return out
+        # In place: this runs on the writer's own copy of the frame (write's ``finish``).
+        pixels.put_rgb(frame, (0, top, width, bottom), drawn[top:bottom], before=rgb[top:bottom])
+        return frame
 
 
 def _prefetch(source: Iterator[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:

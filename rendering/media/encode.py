@@ -6,6 +6,7 @@ import contextlib
 import os
 import queue
 import threading
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +27,12 @@ from rendering.media.decode import (
 from rendering.media.pixels import av_frame, picture_size
 from rendering.media.probe import _STANDARD_RATES, _VIDEO_HINT, _open, _video_stream, probe_video
 
-__all__ = ["VideoWriter", "transcode", "write_thumbnail"]
+__all__ = ["Finish", "VideoWriter", "transcode", "write_thumbnail"]
+
+# What is left to do to a frame before it is encoded (an engine's edit, captions), done on the
+# encoder's thread to the writer's own copy: it returns the finished frame (the same array or
+# a new one of the same shape).
+Finish = Callable[[np.ndarray], np.ndarray]
 
 
 def _rate_fraction(fps: float) -> Fraction:
@@ -101,7 +107,9 @@ class VideoWriter:
         self._video: Any = None
         self._audio_stream: Any = None
         self._audio_done = 0
-        self._frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self.QUEUE_DEPTH)
+        self._frames: queue.Queue[tuple[np.ndarray, Finish | None] | None] = queue.Queue(
+            maxsize=self.QUEUE_DEPTH
+        )
         self._encoder: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._stop = threading.Event()
@@ -134,8 +142,12 @@ class VideoWriter:
         self._encoder.start()
         return self
 
-    def write(self, frame: np.ndarray) -> None:
-        """Append one RGB (H x W x 3) or I420 uint8 frame of the size given to the constructor."""
+    def write(self, frame: np.ndarray, *, finish: Finish | None = None) -> None:
+        """Append one RGB (H x W x 3) or I420 uint8 frame of the size given to the constructor.
+
+        ``finish`` runs on the encoder's thread, on the writer's own copy of ``frame``, just
+        before it is encoded (so the caller's thread goes on with the next frame); an error
+        in it is raised like an encoder's, by the next ``write`` or by ``close``."""
         if self._container is None:
             raise RuntimeError("VideoWriter.write() outside its with block")
         rgb = frame.ndim == 3
@@ -154,7 +166,7 @@ class VideoWriter:
         while True:
             self._raise_failure()
             try:
-                self._frames.put(frame, timeout=0.1)
+                self._frames.put((frame, finish), timeout=0.1)
                 break
             except queue.Full:
                 continue
@@ -170,13 +182,16 @@ class VideoWriter:
         try:
             while True:
                 try:
-                    frame = self._frames.get(timeout=0.1)
+                    item = self._frames.get(timeout=0.1)
                 except queue.Empty:
                     if self._stop.is_set():
                         return
                     continue
-                if frame is None or self._stop.is_set():
+                if item is None or self._stop.is_set():
                     return
+                frame, finish = item
+                if finish is not None:
+                    frame = finish(frame)
                 image = av_frame(frame)
                 image.pts = count
                 image.time_base = 1 / self._rate
