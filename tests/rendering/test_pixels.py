@@ -75,6 +75,44 @@ def test_the_writer_takes_i420_frames_as_they_are(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a, b)  # lossless, and no conversion on the way
 
 
+def test_a_frame_is_finished_on_the_writers_copy_before_it_is_encoded(tmp_path: Path) -> None:
+    decoded = list(media.iter_frames(FIXTURE, i420=True))[:4]
+    kept = [picture.copy() for picture in decoded]
+    out = tmp_path / "finished.mp4"
+
+    def darker(picture: np.ndarray) -> np.ndarray:
+        picture[:64] //= 2  # the top 64 luma rows, in place
+        return picture
+
+    with media.VideoWriter(out, width=256, height=256, fps=25, crf=0) as writer:
+        for picture in decoded:
+            writer.write(picture, finish=darker)
+
+    back = list(media.iter_frames(out, i420=True))
+    for got, original, caller in zip(back, kept, decoded, strict=True):
+        np.testing.assert_array_equal(got[:64], original[:64] // 2)
+        np.testing.assert_array_equal(got[64:], original[64:])
+        np.testing.assert_array_equal(caller, original)  # the caller's frame is untouched
+
+
+def test_a_failing_finish_fails_the_writer_and_leaves_no_file(tmp_path: Path) -> None:
+    picture = next(media.iter_frames(FIXTURE, i420=True))
+    out = tmp_path / "broken.mp4"
+
+    def broken(frame: np.ndarray) -> np.ndarray:
+        raise ValueError("the edit could not be written")
+
+    with (
+        pytest.raises(ValueError, match="could not be written"),
+        media.VideoWriter(out, width=256, height=256, fps=25) as writer,
+    ):
+        for _ in range(10):
+            writer.write(picture, finish=broken)
+
+    assert not out.exists()
+    assert not list(tmp_path.glob(".broken*"))  # no partial file either
+
+
 def test_an_rgb_frame_is_encoded_as_the_whole_frame_conversion_gives(tmp_path: Path) -> None:
     rgb = next(media.iter_frames(FIXTURE))
     out = tmp_path / "lossless.mp4"
