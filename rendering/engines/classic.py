@@ -1073,11 +1073,10 @@ class FaceBoxes:
             return found
         found = _face_box(picture, landmarks)
         size = 0 if found is None else found[1].nbytes
-        while self._kept and self._bytes + size > self.budget:
-            oldest = next(iter(self._kept))
-            dropped = self._kept.pop(oldest)
-            self._bytes -= 0 if dropped is None else dropped[1].nbytes
-        if size <= self.budget:
+        if self.budget and size <= self.budget:
+            while self._kept and self._bytes + size > self.budget:
+                dropped = self._kept.pop(next(iter(self._kept)))  # the least recently used
+                self._bytes -= 0 if dropped is None else dropped[1].nbytes
             self._kept[index] = found
             self._bytes += size
         return found

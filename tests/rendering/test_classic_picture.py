@@ -156,6 +156,8 @@ def test_kept_face_boxes_are_the_boxes_and_stay_within_their_budget(
 
     none_kept = FaceBoxes(budget=0)
     assert none_kept.get(index, pictures[index], track.landmarks[index]) is not None
+    faceless = np.zeros_like(track.landmarks[index])  # no box: not kept either
+    assert none_kept.get(index + 1, pictures[index], faceless) is None
     assert not none_kept._kept
 
 
