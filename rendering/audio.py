@@ -259,8 +259,7 @@ def analyse(
     content_hash = media.file_sha256(path)
     cache = Cache(Path(cache_dir)) if cache_dir is not None else None
     model_path = _local_checkpoint(whisper_model) if whisper_model is not None else None
-    hash_file = media.file_sha256 if cache is None else cache.file_sha256
-    model_hash = hash_file(model_path) if model_path is not None else None
+    model_hash = media.file_sha256(model_path, cache) if model_path is not None else None
     key = content_hash if model_hash is None else f"{content_hash}-whisper-{model_hash[:16]}"
     if model_hash is not None and not transcribe:
         key += "-encoder"

@@ -138,9 +138,12 @@ class Cache:
             _remote.delete(self._relative(path))
 
 
-def file_sha256(path: str | Path) -> str:
+def file_sha256(path: str | Path, cache: Cache | None = None) -> str:
     """Hex SHA-256 of a file's bytes: the cache key for anything derived from it (and the
-    checksum jobs records for a result)."""
+    checksum jobs records for a result). With ``cache``, remembered there while the file is
+    unchanged (:meth:`Cache.file_sha256`)."""
+    if cache is not None:
+        return cache.file_sha256(path)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -355,13 +355,12 @@ def _best_cpu_isa() -> str | None:
 def _model_hash(model_dir: Path, cache: Cache | None = None) -> str:
     """SHA-256 over the model's files (names and bytes), so a changed model misses the cache;
     with ``cache``, each file's hash is remembered there while the file is unchanged."""
-    hash_file = file_sha256 if cache is None else cache.file_sha256
     digest = hashlib.sha256()
     for name in sorted(p.name for p in model_dir.iterdir() if p.is_file()):
         if name.startswith("."):
             continue
         digest.update(name.encode() + b"\0")
-        digest.update(hash_file(model_dir / name).encode())
+        digest.update(file_sha256(model_dir / name, cache).encode())
     return digest.hexdigest()
 
 

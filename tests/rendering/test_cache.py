@@ -78,7 +78,7 @@ def test_a_files_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> No
 
     first = cache.file_sha256(model)
 
-    assert first == file_sha256(model)
+    assert first == file_sha256(model) == file_sha256(model, cache)
     memos = [p for p in (tmp_path / "cache" / "file-sha256").rglob("*") if p.is_file()]
     assert [p.read_text() for p in memos] == [first]  # remembered, and read back
     assert cache.file_sha256(model) == first
