@@ -125,8 +125,8 @@ class VideoWriter:
         video.pix_fmt = "yuv420p"
         video.options = {"crf": str(self.crf), "preset": self.preset}
         # Frame threads, as the ffmpeg command line uses: PyAV's default thread type (slice)
-        # makes libx264 split each frame into slices instead, which at 512x512 took 35 %
-        # longer a video than ffmpeg's own transcode with the same settings.
+        # makes libx264 split each frame into slices instead (a 10 s 1080x1920 render took
+        # 8.2 s with them, 6.7 s without, on the 2-core CI machine).
         video.codec_context.thread_type = "AUTO"
         self._video = video
         if self.audio is not None and self.audio.size:
