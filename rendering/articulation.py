@@ -73,6 +73,7 @@ __all__ = [
     "mouth_shapes",
     "predict",
     "word_phones",
+    "words_phones",
 ]
 
 log = logging.getLogger(__name__)
@@ -351,6 +352,37 @@ def _nuclei_peaks(level: np.ndarray, t0: float, t1: float, k: int) -> list[float
     return [(lo + j + 0.5) * HOP for j in sorted(chosen)]
 
 
+# Bump when word_phones changes what it returns: phones kept by an older version are ignored.
+PHONES_VERSION = "phones-1"
+
+
+def words_phones(
+    words: Sequence[Word], language: str | None = None, cache: Cache | None = None
+) -> list[list[list[str]]]:
+    """:func:`word_phones` of every word, kept in ``cache`` by the words and the language:
+    every render of a batch plans the same words, and espeak-ng with its wrapper take a
+    fifth of a second to start in each new process. Phones made while espeak-ng was
+    missing (letters standing in) are not kept."""
+    key = None
+    if cache is not None:
+        text = json.dumps([language, [w.text for w in words]], ensure_ascii=False)
+        key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        data = cache.load("phones", key, PHONES_VERSION)
+        if data is not None:
+            try:
+                kept = json.loads(data)
+            except ValueError:
+                kept = None
+            if isinstance(kept, list) and len(kept) == len(words):
+                return [[[str(p) for p in group] for group in word] for word in kept]
+    phoned = [word_phones(w.text, language) for w in words]
+    # _espeak() is asked only when it was already loaded: asking loads it.
+    espeak_missing = _espeak.cache_info().currsize > 0 and _espeak() is None
+    if cache is not None and key is not None and not espeak_missing:
+        cache.store("phones", key, PHONES_VERSION, json.dumps(phoned).encode("utf-8"))
+    return phoned
+
+
 def phone_curves(
     words: Sequence[Word],
     n_hops: int,
@@ -358,6 +390,7 @@ def phone_curves(
     language: str | None = None,
     level: np.ndarray | None = None,
     spoken: np.ndarray | None = None,
+    cache: Cache | None = None,
 ) -> np.ndarray:
     """(n_hops, 5) textbook shape per hop: open, spread, round, closed, lipteeth.
 
@@ -376,7 +409,7 @@ def phone_curves(
     curves = np.zeros((n_hops, 5), dtype=np.float64)
     closed = np.zeros(n_hops, dtype=np.float64)
     centres = (np.arange(n_hops) + 0.5) * HOP
-    phoned = [word_phones(w.text, language) for w in words]
+    phoned = words_phones(words, language, cache)
     if spoken is not None:
         words = _widen_short_words(words, phoned, spoken)
     for word, groups in zip(words, phoned, strict=True):
@@ -481,8 +514,11 @@ def _warp_to_peaks(
     ]
 
 
-def channels(features: AudioFeatures, *, language: str | None = None) -> np.ndarray | None:
-    """(n_hops, len(CHANNELS)) per 10 ms hop, or None without timed words."""
+def channels(
+    features: AudioFeatures, *, language: str | None = None, cache: Cache | None = None
+) -> np.ndarray | None:
+    """(n_hops, len(CHANNELS)) per 10 ms hop, or None without timed words (``cache``: where
+    the words' phones are kept, :func:`words_phones`)."""
     words = features.words
     if not words:
         return None
@@ -491,7 +527,12 @@ def channels(features: AudioFeatures, *, language: str | None = None) -> np.ndar
         language = getattr(features.transcript, "language", None)
     band_db = _speech_band_db(features.mel, n)
     phones = phone_curves(
-        words, n, language=language, level=band_db, spoken=features.speech.astype(bool)
+        words,
+        n,
+        language=language,
+        level=band_db,
+        spoken=features.speech.astype(bool),
+        cache=cache,
     )
     spoken = _spoken(features, words)
     # The loudness only says how much overall (slow: a quarter second) and where nobody
@@ -668,8 +709,10 @@ def mouth_shapes(
     *,
     model: ArticulationModel | None = None,
     language: str | None = None,
+    cache: Cache | None = None,
 ) -> MouthControls | None:
-    """The engine's controls from the sounds, or None without words or a model.
+    """The engine's controls from the sounds, or None without words or a model (``cache``:
+    where the words' phones are kept).
 
     1. Channels per hop and the model's opening and width.
     2. The phones' textbook opening (times 1.5) caps the model's: shut on a closure, narrow
@@ -683,7 +726,7 @@ def mouth_shapes(
     model = model if model is not None else load_model()
     if model is None:
         return None
-    ch = channels(features, language=language)
+    ch = channels(features, language=language, cache=cache)
     if ch is None:
         return None
     out = predict(model, ch)

@@ -15,10 +15,10 @@ import functools
 import io
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -30,6 +30,8 @@ from rendering.face_model import HeadPose
 
 if TYPE_CHECKING:
     from rendering.media import Limits
+
+T = TypeVar("T")
 
 # Bump when the landmark set, the smoothing or the selection rules change: cached tracks
 # made by an older version are then ignored rather than misread.
@@ -151,9 +153,49 @@ def lower_face_polygon(landmarks: np.ndarray, *, chin_margin: float = 0.3) -> np
 _POSE_IDS = _at(STABLE + JAW[:3] + JAW[-3:])
 
 
+class ByLandmarks(Generic[T]):
+    """``make(landmarks)`` kept by the landmarks' bytes, the last ``kept`` of them.
+
+    One frame's face is asked about again and again: the face check, the plan and the
+    mouth library of a render each read every frame's head pose, and a template looped
+    under a longer audio comes back to each frame (ping-pong). Threads may share one: a
+    lost race only computes a value twice."""
+
+    def __init__(self, make: Callable[[np.ndarray], T], kept: int) -> None:
+        self._make = make
+        self._kept = kept
+        self._values: dict[bytes, T] = {}
+
+    def __call__(self, landmarks: np.ndarray) -> T:
+        key = np.ascontiguousarray(landmarks, dtype=np.float64).tobytes()
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        value = self._make(landmarks)
+        if len(self._values) >= self._kept:
+            self._values.pop(next(iter(self._values), b""), None)  # the oldest
+        self._values[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+def _fit_head_pose(landmarks: np.ndarray) -> HeadPose | None:
+    return face_model.head_pose(landmarks, MESH_IDS, use=_POSE_IDS)
+
+
+# Three PnP fits each: 0.3-0.7 ms a frame, asked three times per template frame and render.
+_HEAD_POSES: ByLandmarks[HeadPose | None] = ByLandmarks(_fit_head_pose, 2048)
+
+
 def head_pose(landmarks: np.ndarray) -> HeadPose | None:
     """Yaw, pitch and roll in degrees (``rendering.face_model``), None for no face."""
-    return face_model.head_pose(landmarks, MESH_IDS, use=_POSE_IDS)
+    return _HEAD_POSES(landmarks)
 
 
 def yaw(landmarks: np.ndarray) -> float:

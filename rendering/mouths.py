@@ -437,15 +437,16 @@ def warp_patch(
     gw, gh = max(2, math.ceil(w / step)), max(2, math.ceil(h / step))
     xs = (np.arange(gw) + 0.5) * (w / gw) - 0.5
     ys = (np.arange(gh) + 0.5) * (h / gh) - 0.5
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    coarse = _tps_apply(coef, ctrl_roi, grid).reshape(gh, gw, 2).astype(np.float32)
+    grid = np.empty((gh, gw, 2))
+    grid[..., 0], grid[..., 1] = xs, ys[:, None]
+    coarse = _tps_apply(coef, ctrl_roi, grid.reshape(-1, 2)).reshape(gh, gw, 2).astype(np.float32)
     maps = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+    # The two-channel map as it is: x and y maps would be strided views, copied on each call.
     return np.asarray(
         cv2.remap(
-            library.patches[entry], maps[..., 0], maps[..., 1], cv2.INTER_CUBIC,
-            borderMode=cv2.BORDER_REPLICATE,
+            library.patches[entry], maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
-    )  # fmt: skip
+    )
 
 
 @functools.lru_cache(maxsize=8)

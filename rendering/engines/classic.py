@@ -33,6 +33,7 @@ import numpy as np
 
 from rendering import face_model, faces, mouths, visemes
 from rendering.articulation import mouth_shapes
+from rendering.cache import Cache
 from rendering.engines.base import (
     CancelCheck,
     Engine,
@@ -103,7 +104,9 @@ def _smoothstep(
     edge1: float | np.floating[Any] | np.ndarray,
     x: np.ndarray,
 ) -> np.ndarray:
-    t = np.clip((x - edge0) / np.maximum(np.asarray(edge1) - edge0, 1e-6), 0.0, 1.0)
+    # np.minimum / np.maximum, not np.clip: the same values without np.clip's Python-level
+    # checks, which cost more than the arithmetic on a face's few hundred columns.
+    t = np.minimum(np.maximum((x - edge0) / np.maximum(np.asarray(edge1) - edge0, 1e-6), 0.0), 1.0)
     return np.asarray(t * t * (3.0 - 2.0 * t))
 
 
@@ -192,23 +195,9 @@ class _MouthShape:
         )
 
 
-# Shapes of the template frames seen last, by their landmarks' bytes: a template looped under
-# a longer audio comes back to each frame (ping-pong), and the head pose alone (three PnP
-# fits) cost a third of a millisecond a frame at 512x512. One render thread uses it at a time
-# per process; a lost race only computes a shape twice.
-_SHAPES: dict[bytes, _MouthShape] = {}
-_SHAPES_KEPT = 512
-
-
-def _mouth_shape(landmarks: np.ndarray) -> _MouthShape:
-    key = np.ascontiguousarray(landmarks, dtype=np.float64).tobytes()
-    shape = _SHAPES.get(key)
-    if shape is None:
-        shape = _MouthShape.of(landmarks)
-        if len(_SHAPES) >= _SHAPES_KEPT:
-            _SHAPES.pop(next(iter(_SHAPES), b""), None)  # the oldest (or another thread did)
-        _SHAPES[key] = shape
-    return shape
+# Shapes of the template frames seen last: a template looped under a longer audio comes back
+# to each frame (ping-pong).
+_mouth_shape = faces.ByLandmarks(_MouthShape.of, 512)
 
 
 class _MouthModel:
@@ -260,15 +249,14 @@ class _MouthModel:
         s_ch = np.maximum(np.interp(xs, *self.jaw), s_ol + 0.02)
         # The opening across the mouth: full at the centre, closing to a point at the inner
         # corners (a parabola; an ellipse's blunt ends read as a cartoon grin).
-        ellipse = np.clip(1.0 - self.inner_s(xr) ** 2, 0.0, 1.0) ** OPENING_PROFILE
+        ellipse = np.minimum(np.maximum(1.0 - self.inner_s(xr) ** 2, 0.0), 1.0) ** OPENING_PROFILE
         lateral = 1.0 - _smoothstep(self.c_dst, self.reach, np.abs(xr))
         delta = (SEAM + self.gap * ellipse - (s_il - s_iu)) * lateral
         jaw_delta = SEAM + self.gap - self.gap_src_centre
         jaw_weight = 1.0 - _smoothstep(self.c_dst, self.jaw_reach, np.abs(xr))
         top = np.full_like(xr, self.top)
         bottom = s_ch + JAW_SHARE * max(jaw_delta, 0.0) * jaw_weight + 0.6 * CHIN_PAD
-        src = np.stack([top, s_ou, s_iu, s_il, s_ol, s_ch, bottom])
-        dst = np.stack(
+        knots = np.stack(
             [
                 top,
                 s_ou - OUTER_UPPER_SHARE * delta,
@@ -277,14 +265,20 @@ class _MouthModel:
                 s_ol + OUTER_LOWER_SHARE * delta,
                 s_ch + JAW_SHARE * jaw_delta * jaw_weight,
                 bottom,
+                top,
+                s_ou,
+                s_iu,
+                s_il,
+                s_ol,
+                s_ch,
+                bottom,
             ]
-        )
+        ).reshape(2, 7, -1)  # target, source
         # Strictly increasing knots on both sides make the column map monotone: no fold-over.
         eps = 1e-3
-        for row in (src, dst):
-            for k in range(1, 7):
-                row[k] = np.maximum(row[k], row[k - 1] + eps)
-        return dst, src
+        for k in range(1, 7):
+            np.maximum(knots[:, k], knots[:, k - 1] + eps, out=knots[:, k])
+        return knots[0], knots[1]
 
     def inner_s(self, xr: np.ndarray) -> np.ndarray:
         """Frontal position across the opening (-1 and 1 its inner corners) of target
@@ -301,11 +295,14 @@ class _MouthModel:
         xr = u[:, 0] - self.xm
         y = u[:, 1]
         dst, src = self.knots(xr)
-        y_src = y.copy()
-        for k in range(6):
-            t0, t1, s0, s1 = dst[k], dst[k + 1], src[k], src[k + 1]
-            inside = (y >= t0) & (y < t1)
-            y_src = np.where(inside, s0 + (y - t0) * (s1 - s0) / (t1 - t0), y_src)
+        # Each point's segment between two knots of its column (knots increase strictly);
+        # points above the first knot or past the last stay where they are.
+        k = np.count_nonzero(y >= dst, axis=0) - 1
+        inside = (k >= 0) & (k < 6)
+        at = np.minimum(np.maximum(k, 0), 5)[None]
+        t0, t1 = np.take_along_axis(dst, at, 0)[0], np.take_along_axis(dst, at + 1, 0)[0]
+        s0, s1 = np.take_along_axis(src, at, 0)[0], np.take_along_axis(src, at + 1, 0)[0]
+        y_src = np.where(inside, s0 + (y - t0) * (s1 - s0) / (t1 - t0), y)
         x_src = self.xm + xr + self.lip_band_weight(y) * (self.source_x(xr) - xr)
         return np.stack([x_src, y_src], axis=1)
 
@@ -342,8 +339,9 @@ def _grid_map(model: _MouthModel, x0: int, y0: int, w: int, h: int, step: float)
     # Coarse sample centres placed where cv2.resize's linear upsampling expects them.
     xs = x0 + (np.arange(gw) + 0.5) * (w / gw) - 0.5
     ys = y0 + (np.arange(gh) + 0.5) * (h / gh) - 0.5
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-    src = model.frame.to_image(model.backward_map(model.frame.to_face(grid)))
+    grid = np.empty((gh, gw, 2))
+    grid[..., 0], grid[..., 1] = xs, ys[:, None]
+    src = model.frame.to_image(model.backward_map(model.frame.to_face(grid.reshape(-1, 2))))
     coarse = src.reshape(gh, gw, 2).astype(np.float32)
     return np.asarray(cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR))
 
@@ -869,22 +867,16 @@ def animate_frame(
 
     step = max(3.0, scale / 20.0)
     maps = _grid_map(model, x0, y0, w, h, step=step)
-    warped = cv2.remap(
-        frame, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    # One two-channel map: separate x and y maps would be strided views, copied on each call.
+    warped = cv2.remap(frame, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # Around the mouth, bicubic: bilinear sampling at half-pixel offsets averages
     # neighbours, which took a quarter to a third of the mouth's fine detail on real faces
     # (bench/seams.py). Only there: bicubic costs 2.5x, and cheek and chin move little.
     target = model.target_contours()
     bx0, by0, bx1, by1 = _lips_box(target.reshape(-1, 2), origin, 0.15 * scale, (h, w))
     if bx1 - bx0 > 2 and by1 - by0 > 2:
-        box_maps = maps[by0:by1, bx0:bx1]
         warped[by0:by1, bx0:bx1] = cv2.remap(
-            frame,
-            box_maps[..., 0],
-            box_maps[..., 1],
-            cv2.INTER_CUBIC,
-            borderMode=cv2.BORDER_REPLICATE,
+            frame, maps[by0:by1, bx0:bx1], None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
     source_roi = frame[y0:y1, x0:x1]
     shown_gap = appearance.gap
@@ -1125,6 +1117,7 @@ def plan_frames(
     words: bool = False,
     articulation: bool = True,
     model: ArticulationModel | None = None,
+    cache: Cache | None = None,
 ) -> FramePlan:
     """Decide, before decoding anything, what every output frame will show.
 
@@ -1137,10 +1130,11 @@ def plan_frames(
     their timings through the learned model, ``model`` or the shipped one) when ``audio``
     has timed words and ``articulation`` is on; otherwise from the loudness controls
     (``AudioFeatures.mouth_controls``), into which ``words`` blends the words' visemes.
+    ``cache`` keeps the words' phones for the next render of the same audio.
     """
     controls = None
     if articulation:
-        controls = mouth_shapes(audio, track.fps, n_out, model=model)
+        controls = mouth_shapes(audio, track.fps, n_out, model=model, cache=cache)
     learned = controls is not None
     if controls is None:  # no words or no model: the loudness controls
         controls = audio.mouth_controls(track.fps, n_out)
@@ -1265,6 +1259,7 @@ class ClassicEngine(Engine):
             words=self.words,
             articulation=self.articulation,
             model=self.articulation_model,
+            cache=Cache(self.cache_dir) if self.cache_dir else None,
         )
         reference = MouthReference.from_track(track)
         with (

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -246,6 +246,7 @@ class TemplateOutput:
     # The output frames this render writes: all of them, or one segment's [start, stop).
     start: int = 0
     stop: int | None = None
+    _counted: bool = field(default=False, init=False, repr=False)  # n_template is the file's
 
     @property
     def indices(self) -> range:
@@ -259,7 +260,15 @@ class TemplateOutput:
 
     def template_index(self, j: int) -> int:
         """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
-        return ping_pong_index(j, self.n_template) if self.loops else j
+        if not self.loops:
+            return j
+        if not self._counted and j >= self.n_template - 1:
+            # Ping-pong turns on the real frame count, which may be one less than the
+            # track's: the template is decoded to its end here, at the turn, not before the
+            # first frame (the first pass plays while the rest decodes).
+            self.n_template = min(self.frames.drain(), self.n_template) or self.n_template
+            self._counted = True
+        return ping_pong_index(j, self.n_template)
 
 
 @contextmanager
@@ -314,9 +323,6 @@ def template_output(
         spill=spill,
     )
     try:
-        if loops or keep:
-            # Ping-pong needs the real frame count, which may differ by one from the track.
-            n_template = min(frames.drain(), n_template) or n_template
         with media.VideoWriter(
             partial,
             width=track.width,

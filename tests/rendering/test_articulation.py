@@ -3,6 +3,7 @@ plan from the model, the fallback to loudness, and a template's own adapted mode
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,36 @@ def test_it_reads_pinyin_and_other_words_as_phones() -> None:
     # Russian through espeak-ng: a closure for the п, an open vowel somewhere.
     (ru,) = art.word_phones("папа", "ru")
     assert ru[0] == "p" and any(art.PHONES.get(p, art._OTHER).open >= 0.8 for p in ru)
+
+
+def test_the_words_phones_are_kept_for_the_next_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words = [Word("mommy", 0.0, 0.4, 1.0), Word("妈妈", 0.5, 0.9, 1.0)]
+    cache = Cache(tmp_path)
+    phoned = art.words_phones(words, "en", cache)
+    assert phoned == [art.word_phones("mommy", "en"), art.word_phones("妈妈", "en")]
+
+    def not_again(text: str, language: str | None = None) -> list[list[str]]:
+        raise AssertionError("phones looked up again")
+
+    monkeypatch.setattr(art, "word_phones", not_again)
+    assert art.words_phones(words, "en", cache) == phoned  # from the cache
+    with pytest.raises(AssertionError):
+        art.words_phones(words, "de", cache)  # another language: other phones
+
+
+def test_phones_made_without_espeak_are_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = functools.lru_cache(maxsize=1)(lambda: None)
+    monkeypatch.setattr(art, "_espeak", missing)
+    monkeypatch.setattr(art, "_espeak_ipa", lambda word, voice: missing())
+    words = [Word("mommy", 0.0, 0.4, 1.0)]
+    cache = Cache(tmp_path)
+
+    assert art.words_phones(words, "en", cache) == [[art._letters("mommy")]]
+    assert not (tmp_path / "phones").exists()
 
 
 def test_it_holds_a_bilabial_closure_at_least_70_ms() -> None:

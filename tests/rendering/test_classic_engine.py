@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -68,6 +69,36 @@ def test_it_loops_a_short_template_forward_then_backward(
     assert result.frames == len(frames) == 25
     assert [_read_index(f) for f in frames] == [ping_pong_index(j, 8) for j in range(25)]
     assert has_audio(result.path)
+
+
+def test_a_loop_turns_on_the_frames_the_file_really_has(
+    tmp_path: Path, face_frames: list[np.ndarray]
+) -> None:
+    # The track says 7 frames, the file has 6: the first pass plays while the rest decodes,
+    # and the turn is made at the file's last frame (counted then), never past it.
+    template = write_video(tmp_path / "short.mp4", _indexed(face_frames[:6]))
+    audio = speech_clip(tmp_path / "one-second.wav", 1.0)
+    track = faces.track(template, cache_dir=tmp_path / "cache")
+    longer = dataclasses.replace(
+        track,
+        n_frames=7,
+        boxes=np.concatenate([track.boxes, track.boxes[-1:]]),
+        landmarks=np.concatenate([track.landmarks, track.landmarks[-1:]]),
+        present=np.concatenate([track.present, track.present[-1:]]),
+        jitter=None,
+    )
+    features = analyse(audio, cache_dir=tmp_path / "cache")
+
+    result = get_engine("classic").render(
+        template=template,
+        track=longer,
+        audio=features,
+        audio_path=audio,
+        out_path=tmp_path / "out.mp4",
+    )
+
+    frames = decode(result.path)
+    assert [_read_index(f) for f in frames] == [ping_pong_index(j, 6) for j in range(25)]
 
 
 def test_a_long_loop_spills_frames_to_disk_and_cleans_up(

@@ -183,10 +183,11 @@ def test_a_kept_mouth_shape_draws_what_a_fresh_one_does(
     index = int(np.flatnonzero(track.present)[3])
     frame = pixels.rgb(pictures[index])
     landmarks = track.landmarks[index]
-    classic._SHAPES.clear()
+    classic._mouth_shape.clear()
 
     fresh = animate_frame(frame, landmarks, MouthPose(0.7), reference)
-    kept = classic._SHAPES[np.ascontiguousarray(landmarks, dtype=np.float64).tobytes()]
+    assert len(classic._mouth_shape) == 1
+    kept = classic._mouth_shape(landmarks)
     again = animate_frame(frame, landmarks, MouthPose(0.7), reference)
 
     assert np.array_equal(fresh, again)

@@ -112,3 +112,22 @@ def test_real_faces_turned_in_3d_read_as_turned_and_are_edited_to_30_degrees(
         assert measured[0] < measured[1] < measured[2] < measured[4]
         assert measured[3] < -10 and measured[2] > 10
         assert abs(measured[0]) < 8
+
+
+def test_values_by_landmarks_are_kept_by_value_and_the_oldest_go_first() -> None:
+    made: list[float] = []
+
+    def make(landmarks: np.ndarray) -> float:
+        made.append(float(landmarks[0, 0]))
+        return float(landmarks.sum())
+
+    kept = faces.ByLandmarks(make, kept=2)
+    first = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    assert kept(first) == 10.0
+    assert kept(first.astype(np.float64).copy()) == 10.0  # the same values: not made again
+    assert made == [1.0]
+    kept(first + 1)
+    kept(first + 2)  # a third: the first goes
+    assert len(kept) == 2
+    kept(first)
+    assert made == [1.0, 2.0, 3.0, 1.0]
