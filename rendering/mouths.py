@@ -441,11 +441,19 @@ def warp_patch(
     grid[..., 0], grid[..., 1] = xs, ys[:, None]
     coarse = _tps_apply(coef, ctrl_roi, grid.reshape(-1, 2)).reshape(gh, gw, 2).astype(np.float32)
     maps = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
-    # The two-channel map as it is: x and y maps would be strided views, copied on each call.
+    return remap(library.patches[entry], maps, cv2.INTER_CUBIC)
+
+
+# OpenCV's stubs want a second map; an empty one stands for none.
+_NO_MAP = np.empty((0, 0), np.float32)
+
+
+def remap(picture: np.ndarray, maps: np.ndarray, interpolation: int) -> np.ndarray:
+    """``picture`` sampled at ``maps`` (h x w x 2 float32 source x, y; the border repeated).
+    One two-channel map as it is: separate x and y maps would be strided views of it, which
+    OpenCV copies on every call."""
     return np.asarray(
-        cv2.remap(
-            library.patches[entry], maps, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-        )
+        cv2.remap(picture, maps, _NO_MAP, interpolation, borderMode=cv2.BORDER_REPLICATE)
     )
 
 

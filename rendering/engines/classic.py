@@ -867,17 +867,14 @@ def animate_frame(
 
     step = max(3.0, scale / 20.0)
     maps = _grid_map(model, x0, y0, w, h, step=step)
-    # One two-channel map: separate x and y maps would be strided views, copied on each call.
-    warped = cv2.remap(frame, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = mouths.remap(frame, maps, cv2.INTER_LINEAR)
     # Around the mouth, bicubic: bilinear sampling at half-pixel offsets averages
     # neighbours, which took a quarter to a third of the mouth's fine detail on real faces
     # (bench/seams.py). Only there: bicubic costs 2.5x, and cheek and chin move little.
     target = model.target_contours()
     bx0, by0, bx1, by1 = _lips_box(target.reshape(-1, 2), origin, 0.15 * scale, (h, w))
     if bx1 - bx0 > 2 and by1 - by0 > 2:
-        warped[by0:by1, bx0:bx1] = cv2.remap(
-            frame, maps[by0:by1, bx0:bx1], None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-        )
+        warped[by0:by1, bx0:bx1] = mouths.remap(frame, maps[by0:by1, bx0:bx1], cv2.INTER_CUBIC)
     source_roi = frame[y0:y1, x0:x1]
     shown_gap = appearance.gap
     if shown_gap is not None:
