@@ -225,6 +225,7 @@ class _MouthModel:
         self.chin = shape.chin
         self.gap_src_centre = shape.gap_src_centre
         self._contours: np.ndarray | None = None
+        self._inner: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def source_x(self, xr: np.ndarray) -> np.ndarray:
         """Horizontal backward map in the lip band (relative to the mouth centre)."""
@@ -311,26 +312,32 @@ class _MouthModel:
         sampled at 11 evenly spaced columns, in image coordinates (4 x 11 x 2; computed once
         per frame, read-only)."""
         if self._contours is None:
-            self._contours = self._sample_contours(11)
-            self._contours.flags.writeable = False
+            self._sample(11, 21)
+        assert self._contours is not None
         return self._contours
 
-    def _sample_contours(self, samples: int) -> np.ndarray:
+    def inner_polygon(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Target inner-lip contours sampled at 21 columns across the opening: xr, upper y,
+        lower y (face units; computed once per frame, with the contours)."""
+        if self._inner is None:
+            self._sample(11, 21)
+        assert self._inner is not None
+        return self._inner
+
+    def _sample(self, samples: int, inner_samples: int) -> None:
         outer = np.linspace(-self.c_dst, self.c_dst, samples)
         inner = np.linspace(-self.ci_dst, self.ci_dst, samples)
-        # One knots() call for both sets of columns: each column's knots are its own.
-        dst, _ = self.knots(np.concatenate([outer, inner]))
-        dst_outer, dst_inner = dst[:, :samples], dst[:, samples:]
+        across = np.linspace(-self.ci_dst, self.ci_dst, inner_samples)
+        # One knots() call for every set of columns: each column's knots are its own.
+        dst, _ = self.knots(np.concatenate([outer, inner, across]))
+        dst_outer, dst_inner = dst[:, :samples], dst[:, samples : 2 * samples]
         xr = np.stack([outer, inner, inner, outer])
         y = np.stack([dst_outer[1], dst_inner[2], dst_inner[3], dst_outer[4]])
         face = np.stack([self.xm + xr, y], axis=-1)  # 4 x S x 2
-        return self.frame.to_image(face.reshape(-1, 2)).reshape(4, samples, 2)
-
-    def inner_polygon(self, samples: int = 21) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Target inner-lip contours sampled across the opening: xr, upper y, lower y."""
-        xr = np.linspace(-self.ci_dst, self.ci_dst, samples)
-        dst, _ = self.knots(xr)
-        return xr, dst[2], dst[3]
+        contours = self.frame.to_image(face.reshape(-1, 2)).reshape(4, samples, 2)
+        contours.flags.writeable = False
+        self._contours = contours
+        self._inner = (across, dst[2, 2 * samples :], dst[3, 2 * samples :])
 
 
 def _grid_map(model: _MouthModel, x0: int, y0: int, w: int, h: int, step: float) -> np.ndarray:
@@ -648,12 +655,17 @@ def _laplacian_moments(grey: np.ndarray, detail: np.ndarray) -> tuple[float, flo
     reductions instead of float64 products over the box)."""
     a = cv2.Laplacian(grey, cv2.CV_32F)
     b = cv2.Laplacian(detail, cv2.CV_32F)
+    va, vb = _variance(a), _variance(b)
+    return va, (_variance(a + b) - va - vb) / 2.0, vb
 
-    def variance(x: np.ndarray) -> float:
-        return float(cv2.meanStdDev(x)[1][0, 0]) ** 2
 
-    va, vb = variance(a), variance(b)
-    return va, (variance(a + b) - va - vb) / 2.0, vb
+def _laplacian_variance(grey: np.ndarray) -> float:
+    """The variance of the Laplacian of ``grey`` (how crisp it is)."""
+    return _variance(cv2.Laplacian(grey, cv2.CV_32F))
+
+
+def _variance(x: np.ndarray) -> float:
+    return float(cv2.meanStdDev(x)[1][0, 0]) ** 2
 
 
 def _lips_box(
@@ -693,10 +705,9 @@ def _match_sharpness(
     x0, y0, x1, y1 = _lips_box(lips, origin, 0.06 * scale, roi.shape)
     if min(sx1 - sx0, sy1 - sy0, x1 - x0, y1 - y0) < 6:
         return
-    want = _laplacian_moments(
-        cv2.cvtColor(source_roi[sy0:sy1, sx0:sx1], cv2.COLOR_RGB2GRAY).astype(np.float32),
-        np.zeros((sy1 - sy0, sx1 - sx0), np.float32),
-    )[0]
+    want = _laplacian_variance(
+        cv2.cvtColor(source_roi[sy0:sy1, sx0:sx1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    )
     box = roi[y0:y1, x0:x1]
     colour = box.astype(np.float32)
     weight, _ = _lip_masks((y1 - y0, x1 - x0), lips, origin + np.array([x0, y0]), scale)
