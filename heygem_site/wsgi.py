@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -13,8 +14,6 @@ application = get_wsgi_application()
 def _sweep_leftovers() -> None:
     """A web worker starts (gunicorn replaces a killed one): remove the upload temporary
     files that no live worker holds. Never stops the start."""
-    import logging
-
     try:
         # Imported here: jobs' models load only once get_wsgi_application() set Django up.
         from jobs.storage.leftovers import leftovers_sweep

@@ -54,7 +54,7 @@ _FONT_PACKAGES: tuple[tuple[str, str], ...] = (
     ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc"),
 )
 _MAX_LINES = 3
-_MARGIN = 0.06  # of the frame height, between the band and the picture's edge
+EDGE_MARGIN = 0.06  # of the frame height, between the band and the picture's edge (ASS files too)
 _LINE_GAP = 0.25  # of the font size, between lines
 _NO_FONT = (
     "Captions cannot be drawn: the caption font package is not installed. "
@@ -141,7 +141,7 @@ class CaptionPainter:
         self.stroke = max(1, round(self.font_size / 14))
         self.line_height = math.ceil(self.font_size * (1 + _LINE_GAP)) + 2 * self.stroke
         band_height = min(height, _MAX_LINES * self.line_height + 2 * self.stroke)
-        margin = self.margin = round(height * _MARGIN)
+        margin = self.margin = round(height * EDGE_MARGIN)
         if self.style.position == "bottom":
             y1 = max(band_height, height - margin)
             y0 = y1 - band_height

@@ -117,7 +117,7 @@ class Ass(SubtitleFormat):
     def write(self, cues: Sequence[Cue], picture: Picture) -> str:
         # numpy and the caption font load only when an ASS file is written: the web process
         # imports this registry for its links and addresses.
-        from rendering.captions import _MARGIN, SIZES, CaptionPainter, CaptionStyle
+        from rendering.captions import EDGE_MARGIN, SIZES, CaptionPainter, CaptionStyle
 
         width, height = max(1, picture.width), max(1, picture.height)
         style = CaptionStyle(position=picture.position, size=picture.size)
@@ -130,7 +130,7 @@ class Ass(SubtitleFormat):
         family = painter.family() if painter is not None else "Noto Sans CJK SC"
         ratio = painter.line_ratio() if painter is not None else 1.448  # Noto Sans CJK's
         outline = max(1, round(em / 14))
-        margin_v = round(height * _MARGIN)
+        margin_v = round(height * EDGE_MARGIN)
         margin_h = round(width * 0.05)  # the captions wrap within 90 % of the width
         out = [
             "[Script Info]",

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
@@ -233,6 +233,11 @@ class _TemplateFrames:
             self._spill.unlink(missing_ok=True)
 
 
+# A looping template whose RGB pictures are no bigger than this (1280x720) plays its first
+# pass while the rest decodes; a bigger one is decoded to its end before the first frame.
+OVERLAP_PIXELS_BYTES = 1280 * 720 * 3
+
+
 @dataclass
 class TemplateOutput:
     """An output being written over a template: its frames by index and the open writer."""
@@ -246,7 +251,7 @@ class TemplateOutput:
     # The output frames this render writes: all of them, or one segment's [start, stop).
     start: int = 0
     stop: int | None = None
-    _counted: bool = field(default=False, init=False, repr=False)  # n_template is the file's
+    counted: bool = False  # n_template is the file's own count (decoded to its end)
 
     @property
     def indices(self) -> range:
@@ -262,12 +267,12 @@ class TemplateOutput:
         """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
         if not self.loops:
             return j
-        if not self._counted and j >= self.n_template - 1:
+        if not self.counted and j >= self.n_template - 1:
             # Ping-pong turns on the real frame count, which may be one less than the
-            # track's: the template is decoded to its end here, at the turn, not before the
-            # first frame (the first pass plays while the rest decodes).
+            # track's: a small template is decoded to its end here, at the turn, not before
+            # the first frame (its first pass plays while the rest decodes).
             self.n_template = min(self.frames.drain(), self.n_template) or self.n_template
-            self._counted = True
+            self.counted = True
         return ping_pong_index(j, self.n_template)
 
 
@@ -322,7 +327,13 @@ def template_output(
         keep=loops or keep,
         spill=spill,
     )
+    counted = False
     try:
+        if (loops or keep) and track.width * track.height * 3 > OVERLAP_PIXELS_BYTES:
+            # Large pictures are decoded to the end first: the decoder's buffers and the
+            # encoder's at once took a 1080x1920 render's peak 100 MB higher.
+            n_template = min(frames.drain(), n_template) or n_template
+            counted = True
         with media.VideoWriter(
             partial,
             width=track.width,
@@ -343,6 +354,7 @@ def template_output(
                 OverlaidWriter(writer, overlay, start),
                 start,
                 stop,
+                counted,
             )
         os.replace(partial, out_path)
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from rendering import faces, media
 from rendering.audio import analyse
-from rendering.engines import available_engines, get_engine, ping_pong_index
+from rendering.engines import available_engines, get_engine, ping_pong_index, playback
 from rendering.engines.base import CHIN_MARGIN
 from rendering.engines.playback import _TemplateFrames
 from rendering.errors import RenderCanceled, RenderingError
@@ -71,11 +71,18 @@ def test_it_loops_a_short_template_forward_then_backward(
     assert has_audio(result.path)
 
 
+@pytest.mark.parametrize("overlap", [True, False], ids=["decoded-while-playing", "decoded-first"])
 def test_a_loop_turns_on_the_frames_the_file_really_has(
-    tmp_path: Path, face_frames: list[np.ndarray]
+    tmp_path: Path,
+    face_frames: list[np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    overlap: bool,
 ) -> None:
-    # The track says 7 frames, the file has 6: the first pass plays while the rest decodes,
-    # and the turn is made at the file's last frame (counted then), never past it.
+    # The track says 7 frames, the file has 6: the turn is made at the file's last frame,
+    # never past it, whether the first pass plays while the rest decodes (small pictures)
+    # or the template is decoded first (large ones).
+    if not overlap:
+        monkeypatch.setattr(playback, "OVERLAP_PIXELS_BYTES", 0)
     template = write_video(tmp_path / "short.mp4", _indexed(face_frames[:6]))
     audio = speech_clip(tmp_path / "one-second.wav", 1.0)
     track = faces.track(template, cache_dir=tmp_path / "cache")

@@ -79,7 +79,6 @@ def job_run_claimed(*, job_id: Any) -> str:
     final_name = output_upload_to(job, "")
     partial = _partial_path(job)
     heartbeat = Heartbeat(lambda: lifecycle.job_heartbeat(job_id=job.pk), f"heartbeat-{job.pk}")
-    heartbeat.start()
     progress = steps.Progress(lambda f: lifecycle.job_heartbeat(job_id=job.pk, progress=f))
     template = job.template
     face = template_face_hint(template)

@@ -95,7 +95,6 @@ def segment_run(*, segment_id: Any) -> str:
         stale.unlink(missing_ok=True)  # a killed attempt's partial files on this host
     partial = scratch / f".{stem}.{segment.attempts}.partial.mp4"
     beat = Heartbeat(lambda: segments.segment_heartbeat(segment=segment), f"segment-{segment.pk}")
-    beat.start()
     progress = steps.Progress(lambda f: segments.segment_heartbeat(segment=segment, progress=f))
     log.info("segment started", extra=ids | {"attempt": segment.attempts})
     with steps.attempt(beat, partial) as inputs:
@@ -164,7 +163,6 @@ def job_join(*, job_id: Any) -> str:
     joblog = JobLog()
     on_step = steps.step_log(joblog, ids=ids)
     beat = Heartbeat(lambda: segments.join_heartbeat(job_id=job.pk), f"join-{job.pk}")
-    beat.start()
     final_name = output_upload_to(job, "")
     partial = files.scratch_dir() / f".join-{job.pk.hex}.joined.mp4"
     with steps.attempt(beat, partial) as inputs:

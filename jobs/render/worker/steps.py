@@ -97,11 +97,13 @@ def _quiet(code: str, **params: Any) -> None:
 
 @contextmanager
 def attempt(heartbeat: Heartbeat, partial: Path) -> Iterator[ExitStack]:
-    """One render attempt's working copies (the stack ``job_prepare`` adds them to), and its
-    clean-up however it ends (a result, a failure, a cancel, a crash): the heartbeat ends,
-    the partial output goes, the working copies close, and this thread's database
-    connection is let go if it has gone stale."""
+    """One render attempt's working copies (the stack ``job_prepare`` adds them to), its
+    heartbeat (started here, so nothing between making it and this block can leave it
+    beating), and its clean-up however it ends (a result, a failure, a cancel, a crash): the
+    heartbeat ends, the partial output goes, the working copies close, and this thread's
+    database connection is let go if it has gone stale."""
     inputs = ExitStack()
+    heartbeat.start()
     try:
         yield inputs
     finally:
