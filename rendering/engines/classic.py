@@ -21,6 +21,7 @@ the audio), and inside a feathered lower-face region only:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Iterator
@@ -224,8 +225,6 @@ class _MouthModel:
         self.lip_bottom = shape.lip_bottom
         self.chin = shape.chin
         self.gap_src_centre = shape.gap_src_centre
-        self._contours: np.ndarray | None = None
-        self._inner: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def source_x(self, xr: np.ndarray) -> np.ndarray:
         """Horizontal backward map in the lip band (relative to the mouth centre)."""
@@ -311,23 +310,19 @@ class _MouthModel:
         """The wanted lip contours (outer upper, inner upper, inner lower, outer lower), each
         sampled at 11 evenly spaced columns, in image coordinates (4 x 11 x 2; computed once
         per frame, read-only)."""
-        if self._contours is None:
-            self._sample(11, 21)
-        assert self._contours is not None
-        return self._contours
+        return self._sampled[0]
 
     def inner_polygon(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Target inner-lip contours sampled at 21 columns across the opening: xr, upper y,
         lower y (face units; computed once per frame, with the contours)."""
-        if self._inner is None:
-            self._sample(11, 21)
-        assert self._inner is not None
-        return self._inner
+        return self._sampled[1]
 
-    def _sample(self, samples: int, inner_samples: int) -> None:
+    @functools.cached_property
+    def _sampled(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        samples = 11
         outer = np.linspace(-self.c_dst, self.c_dst, samples)
         inner = np.linspace(-self.ci_dst, self.ci_dst, samples)
-        across = np.linspace(-self.ci_dst, self.ci_dst, inner_samples)
+        across = np.linspace(-self.ci_dst, self.ci_dst, 21)
         # One knots() call for every set of columns: each column's knots are its own.
         dst, _ = self.knots(np.concatenate([outer, inner, across]))
         dst_outer, dst_inner = dst[:, :samples], dst[:, samples : 2 * samples]
@@ -336,8 +331,7 @@ class _MouthModel:
         face = np.stack([self.xm + xr, y], axis=-1)  # 4 x S x 2
         contours = self.frame.to_image(face.reshape(-1, 2)).reshape(4, samples, 2)
         contours.flags.writeable = False
-        self._contours = contours
-        self._inner = (across, dst[2, 2 * samples :], dst[3, 2 * samples :])
+        return contours, (across, dst[2, 2 * samples :], dst[3, 2 * samples :])
 
 
 def _grid_map(model: _MouthModel, x0: int, y0: int, w: int, h: int, step: float) -> np.ndarray:

@@ -161,10 +161,12 @@ class _TemplateFrames:
         self._count = 0
         self._n_expected = max(n_frames, 1)
         self._last: np.ndarray | None = None
+        self.ended = False  # the decoder has run out of frames
 
     def _pull(self) -> bool:
         frame = next(self._source, None)
         if frame is None:
+            self.ended = True
             return False
         self._last = frame
         if self._keep:
@@ -222,6 +224,11 @@ class _TemplateFrames:
             pass
         return self.available
 
+    def count(self) -> int:
+        """The frames the file really has (decoded to its end), at most as many as the track
+        counted, which may be one more."""
+        return min(self.drain(), self._n_expected) or self._n_expected
+
     def close(self) -> None:
         close = getattr(self._source, "close", None)
         if close is not None:
@@ -251,7 +258,6 @@ class TemplateOutput:
     # The output frames this render writes: all of them, or one segment's [start, stop).
     start: int = 0
     stop: int | None = None
-    counted: bool = False  # n_template is the file's own count (decoded to its end)
 
     @property
     def indices(self) -> range:
@@ -267,12 +273,11 @@ class TemplateOutput:
         """The template frame shown at output frame ``j``: forward, then backward (no jump cut)."""
         if not self.loops:
             return j
-        if not self.counted and j >= self.n_template - 1:
+        if not self.frames.ended and j >= self.n_template - 1:
             # Ping-pong turns on the real frame count, which may be one less than the
             # track's: a small template is decoded to its end here, at the turn, not before
             # the first frame (its first pass plays while the rest decodes).
-            self.n_template = min(self.frames.drain(), self.n_template) or self.n_template
-            self.counted = True
+            self.n_template = self.frames.count()
         return ping_pong_index(j, self.n_template)
 
 
@@ -327,13 +332,11 @@ def template_output(
         keep=loops or keep,
         spill=spill,
     )
-    counted = False
     try:
         if (loops or keep) and track.width * track.height * 3 > OVERLAP_PIXELS_BYTES:
             # Large pictures are decoded to the end first: the decoder's buffers and the
             # encoder's at once took a 1080x1920 render's peak 100 MB higher.
-            n_template = min(frames.drain(), n_template) or n_template
-            counted = True
+            n_template = frames.count()
         with media.VideoWriter(
             partial,
             width=track.width,
@@ -354,7 +357,6 @@ def template_output(
                 OverlaidWriter(writer, overlay, start),
                 start,
                 stop,
-                counted,
             )
         os.replace(partial, out_path)
     finally:
